@@ -1,0 +1,138 @@
+"""
+### billing_readiness: is M12.1 usage metering ready for automated billing (M12.2)?
+
+Four checks run in parallel against the metering system; **`promote_to_m12_2`
+runs only when all four pass** and is a final task, so one failed check fails
+the run. `readiness_report` runs whatever happened and writes the report
+(JSON and Markdown) with every check's numbers and evidence.
+
+| task | checks | if it fails |
+|---|---|---|
+| `check_usage_coverage` | every active tenant has usage for the lookback window; rollups agree with raw events; no duplicate event ids | wrong or missing invoice lines |
+| `check_invoice_immutability` | the last closed month's invoice regenerates to the same totals (±$0.01), now and in every later run | billing disputes when prices change |
+| `check_dashboard_latency` | the largest tenant's dashboard loads in under the threshold (p95) | customers cannot verify invoices |
+| `check_quota_enforcement` | with the probe quota at 10, the 11th request gets HTTP 429, also under concurrency | runaway usage nobody pays for |
+
+Connections: `clickhouse_default`, `redis_default`, `quota_api_default`.
+Names of tables, columns, keys and endpoints: Variable `billing_readiness_config` (README.md).
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Param
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from billing_readiness.operators import (
+    DashboardLatencyCheckOperator,
+    InvoiceImmutabilityCheckOperator,
+    PromotionGateOperator,
+    QuotaEnforcementCheckOperator,
+    ReadinessReportOperator,
+    UsageCoverageCheckOperator,
+)
+
+SCHEDULE = os.environ.get("BILLING_READINESS_SCHEDULE", "0 3 * * *")  # nightly
+TIMEZONE = os.environ.get("BILLING_READINESS_TIMEZONE", "UTC")
+
+PARAMS = {
+    "lookback_days": Param(
+        30, type="integer", minimum=1, maximum=366, title="Lookback days",
+        description="Complete UTC days (plus today so far) in which every active tenant must have usage.",
+    ),
+    "max_missing_days": Param(
+        None, type=["null", "integer"], minimum=0, maximum=366, title="Missing days allowed per tenant",
+        description="A tenant with more days without usage fails check 1. Empty: missing days are only reported.",
+    ),
+    "reconciliation_tolerance_usd": Param(
+        0.01, type="number", minimum=0, maximum=100, title="Rollup tolerance (USD)",
+        description="Largest cost difference per tenant and day between usage_events and the rollups.",
+    ),
+    "billing_month": Param(
+        None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", title="Billing month (YYYY-MM)",
+        description="Closed month whose invoices check 2 regenerates. Empty: the last closed UTC month.",
+    ),
+    "invoice_tolerance_usd": Param(
+        0.01, type="number", minimum=0, maximum=100, title="Invoice tolerance (USD)",
+        description="Largest per-tenant difference between two generations of the same invoice.",
+    ),
+    "latency_threshold_s": Param(
+        1.0, type="number", exclusiveMinimum=0, maximum=60, title="Dashboard load threshold (seconds)",
+        description="The largest tenant's dashboard must load (p95, all panels concurrently) in less than this.",
+    ),
+    "repetitions": Param(
+        5, type="integer", minimum=1, maximum=100, title="Dashboard loads to time",
+        description="Timed loads after one warm-up; p95 is taken over these.",
+    ),
+    "top_k_tenants": Param(
+        1, type="integer", minimum=1, maximum=20, title="Largest tenants to time",
+        description="How many of the largest tenants (most events in the lookback window) get their dashboard timed.",
+    ),
+    "probe_quota_limit": Param(
+        10, type="integer", minimum=1, maximum=500, title="Probe quota limit",
+        description="Quota given to the probe tenant: requests 1..N must pass, request N+1 must get HTTP 429.",
+    ),
+    "concurrency_probe": Param(
+        True, type="boolean", title="Concurrency probe",
+        description="Also send 2 x limit requests at once; more than the limit accepted fails check 4.",
+    ),
+}
+
+CHECK_TASKS = {
+    "usage_coverage": "check_usage_coverage",
+    "invoice_immutability": "check_invoice_immutability",
+    "dashboard_latency": "check_dashboard_latency",
+    "quota_enforcement": "check_quota_enforcement",
+}
+
+with DAG(
+    dag_id="billing_readiness",
+    description="Nightly gate: is M12.1 usage metering trustworthy enough to switch on M12.2 billing?",
+    doc_md=__doc__,
+    schedule=CronTriggerTimetable(SCHEDULE, timezone=pendulum.timezone(TIMEZONE)),
+    start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
+    catchup=False,
+    max_active_runs=1,  # overlapping runs would fight over the quota probe tenant
+    dagrun_timeout=timedelta(hours=2),
+    params=PARAMS,
+    tags=["billing", "readiness", "m12"],
+    default_args={"owner": "data-platform"},
+) as dag:
+    usage_coverage = UsageCoverageCheckOperator(
+        task_id=CHECK_TASKS["usage_coverage"],
+        doc_md="Check 1, ClickHouse data accuracy. Fails when an active tenant has no usage in the window, "
+        "misses more days than allowed, has duplicate event ids, or the rollups disagree with raw events. "
+        "Failure means wrong or missing invoice lines.",
+    )
+    invoice_immutability = InvoiceImmutabilityCheckOperator(
+        task_id=CHECK_TASKS["invoice_immutability"],
+        doc_md="Check 2, immutable cost storage. Regenerates the closed month's invoices twice from raw events "
+        "and once from usage_daily, and against the totals first recorded for that month. Writes the invoice CSV. "
+        "Failure means billing disputes when prices change.",
+    )
+    dashboard_latency = DashboardLatencyCheckOperator(
+        task_id=CHECK_TASKS["dashboard_latency"],
+        doc_md="Check 3, dashboard performance. Times the largest tenant's dashboard panels, run concurrently. "
+        "Failure means customers cannot verify invoices and payments are delayed.",
+    )
+    quota_enforcement = QuotaEnforcementCheckOperator(
+        task_id=CHECK_TASKS["quota_enforcement"],
+        doc_md="Check 4, quota enforcement. Probes the quota API with a dedicated probe tenant. "
+        "Failure means runaway usage that nobody will pay for.",
+    )
+    checks = [usage_coverage, invoice_immutability, dashboard_latency, quota_enforcement]
+
+    promote = PromotionGateOperator(
+        task_id="promote_to_m12_2",
+        check_task_ids=CHECK_TASKS,
+        doc_md="The gate (all_success, final task): promotes M12.1 to M12.2 only when all four checks passed.",
+    )
+    readiness_report = ReadinessReportOperator(
+        task_id="readiness_report",
+        check_task_ids=CHECK_TASKS,
+        doc_md="Writes the readiness report (JSON, Markdown) whatever the checks' outcome (all_done).",
+    )
+    checks >> promote
+    checks >> readiness_report

@@ -1,0 +1,175 @@
+"""Check 4, quota enforcement: with the quota set to L, are requests 1..L accepted and L+1 refused with 429?
+
+The probe runs against a dedicated probe tenant (never a real one). A
+sequential probe finds where the limit bites and names what is wrong; a
+concurrent probe (2 x L requests at once on fresh counters) catches the
+check-then-increment race that lets tenants past their quota. The 429 response
+must say when to retry (Retry-After) and carry a rate-limit header family.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from billing_readiness.checks import CHECKS
+from billing_readiness.results import FAIL, INFO, WARN, CheckResult
+
+CHECK_ID = "quota_enforcement"
+LEGACY = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+IETF = ("RateLimit", "RateLimit-Policy")
+
+
+def _ok(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
+
+
+def describe(r: dict) -> str:
+    return f"error ({r['error']})" if r.get("status") is None else f"HTTP {r['status']}"
+
+
+def need_more(responses: list[dict], limit: int) -> bool:
+    """Whether the sequential probe should send another request (stops at the first refusal)."""
+    n = len(responses)
+    if n == 0:
+        return True
+    last = responses[-1]
+    if not _ok(last.get("status")):
+        return False
+    return n < limit + 2  # past L+1 only to tell "off by one" from "not enforced"
+
+
+def probe_tenant_conflict(probe: str, active: list[str], with_usage: list[str]) -> str | None:
+    if probe in set(active):
+        return f"probe tenant '{probe}' is an active tenant: choose another config 'quota.probe_tenant_id'"
+    if probe in set(with_usage):
+        return f"probe tenant '{probe}' has usage events: it may be a real tenant; choose another 'quota.probe_tenant_id'"
+    return None
+
+
+def diagnose_sequence(responses: list[dict], limit: int) -> tuple[str, str] | None:
+    """(code, message) of what went wrong in the sequential probe, or None when it passed."""
+    for k, r in enumerate(responses, start=1):
+        status = r.get("status")
+        if status is None or status >= 500:
+            return "api_failing", (
+                f"Request {k} of {limit + 1} got {describe(r)}: the API is failing, not enforcing."
+            )
+        if k <= limit and status == 429:
+            return "limit_applied_early", (
+                f"Request {k} was already refused with 429, but the limit is {limit}: "
+                "the limit is applied early or the counters were not reset."
+            )
+        if k <= limit and not _ok(status):
+            return "unexpected_status", f"Request {k} (within the limit of {limit}) got HTTP {status}, expected 2xx."
+        if k == limit + 1:
+            if status == 429:
+                return None
+            if not _ok(status):
+                return "wrong_refusal", f"Request {k} got HTTP {status}; a request over the quota must get 429."
+            after = responses[k] if len(responses) > k else None
+            if after is not None and after.get("status") == 429:
+                return "off_by_one", (
+                    f"Request {limit + 1} was accepted and only request {limit + 2} got 429: the limit is off by "
+                    f"one (allows {limit + 1}, not {limit})."
+                )
+            return "quota_not_enforced", (
+                f"All {len(responses)} requests were accepted with the quota set to {limit}: quota not enforced."
+            )
+    return "incomplete", f"The probe stopped after {len(responses)} responses, before request {limit + 1}."
+
+
+def inspect_429(headers: dict[str, str], body: Any) -> list[tuple[str, str, str]]:
+    """(severity, code, message) about the 429 response's headers and body."""
+    h = {k.lower(): v for k, v in headers.items()}
+    out = []
+    if "retry-after" not in h:
+        out.append((WARN, "missing_retry_after", "The 429 response has no Retry-After header: clients cannot back off."))
+    has_legacy = all(x.lower() in h for x in LEGACY)
+    has_ietf = all(x.lower() in h for x in IETF)
+    if not (has_legacy or has_ietf):
+        out.append(
+            (WARN, "missing_rate_limit_headers",
+             "The 429 response carries neither X-RateLimit-Limit/-Remaining/-Reset nor RateLimit/RateLimit-Policy.")
+        )
+    elif has_legacy and h.get("x-ratelimit-remaining", "").strip() not in {"0"}:
+        out.append((WARN, "remaining_not_zero",
+                    f"The 429 response says X-RateLimit-Remaining: {h.get('x-ratelimit-remaining')} (expected 0)."))
+    if not (isinstance(body, dict) and body.get("error")):
+        out.append((WARN, "no_error_body", "The 429 response has no JSON error body ({\"error\": ...})."))
+    return out
+
+
+def diagnose_concurrency(responses: list[dict], limit: int) -> tuple[str, str] | None:
+    accepted = sum(1 for r in responses if _ok(r.get("status")))
+    failing = [r for r in responses if r.get("status") is None or r["status"] >= 500]
+    if failing:
+        return "api_failing_under_load", (
+            f"{len(failing)} of {len(responses)} concurrent requests got {describe(failing[0])}: "
+            "the API is failing under concurrent load, not enforcing."
+        )
+    if accepted > limit:
+        return "over_admission", (
+            f"{accepted} of {len(responses)} concurrent requests were accepted with the quota set to {limit}: "
+            "the counter is read and then incremented (a race), so concurrent requests get past the quota."
+        )
+    if accepted < limit:
+        return "under_admission", (
+            f"Only {accepted} of {len(responses)} concurrent requests were accepted with the quota set to {limit}."
+        )
+    return None
+
+
+def evaluate(
+    limit: int,
+    sequential: list[dict],
+    concurrent: list[dict] | None,
+    cleanup_leftovers: list[str],
+    probe_tenant: str,
+) -> CheckResult:
+    """Responses are {"status", "headers", "body", "elapsed_s", "error"} dicts in request order."""
+    title, impact = CHECKS[CHECK_ID]
+    result = CheckResult(CHECK_ID, title)
+    result.details["impact"] = impact
+    result.metrics.update(limit=limit, probe_tenant=probe_tenant, requests_sent=len(sequential) + len(concurrent or []))
+    result.details["sequential"] = [
+        {"n": i, "status": r.get("status"), "error": r.get("error"), "elapsed_s": r.get("elapsed_s"),
+         "headers": {k: v for k, v in (r.get("headers") or {}).items()
+                     if k.lower() in {"retry-after", "ratelimit", "ratelimit-policy"} or k.lower().startswith("x-ratelimit")}}
+        for i, r in enumerate(sequential, start=1)
+    ]
+    if not sequential:
+        result.add(FAIL, "no_requests", "No request reached the quota API: nothing was checked.")
+        return result
+    problem = diagnose_sequence(sequential, limit)
+    if problem:
+        result.add(FAIL, problem[0], problem[1], limit=limit,
+                   statuses=[r.get("status") for r in sequential])
+    elif len(sequential) > limit:
+        refusal = sequential[limit]
+        for severity, code, message in inspect_429(refusal.get("headers") or {}, refusal.get("body")):
+            result.add(severity, code, message)
+    if concurrent is not None:
+        accepted = sum(1 for r in concurrent if _ok(r.get("status")))
+        result.details["concurrent"] = {
+            "sent": len(concurrent),
+            "accepted": accepted,
+            "refused_429": sum(1 for r in concurrent if r.get("status") == 429),
+            "other": sorted({describe(r) for r in concurrent if not _ok(r.get("status")) and r.get("status") != 429}),
+        }
+        result.metrics["concurrent_accepted"] = accepted
+        c_problem = diagnose_concurrency(concurrent, limit)
+        if c_problem:
+            result.add(FAIL, c_problem[0], c_problem[1], limit=limit, sent=len(concurrent), accepted=accepted)
+    if cleanup_leftovers:
+        result.add(
+            FAIL,
+            "cleanup_incomplete",
+            f"The probe's Redis keys were not all removed: {', '.join(sorted(cleanup_leftovers)[:10])}.",
+            keys=sorted(cleanup_leftovers),
+        )
+    if result.passed:
+        result.add(
+            INFO, "ok",
+            f"Requests 1..{limit} accepted, request {limit + 1} refused with 429"
+            + (f"; {limit} of {len(concurrent)} concurrent requests accepted" if concurrent else "") + ".",
+        )
+    return result

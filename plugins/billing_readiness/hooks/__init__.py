@@ -1,0 +1,1 @@
+"""Airflow hooks: they fetch and call, they decide nothing."""

@@ -1,0 +1,87 @@
+"""The quota-enforced API over HTTP (requests), from an Airflow HTTP Connection.
+
+Connection fields: schema (http/https), host, port; password, if set, is sent as
+a Bearer token; extra {"headers": {...}, "verify": true}. Every request has a
+timeout; a request that fails at the transport level is returned as a response
+with status None and the error, so the check can diagnose it.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from billing_readiness.hooks.connections import get_connection
+
+
+class QuotaApiHook(BaseHook):
+    conn_name_attr = "quota_api_conn_id"
+    default_conn_name = "quota_api_default"
+    conn_type = "http"
+    hook_name = "M12.1 quota API"
+
+    def __init__(self, quota_api_conn_id: str = default_conn_name, timeout_seconds: float = 5.0):
+        super().__init__()
+        self.quota_api_conn_id = quota_api_conn_id
+        self.timeout_seconds = timeout_seconds
+        self._session = None
+        self._base = None
+
+    def get_conn(self):
+        if self._session is None:
+            import requests
+
+            c = get_connection(self.quota_api_conn_id, "http", "the quota enforcement probe")
+            if not c.host:
+                from billing_readiness.hooks.connections import ConnectionMissing
+
+                raise ConnectionMissing(f"Airflow connection '{self.quota_api_conn_id}' has no host.")
+            extra = c.extra_dejson
+            scheme = c.schema or "http"
+            host = c.host if "://" not in c.host else c.host.split("://", 1)[1]
+            self._base = f"{scheme}://{host.rstrip('/')}" + (f":{c.port}" if c.port else "")
+            session = requests.Session()
+            session.headers.update(extra.get("headers", {}))
+            session.verify = extra.get("verify", True)
+            if c.password:
+                session.headers["Authorization"] = f"Bearer {c.password}"
+            self._session = session
+        return self._session
+
+    @property
+    def base_url(self) -> str:
+        self.get_conn()
+        return self._base
+
+    def request(self, method: str, path: str, **kwargs) -> dict[str, Any]:
+        import requests
+
+        session = self.get_conn()
+        started = time.perf_counter()
+        try:
+            resp = session.request(method, self._base + path, timeout=self.timeout_seconds, **kwargs)
+        except requests.RequestException as exc:
+            return {"status": None, "error": f"{type(exc).__name__}: {str(exc)[:200]}", "headers": {},
+                    "body": None, "elapsed_s": round(time.perf_counter() - started, 4)}
+        try:
+            body = resp.json()
+        except ValueError:
+            body = resp.text[:500]
+        return {"status": resp.status_code, "headers": dict(resp.headers), "body": body, "error": None,
+                "elapsed_s": round(time.perf_counter() - started, 4)}
+
+    def concurrently(self, count: int, method: str, path: str, **kwargs) -> list[dict[str, Any]]:
+        """`count` identical requests at once (a thread each, released together)."""
+        import threading
+
+        self.get_conn()
+        gate = threading.Barrier(count)
+
+        def one(_):
+            gate.wait(timeout=30)
+            return self.request(method, path, **kwargs)
+
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            return list(pool.map(one, range(count)))

@@ -1,0 +1,24 @@
+"""Money in Decimal: ClickHouse sums cost as integer nano-dollars (exact, order-independent), Python rounds once."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+NANOS_SQL = "toInt64(round({col} * 1000000000))"  # per-event cost in integer nano-dollars
+CENT = Decimal("0.01")
+
+
+def from_nanos(nanos: int) -> Decimal:
+    return Decimal(int(nanos)).scaleb(-9)
+
+
+def from_float(value: float) -> Decimal:
+    """A Float64 sum read from a rollup, as the Decimal of its shortest repr."""
+    return Decimal(repr(float(value)))
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def usd(amount: Decimal, places: int = 2) -> str:
+    return f"${amount:,.{places}f}"

@@ -1,0 +1,44 @@
+"""The readiness report task: runs whatever happened (all_done) and writes the report files."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import BaseOperator, TriggerRule
+
+from billing_readiness import report
+from billing_readiness.operators.base import load_config_variable
+from billing_readiness.operators.gate import collect_results
+
+
+class ReadinessReportOperator(BaseOperator):
+    """Writes readiness.json and readiness.md for the run and prints the Markdown to the task log.
+
+    It does not decide promotion (the gate does) and it is not what makes the run red or green."""
+
+    ui_color = "#fdf5e6"
+
+    def __init__(self, *, check_task_ids: dict[str, str], config_variable: str | None = None, **kwargs):
+        kwargs["trigger_rule"] = TriggerRule.ALL_DONE
+        kwargs.setdefault("retries", 1)
+        super().__init__(**kwargs)
+        self.check_task_ids = check_task_ids
+        self.config_variable = config_variable
+
+    def execute(self, context: Any) -> str:
+        cfg = load_config_variable(*( [self.config_variable] if self.config_variable else []))
+        results = collect_results(context, self.check_task_ids)
+        run = {
+            "dag_id": context["dag"].dag_id,
+            "run_id": context["run_id"],
+            "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "params": {k: v for k, v in context["params"].items()},
+        }
+        doc = report.build(results, run)
+        out = report.run_report_dir(cfg, run["dag_id"], run["run_id"])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "readiness.json").write_text(report.to_json(doc))
+        markdown = report.to_markdown(doc)
+        (out / "readiness.md").write_text(markdown)
+        self.log.info("Readiness report written to %s\n\n%s", out, markdown)
+        return str(out)

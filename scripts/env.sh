@@ -1,0 +1,24 @@
+# Shared settings for the project's scripts: sourced, never run.
+# Ports avoid the usual defaults (9000, 8123, 6379, 8080) so a real stack can run beside the sandbox.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+export LOCAL_DIR="${LOCAL_DIR:-$ROOT/.local}"
+export VENV="${VENV:-$ROOT/.venv}"
+export SANDBOX_CH_TCP_PORT="${SANDBOX_CH_TCP_PORT:-19000}"
+export SANDBOX_CH_HTTP_PORT="${SANDBOX_CH_HTTP_PORT:-18123}"
+export SANDBOX_REDIS_PORT="${SANDBOX_REDIS_PORT:-16379}"
+export SANDBOX_API_PORT="${SANDBOX_API_PORT:-18700}"
+export SANDBOX_DATABASE="${SANDBOX_DATABASE:-m12_sandbox}"
+
+# Airflow: its own home under .local, this project's dags and plugins, no examples.
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$LOCAL_DIR/airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
+export PYTHONPATH="$ROOT:$ROOT/plugins${PYTHONPATH:+:$PYTHONPATH}"
+
+# The sandbox's connections, the way a deployment would define them (AIRFLOW_CONN_<ID>).
+export AIRFLOW_CONN_CLICKHOUSE_DEFAULT="${AIRFLOW_CONN_CLICKHOUSE_DEFAULT:-{\"conn_type\": \"generic\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_CH_TCP_PORT, \"login\": \"default\", \"schema\": \"$SANDBOX_DATABASE\"}}"
+export AIRFLOW_CONN_REDIS_DEFAULT="${AIRFLOW_CONN_REDIS_DEFAULT:-{\"conn_type\": \"redis\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_REDIS_PORT, \"extra\": {\"db\": 0}}}"
+export AIRFLOW_CONN_QUOTA_API_DEFAULT="${AIRFLOW_CONN_QUOTA_API_DEFAULT:-{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_API_PORT, \"schema\": \"http\"}}"

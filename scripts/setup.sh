@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian 12 machine (as root): the
+# sandbox's servers from Debian and the Python packages into .venv. Idempotent.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+want=()
+command -v clickhouse-server >/dev/null || want+=(clickhouse-server clickhouse-client)
+command -v redis-server >/dev/null || want+=(redis-server)
+if [ "${WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null; then want+=(chromium); fi
+if [ ${#want[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${want[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  # Debian starts the packaged services on their default ports; the sandbox runs its own.
+  for s in clickhouse-server redis-server; do
+    (service "$s" stop || true) >/dev/null 2>&1
+  done
+fi
+
+reqs=(-r "$ROOT/requirements.txt")
+[ "${WITH_TEST_DEPS:-1}" = 1 ] && reqs=(-r "$ROOT/requirements-test.txt")
+stamp="$VENV/.installed-$(cat "$ROOT"/requirements*.txt | sha1sum | cut -c1-12)-${WITH_TEST_DEPS:-1}"
+if [ ! -f "$stamp" ]; then
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
+  echo "setup: installing Python requirements into $VENV"
+  "$VENV/bin/python" -m uv pip install -q --python "$VENV/bin/python" "${reqs[@]}"
+  touch "$stamp"
+fi
+echo "setup: ready ($("$VENV/bin/python" -c 'import airflow; print("airflow", airflow.__version__)'))"
