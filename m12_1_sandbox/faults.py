@@ -1,0 +1,126 @@
+"""Sandbox faults: the ways an M12.1 system goes wrong that the readiness checks must catch.
+
+Each fault is a few statements against the sandbox database, the same on
+ClickHouse 18.16 and current ClickHouse. Metering outages (days without usage)
+are a seed-time fault: see `with_outage`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from typing import Callable, Iterable
+
+from m12_1_sandbox.schema import EVENT_TYPE_ENUM
+from m12_1_sandbox.seed import SeedPlan, _check, _epoch
+
+Execute = Callable[..., object]
+UTC = dt.timezone.utc
+
+
+def with_outage(plan: SeedPlan, tenant: str, first_day: dt.date, days: int) -> SeedPlan:
+    """The plan with no usage for `tenant` on `days` UTC days from `first_day` (a metering outage)."""
+    start = dt.datetime.combine(first_day, dt.time(), UTC)
+    outage = (start, start + dt.timedelta(days=days))
+    tenants = [dataclasses.replace(t, outages=t.outages + (outage,)) if t.tenant_id == tenant else t for t in plan.tenants]
+    return SeedPlan(now=plan.now, tenants=tenants, seed=plan.seed)
+
+
+def insert_events(execute: Execute, database: str, events: Iterable[dict]) -> int:
+    """Insert events given as dicts (event_id, tenant_id, event_type, quantity, cost_usd, timestamp)."""
+    selects = []
+    for e in events:
+        ts = _epoch(e["timestamp"])
+        selects.append(
+            f"SELECT '{_check(e['event_id'])}', '{_check(e['tenant_id'])}', "
+            f"CAST('{_check(e['event_type'])}' AS {EVENT_TYPE_ENUM}), toFloat64({float(e['quantity'])}), "
+            f"toFloat64({float(e['cost_usd'])}), '{{\"fault\":true}}', toDateTime({ts}), toDateTime({ts})"
+        )
+    if selects:
+        execute(
+            f"INSERT INTO {_check(database)}.usage_events "
+            "(event_id, tenant_id, event_type, quantity, cost_usd, metadata, timestamp, created_at) "
+            f"SELECT * FROM ({' UNION ALL '.join(selects)})"
+        )
+    return len(selects)
+
+
+def _query_events(tenant: str, at: dt.datetime, n: int, cost: float, tag: str) -> list[dict]:
+    return [
+        {"event_id": f"{tag}-{tenant}-{i:04d}", "tenant_id": tenant, "event_type": "query", "quantity": 1,
+         "cost_usd": cost, "timestamp": at + dt.timedelta(seconds=i)}
+        for i in range(n)
+    ]
+
+
+def add_active_tenant_without_usage(execute: Execute, database: str, tenant: str = "tenant-ghost") -> str:
+    """A tenant with a plan (tenant_quotas rows) and no usage at all: check 1 must fail for it."""
+    db, t = _check(database), _check(tenant)
+    execute(
+        f"INSERT INTO {db}.tenant_quotas (tenant_id, quota_type, quota_limit, quota_used, reset_at, updated_at) "
+        f"SELECT '{t}', 'queries_per_day', toFloat64(1000), toFloat64(0), now(), now()"
+    )
+    return tenant
+
+
+def add_orphan_usage(execute: Execute, database: str, now: dt.datetime, tenant: str = "tenant-orphan") -> str:
+    """Usage from a tenant with no plan: nobody would be billed (a warning)."""
+    insert_events(execute, database, _query_events(tenant, now - dt.timedelta(days=2), 5, 0.001, "orphan"))
+    return tenant
+
+
+def add_future_events(execute: Execute, database: str, tenant: str, now: dt.datetime, n: int = 3) -> None:
+    """Events dated two days ahead (a clock or ingestion bug: a warning)."""
+    insert_events(execute, database, _query_events(tenant, now + dt.timedelta(days=2), n, 0.001, "future"))
+
+
+def duplicate_events(execute: Execute, database: str, tenant: str, n: int = 5) -> None:
+    """Store n of the tenant's latest events a second time, same event_id (double billing)."""
+    db, t = _check(database), _check(tenant)
+    execute(
+        f"INSERT INTO {db}.usage_events SELECT * FROM {db}.usage_events "
+        f"WHERE tenant_id = '{t}' ORDER BY timestamp DESC LIMIT {int(n)}"
+    )
+
+
+def drift_daily_rollup(execute: Execute, database: str, tenant: str, day: dt.date, extra_cost: float = 1.5) -> None:
+    """Add cost to one tenant-day in usage_daily only (a rollup that no longer matches raw events)."""
+    db, t = _check(database), _check(tenant)
+    execute(
+        f"INSERT INTO {db}.usage_daily (tenant_id, day, query_count, input_tokens, output_tokens, "
+        f"storage_writes_bytes, total_cost_usd) SELECT '{t}', toDate('{day.isoformat()}'), 0, 0, 0, 0, "
+        f"toFloat64({float(extra_cost)})"
+    )
+
+
+def add_month_boundary_events(execute: Execute, database: str, tenant: str, month_end: dt.datetime) -> None:
+    """One $1.00 query at 23:59:59 on the month's last day, one $2.00 query at 00:00:00 the next day."""
+    last = month_end - dt.timedelta(seconds=1)
+    insert_events(execute, database, _query_events(tenant, last, 1, 1.0, "boundary-last"))
+    insert_events(execute, database, _query_events(tenant, month_end, 1, 2.0, "boundary-next"))
+
+
+def backfill_closed_month(execute: Execute, database: str, tenant: str, month_start: dt.datetime, n: int = 3,
+                          cost: float = 0.25) -> None:
+    """Late events dated inside an already closed month (they change its invoice after the fact)."""
+    insert_events(execute, database, _query_events(tenant, month_start + dt.timedelta(days=3), n, cost, "backfill"))
+
+
+def mutate_costs(execute: Execute, database: str, tenant: str, start: dt.datetime, end: dt.datetime,
+                 factor: float = 1.1, timeout_s: float = 60) -> None:
+    """Re-price stored events (ALTER ... UPDATE cost_usd): what 'immutable cost storage' forbids."""
+    db, t = _check(database), _check(tenant)
+    execute(
+        f"ALTER TABLE {db}.usage_events UPDATE cost_usd = cost_usd * {float(factor)} "
+        f"WHERE tenant_id = '{t}' AND timestamp >= toDateTime({_epoch(start)}) AND timestamp < toDateTime({_epoch(end)})"
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pending = execute(
+            f"SELECT count() FROM system.mutations WHERE database = '{db}' AND table = 'usage_events' AND is_done = 0"
+        )
+        if not pending or not pending[0][0]:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"mutation on {db}.usage_events not done after {timeout_s}s")
+        time.sleep(0.1)

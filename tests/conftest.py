@@ -1,0 +1,229 @@
+"""Test setup: a private Airflow home, the real sandbox services, and helpers to seed and run.
+
+Airflow reads its settings at import, so the environment is set here, before any
+test module imports it. The sandbox services (ClickHouse, Redis, quota API) are
+the real ones, started by scripts/services.sh if they are not running.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL = ROOT / ".local"
+AIRFLOW_HOME = LOCAL / "test-airflow"
+CH_PORT = int(os.environ.get("SANDBOX_CH_TCP_PORT", 19000))
+REDIS_PORT = int(os.environ.get("SANDBOX_REDIS_PORT", 16379))
+API_PORT = int(os.environ.get("SANDBOX_API_PORT", 18700))
+
+os.environ.update(
+    AIRFLOW_HOME=str(AIRFLOW_HOME),
+    AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+    AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__UNIT_TEST_MODE="False",
+    AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+)
+for var in [k for k in os.environ if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
+    del os.environ[var]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+UTC = dt.timezone.utc
+
+
+def _airflow_db() -> None:
+    if AIRFLOW_HOME.exists():
+        shutil.rmtree(AIRFLOW_HOME)
+    AIRFLOW_HOME.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_db():
+    _airflow_db()
+    yield
+
+
+@pytest.fixture(scope="session")
+def services():
+    """The real sandbox services, started by the project's script when not already running."""
+    if not all(_port_open(p) for p in (CH_PORT, REDIS_PORT, API_PORT)):
+        subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), "start"], check=True)
+    return {"clickhouse": CH_PORT, "redis": REDIS_PORT, "api": API_PORT}
+
+
+@pytest.fixture(scope="session")
+def ch(services):
+    """An admin ClickHouse client for seeding and faults (the checks themselves connect read-only)."""
+    from clickhouse_driver import Client
+
+    client = Client(host="127.0.0.1", port=CH_PORT, send_receive_timeout=120)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture(scope="session")
+def redis_client(services):
+    import redis
+
+    return redis.Redis(host="127.0.0.1", port=REDIS_PORT, decode_responses=True)
+
+
+def connection_env(database: str, api_port: int = API_PORT) -> dict[str, str]:
+    return {
+        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
+            {"conn_type": "clickhouse", "host": "127.0.0.1", "port": CH_PORT, "login": "default", "schema": database}
+        ),
+        "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
+            {"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT, "extra": {"db": 0}}
+        ),
+        "AIRFLOW_CONN_QUOTA_API_DEFAULT": json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": api_port, "schema": "http"}
+        ),
+    }
+
+
+class Sandbox:
+    """A seeded sandbox database and the environment that points the DAG at it."""
+
+    def __init__(self, ch, database: str, plan, monkeypatch, report_dir: Path):
+        self.ch, self.database, self.plan, self.monkeypatch = ch, database, plan, monkeypatch
+        self.report_dir = report_dir
+        self.config: dict = {"report": {"dir": str(report_dir)}}
+        self.api_port = API_PORT
+        self.apply_env()
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.plan.now
+
+    def execute(self, sql: str, *args, **kwargs):
+        return self.ch.execute(sql, *args, **kwargs)
+
+    def configure(self, **sections) -> None:
+        self.config.update(sections)
+        self.apply_env()
+
+    def use_api(self, port: int) -> None:
+        self.api_port = port
+        self.apply_env()
+
+    def apply_env(self) -> None:
+        for key, value in connection_env(self.database, self.api_port).items():
+            self.monkeypatch.setenv(key, value)
+        self.monkeypatch.setenv("AIRFLOW_VAR_BILLING_READINESS_CONFIG", json.dumps(self.config))
+
+
+_seeded: set[str] = set()
+
+
+@pytest.fixture
+def make_sandbox(ch, monkeypatch, tmp_path):
+    """make_sandbox(name, plan=None, large_events=...) -> Sandbox seeded in database `rt_<name>`."""
+    from m12_1_sandbox import seed
+
+    def make(name: str, plan=None, large_events: int = 20_000, **plan_kwargs) -> Sandbox:
+        plan = plan or seed.default_plan(large_events=large_events, **plan_kwargs)
+        database = f"rt_{name}"
+        seed.seed(ch.execute, database, plan)
+        return Sandbox(ch, database, plan, monkeypatch, tmp_path / "reports")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def large_sandbox_db(ch):
+    """The full-size sandbox (>= 1,000,000 events for the largest tenant), seeded once per session."""
+    from m12_1_sandbox import seed
+
+    plan = seed.default_plan()
+    seed.seed(ch.execute, "rt_large", plan)
+    return "rt_large", plan
+
+
+@pytest.fixture
+def large_sandbox(large_sandbox_db, ch, monkeypatch, tmp_path):
+    database, plan = large_sandbox_db
+    return Sandbox(ch, database, plan, monkeypatch, tmp_path / "reports")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def quota_api(services):
+    """quota_api(fault) -> port of a real sandbox quota API process with that misbehaviour switched on."""
+    procs = []
+
+    def start(fault: str = "none") -> int:
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), "--fault", fault,
+             "--redis-url", f"redis://127.0.0.1:{REDIS_PORT}/0"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        procs.append(proc)
+        deadline = time.monotonic() + 30
+        while not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"quota API ({fault}) did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+        return port
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags["billing_readiness"]
+
+
+class Run:
+    def __init__(self, dagrun, sandbox: Sandbox):
+        self.dagrun = dagrun
+        self.state = str(dagrun.state)
+        self.tasks = {ti.task_id: str(ti.state) for ti in dagrun.get_task_instances()}
+        from billing_readiness.report import run_report_dir
+
+        self.dir = run_report_dir({"report": {"dir": str(sandbox.report_dir)}}, dagrun.dag_id, dagrun.run_id)
+        self.report = json.loads((self.dir / "readiness.json").read_text()) if (self.dir / "readiness.json").exists() else None
+        self.markdown = (self.dir / "readiness.md").read_text() if (self.dir / "readiness.md").exists() else ""
+
+    def check(self, check_id: str) -> dict:
+        return next(c for c in self.report["checks"] if c["check"] == check_id)
+
+    def codes(self, check_id: str, severity: str = "fail") -> set[str]:
+        return {f["code"] for f in self.check(check_id)["findings"] if f["severity"] == severity}
+
+
+@pytest.fixture
+def run_dag(dag):
+    def run(sandbox: Sandbox, **conf) -> Run:
+        return Run(dag.test(run_conf=conf or None), sandbox)
+
+    return run
