@@ -25,6 +25,8 @@ Execute = Callable[[str], object]
 UTC = dt.timezone.utc
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
+MIN_DAYS = 35  # the sandbox always spans at least this many days, so a 30-day lookback is covered
+
 TIER_LIMITS = {  # quota_limit per quota_type, by tier (tenant_quotas rows)
     "free": {"queries_per_day": 1_000, "tokens_per_day": 1_000_000, "storage_gb": 1},
     "pro": {"queries_per_day": 50_000, "tokens_per_day": 50_000_000, "storage_gb": 100},
@@ -37,6 +39,7 @@ class TenantPlan:
     tenant_id: str
     tier: str
     events: int
+    # events = the volume over MIN_DAYS days; older sandboxes span more days and hold more
     # (start, end) UTC datetimes with no events: a metering outage for that tenant
     outages: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
 
@@ -52,7 +55,7 @@ class SeedPlan:
         # The whole previous month, and never less than 35 days, so a 30-day lookback is covered.
         first_of_month = self.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         prev_month = (first_of_month - dt.timedelta(days=1)).replace(day=1)
-        back = (self.now - dt.timedelta(days=35)).replace(hour=0, minute=0, second=0, microsecond=0)
+        back = (self.now - dt.timedelta(days=MIN_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
         self.start = min(prev_month, back)
 
 
@@ -88,15 +91,18 @@ def _check(name: str) -> str:
 
 
 def events_insert_sql(database: str, tenant: TenantPlan, start: dt.datetime, end: dt.datetime, seed: int) -> str:
-    """One INSERT ... SELECT that generates `tenant.events` priced events between start and end."""
+    """One INSERT ... SELECT that generates the tenant's priced events between start and end.
+
+    Events are laid out per UTC day (ids and values hashed from tenant, day and index), so a
+    past day's rows are the same whenever the sandbox is re-seeded: closed months stay closed.
+    """
     db, tid = _check(database), _check(tenant.tenant_id)
-    t0, span = _epoch(start), max(1, _epoch(end) - _epoch(start))
-    n = tenant.events
-    step = max(1, span // n)
-    h = f"{seed}, '{tid}', number"
-    outage = "".join(
-        f" AND NOT (ts >= {_epoch(a)} AND ts < {_epoch(b)})" for a, b in tenant.outages
-    )
+    t0 = _epoch(start)
+    days = (_epoch(end) - t0) // 86400 + 1  # full days and today so far
+    per_day = max(1, -(-tenant.events // MIN_DAYS))  # fixed per tenant, so past days never change
+    step = max(1, 86400 // per_day)
+    h = f"{seed}, '{tid}', day, i"
+    outage = "".join(f" AND NOT (ts >= {_epoch(a)} AND ts < {_epoch(b)})" for a, b in tenant.outages)
     return f"""
 INSERT INTO {db}.usage_events (event_id, tenant_id, event_type, quantity, cost_usd, metadata, timestamp, created_at)
 SELECT
@@ -112,12 +118,13 @@ SELECT
 FROM
 (
     SELECT
-        number,
-        lower(hex(MD5(concat('{seed}:{tid}:', toString(number))))) AS hx,
+        {t0} + intDiv(number, {per_day}) * 86400 AS day,
+        number % {per_day} AS i,
+        lower(hex(MD5(concat('{seed}:{tid}:', toString(day), ':', toString(i))))) AS hx,
         cityHash64({h}, 3) AS r,
         cityHash64({h}, 4) % 100 AS k,
         cityHash64({h}, 5) % 3 AS m,
-        {t0} + intDiv(number * {span}, {n}) + r % {step} AS ts,
+        day + intDiv(i * 86400, {per_day}) + r % {step} AS ts,
         multiIf(k < 40, 'query', k < 65, 'token_input', k < 85, 'token_output',
                 k < 92, 'embedding', k < 97, 'storage_write', 'storage_read') AS et,
         ['gpt-4o-mini', 'gpt-4o', 'claude-3-haiku'][m + 1] AS model,
@@ -130,9 +137,9 @@ FROM
                 et = 'embedding', qty * 0.02 / 1000000 * 1.2,
                 et = 'storage_write', qty * 0.023 / 1000000000 * 1.2,
                 qty * 0.01 / 1000000000 * 1.2) AS cost
-    FROM numbers({n})
+    FROM numbers({days * per_day})
 )
-WHERE 1 = 1{outage}
+WHERE ts < {_epoch(end)}{outage}
 """
 
 
@@ -163,7 +170,7 @@ def seed(execute: Execute, database: str, plan: SeedPlan, reset: bool = True, tt
     for tenant in plan.tenants:
         execute(events_insert_sql(database, tenant, plan.start, plan.now, plan.seed))
     execute(quotas_insert_sql(database, plan.tenants, plan.now))
-    return {"tenants": len(plan.tenants), "events": sum(t.events for t in plan.tenants)}
+    return {"tenants": len(plan.tenants)}
 
 
 def seed_redis(redis_client, plan: SeedPlan) -> None:
@@ -190,6 +197,7 @@ def main(argv=None) -> None:
     client = Client(host=args.host, port=args.port)
     started = time.monotonic()
     counts = seed(client.execute, args.database, plan)
+    counts["events"] = client.execute(f"SELECT count() FROM {args.database}.usage_events")[0][0]
     if args.redis_url:
         import redis
 

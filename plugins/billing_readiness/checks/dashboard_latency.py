@@ -70,14 +70,15 @@ def panels_from_export(export: dict | str, source: str = "dashboard export") -> 
             if p.get("type") == "row":
                 walk(p.get("panels", []))
                 continue
-            for i, target in enumerate(p.get("targets") or []):
-                if target.get("hide"):
-                    continue
-                sql = target.get("rawSql") or target.get("query")
-                if isinstance(sql, str) and sql.strip():
-                    title = p.get("title") or f"panel {p.get('id', '?')}"
-                    suffix = f" [{target.get('refId', i)}]" if len(p.get("targets")) > 1 else ""
-                    panels.append(Panel(title + suffix, sql.strip()))
+            targets = [
+                t for t in (p.get("targets") or [])
+                if not t.get("hide") and isinstance(t.get("rawSql") or t.get("query"), str)
+                and (t.get("rawSql") or t.get("query")).strip()
+            ]
+            for i, target in enumerate(targets):
+                title = p.get("title") or f"panel {p.get('id', '?')}"
+                suffix = f" [{target.get('refId', i)}]" if len(targets) > 1 else ""
+                panels.append(Panel(title + suffix, (target.get("rawSql") or target.get("query")).strip()))
 
     walk(data["panels"])
     if not panels:

@@ -23,7 +23,7 @@ def _ok(status: int | None) -> bool:
 
 
 def describe(r: dict) -> str:
-    return f"error ({r['error']})" if r.get("status") is None else f"HTTP {r['status']}"
+    return f"error ({r.get('error') or 'no response'})" if r.get("status") is None else f"HTTP {r['status']}"
 
 
 def need_more(responses: list[dict], limit: int) -> bool:

@@ -1,0 +1,113 @@
+"""Run the readiness DAG end to end on the sandbox with the real Airflow CLI, then print the report.
+
+    python -m m12_1_sandbox.demo [--fault NAME]
+
+Seeds the sandbox (deterministic: re-seeding leaves closed months unchanged),
+optionally switches on one fault, runs `airflow dags test billing_readiness`
+and prints the run's readiness report. Exits with Airflow's exit code:
+0 when all four checks passed and the gate promoted, non-zero otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from m12_1_sandbox import faults, seed
+
+FAULTS = {
+    "none": "healthy sandbox",
+    "no-usage-tenant": "check 1: an active tenant (tenant-ghost) without any usage",
+    "cost-mutation": "check 2: tenant-m01's stored costs in the last closed month re-priced by +20%",
+    "slow-dashboard": "check 3: a dashboard panel over raw usage_events, threshold 0.05 s",
+    "quota-not-enforced": "check 4: the quota API counts but never refuses",
+}
+SLOW_PANEL = {
+    "title": "Cost by model and hour (raw events)",
+    "sql": "SELECT toStartOfHour(timestamp) AS h, visitParamExtractString(metadata, 'model') AS model, count(), "
+    "uniqExact(event_id), uniqExact(metadata), quantileExact(0.99)(cost_usd), sum(cost_usd) "
+    "FROM usage_events WHERE tenant_id = '$tenant' GROUP BY h, model ORDER BY h, model",
+}
+
+
+def airflow_dags_test(conf: dict | None, env: dict) -> int:
+    cmd = [sys.executable, "-m", "airflow", "dags", "test", "billing_readiness"]
+    if conf:
+        cmd += ["-c", json.dumps(conf)]
+    log = Path(env["LOCAL_DIR"]) / "log" / "airflow-dags-test.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        rc = subprocess.call(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    print(f"airflow dags test billing_readiness: exit {rc} (log: {log})")
+    return rc
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help="; ".join(f"{k}: {v}" for k, v in FAULTS.items()))
+    args = ap.parse_args(argv)
+    from clickhouse_driver import Client
+    import redis
+
+    env = dict(os.environ)
+    database = env.get("SANDBOX_DATABASE", "m12_sandbox")
+    ch = Client(host="127.0.0.1", port=int(env.get("SANDBOX_CH_TCP_PORT", 19000)))
+    plan = seed.default_plan()
+    started = time.monotonic()
+    seed.seed(ch.execute, database, plan)
+    seed.seed_redis(redis.Redis(host="127.0.0.1", port=int(env.get("SANDBOX_REDIS_PORT", 16379))), plan)
+    events = ch.execute(f"SELECT count() FROM {database}.usage_events")[0][0]
+    print(f"sandbox: {len(plan.tenants)} tenants, {events:,} events in {database} ({time.monotonic() - started:.1f}s)")
+
+    reports = Path(env["LOCAL_DIR"]) / "reports"
+    config: dict = {"report": {"dir": str(reports)}}
+    conf: dict = {}
+    api_proc = None
+    print(f"fault: {args.fault} ({FAULTS[args.fault]})")
+    if args.fault == "no-usage-tenant":
+        faults.add_active_tenant_without_usage(ch.execute, database)
+    elif args.fault == "cost-mutation":
+        env["AIRFLOW_VAR_BILLING_READINESS_CONFIG"] = json.dumps(config)
+        print("first run: records the closed month's invoice baseline (if this Airflow has none yet)")
+        airflow_dags_test(None, env)
+        month = seed_month = plan.now.replace(day=1, hour=0, minute=0, second=0)
+        prev = (month - dt.timedelta(days=1)).replace(day=1)
+        faults.mutate_costs(ch.execute, database, "tenant-m01", prev, seed_month, factor=1.2)
+    elif args.fault == "slow-dashboard":
+        from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS
+
+        config["dashboard"] = {"panels": DEFAULT_PANELS + [SLOW_PANEL]}
+        conf = {"latency_threshold_s": 0.05, "repetitions": 3}
+    elif args.fault == "quota-not-enforced":
+        port = int(env.get("SANDBOX_API_PORT", 18700)) + 1
+        api_proc = subprocess.Popen(
+            [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), "--fault", "not_enforced",
+             "--redis-url", f"redis://127.0.0.1:{env.get('SANDBOX_REDIS_PORT', 16379)}/0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(2.5)
+        env["AIRFLOW_CONN_QUOTA_API_DEFAULT"] = json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port})
+    env["AIRFLOW_VAR_BILLING_READINESS_CONFIG"] = json.dumps(config)
+    try:
+        before = set(reports.glob("billing_readiness/*"))
+        rc = airflow_dags_test(conf, env)
+    finally:
+        if api_proc:
+            api_proc.terminate()
+    new = sorted(set(reports.glob("billing_readiness/*")) - before, key=lambda p: p.stat().st_mtime)
+    if not new:
+        print("no readiness report was written: see the log above", file=sys.stderr)
+        return rc or 1
+    print()
+    print((new[-1] / "readiness.md").read_text())
+    print(f"report files: {new[-1]}")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Pure logic: configuration validation, UTC windows and months, money."""
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from billing_readiness.config import ConfigError, load_config
+from billing_readiness.money import from_nanos, to_cents
+from billing_readiness.timewindow import Month, Window, last_closed_month
+
+UTC = dt.timezone.utc
+
+
+def test_defaults_are_the_m12_1_names():
+    cfg = load_config()
+    assert cfg["usage_events"]["table"] == "usage_events"
+    assert cfg["usage_daily"]["total_cost_usd"] == "total_cost_usd"
+    assert cfg["connections"]["clickhouse"] == "clickhouse_default"
+    assert cfg["quota"]["tenant_header"] == "X-Tenant-ID"
+
+
+def test_override_is_deep_merged_and_json_accepted():
+    cfg = load_config('{"usage_events": {"table": "metering.events"}}')
+    assert cfg["usage_events"]["table"] == "metering.events"
+    assert cfg["usage_events"]["tenant_id"] == "tenant_id"
+
+
+@pytest.mark.parametrize(
+    "override, names",
+    [
+        ({"usage_evnts": {}}, "usage_evnts"),
+        ({"usage_events": {"tabel": "x"}}, "under 'usage_events': tabel"),
+        ({"usage_events": {"table": "x; DROP TABLE y"}}, "usage_events.table"),
+        ({"usage_daily": {"day": "day`"}}, "usage_daily.day"),
+        ({"quota": {"key_ttl_seconds": "600"}}, "quota.key_ttl_seconds"),
+        ({"quota": {"cleanup_patterns": ["quota:*"]}}, "quota.cleanup_patterns"),
+        ({"quota": {"probe_tenant_id": "probe*"}}, "quota.probe_tenant_id"),
+        ({"active_tenants_sql": "DELETE FROM t"}, "active_tenants_sql"),
+        ({"connections": {"clickhouse": None}}, "connections.clickhouse"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_bad_config_names_the_key(override, names):
+    with pytest.raises(ConfigError, match=None) as err:
+        load_config(override)
+    assert names in str(err.value)
+
+
+def test_month_is_half_open_in_utc():
+    m = Month.parse("2025-01")
+    assert m.start == dt.datetime(2025, 1, 1, tzinfo=UTC)
+    assert m.end == dt.datetime(2025, 2, 1, tzinfo=UTC)
+    assert m.last_day == dt.date(2025, 1, 31)
+    assert str(Month.parse("2024-12").next()) == "2025-01"
+    assert str(Month.parse("2025-01").previous()) == "2024-12"
+    assert not Month.parse("2025-01").is_closed(dt.datetime(2025, 1, 31, 23, 59, 59, tzinfo=UTC))
+    assert Month.parse("2025-01").is_closed(dt.datetime(2025, 2, 1, tzinfo=UTC))
+    assert str(last_closed_month(dt.datetime(2025, 3, 1, 0, 0, 1, tzinfo=UTC))) == "2025-02"
+    with pytest.raises(ValueError):
+        Month.parse("2025-13")
+
+
+def test_window_counts_complete_days_before_today():
+    w = Window(dt.datetime(2025, 3, 1, 5, 0, tzinfo=UTC), 30)
+    days = w.complete_days()
+    assert len(days) == 30 and days[-1] == dt.date(2025, 2, 28) and days[0] == dt.date(2025, 1, 30)
+    assert w.start == dt.datetime(2025, 1, 30, tzinfo=UTC)
+
+
+def test_money_rounds_once_half_up():
+    assert from_nanos(47_225_000_000) == Decimal("47.225")
+    assert to_cents(from_nanos(47_225_000_000)) == Decimal("47.23")
+    assert to_cents(from_nanos(4_999_999)) == Decimal("0.00")
