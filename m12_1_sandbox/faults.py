@@ -32,9 +32,10 @@ def insert_events(execute: Execute, database: str, events: Iterable[dict]) -> in
     for e in events:
         ts = _epoch(e["timestamp"])
         selects.append(
-            f"SELECT '{_check(e['event_id'])}', '{_check(e['tenant_id'])}', "
-            f"CAST('{_check(e['event_type'])}' AS {EVENT_TYPE_ENUM}), toFloat64({float(e['quantity'])}), "
-            f"toFloat64({float(e['cost_usd'])}), '{{\"fault\":true}}', toDateTime({ts}), toDateTime({ts})"
+            f"SELECT '{_check(e['event_id'])}' AS event_id, '{_check(e['tenant_id'])}' AS tenant_id, "
+            f"CAST('{_check(e['event_type'])}' AS {EVENT_TYPE_ENUM}) AS event_type, "
+            f"toFloat64({float(e['quantity'])}) AS quantity, toFloat64({float(e['cost_usd'])}) AS cost_usd, "
+            f"'{{\"fault\":true}}' AS metadata, toDateTime({ts}) AS timestamp, toDateTime({ts}) AS created_at"
         )
     if selects:
         execute(
@@ -77,8 +78,9 @@ def add_future_events(execute: Execute, database: str, tenant: str, now: dt.date
 def duplicate_events(execute: Execute, database: str, tenant: str, n: int = 5) -> None:
     """Store n of the tenant's latest events a second time, same event_id (double billing)."""
     db, t = _check(database), _check(tenant)
+    cols = "event_id, tenant_id, event_type, quantity, cost_usd, metadata, timestamp, created_at"
     execute(
-        f"INSERT INTO {db}.usage_events SELECT * FROM {db}.usage_events "
+        f"INSERT INTO {db}.usage_events ({cols}) SELECT {cols} FROM {db}.usage_events "
         f"WHERE tenant_id = '{t}' ORDER BY timestamp DESC LIMIT {int(n)}"
     )
 

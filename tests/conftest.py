@@ -221,9 +221,15 @@ class Run:
         return {f["code"] for f in self.check(check_id)["findings"] if f["severity"] == severity}
 
 
+@pytest.fixture(scope="session")
+def param_defaults(dag):
+    return dict(dag.params.dump())
+
+
 @pytest.fixture
-def run_dag(dag):
+def run_dag(dag, param_defaults):
     def run(sandbox: Sandbox, **conf) -> Run:
-        return Run(dag.test(run_conf=conf or None), sandbox)
+        # dag.test() keeps a run's conf in the DAG's params: always pass every param explicitly.
+        return Run(dag.test(run_conf={**param_defaults, **conf}), sandbox)
 
     return run

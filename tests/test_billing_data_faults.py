@@ -1,0 +1,186 @@
+"""Checks 1 and 2 on the real ClickHouse server: one sandbox fault per finding, each with its exact verdict."""
+import datetime as dt
+
+import pytest
+
+from m12_1_sandbox import faults, seed
+from billing_readiness.timewindow import Month, last_closed_month
+
+SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 4}
+
+
+def verdict(run, check_id):
+    return run.codes(check_id, "fail"), run.codes(check_id, "warn")
+
+
+def finding(run, check_id, code):
+    return [f for f in run.check(check_id)["findings"] if f["code"] == code]
+
+
+def test_healthy_small_sandbox_passes_both(make_sandbox, run_dag):
+    sb = make_sandbox("bd_healthy", **SMALL)
+    run = run_dag(sb)
+    assert run.state == "success"
+    assert verdict(run, "usage_coverage") == (set(), set())
+    assert verdict(run, "invoice_immutability") == (set(), set())
+
+
+def test_active_tenant_without_usage_and_zero_usage_invoice_line(make_sandbox, run_dag):
+    sb = make_sandbox("bd_ghost", **SMALL)
+    faults.add_active_tenant_without_usage(sb.execute, sb.database, "tenant-ghost")
+    run = run_dag(sb)
+    assert verdict(run, "usage_coverage") == ({"tenant_without_usage"}, set())
+    [f] = finding(run, "usage_coverage", "tenant_without_usage")
+    assert f["evidence"]["tenant"] == "tenant-ghost" and f["evidence"]["found"] == 0
+    # check 2 bills it a $0.00 line and passes
+    assert verdict(run, "invoice_immutability") == (set(), set())
+    line = next(ln for ln in run.check("invoice_immutability")["details"]["invoice_lines"] if ln["tenant_id"] == "tenant-ghost")
+    assert (line["total_cost_usd"], line["total_queries"], line["total_tokens"]) == ("0.00", 0, 0)
+    assert "zero_usage_tenant" in run.codes("invoice_immutability", "info")
+
+
+def test_missing_days_are_reported_and_fail_over_the_param(make_sandbox, run_dag):
+    plan = seed.default_plan(**SMALL)
+    today = plan.now.date()
+    first = today - dt.timedelta(days=6)
+    sb = make_sandbox("bd_outage", plan=faults.with_outage(plan, "tenant-s02", first, 3))
+    expected = [(first + dt.timedelta(days=i)).isoformat() for i in range(3)]
+    run = run_dag(sb)
+    assert verdict(run, "usage_coverage") == (set(), {"missing_days"})
+    [f] = finding(run, "usage_coverage", "missing_days")
+    assert f["evidence"]["tenant"] == "tenant-s02" and f["evidence"]["missing_days"] == expected
+    strict = run_dag(sb, max_missing_days=2)
+    assert verdict(strict, "usage_coverage") == ({"missing_days"}, set())
+    assert strict.tasks["promote_to_m12_2"] == "upstream_failed"
+    assert verdict(run_dag(sb, max_missing_days=3), "usage_coverage") == (set(), {"missing_days"})
+
+
+def test_rollup_drift_is_caught_per_tenant_and_day(make_sandbox, run_dag):
+    sb = make_sandbox("bd_drift", **SMALL)
+    day = sb.now.date() - dt.timedelta(days=2)
+    faults.drift_daily_rollup(sb.execute, sb.database, "tenant-m01", day, extra_cost=1.5)
+    run = run_dag(sb)
+    assert verdict(run, "usage_coverage") == ({"rollup_drift_daily"}, set())
+    [f] = finding(run, "usage_coverage", "rollup_drift_daily")
+    diff = f["evidence"]["differences"][0]
+    assert (f["evidence"]["tenant"], diff["day"], diff["column"]) == ("tenant-m01", day.isoformat(), "total_cost_usd")
+    assert float(diff["rollup"]) - float(diff["raw"]) == pytest.approx(1.5, abs=1e-6)
+    # check 2 sees it only when that day lies in the billed (last closed) month
+    month = last_closed_month(sb.now)
+    in_month = month.start.date() <= day <= month.last_day
+    assert verdict(run, "invoice_immutability")[0] == ({"invoice_rollup_mismatch"} if in_month else set())
+
+
+def test_duplicate_event_ids_fail_check_1(make_sandbox, run_dag):
+    sb = make_sandbox("bd_dupes", **SMALL)
+    faults.duplicate_events(sb.execute, sb.database, "tenant-m02", n=5)
+    run = run_dag(sb)
+    assert verdict(run, "usage_coverage") == ({"duplicate_event_ids"}, set())
+    [f] = finding(run, "usage_coverage", "duplicate_event_ids")
+    assert (f["evidence"]["tenant"], f["evidence"]["duplicated_event_ids"], f["evidence"]["extra_rows"]) == (
+        "tenant-m02", 5, 5)
+
+
+def test_orphan_usage_and_future_events_are_warnings(make_sandbox, run_dag):
+    sb = make_sandbox("bd_orphan_future", **SMALL)
+    faults.add_orphan_usage(sb.execute, sb.database, sb.now, "tenant-orphan")
+    faults.add_future_events(sb.execute, sb.database, "tenant-s01", sb.now, n=3)
+    run = run_dag(sb)
+    assert verdict(run, "usage_coverage") == (set(), {"usage_without_active_tenant", "future_events"})
+    assert run.tasks["check_usage_coverage"] == "success"
+    [orphan] = finding(run, "usage_coverage", "usage_without_active_tenant")
+    [future] = finding(run, "usage_coverage", "future_events")
+    assert orphan["evidence"]["tenant"] == "tenant-orphan" and orphan["evidence"]["events"] == 5
+    assert future["evidence"]["tenant"] == "tenant-s01" and future["evidence"]["events"] == 3
+
+
+def test_month_boundary_event_belongs_to_its_utc_month(make_sandbox, run_dag):
+    sb = make_sandbox("bd_boundary", **SMALL)
+    month = last_closed_month(sb.now)
+    faults.add_active_tenant_without_usage(sb.execute, sb.database, "tenant-boundary")
+    faults.add_month_boundary_events(sb.execute, sb.database, "tenant-boundary", month.end)
+    run = run_dag(sb)
+    line = next(ln for ln in run.check("invoice_immutability")["details"]["invoice_lines"]
+                if ln["tenant_id"] == "tenant-boundary")
+    # $1.00 at 23:59:59 on the last day is in; $2.00 at 00:00:00 the next day is not
+    assert (line["total_cost_usd"], line["total_queries"], line["month"]) == ("1.00", 1, str(month))
+    assert verdict(run, "invoice_immutability") == (set(), set())
+    explicit = run_dag(sb, billing_month=str(month))
+    assert explicit.check("invoice_immutability")["metrics"]["month"] == str(month)
+
+
+def test_cost_mutation_in_a_closed_month_is_caught_on_the_next_run(make_sandbox, run_dag):
+    sb = make_sandbox("bd_mutation", **SMALL)
+    month = last_closed_month(sb.now)
+    first = run_dag(sb)
+    assert first.check("invoice_immutability")["details"]["baseline_status"] == "recorded"
+    faults.mutate_costs(sb.execute, sb.database, "tenant-s03", month.start, month.end, factor=1.5)
+    run = run_dag(sb)
+    # the mutation bypasses the rollup too, so raw and usage_daily also disagree
+    assert verdict(run, "invoice_immutability") == ({"closed_month_changed", "invoice_rollup_mismatch"}, set())
+    [f] = finding(run, "invoice_immutability", "closed_month_changed")
+    assert f["evidence"]["tenant"] == "tenant-s03" and f["evidence"]["month"] == str(month)
+    assert float(f["evidence"]["new_total"]) == pytest.approx(float(f["evidence"]["old_total"]) * 1.5, abs=0.011)
+    assert "tenant-s03" in f["message"] and f["evidence"]["old_total"] in f["message"]
+
+
+def test_late_backfill_into_a_closed_month_is_caught(make_sandbox, run_dag):
+    sb = make_sandbox("bd_backfill", **SMALL)
+    month = last_closed_month(sb.now)
+    assert run_dag(sb).state == "success"
+    faults.backfill_closed_month(sb.execute, sb.database, "tenant-m02", month.start, n=3, cost=0.25)
+    run = run_dag(sb)
+    assert verdict(run, "invoice_immutability") == ({"closed_month_changed"}, set())
+    [f] = finding(run, "invoice_immutability", "closed_month_changed")
+    assert f["evidence"]["new_queries"] - f["evidence"]["old_queries"] == 3
+    assert float(f["evidence"]["new_total"]) - float(f["evidence"]["old_total"]) == pytest.approx(0.75, abs=0.011)
+
+
+def test_a_sandbox_without_usage_fails_instead_of_passing_vacuously(make_sandbox, run_dag):
+    sb = make_sandbox("bd_empty", **SMALL)
+    sb.execute(f"TRUNCATE TABLE {sb.database}.usage_events")
+    sb.execute(f"DROP TABLE {sb.database}.usage_daily")  # rollups are gone with their data
+    sb.execute(f"DROP TABLE {sb.database}.usage_hourly")
+    from m12_1_sandbox.schema import ddl
+
+    for stmt in ddl(sb.database)[2:4]:
+        sb.execute(stmt)
+    run = run_dag(sb)
+    assert "tenant_without_usage" in run.codes("usage_coverage")
+    assert run.codes("invoice_immutability") == {"no_usage_in_month"}
+    assert run.state == "failed"
+
+
+def test_a_sandbox_without_tenants_fails(make_sandbox, run_dag):
+    sb = make_sandbox("bd_no_tenants", **SMALL)
+    sb.execute(f"TRUNCATE TABLE {sb.database}.tenant_quotas")
+    run = run_dag(sb)
+    assert run.codes("usage_coverage") == {"no_active_tenants"}
+    assert run.codes("invoice_immutability") == {"no_active_tenants"}
+
+
+def test_query_count_does_not_depend_on_the_number_of_tenants(make_sandbox, run_dag):
+    few = run_dag(make_sandbox("bd_few", large_events=5_000, medium_tenants=1, small_tenants=2))
+    many = run_dag(make_sandbox("bd_many", large_events=5_000, medium_tenants=10, small_tenants=40))
+    for check in ("usage_coverage", "invoice_immutability"):
+        assert few.check(check)["metrics"]["active_tenants"] < many.check(check)["metrics"]["active_tenants"]
+        assert few.check(check)["metrics"]["clickhouse_queries"] == many.check(check)["metrics"]["clickhouse_queries"]
+    assert many.check("usage_coverage")["metrics"]["clickhouse_queries"] == 6
+
+
+def test_billing_month_param_must_be_closed(make_sandbox, run_dag):
+    sb = make_sandbox("bd_open_month", **SMALL)
+    run = run_dag(sb, billing_month=str(Month.containing(sb.now)))
+    assert run.codes("invoice_immutability") == {"check_error"}
+    assert "param 'billing_month'" in run.check("invoice_immutability")["findings"][0]["message"]
+
+
+def test_configured_invoice_query_is_validated(make_sandbox, run_dag):
+    sb = make_sandbox("bd_custom_invoice", **SMALL)
+    sb.configure(invoice={"sql": (
+        "SELECT tenant_id, countIf(event_type = 'query'), sumIf(quantity, event_type IN ('token_input', "
+        "'token_output')), sum(toInt64(round(cost_usd * 1000000000))) FROM usage_events "
+        "WHERE timestamp >= toDateTime(%(month_start)s) AND timestamp < toDateTime(%(month_end)s) GROUP BY tenant_id")})
+    run = run_dag(sb)
+    assert verdict(run, "invoice_immutability") == (set(), set())
+    assert "configured invoice.sql" in run.check("invoice_immutability")["details"]["queries"]["raw_a"]["name"]
