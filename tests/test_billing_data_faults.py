@@ -179,7 +179,7 @@ def test_configured_invoice_query_is_validated(make_sandbox, run_dag):
     sb = make_sandbox("bd_custom_invoice", **SMALL)
     sb.configure(invoice={"sql": (
         "SELECT tenant_id, countIf(event_type = 'query'), sumIf(quantity, event_type IN ('token_input', "
-        "'token_output')), sum(toInt64(round(cost_usd * 1000000000))) FROM usage_events "
+        "'token_output')), sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) FROM usage_events "
         "WHERE timestamp >= toDateTime(%(month_start)s) AND timestamp < toDateTime(%(month_end)s) GROUP BY tenant_id")})
     run = run_dag(sb)
     assert verdict(run, "invoice_immutability") == (set(), set())

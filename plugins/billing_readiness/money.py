@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-NANOS_SQL = "toInt64(round({col} * 1000000000))"  # per-event cost in integer nano-dollars
+NANOS_SQL = "toInt64(floor({col} * 1000000000 + 0.5))"  # per-event cost in integer nano-dollars (floor, not round: round() breaks ties differently across ClickHouse versions)
 CENT = Decimal("0.01")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from billing_readiness.checks import CHECKS
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
+from billing_readiness.sql import Query
 
 CHECK_ID = "quota_enforcement"
 LEGACY = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -35,6 +36,16 @@ def need_more(responses: list[dict], limit: int) -> bool:
     if not _ok(last.get("status")):
         return False
     return n < limit + 2  # past L+1 only to tell "off by one" from "not enforced"
+
+
+def probe_usage_query(cfg: dict, probe: str) -> Query:
+    """Whether the probe tenant id has any usage: a real tenant must never be probed."""
+    ev = cfg["usage_events"]
+    return Query(
+        "usage events of the probe tenant",
+        f"SELECT {ev['tenant_id']} FROM {ev['table']} WHERE {ev['tenant_id']} = %(probe)s LIMIT 1",
+        {"probe": probe},
+    )
 
 
 def probe_tenant_conflict(probe: str, active: list[str], with_usage: list[str]) -> str | None:

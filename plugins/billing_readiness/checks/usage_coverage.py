@@ -68,7 +68,7 @@ GROUP BY t, d, et""",
         ),
         "duplicates": Query(
             "event_ids stored more than once, per tenant",
-            f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, any(eid) AS example_event_id
+            f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
 FROM
 (
     SELECT {ev['event_id']} AS eid, count() AS c, groupUniqArray({ev['tenant_id']}) AS tenants

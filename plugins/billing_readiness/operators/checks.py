@@ -227,16 +227,7 @@ class QuotaEnforcementCheckOperator(ReadinessCheckOperator):
     def _refuse_real_tenant(self, cfg: dict, probe: str) -> None:
         hook = _clickhouse(cfg)
         active = [r[0] for r in hook.run(active_tenants_query(cfg))]
-        ev = cfg["usage_events"]
-        from billing_readiness.sql import Query
-
-        used = hook.run(
-            Query(
-                "usage events of the probe tenant",
-                f"SELECT {ev['tenant_id']} FROM {ev['table']} WHERE {ev['tenant_id']} = %(probe)s LIMIT 1",
-                {"probe": probe},
-            )
-        )
+        used = hook.run(quota_enforcement.probe_usage_query(cfg, probe))
         conflict = quota_enforcement.probe_tenant_conflict(probe, active, [r[0] for r in used])
         if conflict:
             raise AirflowFailException(conflict)
