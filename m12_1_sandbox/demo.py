@@ -65,7 +65,12 @@ def main(argv=None) -> int:
     print(f"sandbox: {len(plan.tenants)} tenants, {events:,} events in {database} ({time.monotonic() - started:.1f}s)")
 
     reports = Path(env["LOCAL_DIR"]) / "reports"
-    config: dict = {"report": {"dir": str(reports)}}
+    # The dashboard is read live from the (stand-in) Grafana API, as a deployment with Grafana would.
+    config: dict = {
+        "report": {"dir": str(reports)},
+        "connections": {"grafana": "grafana_default"},
+        "dashboard": {"grafana_uid": "m12-tenant-usage"},
+    }
     conf: dict = {}
     api_proc = None
     print(f"fault: {args.fault} ({FAULTS[args.fault]})")
@@ -81,6 +86,7 @@ def main(argv=None) -> int:
     elif args.fault == "slow-dashboard":
         from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS
 
+        config["connections"]["grafana"] = None
         config["dashboard"] = {"panels": DEFAULT_PANELS + [SLOW_PANEL]}
         conf = {"latency_threshold_s": 0.05, "repetitions": 3}
     elif args.fault == "quota-not-enforced":

@@ -6,6 +6,7 @@ script checks every window and increments them all, or refuses, so concurrent
 requests cannot slip past the quota. Limits come from the tenant's tier
 (tenant:{tenant}:tier) or a per-tenant override (tenant:{tenant}:limit:queries_{window}).
 Over the limit: HTTP 429, a JSON error, Retry-After and X-RateLimit-* headers.
+/admin/quota/{tenant} sets (PUT), shows (GET) and removes (DELETE) a tenant's limit override.
 
 `--fault` switches on a misbehaviour for the readiness tests: not_enforced,
 off_by_one, racy, error_5xx, no_headers, slow.
@@ -59,9 +60,9 @@ def windows(now: dt.datetime) -> dict[str, tuple[str, int]]:
     }
 
 
-def create_app(redis_url: str, fault: str = "none"):
+def create_app(redis_url: str, fault: str = "none", admin_token: str | None = None):
     import redis
-    from fastapi import FastAPI, Header
+    from fastapi import Body, FastAPI, Header, HTTPException
     from fastapi.responses import JSONResponse
 
     if fault not in FAULTS:
@@ -78,6 +79,46 @@ def create_app(redis_url: str, fault: str = "none"):
         tier, *overrides = pipe.execute()
         base = TIERS.get(tier or "free", TIERS["free"])
         return {w: int(o) if o is not None else base[w] for w, o in zip(WINDOWS, overrides)}
+
+    def admin_only(authorization: str | None) -> None:
+        if admin_token and authorization != f"Bearer {admin_token}":
+            raise HTTPException(status_code=401, detail="admin token required")
+
+    def tenant_keys(tenant: str) -> list[str]:
+        keys = set(r.scan_iter(match=f"quota:{tenant}:*")) | set(r.scan_iter(match=f"tenant:{tenant}:limit:*"))
+        return sorted(keys)
+
+    @app.put("/admin/quota/{tenant}")
+    def admin_set(tenant: str, body: dict = Body(...), authorization: str | None = Header(default=None)):
+        """Set the tenant's hourly query limit (with an expiry) and reset its counters."""
+        admin_only(authorization)
+        limit, ttl = body.get("limit"), int(body.get("ttl_seconds", 900))
+        if not isinstance(limit, int) or limit < 0:
+            raise HTTPException(status_code=422, detail="limit must be a non-negative integer")
+        counters = list(r.scan_iter(match=f"quota:{tenant}:*"))
+        if counters:
+            r.delete(*counters)
+        r.set(f"tenant:{tenant}:limit:queries_hourly", limit, ex=ttl)
+        return {"tenant_id": tenant, "limit": limit, "ttl_seconds": ttl}
+
+    @app.delete("/admin/quota/{tenant}")
+    def admin_delete(tenant: str, authorization: str | None = Header(default=None)):
+        admin_only(authorization)
+        keys = tenant_keys(tenant)
+        if keys:
+            r.delete(*keys)
+        return {"tenant_id": tenant, "removed": len(keys)}
+
+    @app.get("/admin/quota/{tenant}")
+    def admin_get(tenant: str, authorization: str | None = Header(default=None)):
+        admin_only(authorization)
+        keys = tenant_keys(tenant)
+        values = dict(zip(keys, r.mget(keys))) if keys else {}
+        return {
+            "tenant_id": tenant,
+            "limits": {k: v for k, v in values.items() if ":limit:" in k},
+            "counters": {k: v for k, v in values.items() if k.startswith("quota:")},
+        }
 
     @app.get("/health")
     def health():
@@ -142,10 +183,13 @@ def main(argv=None) -> None:
     ap.add_argument("--port", type=int, default=18700)
     ap.add_argument("--redis-url", default="redis://127.0.0.1:16379/0")
     ap.add_argument("--fault", default=os.environ.get("SANDBOX_QUOTA_FAULT", "none"), choices=FAULTS)
+    ap.add_argument("--admin-token", default=os.environ.get("SANDBOX_ADMIN_TOKEN"),
+                    help="require this bearer token on /admin/quota/{tenant}")
     args = ap.parse_args(argv)
     import uvicorn
 
-    uvicorn.run(create_app(args.redis_url, args.fault), host=args.host, port=args.port, log_level="warning")
+    app = create_app(args.redis_url, args.fault, args.admin_token)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

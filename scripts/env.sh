@@ -8,6 +8,7 @@ export SANDBOX_CH_TCP_PORT="${SANDBOX_CH_TCP_PORT:-19000}"
 export SANDBOX_CH_HTTP_PORT="${SANDBOX_CH_HTTP_PORT:-18123}"
 export SANDBOX_REDIS_PORT="${SANDBOX_REDIS_PORT:-16379}"
 export SANDBOX_API_PORT="${SANDBOX_API_PORT:-18700}"
+export SANDBOX_GRAFANA_PORT="${SANDBOX_GRAFANA_PORT:-18730}"
 export SANDBOX_DATABASE="${SANDBOX_DATABASE:-m12_sandbox}"
 
 # Airflow: its own home under .local, this project's dags and plugins, no examples.
@@ -21,4 +22,5 @@ export PYTHONPATH="$ROOT:$ROOT/plugins${PYTHONPATH:+:$PYTHONPATH}"
 # The sandbox's connections, the way a deployment would define them (AIRFLOW_CONN_<ID>).
 export AIRFLOW_CONN_CLICKHOUSE_DEFAULT="${AIRFLOW_CONN_CLICKHOUSE_DEFAULT:-{\"conn_type\": \"generic\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_CH_TCP_PORT, \"login\": \"default\", \"schema\": \"$SANDBOX_DATABASE\"}}"
 export AIRFLOW_CONN_REDIS_DEFAULT="${AIRFLOW_CONN_REDIS_DEFAULT:-{\"conn_type\": \"redis\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_REDIS_PORT, \"extra\": {\"db\": 0}}}"
+export AIRFLOW_CONN_GRAFANA_DEFAULT="${AIRFLOW_CONN_GRAFANA_DEFAULT:-{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_GRAFANA_PORT, \"schema\": \"http\"}}"
 export AIRFLOW_CONN_QUOTA_API_DEFAULT="${AIRFLOW_CONN_QUOTA_API_DEFAULT:-{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_API_PORT, \"schema\": \"http\"}}"

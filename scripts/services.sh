@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts, stops or reports the sandbox stand-in for M12.1: ClickHouse (Debian's
-# clickhouse-server), Redis and the quota-enforced API. Loopback only, data under
+# clickhouse-server), Redis, the quota-enforced API and a Grafana API stand-in. Loopback only, data under
 # .local/, idempotent: `start` leaves running services alone.
 #   scripts/services.sh start|stop|status
 set -euo pipefail
@@ -19,6 +19,14 @@ wait_for() {  # name, command that succeeds once the service answers
   done
   echo "services: $name did not answer within 30 s; see $LOCAL_DIR/log/$name.log" >&2
   return 1
+}
+
+port_free() {  # name, port, env var that moves it
+  if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then
+    echo "services: port $2 is already in use by another process, so $1 cannot start there;" \
+         "stop that process or choose another port with $3=..." >&2
+    exit 1
+  fi
 }
 
 clickhouse_config() {
@@ -60,13 +68,17 @@ XML
 start_clickhouse() {
   if alive clickhouse; then return; fi
   clickhouse_config
-  (cd "$CH_DIR" && nohup clickhouse-server --config-file="$CH_DIR/config.xml" \
-      >"$LOCAL_DIR/log/clickhouse.stdout" 2>&1 & echo $! >"$RUN/clickhouse.pid")
+  port_free clickhouse "$SANDBOX_CH_TCP_PORT" SANDBOX_CH_TCP_PORT
+  pushd "$CH_DIR" >/dev/null  # the server itself in the background, so its pid is the one we record
+  nohup clickhouse-server --config-file="$CH_DIR/config.xml" >"$LOCAL_DIR/log/clickhouse.stdout" 2>&1 &
+  echo $! >"$RUN/clickhouse.pid"
+  popd >/dev/null
   wait_for clickhouse clickhouse-client --port "$SANDBOX_CH_TCP_PORT" --host 127.0.0.1 -q "SELECT 1"
 }
 
 start_redis() {
   if alive redis; then return; fi
+  port_free redis "$SANDBOX_REDIS_PORT" SANDBOX_REDIS_PORT
   mkdir -p "$LOCAL_DIR/redis" "$LOCAL_DIR/log"
   redis-server --port "$SANDBOX_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$LOCAL_DIR/redis" --daemonize yes --pidfile "$RUN/redis.pid" \
@@ -76,10 +88,20 @@ start_redis() {
 
 start_api() {
   if alive quota_api; then return; fi
+  port_free quota_api "$SANDBOX_API_PORT" SANDBOX_API_PORT
   nohup "$VENV/bin/python" -m m12_1_sandbox.quota_api --host 127.0.0.1 --port "$SANDBOX_API_PORT" \
     --redis-url "redis://127.0.0.1:$SANDBOX_REDIS_PORT/0" >"$LOCAL_DIR/log/quota_api.log" 2>&1 &
   echo $! >"$RUN/quota_api.pid"
   wait_for quota_api "$VENV/bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$SANDBOX_API_PORT/health', timeout=1)"
+}
+
+start_grafana() {
+  if alive grafana; then return; fi
+  port_free grafana "$SANDBOX_GRAFANA_PORT" SANDBOX_GRAFANA_PORT
+  nohup "$VENV/bin/python" -m m12_1_sandbox.grafana_api --host 127.0.0.1 --port "$SANDBOX_GRAFANA_PORT" \
+    >"$LOCAL_DIR/log/grafana_api.log" 2>&1 &
+  echo $! >"$RUN/grafana.pid"
+  wait_for grafana "$VENV/bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$SANDBOX_GRAFANA_PORT/api/health', timeout=1)"
 }
 
 stop_one() {
@@ -89,28 +111,30 @@ stop_one() {
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -9 "$pid" 2>/dev/null || true
+    sleep 0.2
   fi
   rm -f "$RUN/$name.pid"
 }
 
 status() {
   local rc=0
-  for s in clickhouse redis quota_api; do
+  for s in clickhouse redis quota_api grafana; do
     if alive "$s"; then echo "  $s: running (pid $(cat "$RUN/$s.pid"))"; else echo "  $s: stopped"; rc=1; fi
   done
   echo "  ClickHouse native 127.0.0.1:$SANDBOX_CH_TCP_PORT, http 127.0.0.1:$SANDBOX_CH_HTTP_PORT, database $SANDBOX_DATABASE"
   echo "  Redis          127.0.0.1:$SANDBOX_REDIS_PORT"
   echo "  Quota API      http://127.0.0.1:$SANDBOX_API_PORT (POST /query, header X-Tenant-ID)"
+  echo "  Grafana API    http://127.0.0.1:$SANDBOX_GRAFANA_PORT (stand-in: /api/dashboards/uid/m12-tenant-usage)"
   echo "  data and logs  $LOCAL_DIR"
   return $rc
 }
 
 case "${1:-}" in
   start)
-    start_clickhouse; start_redis; start_api
+    start_clickhouse; start_redis; start_api; start_grafana
     echo "services: started"; status ;;
   stop)
-    stop_one quota_api; stop_one redis; stop_one clickhouse; echo "services: stopped" ;;
+    stop_one grafana; stop_one quota_api; stop_one redis; stop_one clickhouse; echo "services: stopped" ;;
   status) status ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -98,10 +98,13 @@ DEFAULTS: dict[str, Any] = {
         # Patterns (Redis SCAN MATCH) of every key the probe may create; each must contain {tenant_id}.
         "cleanup_patterns": ["quota:{tenant_id}:*", "tenant:{tenant_id}:*"],
         "key_ttl_seconds": 900,
+        # After a request timed out the API may still count it: wait this long, then clean up again.
+        "cleanup_grace_seconds": 5.0,
         # Seconds before the API's counter window rolls over within which the probe waits for the next window.
         "window_seconds": 3600,
         "window_guard_seconds": 15,
-        # Alternatively an admin endpoint on the quota API connection: POST {limit, tenant_id} / DELETE.
+        # Instead of Redis keys: an admin endpoint on the quota API connection, e.g. "/admin/quota/{tenant_id}",
+        # taking PUT {"limit", "ttl_seconds"}, DELETE (remove quota and counters) and GET (what is left).
         "admin_path": None,
     },
     "report": {
@@ -199,8 +202,15 @@ def _validate(cfg: dict) -> None:
     for template in q["setup_keys"]:
         if "{tenant_id}" not in template:
             raise ConfigError(f"config key 'quota.setup_keys' key {template!r} must contain {{tenant_id}}")
+    if q["admin_path"] is not None and not (q["admin_path"].startswith("/") and "{tenant_id}" in q["admin_path"]):
+        raise ConfigError(
+            f"config key 'quota.admin_path' must be a path starting with / and containing {{tenant_id}}: "
+            f"{q['admin_path']!r}"
+        )
     if q["method"].upper() not in {"GET", "POST"}:
         raise ConfigError(f"config key 'quota.method' must be GET or POST, got {q['method']!r}")
+    if q["cleanup_grace_seconds"] < 0:
+        raise ConfigError(f"config key 'quota.cleanup_grace_seconds' must not be negative, got {q['cleanup_grace_seconds']!r}")
     for key in ("request_timeout_seconds", "key_ttl_seconds", "window_seconds"):
         if q[key] <= 0:
             raise ConfigError(f"config key 'quota.{key}' must be positive, got {q[key]!r}")

@@ -86,6 +86,18 @@ def panels_from_export(export: dict | str, source: str = "dashboard export") -> 
     return panels
 
 
+_RELATIVE = re.compile(r"^now-(\d+)([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def time_range_seconds(export: dict | str | None, default: int = 24 * 3600) -> int:
+    """The dashboard's relative time range ("time": {"from": "now-24h"}), in seconds, for $__timeFilter."""
+    data = json.loads(export) if isinstance(export, str) else (export or {})
+    data = data.get("dashboard", data) if isinstance(data, dict) else {}
+    m = _RELATIVE.match(str((data.get("time") or {}).get("from", "")))
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else default
+
+
 def panels_from_config(items: list[dict] | None) -> list[Panel]:
     return [Panel(p["title"], p["sql"]) for p in (items if items is not None else DEFAULT_PANELS)]
 

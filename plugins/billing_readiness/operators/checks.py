@@ -123,12 +123,12 @@ class DashboardLatencyCheckOperator(ReadinessCheckOperator):
 
     def run_check(self, context: Any, cfg: dict, now: dt.datetime) -> CheckResult:
         params = context["params"]
-        panels, source = self._panels(cfg)
+        panels, source, range_s = self._panels(cfg)
         window = Window(now, int(params["lookback_days"]))
         hook = _clickhouse(cfg)
         top = hook.run(dashboard_latency.top_tenants_query(cfg, window, int(params["top_k_tenants"])))
         variable = cfg["dashboard"]["tenant_variable"]
-        time_from, time_to = int(now.timestamp()) - 24 * 3600, int(now.timestamp())
+        time_from, time_to = int(now.timestamp()) - range_s, int(now.timestamp())
         measurements = []
         for tenant, events in top:
             try:
@@ -144,7 +144,8 @@ class DashboardLatencyCheckOperator(ReadinessCheckOperator):
         result.metrics["clickhouse_queries"] = hook.queries_sent
         return result
 
-    def _panels(self, cfg: dict) -> tuple[list, str]:
+    def _panels(self, cfg: dict) -> tuple[list, str, int]:
+        """The dashboard's SQL panels, where they came from, and its time range in seconds."""
         d = cfg["dashboard"]
         grafana = cfg["connections"]["grafana"]
         try:
@@ -157,16 +158,18 @@ class DashboardLatencyCheckOperator(ReadinessCheckOperator):
                         f"config key 'dashboard.export_file': no such file {path} (export it from Grafana: "
                         "Share > Export > Save to file)"
                     )
-                return dashboard_latency.panels_from_export(path.read_text(), str(path)), f"export file {path}"
+                export = json.loads(path.read_text())
+                return (dashboard_latency.panels_from_export(export, str(path)), f"export file {path}",
+                        dashboard_latency.time_range_seconds(export))
             source = "config 'dashboard.panels'" if d["panels"] is not None else "M12.1 default panels"
-            return dashboard_latency.panels_from_config(d["panels"]), source
+            return dashboard_latency.panels_from_config(d["panels"]), source, 24 * 3600
         except (dashboard_latency.DashboardError, json.JSONDecodeError) as exc:
             raise AirflowFailException(str(exc)) from None
 
     def _grafana_panels(self, conn_id: str, uid: str):
-        from billing_readiness.hooks.quota_api import QuotaApiHook
+        from billing_readiness.hooks.http_api import HttpApiHook
 
-        http = QuotaApiHook(conn_id, timeout_seconds=15)
+        http = HttpApiHook(conn_id, timeout_seconds=15, purpose="reading the dashboard from Grafana")
         resp = http.request("GET", f"/api/dashboards/uid/{uid}")
         if resp["status"] is None:
             raise RuntimeError(f"Grafana (connection '{conn_id}') unreachable: {resp['error']}")  # transient
@@ -176,7 +179,8 @@ class DashboardLatencyCheckOperator(ReadinessCheckOperator):
                 "(config key 'dashboard.grafana_uid')"
             )
         source = f"Grafana dashboard uid {uid}"
-        return dashboard_latency.panels_from_export(resp["body"], source), source
+        return (dashboard_latency.panels_from_export(resp["body"], source), source,
+                dashboard_latency.time_range_seconds(resp["body"]))
 
 
 class QuotaEnforcementCheckOperator(ReadinessCheckOperator):
@@ -185,44 +189,54 @@ class QuotaEnforcementCheckOperator(ReadinessCheckOperator):
     check_id = quota_enforcement.CHECK_ID
 
     def run_check(self, context: Any, cfg: dict, now: dt.datetime) -> CheckResult:
-        from airflow.providers.redis.hooks.redis import RedisHook
-
-        from billing_readiness.hooks.connections import get_connection
-        from billing_readiness.hooks.quota_api import QuotaApiHook
+        from billing_readiness.hooks.http_api import HttpApiHook
 
         params = context["params"]
         q = cfg["quota"]
         limit = int(params["probe_quota_limit"])
         probe = q["probe_tenant_id"]
         self._refuse_real_tenant(cfg, probe)
-
-        get_connection(cfg["connections"]["redis"], "redis", "the quota probe's Redis keys")
-        redis = RedisHook(redis_conn_id=cfg["connections"]["redis"]).get_conn()
-        api = QuotaApiHook(cfg["connections"]["quota_api"], timeout_seconds=float(q["request_timeout_seconds"]))
-        headers = {q["tenant_header"]: probe}
-        body = {"json": q["json_body"]} if q["method"].upper() == "POST" else {}
-
-        def send():
-            return api.request(q["method"].upper(), q["path"], headers=headers, **body)
+        api = HttpApiHook(cfg["connections"]["quota_api"], timeout_seconds=float(q["request_timeout_seconds"]))
+        control = self._control(cfg, api, probe)
+        method = q["method"].upper()
+        request = {"headers": {q["tenant_header"]: probe}, **({"json": q["json_body"]} if method == "POST" else {})}
 
         self._wait_for_window(q)
         sequential: list[dict] = []
         concurrent = None
         try:
-            self._setup(redis, q, probe, limit)
+            control.setup(limit)
             while quota_enforcement.need_more(sequential, limit):
-                sequential.append(send())
-            if params.get("concurrency_probe", True) and quota_enforcement.diagnose_sequence(sequential, limit) is None:
+                sequential.append(api.request(method, q["path"], **request))
+            if params["concurrency_probe"] and quota_enforcement.diagnose_sequence(sequential, limit) is None:
                 self._wait_for_window(q)
-                self._clean(redis, q, probe)
-                self._setup(redis, q, probe, limit)
-                concurrent = api.concurrently(2 * limit, q["method"].upper(), q["path"], headers=headers, **body)
+                control.reset(limit)
+                concurrent = api.concurrently(2 * limit, method, q["path"], **request)
         finally:
-            self._clean(redis, q, probe)
-        leftovers = self._leftovers(redis, q, probe)
-        result = quota_enforcement.evaluate(limit, sequential, concurrent, leftovers, probe)
+            removed = control.clean()
+            if any(r.get("status") is None for r in sequential + (concurrent or [])):
+                # A request we gave up on may still be counted by the API after our cleanup.
+                time.sleep(float(q["cleanup_grace_seconds"]))
+                removed += control.clean()
+            self.log.info("Probe cleanup: removed %d item(s) of tenant %s (%s)", removed, probe, control.describe())
+        result = quota_enforcement.evaluate(limit, sequential, concurrent, control.leftovers(), probe)
         result.metrics["api"] = api.base_url + q["path"]
+        result.metrics["quota_set_via"] = control.describe()
         return result
+
+    @staticmethod
+    def _control(cfg: dict, api, probe: str):
+        from billing_readiness.hooks.quota_control import HttpAdminQuotaControl, RedisQuotaControl
+
+        q = cfg["quota"]
+        if q["admin_path"]:
+            return HttpAdminQuotaControl(api, q, probe)
+        from airflow.providers.redis.hooks.redis import RedisHook
+
+        from billing_readiness.hooks.connections import get_connection
+
+        get_connection(cfg["connections"]["redis"], "redis", "the quota probe's Redis keys")
+        return RedisQuotaControl(RedisHook(redis_conn_id=cfg["connections"]["redis"]).get_conn(), q, probe)
 
     def _refuse_real_tenant(self, cfg: dict, probe: str) -> None:
         hook = _clickhouse(cfg)
@@ -238,29 +252,3 @@ class QuotaEnforcementCheckOperator(ReadinessCheckOperator):
         if left < q["window_guard_seconds"]:
             self.log.info("Counter window rolls over in %.1fs: waiting for the next window", left)
             time.sleep(left + 1)
-
-    @staticmethod
-    def _keys(redis, q: dict, probe: str) -> list[str]:
-        keys: set[str] = set()
-        for pattern in q["cleanup_patterns"]:
-            for key in redis.scan_iter(match=pattern.format(tenant_id=probe), count=500):
-                keys.add(key.decode() if isinstance(key, bytes) else key)
-        return sorted(keys)
-
-    def _setup(self, redis, q: dict, probe: str, limit: int) -> None:
-        pipe = redis.pipeline()
-        for template, value in q["setup_keys"].items():
-            pipe.set(template.format(tenant_id=probe), str(value).format(limit=limit), ex=q["key_ttl_seconds"])
-        for key in self._keys(redis, q, probe):
-            if not any(key == t.format(tenant_id=probe) for t in q["setup_keys"]):
-                pipe.delete(key)  # stale counters of an earlier probe
-        pipe.execute()
-
-    def _clean(self, redis, q: dict, probe: str) -> None:
-        keys = self._keys(redis, q, probe)
-        if keys:
-            redis.delete(*keys)
-            self.log.info("Removed %d probe key(s) of tenant %s", len(keys), probe)
-
-    def _leftovers(self, redis, q: dict, probe: str) -> list[str]:
-        return self._keys(redis, q, probe)

@@ -1,4 +1,4 @@
-"""The quota-enforced API over HTTP (requests), from an Airflow HTTP Connection.
+"""An HTTP API over requests, from an Airflow HTTP Connection: the quota API, Grafana, alert webhooks.
 
 Connection fields: schema (http/https), host, port; password, if set, is sent as
 a Bearer token; extra {"headers": {...}, "verify": true}. Every request has a
@@ -16,15 +16,17 @@ from airflow.sdk import BaseHook
 from billing_readiness.hooks.connections import get_connection
 
 
-class QuotaApiHook(BaseHook):
-    conn_name_attr = "quota_api_conn_id"
+class HttpApiHook(BaseHook):
+    conn_name_attr = "http_conn_id"
     default_conn_name = "quota_api_default"
     conn_type = "http"
-    hook_name = "M12.1 quota API"
+    hook_name = "HTTP API (requests)"
 
-    def __init__(self, quota_api_conn_id: str = default_conn_name, timeout_seconds: float = 5.0):
+    def __init__(self, http_conn_id: str = default_conn_name, timeout_seconds: float = 5.0,
+                 purpose: str = "the quota enforcement probe"):
         super().__init__()
-        self.quota_api_conn_id = quota_api_conn_id
+        self.http_conn_id = http_conn_id
+        self.purpose = purpose
         self.timeout_seconds = timeout_seconds
         self._session = None
         self._base = None
@@ -33,11 +35,11 @@ class QuotaApiHook(BaseHook):
         if self._session is None:
             import requests
 
-            c = get_connection(self.quota_api_conn_id, "http", "the quota enforcement probe")
+            c = get_connection(self.http_conn_id, "http", self.purpose)
             if not c.host:
                 from billing_readiness.hooks.connections import ConnectionMissing
 
-                raise ConnectionMissing(f"Airflow connection '{self.quota_api_conn_id}' has no host.")
+                raise ConnectionMissing(f"Airflow connection '{self.http_conn_id}' ({self.purpose}) has no host.")
             extra = c.extra_dejson
             scheme = c.schema or "http"
             host = c.host if "://" not in c.host else c.host.split("://", 1)[1]

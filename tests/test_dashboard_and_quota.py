@@ -1,0 +1,240 @@
+"""Checks 3 and 4 against the real sandbox: dashboards from export files and a Grafana API, and every
+quota API misbehaviour with its own verdict, on the real quota API over HTTP and real Redis."""
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REDIS_PORT, ROOT, _free_port, _port_open
+from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS, panels_from_export
+
+SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
+EXPORT = ROOT / "m12_1_sandbox" / "grafana" / "tenant-usage-dashboard.json"
+
+
+def fails(run, check):
+    return run.codes(check, "fail")
+
+
+def warns(run, check):
+    return run.codes(check, "warn")
+
+
+@pytest.fixture
+def grafana(services):
+    procs = []
+
+    def start(token=None):
+        port = _free_port()
+        cmd = [sys.executable, "-m", "m12_1_sandbox.grafana_api", "--port", str(port)] + (
+            ["--token", token] if token else [])
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 30
+        while not _port_open(port):
+            assert time.monotonic() < deadline, "grafana stand-in did not start"
+            time.sleep(0.1)
+        return port
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+# ---- check 3 -------------------------------------------------------------------------------------
+
+def test_sandbox_export_file_holds_the_m12_1_panels():
+    panels = panels_from_export(EXPORT.read_text())
+    assert [(p.title, p.sql) for p in panels] == [(p["title"], p["sql"]) for p in DEFAULT_PANELS]
+
+
+def test_panels_from_the_export_file_with_per_panel_statistics(large_sandbox, run_dag):
+    large_sandbox.configure(dashboard={"export_file": str(EXPORT)})
+    run = run_dag(large_sandbox, repetitions=4, top_k_tenants=3)
+    c = run.check("dashboard_latency")
+    assert c["passed"] and c["metrics"]["panel_source"] == f"export file {EXPORT}"
+    tenants = c["details"]["tenants"]
+    assert [t["tenant"] for t in tenants][0] == "acme-corp" and len(tenants) == 3
+    assert tenants[0]["events"] > tenants[1]["events"] >= tenants[2]["events"]
+    for panel in tenants[0]["panels"]:
+        assert panel["n"] == 4 and 0 < panel["p50"] <= panel["p95"] <= panel["max"]
+        assert panel["rows_read"] > 0 and panel["bytes_read"] > 0 and len(panel["samples"]) == 4
+    assert tenants[0]["load"]["n"] == 4
+    # a load waits for the slowest panel: never shorter than any panel of it
+    assert tenants[0]["load"]["max"] >= max(p["max"] for p in tenants[0]["panels"]) * 0.999
+
+
+def test_panels_live_from_a_grafana_api_with_a_token(make_sandbox, grafana, run_dag, monkeypatch):
+    sb = make_sandbox("dq_grafana", **SMALL)
+    port = grafana(token="s3cret-token")
+    monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "s3cret-token"}))
+    sb.configure(connections={"grafana": "grafana_test"}, dashboard={"grafana_uid": "m12-tenant-usage"})
+    run = run_dag(sb)
+    c = run.check("dashboard_latency")
+    assert c["passed"], c["findings"]
+    assert c["metrics"]["panel_source"] == "Grafana dashboard uid m12-tenant-usage"
+    assert "s3cret-token" not in json.dumps(run.report) and "s3cret-token" not in run.markdown
+
+    monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "wrong"}))
+    bad = run_dag(sb)
+    assert fails(bad, "dashboard_latency") == {"check_error"}
+    message = bad.check("dashboard_latency")["findings"][0]["message"]
+    assert "HTTP 401" in message and "grafana_test" in message and "dashboard.grafana_uid" in message
+
+
+def test_raw_table_panel_is_flagged_and_a_failing_panel_names_itself(make_sandbox, run_dag):
+    sb = make_sandbox("dq_panels", **SMALL)
+    raw = {"title": "Events today (raw)", "sql": "SELECT count() FROM usage_events WHERE tenant_id = '$tenant' "
+                                                  "AND timestamp >= toStartOfDay(now())"}
+    sb.configure(dashboard={"panels": DEFAULT_PANELS + [raw]})
+    run = run_dag(sb)
+    assert run.check("dashboard_latency")["passed"]
+    assert warns(run, "dashboard_latency") == {"panel_reads_raw_table"}
+
+    broken = {"title": "Invoices (broken)", "sql": "SELECT sum(amount) FROM invoices WHERE tenant_id = '$tenant'"}
+    sb.configure(dashboard={"panels": DEFAULT_PANELS + [broken]})
+    run = run_dag(sb)
+    assert fails(run, "dashboard_latency") == {"panel_error"}
+    [f] = [f for f in run.check("dashboard_latency")["findings"] if f["code"] == "panel_error"]
+    assert f["evidence"]["panel"] == "Invoices (broken)" and "FROM invoices" in f["message"]
+    assert "invoices" in f["evidence"]["error"].lower()
+
+
+def test_unsupported_grafana_variable_is_a_clear_error(make_sandbox, run_dag):
+    sb = make_sandbox("dq_variable", **SMALL)
+    sb.configure(dashboard={"panels": [{"title": "By region", "sql": "SELECT 1 FROM usage_daily WHERE r = '$region'"}]})
+    run = run_dag(sb)
+    assert fails(run, "dashboard_latency") == {"check_error"}
+    assert "panel 'By region'" in run.check("dashboard_latency")["findings"][0]["message"]
+
+
+# ---- check 4 -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def quota_sandbox(make_sandbox, redis_client):
+    sb = make_sandbox("dq_quota", **SMALL)
+    yield sb
+    assert redis_client.keys("*readiness-probe*") == []  # whatever happened, the probe cleaned up
+
+
+@pytest.mark.parametrize(
+    "fault, expected_fail, expected_warn",
+    [
+        ("none", set(), set()),
+        ("not_enforced", {"quota_not_enforced"}, set()),
+        ("off_by_one", {"off_by_one"}, set()),
+        ("racy", {"over_admission"}, set()),
+        ("error_5xx", {"api_failing"}, set()),
+        ("no_headers", set(), {"missing_retry_after", "missing_rate_limit_headers"}),
+    ],
+)
+def test_each_quota_api_misbehaviour_has_its_own_verdict(quota_sandbox, quota_api, run_dag, fault, expected_fail,
+                                                         expected_warn):
+    quota_sandbox.use_api(quota_api(fault))
+    run = run_dag(quota_sandbox)
+    assert (fails(run, "quota_enforcement"), warns(run, "quota_enforcement")) == (expected_fail, expected_warn)
+    c = run.check("quota_enforcement")
+    statuses = [r["status"] for r in c["details"]["sequential"]]
+    if fault == "none":
+        assert statuses == [200] * 10 + [429]
+        assert c["details"]["concurrent"] == {"sent": 20, "accepted": 10, "refused_429": 10, "other": []}
+        assert {k.lower() for k in c["details"]["sequential"][-1]["headers"]} >= {"retry-after", "x-ratelimit-remaining"}
+    if fault == "off_by_one":
+        assert statuses == [200] * 11 + [429] and "off by one" in c["summary"]
+    if fault == "racy":
+        assert statuses == [200] * 10 + [429] and c["details"]["concurrent"]["accepted"] > 10
+    if fault == "error_5xx":
+        assert "the API is failing, not enforcing" in c["summary"] and statuses == [503]
+
+
+def test_a_slow_api_times_out_as_failing(quota_sandbox, quota_api, run_dag):
+    quota_sandbox.use_api(quota_api("slow"))  # answers after 2 s, and counts the request then
+    quota_sandbox.configure(quota={"request_timeout_seconds": 0.5, "cleanup_grace_seconds": 3})
+    run = run_dag(quota_sandbox)
+    assert fails(run, "quota_enforcement") == {"api_failing"}
+    assert "Timeout" in run.check("quota_enforcement")["summary"]
+    # the request that timed out was still counted by the server later: cleanup waited for it
+
+
+def test_an_api_that_is_down_is_failing_not_enforcing(quota_sandbox, run_dag):
+    quota_sandbox.use_api(_free_port())  # nothing listens there
+    run = run_dag(quota_sandbox)
+    assert fails(run, "quota_enforcement") == {"api_failing"}
+    assert "ConnectionError" in run.check("quota_enforcement")["summary"]
+
+
+def test_a_limit_applied_early_is_named(quota_sandbox, run_dag):
+    # a stricter daily limit of 3 also set for the probe: request 4 is refused although the quota is 10
+    quota_sandbox.configure(quota={"setup_keys": {
+        "tenant:{tenant_id}:tier": "free",
+        "tenant:{tenant_id}:limit:queries_hourly": "{limit}",
+        "tenant:{tenant_id}:limit:queries_daily": "3",
+    }})
+    run = run_dag(quota_sandbox)
+    assert fails(run, "quota_enforcement") == {"limit_applied_early"}
+    assert "Request 4 was already refused" in run.check("quota_enforcement")["summary"]
+
+
+def test_quota_set_through_an_admin_endpoint(quota_sandbox, run_dag, services, monkeypatch):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port),
+                             "--redis-url", f"redis://127.0.0.1:{REDIS_PORT}/0", "--admin-token", "adm1n"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not _port_open(port):
+            time.sleep(0.1)
+        quota_sandbox.configure(quota={"admin_path": "/admin/quota/{tenant_id}"})
+        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "adm1n"}))
+        monkeypatch.delenv("AIRFLOW_CONN_REDIS_DEFAULT")  # Redis is not needed on this path
+        run = run_dag(quota_sandbox)
+        c = run.check("quota_enforcement")
+        assert c["passed"], c["findings"]
+        assert c["metrics"]["quota_set_via"] == "admin endpoint /admin/quota/readiness-probe"
+        assert "adm1n" not in json.dumps(run.report)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_probe_never_runs_as_a_real_tenant(quota_sandbox, run_dag, redis_client):
+    redis_client.set("quota:tenant-s01:queries_hourly:keep", "7")
+    quota_sandbox.configure(quota={"probe_tenant_id": "tenant-s01"})
+    run = run_dag(quota_sandbox)
+    assert fails(run, "quota_enforcement") == {"check_error"}
+    assert "'tenant-s01' is an active tenant" in run.check("quota_enforcement")["findings"][0]["message"]
+    assert run.check("quota_enforcement")["details"].get("sequential") is None  # no request was sent
+    assert redis_client.get("quota:tenant-s01:queries_hourly:keep") == "7"  # a real tenant's keys untouched
+    redis_client.delete("quota:tenant-s01:queries_hourly:keep")
+
+
+def test_a_missing_connection_names_the_connection_to_create(quota_sandbox, run_dag, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_REDIS_DEFAULT")
+    run = run_dag(quota_sandbox)
+    message = run.check("quota_enforcement")["findings"][0]["message"]
+    assert "'redis_default'" in message and "AIRFLOW_CONN_REDIS_DEFAULT" in message
+    assert run.tasks["check_quota_enforcement"] == "failed"
+
+
+def test_redis_control_writes_expiring_keys_and_removes_only_the_probes(redis_client):
+    from billing_readiness.config import load_config
+    from billing_readiness.hooks.quota_control import RedisQuotaControl
+
+    q = load_config()["quota"]
+    redis_client.set("quota:readiness-probe-2:queries_hourly:x", "1")  # a look-alike tenant's key
+    redis_client.set("quota:readiness-probe:queries_hourly:old", "9")  # a stale counter of the probe
+    control = RedisQuotaControl(redis_client, q, "readiness-probe")
+    control.setup(10)
+    ttls = control.ttls()
+    assert set(ttls) == {"tenant:readiness-probe:tier", "tenant:readiness-probe:limit:queries_hourly"}
+    assert all(0 < t <= q["key_ttl_seconds"] for t in ttls.values())
+    assert redis_client.get("tenant:readiness-probe:limit:queries_hourly") == "10"
+    assert redis_client.get("quota:readiness-probe:queries_hourly:old") is None
+    assert control.clean() == 2 and control.leftovers() == []
+    assert redis_client.get("quota:readiness-probe-2:queries_hourly:x") == "1"
+    redis_client.delete("quota:readiness-probe-2:queries_hourly:x")
