@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator, TriggerRule
 
-from billing_readiness import report
+from billing_readiness import report, report_html
 from billing_readiness.operators.base import load_config_variable
 from billing_readiness.operators.gate import collect_results
 
 
 class ReadinessReportOperator(BaseOperator):
-    """Writes readiness.json and readiness.md for the run and prints the Markdown to the task log.
+    """Writes readiness.json, readiness.md and readiness.html for the run and prints the Markdown to the task log.
 
     It does not decide promotion (the gate does) and it is not what makes the run red or green."""
 
@@ -21,6 +22,7 @@ class ReadinessReportOperator(BaseOperator):
     def __init__(self, *, check_task_ids: dict[str, str], config_variable: str | None = None, **kwargs):
         kwargs["trigger_rule"] = TriggerRule.ALL_DONE
         kwargs.setdefault("retries", 1)
+        kwargs.setdefault("execution_timeout", timedelta(minutes=10))
         super().__init__(**kwargs)
         self.check_task_ids = check_task_ids
         self.config_variable = config_variable
@@ -40,5 +42,6 @@ class ReadinessReportOperator(BaseOperator):
         (out / "readiness.json").write_text(report.to_json(doc))
         markdown = report.to_markdown(doc)
         (out / "readiness.md").write_text(markdown)
+        (out / "readiness.html").write_text(report_html.to_html(doc))
         self.log.info("Readiness report written to %s\n\n%s", out, markdown)
         return str(out)

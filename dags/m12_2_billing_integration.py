@@ -1,0 +1,38 @@
+"""
+### m12_2_billing_integration (example)
+
+Scheduled on the Asset `m12_1_ready_for_billing`, which `billing_readiness`
+updates only when all four readiness checks passed. This example only reads
+and logs the readiness summary it was handed; a real M12.2 DAG would start
+invoice generation here.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, task
+
+from billing_readiness.assets import M12_1_READY_FOR_BILLING
+
+with DAG(
+    dag_id="m12_2_billing_integration",
+    description="Example M12.2 consumer: runs when M12.1 is promoted (Asset m12_1_ready_for_billing).",
+    doc_md=__doc__,
+    schedule=[M12_1_READY_FOR_BILLING],
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["billing", "m12"],
+) as dag:
+
+    @task(doc_md="Reads the readiness summary from the triggering Asset event and logs it. Writes nothing.")
+    def read_readiness_summary(**context) -> dict:
+        events = [e for evs in context["triggering_asset_events"].values() for e in evs]
+        if not events:
+            raise ValueError("no triggering Asset event: this DAG runs only when M12.1 is promoted")
+        summary = events[-1].extra or {}
+        if summary.get("ready_for_billing") is not True:
+            raise ValueError(f"the triggering event does not say M12.1 is ready: {summary}")
+        for check, verdict in summary.get("checks", {}).items():
+            print(f"{check}: {verdict.get('summary')}")
+        return {"readiness_run_id": summary.get("run_id"), "checks": sorted(summary.get("checks", {}))}
+
+    read_readiness_summary()

@@ -1,0 +1,155 @@
+"""Alerts arrive at a real HTTP receiver for a failed check and not for a pass; the promotion notice and
+the Asset event happen only when all four checks pass; invalid params are refused; the HTML report renders."""
+import json
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from m12_1_sandbox import faults
+
+SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
+
+
+class Receiver:
+    """A Slack-style incoming webhook on loopback that keeps what it is sent."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append({"path": self.path, "json": json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, kind):
+        return [r["json"]["metadata"]["event_payload"] for r in self.received
+                if r["json"]["metadata"]["event_type"] == kind]
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def alerting(sandbox, receiver, monkeypatch):
+    sandbox.configure(connections={"alerts": "alerts_webhook"})
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "extra": {"path": "/services/T0/B0/x"}}))
+
+
+def asset_events():
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent.extra, AssetEvent.source_run_id).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "m12_1_ready_for_billing")
+        ).all()
+    return [(extra, run_id) for extra, run_id in rows]
+
+
+def test_all_pass_sends_the_promotion_notice_and_updates_the_asset(make_sandbox, run_dag, receiver, monkeypatch):
+    sb = make_sandbox("al_pass", **SMALL)
+    alerting(sb, receiver, monkeypatch)
+    before = len(asset_events())
+    run = run_dag(sb)
+    assert run.state == "success"
+    assert receiver.events("check_failed") == []
+    [notice] = receiver.events("promoted")
+    assert notice["run_id"] == run.dagrun.run_id
+    assert receiver.received[0]["path"] == "/services/T0/B0/x" and "promoted to M12.2" in receiver.received[0]["json"]["text"]
+    events = asset_events()
+    assert len(events) == before + 1
+    extra, source_run = events[-1]
+    assert source_run == run.dagrun.run_id and extra["ready_for_billing"] is True
+    assert set(extra["checks"]) == {"usage_coverage", "invoice_immutability", "dashboard_latency", "quota_enforcement"}
+
+
+def test_a_failed_check_alerts_once_and_promotes_nothing(make_sandbox, run_dag, receiver, monkeypatch, quota_api):
+    sb = make_sandbox("al_fail", **SMALL)
+    alerting(sb, receiver, monkeypatch)
+    sb.use_api(quota_api("not_enforced"))
+    alerting(sb, receiver, monkeypatch)
+    before = len(asset_events())
+    run = run_dag(sb)
+    assert run.state == "failed"
+    [alert] = receiver.events("check_failed")
+    assert alert["check"] == "quota_enforcement" and alert["run_id"] == run.dagrun.run_id
+    assert "quota not enforced" in alert["reasons"][0]
+    assert alert["impact"] == "Runaway usage that nobody will pay for."
+    assert "check_quota_enforcement" in alert["log_url"] or "task_id" in alert["log_url"] or alert["log_url"]
+    assert receiver.events("promoted") == []
+    assert len(asset_events()) == before
+
+
+def test_two_failed_checks_send_two_alerts(make_sandbox, run_dag, receiver, monkeypatch, quota_api):
+    sb = make_sandbox("al_two", **SMALL)
+    faults.add_active_tenant_without_usage(sb.execute, sb.database)
+    sb.use_api(quota_api("off_by_one"))
+    alerting(sb, receiver, monkeypatch)
+    run_dag(sb)
+    assert sorted(a["check"] for a in receiver.events("check_failed")) == ["quota_enforcement", "usage_coverage"]
+
+
+def test_without_an_alert_connection_the_alert_is_logged(make_sandbox, run_dag, quota_api, caplog):
+    sb = make_sandbox("al_log", **SMALL)
+    sb.use_api(quota_api("not_enforced"))
+    run = run_dag(sb)
+    assert run.state == "failed"  # and no exception from the notifier: logging is the fallback
+
+
+@pytest.mark.parametrize(
+    "conf, param",
+    [
+        ({"lookback_days": 0}, "lookback_days"),
+        ({"billing_month": "2025-13"}, "billing_month"),
+        ({"latency_threshold_s": -1}, "latency_threshold_s"),
+        ({"probe_quota_limit": "ten"}, "probe_quota_limit"),
+        ({"repetitions": 1000}, "repetitions"),
+    ],
+)
+def test_invalid_params_are_refused_naming_the_param(dag, param_defaults, conf, param):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError) as err:
+        dag.test(run_conf={**param_defaults, **conf})  # refused when the run is created, before any task
+    assert param in str(err.value)
+
+
+def test_the_html_report_shows_heat_map_latency_and_probe(make_sandbox, run_dag, quota_api, tmp_path):
+    sb = make_sandbox("al_html", **SMALL)
+    faults.add_active_tenant_without_usage(sb.execute, sb.database, "tenant-ghost")
+    run = run_dag(sb)
+    html = (run.dir / "readiness.html").read_text()
+    assert "NOT READY" in html and "tenant-ghost" in html
+    assert 'class="heat"' in html and 'title="tenant-ghost ' in html and "#d92d20" in html  # red cells
+    assert "<svg" in html and "threshold 1.000s" in html
+    assert "Sequential probe, request by request" in html and "expected 429" in html
+    assert "<script" not in html and "<link" not in html and " src=" not in html  # self-contained
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed to render the report (scripts/setup.sh installs it for tests)"
+    png = tmp_path / "report.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'chromium'}", "--hide-scrollbars", "--window-size=1280,2000",
+                    f"--screenshot={png}", f"file://{run.dir / 'readiness.html'}"],
+                   check=True, capture_output=True, timeout=120)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a rendered page, not a blank one
