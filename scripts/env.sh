@@ -4,6 +4,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 export LOCAL_DIR="${LOCAL_DIR:-$ROOT/.local}"
 export VENV="${VENV:-$ROOT/.venv}"
+export PATH="$VENV/bin:$PATH"  # airflow standalone starts its components as `airflow ...`
 export SANDBOX_CH_TCP_PORT="${SANDBOX_CH_TCP_PORT:-19000}"
 export SANDBOX_CH_HTTP_PORT="${SANDBOX_CH_HTTP_PORT:-18123}"
 export SANDBOX_REDIS_PORT="${SANDBOX_REDIS_PORT:-16379}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import os
 import shutil
 import socket
@@ -233,3 +235,36 @@ def run_dag(dag, param_defaults):
         return Run(dag.test(run_conf={**param_defaults, **conf}), sandbox)
 
     return run
+
+
+class Receiver:
+    """A Slack-style incoming webhook on loopback that keeps what it is sent."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append({"path": self.path, "json": json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, kind):
+        return [r["json"]["metadata"]["event_payload"] for r in self.received
+                if r["json"]["metadata"]["event_type"] == kind]
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    r = Receiver()
+    yield r
+    r.server.shutdown()
