@@ -1,6 +1,7 @@
 """Run the readiness DAG end to end on the sandbox with the real Airflow CLI, then print the report.
 
     python -m m12_1_sandbox.demo [--fault NAME]
+    python -m m12_1_sandbox.demo --ui      # seed, then the Airflow UI (airflow standalone) on the sandbox
 
 Seeds the sandbox (deterministic: re-seeding leaves closed months unchanged),
 optionally switches on one fault, runs `airflow dags test billing_readiness`
@@ -47,9 +48,34 @@ def airflow_dags_test(conf: dict | None, env: dict) -> int:
     return rc
 
 
+def sandbox_config(reports: Path) -> dict:
+    """The Variable billing_readiness_config for the sandbox: reports under .local, dashboard from the Grafana stand-in."""
+    return {
+        "report": {"dir": str(reports)},
+        "connections": {"grafana": "grafana_default"},
+        "dashboard": {"grafana_uid": "m12-tenant-usage"},
+    }
+
+
+def ui(env: dict) -> int:
+    """airflow standalone on the sandbox: UI and API on AIRFLOW_UI_PORT, parallelism for 2 cores."""
+    port = env.get("AIRFLOW_UI_PORT", "18080")
+    env.update(
+        AIRFLOW__API__PORT=port,
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__CORE__PARALLELISM=env.get("AIRFLOW__CORE__PARALLELISM", "4"),
+        AIRFLOW_VAR_BILLING_READINESS_CONFIG=json.dumps(sandbox_config(Path(env["LOCAL_DIR"]) / "reports")),
+    )
+    passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    print(f"Airflow UI: http://127.0.0.1:{port}  user: admin  password: in {passwords} (printed below once ready)")
+    print("Trigger billing_readiness with 'Trigger' to see the form. Ctrl-C stops Airflow (the sandbox keeps running).")
+    os.execvpe("airflow", ["airflow", "standalone"], env)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help="; ".join(f"{k}: {v}" for k, v in FAULTS.items()))
+    ap.add_argument("--ui", action="store_true", help="seed the sandbox, then start the Airflow UI on it")
     args = ap.parse_args(argv)
     from clickhouse_driver import Client
     import redis
@@ -64,13 +90,11 @@ def main(argv=None) -> int:
     events = ch.execute(f"SELECT count() FROM {database}.usage_events")[0][0]
     print(f"sandbox: {len(plan.tenants)} tenants, {events:,} events in {database} ({time.monotonic() - started:.1f}s)")
 
+    if args.ui:
+        return ui(env)
     reports = Path(env["LOCAL_DIR"]) / "reports"
     # The dashboard is read live from the (stand-in) Grafana API, as a deployment with Grafana would.
-    config: dict = {
-        "report": {"dir": str(reports)},
-        "connections": {"grafana": "grafana_default"},
-        "dashboard": {"grafana_uid": "m12-tenant-usage"},
-    }
+    config = sandbox_config(reports)
     conf: dict = {}
     api_proc = None
     print(f"fault: {args.fault} ({FAULTS[args.fault]})")

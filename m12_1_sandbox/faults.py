@@ -75,13 +75,15 @@ def add_future_events(execute: Execute, database: str, tenant: str, now: dt.date
     insert_events(execute, database, _query_events(tenant, now + dt.timedelta(days=2), n, 0.001, "future"))
 
 
-def duplicate_events(execute: Execute, database: str, tenant: str, n: int = 5) -> None:
-    """Store n of the tenant's latest events a second time, same event_id (double billing)."""
+def duplicate_events(execute: Execute, database: str, tenant: str, n: int = 5, into_tenant: str | None = None) -> None:
+    """Store n of the tenant's latest events a second time, same event_id (double billing),
+    under the same tenant or, with `into_tenant`, under another one."""
     db, t = _check(database), _check(tenant)
-    cols = "event_id, tenant_id, event_type, quantity, cost_usd, metadata, timestamp, created_at"
+    target = f"'{_check(into_tenant)}'" if into_tenant else "tenant_id"
+    cols = "event_type, quantity, cost_usd, metadata, timestamp, created_at"
     execute(
-        f"INSERT INTO {db}.usage_events ({cols}) SELECT {cols} FROM {db}.usage_events "
-        f"WHERE tenant_id = '{t}' ORDER BY timestamp DESC LIMIT {int(n)}"
+        f"INSERT INTO {db}.usage_events (event_id, tenant_id, {cols}) SELECT event_id, {target}, {cols} "
+        f"FROM {db}.usage_events WHERE tenant_id = '{t}' ORDER BY timestamp DESC LIMIT {int(n)}"
     )
 
 

@@ -4,7 +4,7 @@
 #   scripts/test.sh [pytest args]
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-WITH_TEST_DEPS=1 bash "$ROOT/scripts/setup.sh"
+WITH_TEST_DEPS=1 WITH_CHROMIUM=1 bash "$ROOT/scripts/setup.sh"  # chromium renders the HTML report in a test
 bash "$ROOT/scripts/services.sh" start
 cd "$ROOT"
 # pytest exits 5 when it collects no test: that fails here too (set -e).

@@ -79,6 +79,12 @@ def test_duplicate_event_ids_fail_check_1(make_sandbox, run_dag):
     [f] = finding(run, "usage_coverage", "duplicate_event_ids")
     assert (f["evidence"]["tenant"], f["evidence"]["duplicated_event_ids"], f["evidence"]["extra_rows"]) == (
         "tenant-m02", 5, 5)
+    # the same event id under two tenants is double billing too, and both tenants are named
+    faults.duplicate_events(sb.execute, sb.database, "tenant-s01", n=2, into_tenant="tenant-s02")
+    run = run_dag(sb)
+    found = {f["evidence"]["tenant"]: f["evidence"]["duplicated_event_ids"]
+             for f in finding(run, "usage_coverage", "duplicate_event_ids")}
+    assert found == {"tenant-m02": 5, "tenant-s01": 2, "tenant-s02": 2}
 
 
 def test_orphan_usage_and_future_events_are_warnings(make_sandbox, run_dag):

@@ -66,6 +66,8 @@ WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(toda
 GROUP BY t, d, et""",
             rollup_span,
         ),
+        # Two passes: a cheap one over a 64-bit hash of every id finds the candidates, the exact one
+        # groups only those by the id itself (hash collisions drop out there). Cross-tenant duplicates count too.
         "duplicates": Query(
             "event_ids stored more than once, per tenant",
             f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
@@ -73,7 +75,10 @@ FROM
 (
     SELECT {ev['event_id']} AS eid, count() AS c, groupUniqArray({ev['tenant_id']}) AS tenants
     FROM {ev['table']}
-    WHERE {in_window}
+    WHERE {in_window} AND cityHash64({ev['event_id']}) IN
+    (
+        SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} GROUP BY h HAVING count() > 1
+    )
     GROUP BY eid
     HAVING c > 1
 )
