@@ -86,8 +86,6 @@ def main(argv=None) -> None:
         ("check 2 (3 invoice reads + Decimal verdict) vs one SUM GROUP BY", median_time(check2, args.repeat),
          median_time(plain2, args.repeat)),
     ]
-    from billing_readiness.hooks.clickhouse import ClickHouseHook  # noqa: F401  (import cost is not measured)
-
     print(f"sandbox: {events:,} events, largest tenant {top}; medians of {args.repeat} runs\n")
     print(f"{'benchmark':70} {'check s':>9} {'plain s':>9} {'ratio':>7}")
     for name, ours, plain in rows:

@@ -171,22 +171,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def quota_api(services):
-    """quota_api(fault) -> port of a real sandbox quota API process with that misbehaviour switched on."""
+def sandbox_process(services):
+    """sandbox_process(module, *args) -> port of a real sandbox server process (m12_1_sandbox.<module>)."""
     procs = []
 
-    def start(fault: str = "none") -> int:
+    def start(module: str, *args: str) -> int:
         port = _free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), "--fault", fault,
-             "--redis-url", f"redis://127.0.0.1:{REDIS_PORT}/0"],
+            [sys.executable, "-m", f"m12_1_sandbox.{module}", "--port", str(port), *args],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         procs.append(proc)
         deadline = time.monotonic() + 30
         while not _port_open(port):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"quota API ({fault}) did not start: {proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"{module} {args} did not start: {proc.stderr.read().decode()[-2000:]}")
             time.sleep(0.1)
         return port
 
@@ -194,6 +193,16 @@ def quota_api(services):
     for proc in procs:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def quota_api(sandbox_process):
+    """quota_api(fault, *more args) -> port of a real sandbox quota API with that misbehaviour switched on."""
+
+    def start(fault: str = "none", *args: str) -> int:
+        return sandbox_process("quota_api", "--fault", fault, "--redis-url", f"redis://127.0.0.1:{REDIS_PORT}/0", *args)
+
+    return start
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,10 @@
 """Checks 3 and 4 against the real sandbox: dashboards from export files and a Grafana API, and every
 quota API misbehaviour with its own verdict, on the real quota API over HTTP and real Redis."""
 import json
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import REDIS_PORT, ROOT, _free_port, _port_open
+from conftest import ROOT, _free_port
 from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS, panels_from_export
 
 SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
@@ -24,24 +20,8 @@ def warns(run, check):
 
 
 @pytest.fixture
-def grafana(services):
-    procs = []
-
-    def start(token=None):
-        port = _free_port()
-        cmd = [sys.executable, "-m", "m12_1_sandbox.grafana_api", "--port", str(port)] + (
-            ["--token", token] if token else [])
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 30
-        while not _port_open(port):
-            assert time.monotonic() < deadline, "grafana stand-in did not start"
-            time.sleep(0.1)
-        return port
-
-    yield start
-    for p in procs:
-        p.terminate()
-        p.wait(timeout=10)
+def grafana(sandbox_process):
+    return lambda token=None: sandbox_process("grafana_api", *(["--token", token] if token else []))
 
 
 # ---- check 3 -------------------------------------------------------------------------------------
@@ -180,26 +160,18 @@ def test_a_limit_applied_early_is_named(quota_sandbox, run_dag):
     assert "Request 4 was already refused" in run.check("quota_enforcement")["summary"]
 
 
-def test_quota_set_through_an_admin_endpoint(quota_sandbox, run_dag, services, monkeypatch):
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port),
-                             "--redis-url", f"redis://127.0.0.1:{REDIS_PORT}/0", "--admin-token", "adm1n"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while not _port_open(port):
-            time.sleep(0.1)
-        quota_sandbox.configure(quota={"admin_path": "/admin/quota/{tenant_id}"})
-        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "adm1n"}))
-        monkeypatch.delenv("AIRFLOW_CONN_REDIS_DEFAULT")  # Redis is not needed on this path
-        run = run_dag(quota_sandbox)
-        c = run.check("quota_enforcement")
-        assert c["passed"], c["findings"]
-        assert c["metrics"]["quota_set_via"] == "admin endpoint /admin/quota/readiness-probe"
-        assert "adm1n" not in json.dumps(run.report)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def test_quota_set_through_an_admin_endpoint(quota_sandbox, quota_api, run_dag, monkeypatch):
+    port = quota_api("none", "--admin-token", "adm1n")
+    quota_sandbox.use_api(port)
+    quota_sandbox.configure(quota={"admin_path": "/admin/quota/{tenant_id}"})
+    monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "adm1n"}))
+    monkeypatch.delenv("AIRFLOW_CONN_REDIS_DEFAULT")  # Redis is not needed on this path
+    run = run_dag(quota_sandbox)
+    c = run.check("quota_enforcement")
+    assert c["passed"], c["findings"]
+    assert c["metrics"]["quota_set_via"] == "admin endpoint /admin/quota/readiness-probe"
+    assert "adm1n" not in json.dumps(run.report)
 
 
 def test_the_probe_never_runs_as_a_real_tenant(quota_sandbox, run_dag, redis_client):

@@ -1,5 +1,4 @@
 """The whole DAG with dag.test() on the real sandbox: healthy, then one fault per check."""
-import datetime as dt
 
 import pytest
 
@@ -90,3 +89,13 @@ def test_quota_api_that_does_not_enforce_fails_check_4(make_sandbox, quota_api, 
     run = run_dag(sandbox)
     assert_only_failed(run, "quota_enforcement", "quota_not_enforced")
     assert redis_client.keys("*readiness-probe*") == []  # the probe cleaned up after itself
+
+
+def test_missing_clickhouse_connection_fails_the_checks_that_need_it(make_sandbox, run_dag, monkeypatch):
+    sandbox = make_sandbox("e2e_noconn", large_events=5_000, medium_tenants=1, small_tenants=2)
+    monkeypatch.delenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT")
+    run = run_dag(sandbox)
+    assert run.state == "failed" and run.tasks["promote_to_m12_2"] == "upstream_failed"
+    for check in ("usage_coverage", "invoice_immutability", "dashboard_latency", "quota_enforcement"):
+        assert run.codes(check) == {"check_error"}
+        assert "'clickhouse_default'" in run.check(check)["findings"][0]["message"]

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, TriggerRule
 
 from billing_readiness import report, report_html
+from billing_readiness.config import VARIABLE_KEY
 from billing_readiness.operators.base import load_config_variable
 from billing_readiness.operators.gate import collect_results
 
@@ -19,7 +20,7 @@ class ReadinessReportOperator(BaseOperator):
 
     ui_color = "#fdf5e6"
 
-    def __init__(self, *, check_task_ids: dict[str, str], config_variable: str | None = None, **kwargs):
+    def __init__(self, *, check_task_ids: dict[str, str], config_variable: str = VARIABLE_KEY, **kwargs):
         kwargs["trigger_rule"] = TriggerRule.ALL_DONE
         kwargs.setdefault("retries", 1)
         kwargs.setdefault("execution_timeout", timedelta(minutes=10))
@@ -28,7 +29,7 @@ class ReadinessReportOperator(BaseOperator):
         self.config_variable = config_variable
 
     def execute(self, context: Any) -> str:
-        cfg = load_config_variable(*( [self.config_variable] if self.config_variable else []))
+        cfg = load_config_variable(self.config_variable)
         results = collect_results(context, self.check_task_ids)
         run = {
             "dag_id": context["dag"].dag_id,
