@@ -7,12 +7,15 @@ source "$(dirname "$0")/env.sh"
 want=()
 command -v clickhouse-server >/dev/null || want+=(clickhouse-server clickhouse-client)
 command -v redis-server >/dev/null || want+=(redis-server)
-if [ "${WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null; then want+=(chromium); fi
+if [ "${WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null; then want+=(chromium fonts-liberation); fi
 if [ ${#want[@]} -gt 0 ]; then
   echo "setup: apt-get install ${want[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  for attempt in 1 2 3; do  # mirrors hiccup: try again before giving up
+    if apt-get update -qq && apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null; then break; fi
+    [ "$attempt" = 3 ] && { echo "setup: apt-get install ${want[*]} failed" >&2; exit 1; }
+    sleep 10
+  done
   # Debian starts the packaged services on their default ports; the sandbox runs its own.
   for s in clickhouse-server redis-server; do
     (service "$s" stop || true) >/dev/null 2>&1

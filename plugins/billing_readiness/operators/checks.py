@@ -67,7 +67,7 @@ class InvoiceImmutabilityCheckOperator(ReadinessCheckOperator):
         hook = _clickhouse(cfg)
         queries = invoice_immutability.queries(cfg, month)
         rows = hook.run_all(queries)
-        baseline_key = self.baseline_key(hook.describe(), cfg, month)
+        baseline_key = self.baseline_key(f"{hook.clickhouse_conn_id}/{hook.database}", cfg, month)
         baseline = Variable.get(baseline_key, default=None, deserialize_json=True)
         result = invoice_immutability.evaluate(rows, month, tolerance, baseline)
         result.metrics["clickhouse_queries"] = hook.queries_sent
@@ -111,7 +111,9 @@ class InvoiceImmutabilityCheckOperator(ReadinessCheckOperator):
 
     @classmethod
     def baseline_key(cls, source: str, cfg: dict, month: Month) -> str:
-        """One baseline per billed system (server, database, events table) and month."""
+        """One baseline per billed system (connection id, database, events table, invoice query) and month.
+
+        The connection id, not the host: a failover to another replica is the same billing data."""
         scope = json.dumps([source, cfg["usage_events"], cfg["invoice"]["sql"]], sort_keys=True)
         return f"{cls.BASELINE_PREFIX}.{hashlib.sha256(scope.encode()).hexdigest()[:12]}.{month}"
 
