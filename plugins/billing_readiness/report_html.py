@@ -14,6 +14,7 @@ table{border-collapse:collapse;margin:6px 0 12px;font-size:13px} th,td{border:1p
 th{background:#f3f6f9} .pass{color:#135c2a;font-weight:600} .fail{color:#b42318;font-weight:600} .warn{color:#9a6700;font-weight:600}
 .info{color:#475467} .muted{color:#667085;font-size:12px} code{font-size:12px;background:#f3f6f9;padding:1px 4px;border-radius:3px}
 .heat td{width:14px;height:14px;padding:0;border:1px solid #fff} .heat th{font-weight:normal;font-size:11px;padding:0 6px 0 0;border:0;background:none;white-space:nowrap}
+pre{background:#f3f6f9;padding:8px;font-size:12px;overflow-x:auto} details{margin:8px 0}
 .cards{display:flex;gap:10px;flex-wrap:wrap} .card{border:1px solid #dde3ea;border-radius:8px;padding:8px 12px;min-width:230px}
 """
 
@@ -141,6 +142,9 @@ def _check_details(check: dict) -> str:
             out.append(f"<p>Concurrent probe: {c['sent']} requests at once, <b>{c['accepted']}</b> accepted "
                        f"(limit {escape(str(limit))}), {c['refused_429']} refused with 429"
                        + (f", other: {escape(', '.join(c['other']))}" if c["other"] else "") + ".</p>")
+    if d.get("queries"):
+        items = "".join(f"<p><b>{escape(q['name'])}</b></p><pre>{escape(q['sql'])}</pre>" for q in d["queries"].values())
+        out.append(f"<details><summary>The {len(d['queries'])} queries this check ran</summary>{items}</details>")
     return "".join(out)
 
 
