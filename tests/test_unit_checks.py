@@ -232,3 +232,16 @@ def test_quota_probe_tenant_must_not_be_real():
 def test_quota_evaluate_reports_cleanup_leftovers():
     r = qe.evaluate(10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), None, ["quota:probe:x"], "probe")
     assert [f.code for f in r.failures] == ["cleanup_incomplete"]
+
+
+def test_a_small_quantity_drift_on_a_large_total_is_still_caught():
+    w = Window(NOW, 3)
+    rows = coverage_rows(w, ["a"])
+    d0 = w.complete_days()[0]
+    rows["raw"].append(("a", d0, "storage_write", 1, 10_000_000_000.0, 0))
+    rows["daily"][0] = ("a", d0, 1, 0.0, 0.0, 10_000_001_000.0, 0.001)  # 1,000 bytes more in the rollup
+    rows["hourly"].append(("a", d0, "storage_write", 1, 10_000_000_000.0, 0.0))
+    r = uc.evaluate(rows, load_config(), w)
+    assert [f.code for f in r.failures] == ["rollup_drift_daily"]
+    assert r.failures[0].evidence["differences"][0]["column"] == "storage_writes_bytes"
+    assert not uc._qty_differs(0.1 + 0.2 + 0.3, 0.3 + 0.2 + 0.1)  # summation order alone is no drift

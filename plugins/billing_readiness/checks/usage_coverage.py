@@ -104,7 +104,8 @@ def _day(value: Any) -> str:
 
 
 def _qty_differs(a: float, b: float) -> bool:
-    return abs(a - b) > 1e-6 * max(1.0, abs(a), abs(b))
+    """Float sums of the same quantities differ only by summation order: a few ulps, never a unit."""
+    return abs(a - b) > max(1e-6, 1e-9 * max(abs(a), abs(b)))
 
 
 def evaluate(
