@@ -19,6 +19,3 @@ def from_float(value: float) -> Decimal:
 def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
-
-def usd(amount: Decimal, places: int = 2) -> str:
-    return f"${amount:,.{places}f}"

@@ -62,13 +62,3 @@ class CheckResult:
             "metrics": self.metrics,
             "details": self.details,
         }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
-        return cls(
-            check=data["check"],
-            title=data["title"],
-            findings=[Finding(**f) for f in data.get("findings", [])],
-            metrics=data.get("metrics", {}),
-            details=data.get("details", {}),
-        )
