@@ -11,7 +11,6 @@ and prints the run's readiness report. Exits with Airflow's exit code:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import subprocess
@@ -104,9 +103,10 @@ def main(argv=None) -> int:
         env["AIRFLOW_VAR_BILLING_READINESS_CONFIG"] = json.dumps(config)
         print("first run: records the closed month's invoice baseline (if this Airflow has none yet)")
         airflow_dags_test(None, env)
-        month = seed_month = plan.now.replace(day=1, hour=0, minute=0, second=0)
-        prev = (month - dt.timedelta(days=1)).replace(day=1)
-        faults.mutate_costs(ch.execute, database, "tenant-m01", prev, seed_month, factor=1.2)
+        from billing_readiness.timewindow import last_closed_month
+
+        month = last_closed_month(plan.now)
+        faults.mutate_costs(ch.execute, database, "tenant-m01", month.start, month.end, factor=1.2)
     elif args.fault == "slow-dashboard":
         from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS
 

@@ -27,7 +27,6 @@ class Chdb:
         from chdb import session
 
         self.session = session.Session(str(path))
-        self.version = None
 
     def execute(self, sql, params=None, settings=None):
         text = Query("", sql, params or {}).render() if params else sql
@@ -82,14 +81,12 @@ def engines(ch, tmp_path_factory):
         faults.add_future_events(execute, DB, "tenant-s01", plan.now)
         faults.add_month_boundary_events(execute, DB, "tenant-s03", month.end)
     current.execute(f"USE {DB}")
-    server = ch.execute  # the test connects to the server's DB by qualified USE below
     from clickhouse_driver import Client
 
     server_client = Client(host="127.0.0.1", port=ch.connection.port, database=DB)
     yield {"server": server_client.execute, "current": current.execute, "plan": plan}
     server_client.disconnect()
     os.chdir(old)
-    del server
 
 
 def all_queries(plan):

@@ -68,12 +68,8 @@ def test_closed_month_costs_changing_between_runs_fails_check_2(make_sandbox, ru
 def test_slow_dashboard_panel_fails_check_3(large_sandbox, run_dag):
     from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS
 
-    slow = {
-        "title": "Cost by model and hour (raw events)",
-        "sql": "SELECT toStartOfHour(timestamp) AS h, visitParamExtractString(metadata, 'model') AS model, count(), "
-        "uniqExact(event_id), uniqExact(metadata), quantileExact(0.99)(cost_usd), sum(cost_usd) "
-        "FROM usage_events WHERE tenant_id = '$tenant' GROUP BY h, model ORDER BY h, model",
-    }
+    from m12_1_sandbox.demo import SLOW_PANEL as slow
+
     large_sandbox.configure(dashboard={"panels": DEFAULT_PANELS + [slow]})
     run = run_dag(large_sandbox, latency_threshold_s=0.05, repetitions=3)
     assert_only_failed(run, "dashboard_latency", "dashboard_too_slow")

@@ -53,19 +53,14 @@ class ReadinessCheckOperator(BaseOperator):
         try:
             cfg = load_config_variable(self.config_variable)
             result = self.run_check(context, cfg, now)
-        except AirflowFailException as exc:
-            result = CheckResult(self.check_id, title)
-            result.add(FAIL, "check_error", str(exc))
-            self._hand_over(ti, result, now)
-            raise
         except Exception as exc:
+            if isinstance(exc, AirflowFailException):  # a definite failure, already explained
+                message = str(exc)
+            else:  # transient: Airflow retries it
+                will_retry = ti.try_number <= (self.retries or 0)
+                message = f"{type(exc).__name__}: {exc}" + (" (transient: the task will retry)" if will_retry else "")
             result = CheckResult(self.check_id, title)
-            will_retry = ti.try_number <= (self.retries or 0)
-            result.add(
-                FAIL,
-                "check_error",
-                f"{type(exc).__name__}: {exc}" + (" (transient: the task will retry)" if will_retry else ""),
-            )
+            result.add(FAIL, "check_error", message)
             self._hand_over(ti, result, now)
             raise
         self._hand_over(ti, result, now)
