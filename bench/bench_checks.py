@@ -48,11 +48,15 @@ def main(argv=None) -> None:
     window, month = Window(now, 30), last_closed_month(now)
     events = client.execute("SELECT count() FROM usage_events")[0][0]
 
-    def run(queries):
-        return {k: client.execute(q.sql, q.params or None, settings=q.settings or None) for k, q in queries.items()}
+    def run(queries):  # rows by column name, as the ClickHouse hook hands them to the checks
+        out = {}
+        for k, q in queries.items():
+            rows, columns = client.execute(q.sql, q.params or None, settings=q.settings or None, with_column_types=True)
+            out[k] = q.named_rows([name for name, _ in columns], rows)
+        return out
 
     def check1():
-        usage_coverage.evaluate(run(usage_coverage.queries(cfg, window)), cfg, window)
+        usage_coverage.evaluate(usage_coverage.CHECK.new_result(), run(usage_coverage.queries(cfg, window)), cfg, window)
 
     def plain1():
         client.execute(
@@ -62,7 +66,8 @@ def main(argv=None) -> None:
         )
 
     def check2():
-        invoice_immutability.evaluate(run(invoice_immutability.queries(cfg, month)), month)
+        invoice_immutability.evaluate(invoice_immutability.CHECK.new_result(),
+                                      run(invoice_immutability.queries(cfg, month)), month)
 
     def plain2():
         client.execute(

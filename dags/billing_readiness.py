@@ -25,15 +25,17 @@ import pendulum
 from airflow.sdk import DAG, Param
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from billing_readiness.checks.contract import load_check
 from billing_readiness.notifiers import PROMOTION, ReadinessNotifier
-from billing_readiness.operators import (
-    DashboardLatencyCheckOperator,
-    InvoiceImmutabilityCheckOperator,
-    PromotionGateOperator,
-    QuotaEnforcementCheckOperator,
-    ReadinessReportOperator,
-    UsageCoverageCheckOperator,
-)
+from billing_readiness.operators import PromotionGateOperator, ReadinessCheckOperator, ReadinessReportOperator
+
+# The checks, one module each under plugins/billing_readiness/checks/: adding one is a module and a line here.
+CHECKS = [
+    "billing_readiness.checks.usage_coverage",  # check 1: ClickHouse data accuracy
+    "billing_readiness.checks.invoice_immutability",  # check 2: immutable cost storage
+    "billing_readiness.checks.dashboard_latency",  # check 3: dashboard performance
+    "billing_readiness.checks.quota_enforcement",  # check 4: quota enforcement
+]
 
 SCHEDULE = os.environ.get("BILLING_READINESS_SCHEDULE", "0 3 * * *")  # nightly; "none": manual runs only
 TIMEZONE = os.environ.get("BILLING_READINESS_TIMEZONE", "UTC")
@@ -81,13 +83,6 @@ PARAMS = {
     ),
 }
 
-CHECK_TASKS = {
-    "usage_coverage": "check_usage_coverage",
-    "invoice_immutability": "check_invoice_immutability",
-    "dashboard_latency": "check_dashboard_latency",
-    "quota_enforcement": "check_quota_enforcement",
-}
-
 with DAG(
     dag_id="billing_readiness",
     description="Nightly gate: is M12.1 usage metering trustworthy enough to switch on M12.2 billing?",
@@ -106,41 +101,20 @@ with DAG(
         "on_failure_callback": [ReadinessNotifier()],
     },
 ) as dag:
-    usage_coverage = UsageCoverageCheckOperator(
-        task_id=CHECK_TASKS["usage_coverage"],
-        doc_md="Check 1, ClickHouse data accuracy. Fails when an active tenant has no usage in the window, "
-        "misses more days than allowed, has duplicate event ids, or the rollups disagree with raw events. "
-        "Failure means wrong or missing invoice lines.",
-    )
-    invoice_immutability = InvoiceImmutabilityCheckOperator(
-        task_id=CHECK_TASKS["invoice_immutability"],
-        doc_md="Check 2, immutable cost storage. Regenerates the closed month's invoices twice from raw events "
-        "and once from usage_daily, and against the totals first recorded for that month. Writes the invoice CSV. "
-        "Failure means billing disputes when prices change.",
-    )
-    dashboard_latency = DashboardLatencyCheckOperator(
-        task_id=CHECK_TASKS["dashboard_latency"],
-        doc_md="Check 3, dashboard performance. Times the largest tenant's dashboard panels, run concurrently. "
-        "Failure means customers cannot verify invoices and payments are delayed.",
-    )
-    quota_enforcement = QuotaEnforcementCheckOperator(
-        task_id=CHECK_TASKS["quota_enforcement"],
-        doc_md="Check 4, quota enforcement. Probes the quota API with a dedicated probe tenant. "
-        "Failure means runaway usage that nobody will pay for.",
-    )
-    checks = [usage_coverage, invoice_immutability, dashboard_latency, quota_enforcement]
+    # One task per check (task id check_<id>); the check's module documents it (doc_md).
+    checks = [ReadinessCheckOperator(check=load_check(module)) for module in CHECKS]
 
     promote = PromotionGateOperator(
         task_id="promote_to_m12_2",
-        check_task_ids=CHECK_TASKS,
+        checks=checks,
         on_failure_callback=None,  # a gate that did not run or refused says so in the check alerts
         on_success_callback=[ReadinessNotifier(kind=PROMOTION)],
-        doc_md="The gate (all_success, final task): promotes M12.1 to M12.2 only when all four checks passed, "
+        doc_md="The gate (all_success, final task): promotes M12.1 to M12.2 only when every check passed, "
         "and then updates the Asset `m12_1_ready_for_billing` (which schedules M12.2) and sends the promotion notice.",
     )
     readiness_report = ReadinessReportOperator(
         task_id="readiness_report",
-        check_task_ids=CHECK_TASKS,
+        checks=checks,
         on_failure_callback=None,
         doc_md="Writes the readiness report (JSON, Markdown, HTML) whatever the checks' outcome (all_done). "
         "It does not decide promotion and does not colour the run.",

@@ -55,10 +55,18 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def airflow_db():
     _airflow_db()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _airflow_db_for_integration_tests(request):
+    """Every test outside tests/unit gets a fresh Airflow metadata database (once per session);
+    the pure tests in tests/unit need none and never import Airflow."""
+    if "unit" not in request.node.path.parent.parts[-1:]:
+        request.getfixturevalue("airflow_db")
 
 
 @pytest.fixture(scope="session")
@@ -206,7 +214,7 @@ def quota_api(sandbox_process):
 
 
 @pytest.fixture(scope="session")
-def dag():
+def dag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
@@ -273,7 +281,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver(monkeypatch):
+def receiver():
     r = Receiver()
     yield r
     r.server.shutdown()

@@ -51,7 +51,6 @@ def test_a_failed_check_alerts_once_and_promotes_nothing(make_sandbox, run_dag, 
     sb = make_sandbox("al_fail", **SMALL)
     alerting(sb, receiver, monkeypatch)
     sb.use_api(quota_api("not_enforced"))
-    alerting(sb, receiver, monkeypatch)
     before = len(asset_events())
     run = run_dag(sb)
     assert run.state == "failed"
@@ -59,7 +58,7 @@ def test_a_failed_check_alerts_once_and_promotes_nothing(make_sandbox, run_dag, 
     assert alert["check"] == "quota_enforcement" and alert["run_id"] == run.dagrun.run_id
     assert "quota not enforced" in alert["reasons"][0]
     assert alert["impact"] == "Runaway usage that nobody will pay for."
-    assert "check_quota_enforcement" in alert["log_url"] or "task_id" in alert["log_url"] or alert["log_url"]
+    assert alert["log_url"].startswith("http") and "check_quota_enforcement" in alert["log_url"]
     assert receiver.events("promoted") == []
     assert len(asset_events()) == before
 
@@ -73,11 +72,25 @@ def test_two_failed_checks_send_two_alerts(make_sandbox, run_dag, receiver, monk
     assert sorted(a["check"] for a in receiver.events("check_failed")) == ["quota_enforcement", "usage_coverage"]
 
 
-def test_without_an_alert_connection_the_alert_is_logged(make_sandbox, run_dag, quota_api, caplog):
+def test_without_an_alert_connection_the_alert_is_logged(make_sandbox, run_dag, quota_api, capfd):
     sb = make_sandbox("al_log", **SMALL)
     sb.use_api(quota_api("not_enforced"))
     run = run_dag(sb)
-    assert run.state == "failed"  # and no exception from the notifier: logging is the fallback
+    assert run.state == "failed"
+    out = "".join(capfd.readouterr())
+    assert "billing-readiness alert (no alert connection configured)" in out and "Check 4: Quota enforcement failed" in out
+
+
+def test_a_malformed_config_still_alerts_and_reports_why(make_sandbox, run_dag, receiver, monkeypatch):
+    sb = make_sandbox("al_badcfg", **SMALL)
+    alerting(sb, receiver, monkeypatch)
+    sb.configure(quota={"key_ttl_seconds": "soon"})  # a wrong type: every check refuses the config
+    run = run_dag(sb)
+    assert run.state == "failed" and run.tasks["readiness_report"] == "success"
+    alerts = receiver.events("check_failed")
+    assert len(alerts) == 4 and all("quota.key_ttl_seconds" in a["reasons"][0] for a in alerts)
+    assert all("invalid config" in a["config_problem"] for a in alerts)
+    assert "quota.key_ttl_seconds" in run.report["run"]["config_problem"] and "Config problem" in run.markdown
 
 
 @pytest.mark.parametrize(
@@ -98,7 +111,7 @@ def test_invalid_params_are_refused_naming_the_param(dag, param_defaults, conf, 
     assert param in str(err.value)
 
 
-def test_the_html_report_shows_heat_map_latency_and_probe(make_sandbox, run_dag, quota_api, tmp_path):
+def test_the_html_report_shows_heat_map_latency_and_probe(make_sandbox, run_dag, tmp_path):
     sb = make_sandbox("al_html", **SMALL)
     faults.add_active_tenant_without_usage(sb.execute, sb.database, "tenant-ghost")
     run = run_dag(sb)

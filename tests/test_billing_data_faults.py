@@ -119,7 +119,7 @@ def test_cost_mutation_in_a_closed_month_is_caught_on_the_next_run(make_sandbox,
     sb = make_sandbox("bd_mutation", **SMALL)
     month = last_closed_month(sb.now)
     first = run_dag(sb)
-    assert first.check("invoice_immutability")["details"]["baseline_status"] == "recorded"
+    assert first.check("invoice_immutability")["details"]["baseline"].startswith("recorded")
     faults.mutate_costs(sb.execute, sb.database, "tenant-s03", month.start, month.end, factor=1.5)
     run = run_dag(sb)
     # the mutation bypasses the rollup too, so raw and usage_daily also disagree
@@ -183,10 +183,17 @@ def test_billing_month_param_must_be_closed(make_sandbox, run_dag):
 
 def test_configured_invoice_query_is_validated(make_sandbox, run_dag):
     sb = make_sandbox("bd_custom_invoice", **SMALL)
-    sb.configure(invoice={"sql": (
-        "SELECT tenant_id, countIf(event_type = 'query'), sumIf(quantity, event_type IN ('token_input', "
-        "'token_output')), sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) FROM usage_events "
-        "WHERE timestamp >= toDateTime(%(month_start)s) AND timestamp < toDateTime(%(month_end)s) GROUP BY tenant_id")})
+    sql = ("SELECT tenant_id, countIf(event_type = 'query') AS total_queries, sumIf(quantity, event_type IN "
+           "('token_input', 'token_output')) AS total_tokens, sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS "
+           "cost_nanos FROM usage_events WHERE timestamp >= toDateTime(%(month_start)s) AND "
+           "timestamp < toDateTime(%(month_end)s) GROUP BY tenant_id")
+    sb.configure(invoice={"sql": sql})
     run = run_dag(sb)
     assert verdict(run, "invoice_immutability") == (set(), set())
-    assert "configured invoice.sql" in run.check("invoice_immutability")["details"]["queries"]["raw_a"]["name"]
+    assert "configured invoice.sql" in run.check("invoice_immutability")["queries"][1]["name"]
+    # the same query without the names the check reads fails at once, naming the config key and the columns
+    sb.configure(invoice={"sql": sql.replace(" AS total_tokens", "")})
+    run = run_dag(sb)
+    assert run.codes("invoice_immutability") == {"check_error"}
+    message = run.check("invoice_immutability")["findings"][0]["message"]
+    assert "config key 'invoice.sql'" in message and "missing column(s) total_tokens" in message

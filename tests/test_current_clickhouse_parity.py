@@ -21,19 +21,27 @@ DB = "rt_parity"
 
 
 class Chdb:
-    """chdb with the execute() shape of clickhouse-driver's Client (rows as lists)."""
+    """chdb with the execute() shape of clickhouse-driver's Client (rows as tuples, or with column names)."""
 
     def __init__(self, path):
         from chdb import session
 
         self.session = session.Session(str(path))
 
-    def execute(self, sql, params=None, settings=None):
+    def execute(self, sql, params=None, settings=None, with_column_types=False):
         text = Query("", sql, params or {}).render() if params else sql
         if settings:
             text += " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in settings.items())
         out = self.session.query(text, "JSONCompact").bytes()
-        return [tuple(row) for row in json.loads(out)["data"]] if out.strip() else []
+        data = json.loads(out) if out.strip() else {"data": [], "meta": []}
+        rows = [tuple(row) for row in data["data"]]
+        return (rows, [(m["name"], m["type"]) for m in data["meta"]]) if with_column_types else rows
+
+
+def named(execute, q):
+    """The query's rows by column name on either engine, as the check reads them."""
+    rows, columns = execute(q.sql, q.params or None, settings=q.settings or None, with_column_types=True)
+    return q.named_rows([name for name, _ in columns], rows)
 
 
 def canon(value):
@@ -148,19 +156,16 @@ def test_verdicts_are_the_same_on_both_engines(engines):
     cfg, window, month, queries = all_queries(engines["plan"])
 
     def rows(engine, prefix):
-        return {
-            k.split(" ", 1)[1]: engines[engine](q.sql, q.params or None, settings=q.settings or None)
-            for k, q in queries.items() if k.startswith(prefix)
-        }
+        return {k.split(" ", 1)[1]: named(engines[engine], q) for k, q in queries.items() if k.startswith(prefix)}
 
     verdicts = {}
     for engine in ("server", "current"):
-        c1 = usage_coverage.evaluate(rows(engine, "check1"), cfg, window)
-        c2 = invoice_immutability.evaluate(rows(engine, "check2"), month)
+        c1 = usage_coverage.evaluate(usage_coverage.CHECK.new_result(), rows(engine, "check1"), cfg, window)
+        c2 = invoice_immutability.evaluate(invoice_immutability.CHECK.new_result(), rows(engine, "check2"), month)
         verdicts[engine] = (
             sorted((f.severity, f.code, f.message) for f in c1.findings),
             sorted((f.severity, f.code, f.message) for f in c2.findings),
-            c2.details["invoice_lines"],
+            c2.details.invoice_lines,
         )
     for a, b in zip(verdicts["server"][2], verdicts["current"][2]):
         assert a == b

@@ -95,3 +95,6 @@ def test_missing_clickhouse_connection_fails_the_checks_that_need_it(make_sandbo
     for check in ("usage_coverage", "invoice_immutability", "dashboard_latency", "quota_enforcement"):
         assert run.codes(check) == {"check_error"}
         assert "'clickhouse_default'" in run.check(check)["findings"][0]["message"]
+    # a missing connection is definite: failed on the first try, no retry
+    assert {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances() if ti.task_id.startswith("check_")} == {
+        task_id: 1 for task_id in CHECK_TASKS.values()}

@@ -2,11 +2,11 @@
 import json
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from conftest import CH_PORT, _free_port
 from billing_readiness.hooks.clickhouse import ClickHouseHook, ClickHouseQueryError, ClickHouseUnavailable
 from billing_readiness.hooks.connections import ConnectionMissing
+from billing_readiness.errors import CheckError, is_transient
 from billing_readiness.sql import Query
 
 
@@ -20,19 +20,22 @@ def test_queries_are_read_only(services, monkeypatch, ch):
     ch.execute("CREATE DATABASE IF NOT EXISTS rt_hooks")
     ch.execute("CREATE TABLE IF NOT EXISTS rt_hooks.t (x UInt8) ENGINE = Memory")
     hook = ClickHouseHook(ch_conn(monkeypatch, database="rt_hooks"))
-    assert hook.run(Query("count", "SELECT count() FROM t WHERE x >= %(v)s", {"v": 0})) == [(0,)]
+    assert hook.run(Query("count", "SELECT count() AS n FROM t WHERE x >= %(v)s", {"v": 0}, columns=("n",))) == [{"n": 0}]
     with pytest.raises(ClickHouseQueryError) as err:
         hook.run(Query("a write", "INSERT INTO t SELECT 1"))
     assert "readonly" in str(err.value).lower() or "read only" in str(err.value).lower()
     assert ch.execute("SELECT count() FROM rt_hooks.t") == [(0,)]
     assert hook.queries_sent == 2
+    with pytest.raises(CheckError) as err:  # rows are read by name: a query must return the names it declares
+        hook.run(Query("count", "SELECT count(), 1 AS n FROM t", columns=("n", "rows")))
+    assert "missing column(s) rows; unexpected column(s) count()" in str(err.value)
 
 
 def test_a_rejected_query_fails_at_once_and_shows_the_sql(services, monkeypatch):
     hook = ClickHouseHook(ch_conn(monkeypatch))
     with pytest.raises(ClickHouseQueryError) as err:
         hook.run(Query("usage by tenant", "SELECT tenant FROM no_such_table WHERE d = %(d)s", {"d": "2025-01-01"}))
-    assert isinstance(err.value, AirflowFailException)  # no retry
+    assert isinstance(err.value, CheckError) and not is_transient(err.value)  # no retry
     assert "usage by tenant" in str(err.value) and "FROM no_such_table WHERE d = '2025-01-01'" in str(err.value)
 
 
@@ -40,7 +43,7 @@ def test_an_unreachable_server_is_transient(monkeypatch):
     hook = ClickHouseHook(ch_conn(monkeypatch, port=_free_port()))
     with pytest.raises(ClickHouseUnavailable) as err:
         hook.run(Query("ping", "SELECT 1"))
-    assert not isinstance(err.value, AirflowFailException)  # Airflow retries it
+    assert is_transient(err.value)  # Airflow retries it
     assert "ch_test" in str(err.value)
 
 

@@ -1,6 +1,6 @@
 """One validated configuration for every name in the system we validate.
 
-Defaults are the names of shared/M12_1_SYSTEM.md. A deployment overrides any of
+Defaults are the names of the M12.1 system described in docs/m12_1_system.md. A deployment overrides any of
 them with the Airflow Variable `billing_readiness_config` (JSON, deep-merged over
 the defaults). An unknown key, a wrong type or an unsafe SQL identifier is a
 ConfigError that names the key to fix.
@@ -237,3 +237,26 @@ def load_config(override: dict | str | None = None) -> dict:
     cfg = _merge(DEFAULTS, override, "")
     _validate(cfg)
     return cfg
+
+
+def config_or_defaults(read) -> tuple[dict, str | None]:
+    """For the report and the alerts, which must go out even when the config is broken: the config read by
+    `read()`, or the defaults plus the alert connection and report folder where those are usable, and why."""
+    try:
+        raw = read()
+    except Exception as exc:  # a secrets backend or database error: still report and alert
+        return load_config(), f"the Airflow Variable '{VARIABLE_KEY}' could not be read: {exc}"
+    try:
+        return load_config(raw), None
+    except ConfigError as exc:
+        problem = f"invalid config, defaults used for the report and alerts: {exc} (Airflow Variable '{VARIABLE_KEY}')"
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        data = None
+    cfg = load_config()
+    for section, key in (("connections", "alerts"), ("report", "dir")):
+        value = data.get(section, {}).get(key) if isinstance(data, dict) and isinstance(data.get(section), dict) else None
+        if isinstance(value, str) and value:
+            cfg[section][key] = value
+    return cfg, problem

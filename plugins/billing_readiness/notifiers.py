@@ -2,9 +2,11 @@
 
 The target is the HTTP connection named by config 'connections.alerts' (a
 Slack-compatible incoming webhook: POST {"text": ..., "blocks": [...]} to the
-connection's extra "path", default "/"). With no alert connection the message
-is logged instead. For e-mail or the Slack provider, add their notifiers
-(SmtpNotifier, SlackWebhookNotifier) to the same callbacks.
+connection's extra "path", default "/"). With no alert connection, or when it
+cannot be read or reached, the message is logged instead. A broken config does
+not stop the alert: it is sent with the defaults and says what is wrong.
+For e-mail or the Slack provider, add their notifiers (SmtpNotifier,
+SlackWebhookNotifier) to the same callbacks.
 """
 from __future__ import annotations
 
@@ -12,19 +14,19 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from billing_readiness.checks import CHECKS
+from billing_readiness.config import VARIABLE_KEY, config_or_defaults
+from billing_readiness.results import RESULT_XCOM_KEY
 
 FAILURE, PROMOTION = "check_failed", "promoted"
 
 
-def failure_message(context: Any) -> dict[str, Any]:
+def failure_message(context: Any, config_problem: str | None = None) -> dict[str, Any]:
     """The alert for a failed check task: check, reason, impact, run id, log URL."""
-    from billing_readiness.operators.base import RESULT_XCOM_KEY
-
     ti = context["ti"]
     task = context.get("task") or getattr(ti, "task", None)
-    check_id = getattr(task, "check_id", "") or ti.task_id
-    title, impact = CHECKS.get(check_id, (ti.task_id, "Promotion to M12.2 is blocked."))
+    check = getattr(task, "check", None)
+    title = check.title if check else ti.task_id
+    impact = check.impact if check else "Promotion to M12.2 is blocked."
     result = ti.xcom_pull(task_ids=ti.task_id, key=RESULT_XCOM_KEY) or {}
     reasons = [f["message"] for f in result.get("findings", []) if f["severity"] == "fail"][:3]
     if not reasons:
@@ -35,57 +37,74 @@ def failure_message(context: Any) -> dict[str, Any]:
         f":rotating_light: *{title} failed*: M12.1 is not promoted to M12.2.\n"
         + "\n".join(f"- {r}" for r in reasons)
         + f"\n*Impact:* {impact}\n*Run:* {run_id} | *Log:* {log_url}"
+        + (f"\n*Config:* {config_problem}" if config_problem else "")
     )
     return {
         "text": text,
         "event": FAILURE,
-        "check": check_id,
+        "check": check.id if check else ti.task_id,
         "title": title,
         "reasons": reasons,
         "impact": impact,
         "run_id": run_id,
         "log_url": log_url,
+        "config_problem": config_problem,
     }
 
 
-def promotion_message(context: Any) -> dict[str, Any]:
+def promotion_message(context: Any, config_problem: str | None = None) -> dict[str, Any]:
     run_id = context.get("run_id") or context["ti"].run_id
-    text = (
-        ":white_check_mark: *M12.1 promoted to M12.2*: all four readiness checks passed "
-        f"(data accuracy, immutable costs, dashboard performance, quota enforcement).\n*Run:* {run_id}"
-    )
-    return {"text": text, "event": PROMOTION, "run_id": run_id, "log_url": getattr(context["ti"], "log_url", "")}
+    task = context.get("task")
+    count = len(getattr(task, "checks", {}) or {}) or "all"
+    text = f":white_check_mark: *M12.1 promoted to M12.2*: all {count} readiness checks passed.\n*Run:* {run_id}"
+    return {"text": text, "event": PROMOTION, "run_id": run_id, "log_url": getattr(context["ti"], "log_url", ""),
+            "config_problem": config_problem}
 
 
 class ReadinessNotifier(BaseNotifier):
     """Sends a check-failure alert or a promotion notice (kind) to the alert webhook, or logs it."""
 
-    def __init__(self, kind: str = FAILURE, alerts_conn_id: str | None = None):
+    def __init__(self, kind: str = FAILURE, alerts_conn_id: str | None = None, config_variable: str = VARIABLE_KEY):
         super().__init__()
         if kind not in (FAILURE, PROMOTION):
             raise ValueError(f"kind must be {FAILURE!r} or {PROMOTION!r}")
         self.kind = kind
         self.alerts_conn_id = alerts_conn_id
+        self.config_variable = config_variable
 
     def notify(self, context: Any) -> None:
-        message = failure_message(context) if self.kind == FAILURE else promotion_message(context)
-        conn_id = self.alerts_conn_id or self._configured_conn_id()
+        from airflow.sdk import Variable
+
+        cfg, problem = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
+        message = (failure_message if self.kind == FAILURE else promotion_message)(context, problem)
+        conn_id = self.alerts_conn_id or cfg["connections"]["alerts"]
         if not conn_id:
             self.log.warning("billing-readiness alert (no alert connection configured):\n%s", message["text"])
             return
+        error = self._post(conn_id, message)
+        if error:
+            self.log.error("billing-readiness alert could not be sent to connection '%s' (%s); the alert:\n%s",
+                           conn_id, error, message["text"])
+        else:
+            self.log.info("billing-readiness %s alert sent to connection '%s'", message["event"], conn_id)
+
+    @staticmethod
+    def _post(conn_id: str, message: dict) -> str | None:
+        """POST the message to the webhook; the error in words (never the webhook's secret path), or None."""
         from billing_readiness.hooks.connections import get_connection
         from billing_readiness.hooks.http_api import HttpApiHook
 
-        path = get_connection(conn_id, "http", "readiness alerts").extra_dejson.get("path", "/")
-        payload = {"text": message["text"], "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message["text"]}}],
-                   "metadata": {"event_type": message["event"], "event_payload": {k: v for k, v in message.items() if k != "text"}}}
+        try:
+            path = get_connection(conn_id, "http", "readiness alerts").extra_dejson.get("path", "/")
+        except Exception as exc:  # missing connection or a secrets backend error: alert to the log instead
+            return f"connection unreadable: {type(exc).__name__}"
+        payload = {"text": message["text"],
+                   "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message["text"]}}],
+                   "metadata": {"event_type": message["event"],
+                                "event_payload": {k: v for k, v in message.items() if k != "text"}}}
         resp = HttpApiHook(conn_id, timeout_seconds=10, purpose="readiness alerts").request("POST", path, json=payload)
-        if resp["status"] is None or resp["status"] >= 300:
-            raise RuntimeError(f"alert to connection '{conn_id}' failed: {resp['status'] or resp['error']}")
-        self.log.info("billing-readiness %s alert sent to connection '%s'", message["event"], conn_id)
-
-    @staticmethod
-    def _configured_conn_id() -> str | None:
-        from billing_readiness.operators.base import load_config_variable
-
-        return load_config_variable()["connections"]["alerts"]
+        if resp["status"] is None:
+            return f"webhook unreachable: {resp['error'].split(':', 1)[0]}"
+        if resp["status"] >= 300:
+            return f"webhook answered HTTP {resp['status']}"
+        return None

@@ -1,6 +1,7 @@
 """The readiness report: every check's verdict, numbers and evidence, as JSON and Markdown.
 
-Pure rendering: the report operator gathers the check results and writes these.
+Pure rendering over the check contract: the report operator gathers the results;
+each check renders its own details (checks/<check>.markdown / .html).
 """
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from billing_readiness.checks import CHECKS
+from billing_readiness.checks.contract import Check
+from billing_readiness.results import CheckResult
 
 
 def run_report_dir(cfg: dict, dag_id: str, run_id: str) -> Path:
@@ -19,36 +21,29 @@ def run_report_dir(cfg: dict, dag_id: str, run_id: str) -> Path:
     return Path(base) / dag_id / safe_run
 
 
-def build(results: dict[str, dict | None], run: dict[str, Any]) -> dict[str, Any]:
-    """The report document. `results` maps check id -> CheckResult dict, or None when the check produced none."""
-    checks = []
-    for check_id, (title, impact) in CHECKS.items():
-        r = results.get(check_id)
-        if r is None:
-            checks.append(
-                {
-                    "check": check_id,
-                    "title": title,
-                    "passed": False,
-                    "summary": f"{title}: NO RESULT: the check did not run to a verdict (see its task log).",
-                    "findings": [{"severity": "fail", "code": "no_result",
-                                  "message": "The check task produced no result (upstream failure, timeout or "
-                                             "crash before it could report).", "evidence": {}}],
-                    "metrics": {},
-                    "details": {"impact": impact},
-                }
-            )
-        else:
-            checks.append(r)
-    ready = all(c["passed"] for c in checks)
+def no_result(check: Check) -> dict[str, Any]:
+    result = check.new_result()
+    result.add("fail", "no_result", "The check task produced no result (upstream failure, skip, timeout or "
+                                    "crash before it could report): see its task log.")
+    return result.to_dict()
+
+
+def build(checks: list[Check], results: list[dict | None], run: dict[str, Any]) -> dict[str, Any]:
+    """The report document: `results[i]` is what `checks[i]` handed over, or None when it produced none."""
+    entries = []
+    for check, r in zip(checks, results):
+        entry = dict(r) if r is not None else no_result(check)
+        entry["impact"] = check.impact
+        entries.append(entry)
+    ready = bool(entries) and all(c["passed"] for c in entries)
     return {
         "report": "billing-readiness: M12.1 -> M12.2",
         "ready_for_billing": ready,
-        "verdict": "READY: all four checks passed; promotion to M12.2 may proceed."
+        "verdict": f"READY: all {len(entries)} checks passed; promotion to M12.2 may proceed."
         if ready
-        else "NOT READY: " + ", ".join(c["title"] for c in checks if not c["passed"]) + " failed.",
+        else "NOT READY: " + ", ".join(c["title"] for c in entries if not c["passed"]) + " failed.",
         "run": run,
-        "checks": checks,
+        "checks": entries,
     }
 
 
@@ -56,11 +51,17 @@ def to_json(doc: dict) -> str:
     return json.dumps(doc, indent=2, sort_keys=False, default=str)
 
 
-def _md_escape(text: Any) -> str:
+def md_escape(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(doc: dict) -> str:
+def typed(checks: Iterable[Check], doc: dict) -> list[tuple[Check, dict, CheckResult]]:
+    """Each report entry with its check and its result, details typed again."""
+    by_id = {c.id: c for c in checks}
+    return [(by_id[e["check"]], e, by_id[e["check"]].result_from_dict(e)) for e in doc["checks"]]
+
+
+def to_markdown(doc: dict, checks: Iterable[Check]) -> str:
     run = doc["run"]
     out = [
         "# Billing readiness: M12.1 -> M12.2",
@@ -68,47 +69,21 @@ def to_markdown(doc: dict) -> str:
         f"**{doc['verdict']}**",
         "",
         f"Run `{run.get('run_id')}` of `{run.get('dag_id')}`, {run.get('generated_at')}.",
-        "",
-        "| # | check | verdict | summary |",
-        "|---|---|---|---|",
     ]
+    if run.get("config_problem"):
+        out += ["", f"**Config problem:** {md_escape(run['config_problem'])}"]
+    out += ["", "| # | check | verdict | summary |", "|---|---|---|---|"]
     for i, c in enumerate(doc["checks"], start=1):
-        verdict = "PASS" if c["passed"] else "FAIL"
-        out.append(f"| {i} | {c['title']} | {verdict} | {_md_escape(c['summary'])} |")
-    for c in doc["checks"]:
+        out.append(f"| {i} | {c['title']} | {'PASS' if c['passed'] else 'FAIL'} | {md_escape(c['summary'])} |")
+    for check, c, result in typed(checks, doc):
         out += ["", f"## {c['title']}: {'PASS' if c['passed'] else 'FAIL'}", ""]
-        if not c["passed"] and c.get("details", {}).get("impact"):
-            out += [f"Impact if promoted anyway: {c['details']['impact']}", ""]
+        if not c["passed"]:
+            out += [f"Impact if promoted anyway: {c['impact']}", ""]
         for f in c["findings"]:
-            out.append(f"- **{f['severity'].upper()}** `{f['code']}`: {_md_escape(f['message'])}")
+            out.append(f"- **{f['severity'].upper()}** `{f['code']}`: {md_escape(f['message'])}")
         if c.get("metrics"):
             out += ["", "| metric | value |", "|---|---|"]
-            out += [f"| {k} | {_md_escape(v)} |" for k, v in c["metrics"].items()]
-        out += _md_details(c)
+            out += [f"| {k} | {md_escape(v)} |" for k, v in c["metrics"].items()]
+        out += check.markdown(result)
     out.append("")
     return "\n".join(out)
-
-
-def _md_details(c: dict) -> list[str]:
-    d = c.get("details", {})
-    out: list[str] = []
-    if c["check"] == "dashboard_latency" and d.get("tenants"):
-        for t in d["tenants"]:
-            out += ["", f"Tenant `{t['tenant']}` ({t.get('events') or 0:,} events): load p50 {t['load']['p50']}s, "
-                        f"p95 {t['load']['p95']}s, max {t['load']['max']}s over {t['load']['n']} loads", "",
-                    "| panel | p50 s | p95 s | max s | rows read | bytes read | raw table |", "|---|---|---|---|---|---|---|"]
-            out += [
-                f"| {_md_escape(p['title'])} | {p['p50']} | {p['p95']} | {p['max']} | {p['rows_read']} | "
-                f"{p['bytes_read']} | {'yes' if p['reads_raw_table'] else ''} |"
-                for p in t["panels"]
-            ]
-    if c["check"] == "quota_enforcement" and d.get("sequential"):
-        out += ["", "| request | status | elapsed s |", "|---|---|---|"]
-        out += [f"| {r['n']} | {r['status'] or r['error']} | {r['elapsed_s']} |" for r in d["sequential"]]
-        if d.get("concurrent"):
-            cc = d["concurrent"]
-            out += ["", f"Concurrent probe: {cc['sent']} requests at once, {cc['accepted']} accepted, "
-                        f"{cc['refused_429']} refused with 429."]
-    if c["check"] == "invoice_immutability" and d.get("invoice_csv"):
-        out += ["", f"Invoice lines: `{d['invoice_csv']}` (baseline: {d.get('baseline_status')})."]
-    return out

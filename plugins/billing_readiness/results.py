@@ -1,7 +1,9 @@
-"""What a check hands over: a verdict, the findings behind it, and the numbers.
+"""What a check hands over: a verdict, the findings behind it, the numbers and its typed details.
 
 A check passes only when it checked something and found no failure: `passed`
-is derived from the findings, never set by hand.
+is derived from the findings, never set by hand. Besides the verdict a result
+may carry what the run must keep: files for the report folder (`artifacts`) and
+a baseline to record in Airflow's metadata database (`record`).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FAIL, WARN, INFO = "fail", "warn", "info"
+RESULT_XCOM_KEY = "check_result"
 
 
 @dataclass
@@ -19,13 +22,37 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """A file the run writes beside its report (e.g. the invoice CSV)."""
+
+    filename: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    """A value the run records under `key` (an Airflow Variable) for later runs to compare with."""
+
+    key: str
+    value: dict[str, Any]
+    description: str
+
+
 @dataclass
 class CheckResult:
     check: str
     title: str
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Any = None  # the check's own Details dataclass (checks/<check>.Details)
+    queries: list[dict[str, str]] = field(default_factory=list)  # {"name", "sql"} of every query it ran
+    artifacts: list[Artifact] = field(default_factory=list)
+    record: BaselineRecord | None = None
+
+    def show_queries(self, queries: dict) -> None:
+        """Keep the rendered SQL of `queries` (name -> sql.Query) for the report."""
+        self.queries = [{"name": q.name, "sql": q.render()} for q in queries.values()]
 
     @property
     def passed(self) -> bool:
@@ -53,6 +80,7 @@ class CheckResult:
         return f"{self.title}: FAILED: {first}{more}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON-safe form handed over by XCom (artifacts and the record are written by the operator)."""
         return {
             "check": self.check,
             "title": self.title,
@@ -60,5 +88,6 @@ class CheckResult:
             "summary": self.summary(),
             "findings": [asdict(f) for f in self.findings],
             "metrics": self.metrics,
-            "details": self.details,
+            "details": asdict(self.details) if self.details is not None else None,
+            "queries": self.queries,
         }

@@ -1,14 +1,18 @@
-"""Check SQL as data: a named query with client-side parameters.
+"""Check SQL as data: a named query with client-side parameters and the columns it must return.
 
 Identifiers come only from the validated config; values always travel as
 `%(name)s` parameters. The SQL stays in the subset that Debian's ClickHouse
 18.16 and current ClickHouse both accept (no TTL, no {name:Type} parameters):
 epochs instead of DateTime literals, explicit 'UTC' in date functions.
+Rows are read by column name: a query (above all a user's configured one) whose
+columns differ from what the check needs fails with the missing and extra names.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from billing_readiness.errors import CheckError
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,8 @@ class Query:
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()  # the names the check reads; () = not checked (dashboard panels)
+    source: str = ""  # where the SQL comes from when it is the user's, e.g. "config key 'invoice.sql'"
 
     def render(self) -> str:
         """The SQL with parameters substituted as clickhouse-driver does (for logs, reports and chdb)."""
@@ -26,13 +32,31 @@ class Query:
             return self.sql
         return self.sql % {k: escape_param(v, None) for k, v in self.params.items()}
 
+    def named_rows(self, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
+        """`rows` as dicts by column name, after checking the names are exactly `columns` (in any order)."""
+        if self.columns and set(names) != set(self.columns):
+            missing = [c for c in self.columns if c not in names]
+            extra = [c for c in names if c not in self.columns]
+            where = self.source or f"the query '{self.name}'"
+            problem = "; ".join(
+                part for part in (f"missing column(s) {', '.join(missing)}" if missing else "",
+                                  f"unexpected column(s) {', '.join(extra)}" if extra else "") if part
+            )
+            raise CheckError(
+                f"{where} returns columns ({', '.join(names)}) but the check reads ({', '.join(self.columns)}): "
+                f"{problem}. Name each column with AS."
+            )
+        return [dict(zip(names, row)) for row in rows]
+
 
 def active_tenants_query(cfg: dict) -> Query:
     """Active tenants: the configured SELECT, or every tenant with a plan in tenant_quotas."""
     if cfg["active_tenants_sql"]:
-        return Query("active tenants (configured)", cfg["active_tenants_sql"])
+        return Query("active tenants (configured)", cfg["active_tenants_sql"], columns=("tenant_id",),
+                     source="config key 'active_tenants_sql'")
     tq = cfg["tenant_quotas"]
     return Query(
         "active tenants (tenant_quotas)",
-        f"SELECT DISTINCT {tq['tenant_id']} FROM {tq['table']} ORDER BY {tq['tenant_id']}",
+        f"SELECT DISTINCT {tq['tenant_id']} AS tenant_id FROM {tq['table']} ORDER BY tenant_id",
+        columns=("tenant_id",),
     )

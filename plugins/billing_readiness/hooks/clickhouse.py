@@ -4,6 +4,7 @@ Every query runs with readonly=2 (reads and per-query settings only: a write
 fails on the server) and a max_execution_time. Network trouble raises
 ClickHouseUnavailable (transient: Airflow retries the task); a query the server
 rejects raises ClickHouseQueryError with the query, so the check fails at once.
+Rows come back as dicts by column name, checked against the columns the query declares.
 """
 from __future__ import annotations
 
@@ -12,18 +13,24 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.hooks.connections import get_connection
 from billing_readiness.sql import Query
 
 
-class ClickHouseUnavailable(AirflowException):
+class ClickHouseUnavailable(ServiceUnavailable):
     """ClickHouse could not be reached or dropped the connection: worth a retry."""
 
 
-class ClickHouseQueryError(AirflowFailException):
+class ClickHouseQueryError(CheckError):
     """ClickHouse rejected a check query (missing table or column, syntax): not worth a retry."""
+
+
+def _network_errors():
+    from clickhouse_driver import errors
+
+    return (errors.NetworkError, errors.SocketTimeoutError, EOFError, OSError)
 
 
 class ClickHouseHook(BaseHook):
@@ -48,6 +55,10 @@ class ClickHouseHook(BaseHook):
     @property
     def database(self) -> str:
         return self._connection().schema or "default"
+
+    def source_id(self) -> str:
+        """The billed system as configured: connection id and database (not the host: a replica is the same data)."""
+        return f"{self.clickhouse_conn_id}/{self.database}"
 
     def describe(self) -> str:
         c = self._connection()
@@ -78,32 +89,39 @@ class ClickHouseHook(BaseHook):
             self._client = self.new_client()
         return self._client
 
-    def run(self, query: Query, client=None) -> list[tuple]:
+    def run(self, query: Query, client=None) -> list[dict[str, Any]]:
+        """The query's rows as dicts by column name (its declared columns checked)."""
         from clickhouse_driver import errors
 
         client = client or self.get_conn()
         self.queries_sent += 1
         try:
-            return client.execute(query.sql, query.params or None, settings=query.settings or None)
+            rows, columns = client.execute(query.sql, query.params or None, settings=query.settings or None,
+                                           with_column_types=True)
         except errors.ServerException as exc:
             raise ClickHouseQueryError(
                 f"ClickHouse ({self.describe()}) rejected the query '{query.name}': "
                 f"{exc.message.splitlines()[0] if exc.message else exc} -- SQL: {query.render()}"
             ) from None
-        except (errors.NetworkError, errors.SocketTimeoutError, EOFError, OSError) as exc:
-            raise ClickHouseUnavailable(
-                f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') is unreachable "
-                f"while running '{query.name}': {exc}"
-            ) from exc
+        except _network_errors() as exc:
+            raise self._unavailable(query, exc) from exc
+        return query.named_rows([name for name, _ in columns], rows)
 
-    def run_all(self, queries: dict[str, Query]) -> dict[str, list[tuple]]:
+    def _unavailable(self, query: Query, exc: BaseException) -> ClickHouseUnavailable:
+        return ClickHouseUnavailable(
+            f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') is unreachable "
+            f"while running '{query.name}': {type(exc).__name__}: {exc}"
+        )
+
+    def run_all(self, queries: dict[str, Query]) -> dict[str, list[dict[str, Any]]]:
         return {key: self.run(q) for key, q in queries.items()}
 
     def time_loads(self, queries: list[Query], repetitions: int, warmups: int = 1) -> list[dict[str, Any]]:
         """Run `queries` concurrently (one connection each, as a dashboard does), warmups + repetitions times.
 
         A load's time is from the start until the last query returns. Per query: wall time, ClickHouse's
-        rows and bytes read (progress packets), rows returned, or the error.
+        rows and bytes read (progress packets), rows returned, or the error the server gave. A connection
+        lost while timing is no panel error: it raises ClickHouseUnavailable (transient).
         """
         from clickhouse_driver import errors
 
@@ -124,6 +142,8 @@ class ClickHouseHook(BaseHook):
                     "result_rows": len(rows),
                     "error": None,
                 }
+            except _network_errors() as exc:
+                raise self._unavailable(q, exc) from exc
             except errors.Error as exc:
                 msg = getattr(exc, "message", None) or str(exc)
                 return {"title": q.name, "elapsed_s": time.perf_counter() - started, "error": msg.splitlines()[0]}

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowFailException
+
+from billing_readiness.errors import CheckError
 
 EXAMPLES = {
     "clickhouse": '{"conn_type": "clickhouse", "host": "ch.internal", "port": 9000, "login": "readiness", '
@@ -12,7 +13,7 @@ EXAMPLES = {
 }
 
 
-class ConnectionMissing(AirflowFailException):
+class ConnectionMissing(CheckError):
     """A connection the check needs is not defined (not retried: retrying will not create it)."""
 
 
@@ -26,5 +27,5 @@ def get_connection(conn_id: str, kind: str, purpose: str):
         raise ConnectionMissing(
             f"Airflow connection '{conn_id}' ({kind}, for {purpose}) is not defined. Create it in the UI "
             f"(Admin > Connections), with `airflow connections add {conn_id} ...`, or as {env}='{EXAMPLES[kind]}'. "
-            "README.md, section Connections, lists its fields."
+            "README.md, section Connections, lists its fields (the config key 'connections.*' names the id)."
         ) from None

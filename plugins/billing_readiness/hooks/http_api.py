@@ -3,7 +3,8 @@
 Connection fields: schema (http/https), host, port; password, if set, is sent as
 a Bearer token; extra {"headers": {...}, "verify": true}. Every request has a
 timeout; a request that fails at the transport level is returned as a response
-with status None and the error, so the check can diagnose it.
+with status None and the error (and `unreachable` when no connection could be
+made at all), so the check can diagnose it.
 """
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ class HttpApiHook(BaseHook):
             resp = session.request(method, self._base + path, timeout=self.timeout_seconds, **kwargs)
         except requests.RequestException as exc:
             return {"status": None, "error": f"{type(exc).__name__}: {str(exc)[:200]}", "headers": {},
-                    "body": None, "elapsed_s": round(time.perf_counter() - started, 4)}
+                    "body": None, "elapsed_s": round(time.perf_counter() - started, 4),
+                    "unreachable": isinstance(exc, requests.ConnectionError)}
         try:
             body = resp.json()
         except ValueError:

@@ -7,7 +7,7 @@ probe tenant: every key pattern contains the (validated) probe tenant id.
 """
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowFailException
+from billing_readiness.errors import CheckError, ServiceUnavailable
 
 
 class RedisQuotaControl:
@@ -64,13 +64,13 @@ class HttpAdminQuotaControl:
     def _call(self, method: str, **kwargs) -> dict:
         resp = self.api.request(method, self.path, **kwargs)
         if resp["status"] is None:
-            raise ConnectionError(f"quota admin endpoint {self.path} unreachable: {resp['error']}")  # transient
+            raise ServiceUnavailable(f"quota admin endpoint {self.path} unreachable: {resp['error']}")
         return resp
 
     def setup(self, limit: int) -> None:
         resp = self._call("PUT", json={"limit": limit, "ttl_seconds": int(self.q["key_ttl_seconds"])})
         if not 200 <= resp["status"] < 300:
-            raise AirflowFailException(
+            raise CheckError(
                 f"The quota admin endpoint refused to set the probe quota (PUT {self.path}: HTTP {resp['status']} "
                 f"{str(resp['body'])[:200]}); check config 'quota.admin_path' and the connection's credentials."
             )

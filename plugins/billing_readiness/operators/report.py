@@ -8,41 +8,43 @@ from typing import Any
 from airflow.sdk import BaseOperator, TriggerRule
 
 from billing_readiness import report, report_html
-from billing_readiness.config import VARIABLE_KEY
-from billing_readiness.operators.base import load_config_variable
-from billing_readiness.operators.gate import collect_results
+from billing_readiness.config import VARIABLE_KEY, config_or_defaults
+from billing_readiness.operators.gate import checks_of, collect_results
 
 
 class ReadinessReportOperator(BaseOperator):
     """Writes readiness.json, readiness.md and readiness.html for the run and prints the Markdown to the task log.
 
-    It does not decide promotion (the gate does) and it is not what makes the run red or green."""
+    It does not decide promotion (the gate does) and it is not what makes the run red or green. With an
+    invalid config it still writes the report (to the default folder) and says why the config was refused."""
 
     ui_color = "#fdf5e6"
 
-    def __init__(self, *, check_task_ids: dict[str, str], config_variable: str = VARIABLE_KEY, **kwargs):
+    def __init__(self, *, checks: list, config_variable: str = VARIABLE_KEY, **kwargs):
         kwargs["trigger_rule"] = TriggerRule.ALL_DONE
         kwargs.setdefault("retries", 1)
         kwargs.setdefault("execution_timeout", timedelta(minutes=10))
         super().__init__(**kwargs)
-        self.check_task_ids = check_task_ids
+        self.checks = checks_of(checks)
         self.config_variable = config_variable
 
     def execute(self, context: Any) -> str:
-        cfg = load_config_variable(self.config_variable)
-        results = collect_results(context, self.check_task_ids)
+        from airflow.sdk import Variable
+
+        cfg, problem = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
         run = {
             "dag_id": context["dag"].dag_id,
             "run_id": context["run_id"],
             "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
             "params": {k: v for k, v in context["params"].items()},
+            "config_problem": problem,
         }
-        doc = report.build(results, run)
+        doc = report.build(list(self.checks.values()), list(collect_results(context, self.checks).values()), run)
         out = report.run_report_dir(cfg, run["dag_id"], run["run_id"])
         out.mkdir(parents=True, exist_ok=True)
         (out / "readiness.json").write_text(report.to_json(doc))
-        markdown = report.to_markdown(doc)
+        markdown = report.to_markdown(doc, self.checks.values())
         (out / "readiness.md").write_text(markdown)
-        (out / "readiness.html").write_text(report_html.to_html(doc))
+        (out / "readiness.html").write_text(report_html.to_html(doc, self.checks.values()))
         self.log.info("Readiness report written to %s\n\n%s", out, markdown)
         return str(out)

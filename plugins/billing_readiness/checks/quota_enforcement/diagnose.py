@@ -1,20 +1,11 @@
-"""Check 4, quota enforcement: with the quota set to L, are requests 1..L accepted and L+1 refused with 429?
-
-The probe runs against a dedicated probe tenant (never a real one). A
-sequential probe finds where the limit bites and names what is wrong; a
-concurrent probe (2 x L requests at once on fresh counters) catches the
-check-then-increment race that lets tenants past their quota. The 429 response
-must say when to retry (Retry-After) and carry a rate-limit header family.
-"""
+"""Check 4's diagnoses: what the sequence of responses says about the quota API (plain Python)."""
 from __future__ import annotations
 
 from typing import Any
 
-from billing_readiness.checks import CHECKS
-from billing_readiness.results import FAIL, INFO, WARN, CheckResult
+from billing_readiness.results import WARN
 from billing_readiness.sql import Query
 
-CHECK_ID = "quota_enforcement"
 LEGACY = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 IETF = ("RateLimit", "RateLimit-Policy")
 
@@ -43,8 +34,9 @@ def probe_usage_query(cfg: dict, probe: str) -> Query:
     ev = cfg["usage_events"]
     return Query(
         "usage events of the probe tenant",
-        f"SELECT {ev['tenant_id']} FROM {ev['table']} WHERE {ev['tenant_id']} = %(probe)s LIMIT 1",
+        f"SELECT {ev['tenant_id']} AS tenant_id FROM {ev['table']} WHERE {ev['tenant_id']} = %(probe)s LIMIT 1",
         {"probe": probe},
+        columns=("tenant_id",),
     )
 
 
@@ -127,60 +119,3 @@ def diagnose_concurrency(responses: list[dict], limit: int) -> tuple[str, str] |
             f"Only {accepted} of {len(responses)} concurrent requests were accepted with the quota set to {limit}."
         )
     return None
-
-
-def evaluate(
-    limit: int,
-    sequential: list[dict],
-    concurrent: list[dict] | None,
-    cleanup_leftovers: list[str],
-    probe_tenant: str,
-) -> CheckResult:
-    """Responses are {"status", "headers", "body", "elapsed_s", "error"} dicts in request order."""
-    title, impact = CHECKS[CHECK_ID]
-    result = CheckResult(CHECK_ID, title)
-    result.details["impact"] = impact
-    result.metrics.update(limit=limit, probe_tenant=probe_tenant, requests_sent=len(sequential) + len(concurrent or []))
-    result.details["sequential"] = [
-        {"n": i, "status": r.get("status"), "error": r.get("error"), "elapsed_s": r.get("elapsed_s"),
-         "headers": {k: v for k, v in (r.get("headers") or {}).items()
-                     if k.lower() in {"retry-after", "ratelimit", "ratelimit-policy"} or k.lower().startswith("x-ratelimit")}}
-        for i, r in enumerate(sequential, start=1)
-    ]
-    if not sequential:
-        result.add(FAIL, "no_requests", "No request reached the quota API: nothing was checked.")
-        return result
-    problem = diagnose_sequence(sequential, limit)
-    if problem:
-        result.add(FAIL, problem[0], problem[1], limit=limit,
-                   statuses=[r.get("status") for r in sequential])
-    elif len(sequential) > limit:
-        refusal = sequential[limit]
-        for severity, code, message in inspect_429(refusal.get("headers") or {}, refusal.get("body")):
-            result.add(severity, code, message)
-    if concurrent is not None:
-        accepted = sum(1 for r in concurrent if _ok(r.get("status")))
-        result.details["concurrent"] = {
-            "sent": len(concurrent),
-            "accepted": accepted,
-            "refused_429": sum(1 for r in concurrent if r.get("status") == 429),
-            "other": sorted({describe(r) for r in concurrent if not _ok(r.get("status")) and r.get("status") != 429}),
-        }
-        result.metrics["concurrent_accepted"] = accepted
-        c_problem = diagnose_concurrency(concurrent, limit)
-        if c_problem:
-            result.add(FAIL, c_problem[0], c_problem[1], limit=limit, sent=len(concurrent), accepted=accepted)
-    if cleanup_leftovers:
-        result.add(
-            FAIL,
-            "cleanup_incomplete",
-            f"The probe's Redis keys were not all removed: {', '.join(sorted(cleanup_leftovers)[:10])}.",
-            keys=sorted(cleanup_leftovers),
-        )
-    if result.passed:
-        result.add(
-            INFO, "ok",
-            f"Requests 1..{limit} accepted, request {limit + 1} refused with 429"
-            + (f"; {limit} of {len(concurrent)} concurrent requests accepted" if concurrent else "") + ".",
-        )
-    return result

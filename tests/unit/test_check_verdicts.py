@@ -1,4 +1,4 @@
-"""Pure logic of the four checks, on hand-made rows (no servers)."""
+"""Pure logic of the four checks' verdicts, on hand-made rows read by column name (no servers, no Airflow)."""
 import datetime as dt
 from decimal import Decimal
 
@@ -8,127 +8,157 @@ from billing_readiness.checks import dashboard_latency as dl
 from billing_readiness.checks import invoice_immutability as inv
 from billing_readiness.checks import quota_enforcement as qe
 from billing_readiness.checks import usage_coverage as uc
+from billing_readiness.checks.usage_coverage.verdict import _qty_differs
 from billing_readiness.config import load_config
 from billing_readiness.timewindow import Month, Window
+from stand_ins import NOW
 
-UTC = dt.timezone.utc
-NOW = dt.datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+
+def raw(t, d, et, events, qty, nanos):
+    return {"t": t, "d": d, "et": et, "events": events, "quantity": qty, "cost_nanos": nanos}
+
+
+def daily(t, d, q, i, o, s, c):
+    return {"t": t, "d": d, "query_count": q, "input_tokens": i, "output_tokens": o, "storage_writes_bytes": s,
+            "total_cost_usd": c}
+
+
+def hourly(t, d, et, n, q, c):
+    return {"t": t, "d": d, "et": et, "events": n, "quantity": q, "cost": c}
 
 
 def coverage_rows(window, tenants, skip=()):
     """Consistent raw/daily/hourly rows: one query event ($0.001) per tenant per day."""
-    raw, daily, hourly = [], [], []
+    rows = {"active": [{"tenant_id": t} for t in tenants], "raw": [], "daily": [], "hourly": [], "duplicates": [],
+            "future": []}
     for t in tenants:
         for d in window.complete_days() + [window.today]:
             if (t, d) in skip:
                 continue
-            raw.append((t, d, "query", 1, 1.0, 1_000_000))
+            rows["raw"].append(raw(t, d, "query", 1, 1.0, 1_000_000))
             if d != window.today:
-                daily.append((t, d, 1, 0.0, 0.0, 0.0, 0.001))
-                hourly.append((t, d, "query", 1, 1.0, 0.001))
-    return {"active": [(t,) for t in tenants], "raw": raw, "daily": daily, "hourly": hourly,
-            "duplicates": [], "future": []}
+                rows["daily"].append(daily(t, d, 1, 0.0, 0.0, 0.0, 0.001))
+                rows["hourly"].append(hourly(t, d, "query", 1, 1.0, 0.001))
+    return rows
+
+
+def coverage(rows, window, **kwargs):
+    return uc.evaluate(uc.CHECK.new_result(), rows, load_config(), window, **kwargs)
 
 
 def test_coverage_healthy_passes():
     w = Window(NOW, 5)
-    r = uc.evaluate(coverage_rows(w, ["a", "b"]), load_config(), w)
+    r = coverage(coverage_rows(w, ["a", "b"]), w)
     assert r.passed, r.findings
-    assert r.details["coverage"]["tenants"]["a"] == [1] * 5
+    assert r.details.coverage.tenants["a"] == [1] * 5
 
 
 def test_coverage_no_active_tenants_fails():
     w = Window(NOW, 5)
-    rows = coverage_rows(w, [])
-    r = uc.evaluate(rows, load_config(), w)
-    assert not r.passed and r.failures[0].code == "no_active_tenants"
+    r = coverage(coverage_rows(w, []), w)
+    assert [f.code for f in r.failures] == ["no_active_tenants"]
 
 
 def test_coverage_missing_days_report_only_then_fail_over_threshold():
     w = Window(NOW, 5)
     days = w.complete_days()
     rows = coverage_rows(w, ["a", "b"], skip={("b", days[1]), ("b", days[2])})
-    assert uc.evaluate(rows, load_config(), w).passed
-    assert [f.code for f in uc.evaluate(rows, load_config(), w).warnings] == ["missing_days"]
-    r = uc.evaluate(rows, load_config(), w, max_missing_days=1)
+    report_only = coverage(rows, w)
+    assert report_only.passed and [f.code for f in report_only.warnings] == ["missing_days"]
+    r = coverage(rows, w, max_missing_days=1)
     assert [(f.code, f.evidence["tenant"]) for f in r.failures] == [("missing_days", "b")]
     assert r.failures[0].evidence["missing_days"] == [days[1].isoformat(), days[2].isoformat()]
-    assert uc.evaluate(rows, load_config(), w, max_missing_days=2).passed
+    assert coverage(rows, w, max_missing_days=2).passed
 
 
 def test_coverage_drift_duplicates_orphans_future():
     w = Window(NOW, 3)
     rows = coverage_rows(w, ["a"])
     d0 = w.complete_days()[0]
-    rows["daily"][0] = ("a", d0, 1, 0.0, 0.0, 0.0, 0.5)  # rollup cost drifted
-    rows["duplicates"] = [("a", 2, 3, "evt-1")]
-    rows["raw"].append(("orphan", d0, "query", 4, 4.0, 4_000_000))
-    rows["daily"].append(("orphan", d0, 4, 0.0, 0.0, 0.0, 0.004))
-    rows["hourly"].append(("orphan", d0, "query", 4, 4.0, 0.004))
-    rows["future"] = [("a", 2, int(NOW.timestamp()) + 86400)]
-    r = uc.evaluate(rows, load_config(), w)
+    rows["daily"][0] = daily("a", d0, 1, 0.0, 0.0, 0.0, 0.5)  # rollup cost drifted
+    rows["duplicates"] = [{"t": "a", "duplicated_ids": 2, "extra_rows": 3, "example_event_id": "evt-1"}]
+    rows["raw"].append(raw("orphan", d0, "query", 4, 4.0, 4_000_000))
+    rows["daily"].append(daily("orphan", d0, 4, 0.0, 0.0, 0.0, 0.004))
+    rows["hourly"].append(hourly("orphan", d0, "query", 4, 4.0, 0.004))
+    rows["future"] = [{"t": "a", "events": 2, "latest": int(NOW.timestamp()) + 86400}]
+    r = coverage(rows, w)
     assert {f.code for f in r.failures} == {"rollup_drift_daily", "duplicate_event_ids"}
     assert {f.code for f in r.warnings} == {"usage_without_active_tenant", "future_events"}
     drift = next(f for f in r.failures if f.code == "rollup_drift_daily")
     assert drift.evidence["differences"][0]["day"] == d0.isoformat()
 
 
-def test_coverage_sql_is_fixed_in_number_and_parameterised():
-    w = Window(NOW, 30)
-    qs = uc.queries(load_config(), w)
-    assert len(qs) == 6
-    assert "%(start)s" in qs["raw"].sql and str(int(w.start.timestamp())) in qs["raw"].render()
+def test_a_small_quantity_drift_on_a_large_total_is_still_caught():
+    w = Window(NOW, 3)
+    rows = coverage_rows(w, ["a"])
+    d0 = w.complete_days()[0]
+    rows["raw"].append(raw("a", d0, "storage_write", 1, 10_000_000_000.0, 0))
+    rows["daily"][0] = daily("a", d0, 1, 0.0, 0.0, 10_000_001_000.0, 0.001)  # 1,000 bytes more in the rollup
+    rows["hourly"].append(hourly("a", d0, "storage_write", 1, 10_000_000_000.0, 0.0))
+    r = coverage(rows, w)
+    assert [f.code for f in r.failures] == ["rollup_drift_daily"]
+    assert r.failures[0].evidence["differences"][0]["column"] == "storage_writes_bytes"
+    assert not _qty_differs(0.1 + 0.2 + 0.3, 0.3 + 0.2 + 0.1)  # summation order alone is no drift
 
 
 MONTH = Month.parse("2025-02")
 
 
 def invoice_rows(costs_nanos, active=None, rollup=None):
-    a = [(t, 10, 1000, n) for t, n in costs_nanos.items()]
-    r = rollup if rollup is not None else [(t, 10, 1000, n / 1e9) for t, n in costs_nanos.items()]
-    return {"active": [(t,) for t in (active or costs_nanos)], "raw_a": a, "raw_b": list(a), "rollup": r}
+    a = [{"tenant_id": t, "total_queries": 10, "total_tokens": 1000, "cost_nanos": n} for t, n in costs_nanos.items()]
+    r = rollup if rollup is not None else [
+        {"tenant_id": t, "total_queries": 10, "total_tokens": 1000, "total_cost_usd": n / 1e9}
+        for t, n in costs_nanos.items()]
+    return {"active": [{"tenant_id": t} for t in (active or costs_nanos)], "raw_a": a, "raw_b": list(a), "rollup": r}
+
+
+def invoice(rows, tolerance=Decimal("0.01"), baseline=None):
+    return inv.evaluate(inv.CHECK.new_result(), rows, MONTH, tolerance, baseline)
 
 
 def test_invoice_lines_zero_usage_and_cents_at_the_end():
-    rows = invoice_rows({"a": 47_225_000_000}, active=["a", "z"])
-    r = inv.evaluate(rows, MONTH)
+    r = invoice(invoice_rows({"a": 47_225_000_000}, active=["a", "z"]))
     assert r.passed
-    lines = {ln["tenant_id"]: ln for ln in r.details["invoice_lines"]}
-    assert lines["a"]["total_cost_usd"] == "47.23" and lines["z"]["total_cost_usd"] == "0.00"
-    assert lines["a"]["invoice_date"] == "2025-02-28"
-    csv = inv.invoice_csv(r.details["invoice_lines"]).splitlines()
-    assert csv[0] == "tenant_id,month,total_queries,total_tokens,total_cost_usd,invoice_date"
-    assert csv[1] == "a,2025-02,10,1000,47.23,2025-02-28"
-    assert r.details["baseline_status"] == "recorded"
+    lines = {ln.tenant_id: ln for ln in r.details.invoice_lines}
+    assert lines["a"].total_cost_usd == "47.23" and lines["z"].total_cost_usd == "0.00"
+    assert lines["a"].invoice_date == "2025-02-28"
+    csv = inv.invoice_csv(r.details.invoice_lines).splitlines()
+    assert csv == ["tenant_id,month,total_queries,total_tokens,total_cost_usd,invoice_date",
+                   "a,2025-02,10,1000,47.23,2025-02-28", "z,2025-02,0,0,0.00,2025-02-28"]
+    assert r.details.baseline.startswith("recorded")
 
 
 def test_invoice_reads_disagree_and_rollup_mismatch():
     rows = invoice_rows({"a": 1_000_000_000})
-    rows["raw_b"] = [("a", 10, 1000, 1_020_000_000)]
-    rows["rollup"] = [("a", 10, 1000, 1.5)]
-    r = inv.evaluate(rows, MONTH)
+    rows["raw_b"] = [{"tenant_id": "a", "total_queries": 10, "total_tokens": 1000, "cost_nanos": 1_020_000_000}]
+    rows["rollup"] = [{"tenant_id": "a", "total_queries": 10, "total_tokens": 1000, "total_cost_usd": 1.5}]
+    r = invoice(rows)
     assert {f.code for f in r.failures} == {"invoice_not_reproducible", "invoice_rollup_mismatch"}
-    assert r.details["baseline_status"].startswith("not recorded")
+    assert [(d.tenant, d.finding) for d in r.details.differences] == [
+        ("a", "invoice_not_reproducible"), ("a", "invoice_rollup_mismatch")]
+    assert r.details.baseline.startswith("not recorded")
 
 
-def test_invoice_within_tolerance_passes():
-    rows = invoice_rows({"a": 1_000_000_000}, rollup=[("a", 10, 1000, 1.009)])
-    assert inv.evaluate(rows, MONTH, Decimal("0.01")).passed
+def test_invoice_within_tolerance_passes_and_beyond_fails():
+    within = [{"tenant_id": "a", "total_queries": 10, "total_tokens": 1000, "total_cost_usd": 1.009}]
+    assert invoice(invoice_rows({"a": 1_000_000_000}, rollup=within)).passed
+    beyond = [{"tenant_id": "a", "total_queries": 10, "total_tokens": 1000, "total_cost_usd": 1.011}]
+    assert not invoice(invoice_rows({"a": 1_000_000_000}, rollup=beyond)).passed
 
 
 def test_invoice_baseline_comparison():
-    first = inv.evaluate(invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000}), MONTH)
-    baseline = {"recorded_at": "t0", "lines": inv.baseline_from(first.details["invoice_lines"])}
-    assert inv.evaluate(invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000}), MONTH, baseline=baseline).passed
-    later = inv.evaluate(invoice_rows({"a": 1_500_000_000, "b": 2_000_000_000}), MONTH, baseline=baseline)
+    first = invoice(invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000}))
+    baseline = {"recorded_at": "t0", "lines": inv.verdict.baseline_lines(first.details.invoice_lines)}
+    assert invoice(invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000}), baseline=baseline).passed
+    later = invoice(invoice_rows({"a": 1_500_000_000, "b": 2_000_000_000}), baseline=baseline)
     changed = [f for f in later.failures if f.code == "closed_month_changed"]
     assert [(f.evidence["tenant"], f.evidence["old_total"], f.evidence["new_total"]) for f in changed] == [
-        ("a", "1.00", "1.50")
-    ]
+        ("a", "1.00", "1.50")]
+    assert [(d.before, d.now) for d in later.details.differences] == [("1.00", "1.50")]
 
 
 def test_invoice_no_usage_at_all_fails():
-    r = inv.evaluate({"active": [("a",)], "raw_a": [], "raw_b": [], "rollup": []}, MONTH)
+    r = invoice({"active": [{"tenant_id": "a"}], "raw_a": [], "raw_b": [], "rollup": []})
     assert [f.code for f in r.failures] == ["no_usage_in_month"]
 
 
@@ -150,7 +180,8 @@ def test_dashboard_export_parsing_and_raw_table_flag():
     ]}}
     panels = dl.panels_from_export(export)
     assert [p.title for p in panels] == ["A", "B"]
-    assert dl.reads_raw_table(panels[0].sql, "usage_events") and not dl.reads_raw_table(panels[1].sql, "usage_events")
+    assert dl.panels.reads_raw_table(panels[0].sql, "usage_events")
+    assert not dl.panels.reads_raw_table(panels[1].sql, "usage_events")
     with pytest.raises(dl.DashboardError):
         dl.panels_from_export({"panels": [{"title": "t", "type": "text"}]})
 
@@ -167,16 +198,19 @@ def loads(times, panel_errors=None):
                                        "error": panel_errors}]} for t in times]
 
 
+def latency(measurements, panels):
+    return dl.evaluate(dl.CHECK.new_result(), measurements, 1.0, "usage_events", panels)
+
+
 def test_dashboard_verdicts():
     panels = [dl.Panel("p", "SELECT 1 FROM usage_hourly")]
-    ok = dl.evaluate([{"tenant": "t", "events": 5, "loads": loads([0.1, 0.2, 0.3])}], 1.0, "usage_events", panels)
-    assert ok.passed and ok.details["tenants"][0]["load"]["p95"] == 0.3
-    slow = dl.evaluate([{"tenant": "t", "events": 5, "loads": loads([0.1, 0.2, 1.3])}], 1.0, "usage_events", panels)
+    ok = latency([{"tenant": "t", "events": 5, "loads": loads([0.1, 0.2, 0.3])}], panels)
+    assert ok.passed and ok.details.tenants[0].load.p95 == 0.3
+    slow = latency([{"tenant": "t", "events": 5, "loads": loads([0.1, 0.2, 1.3])}], panels)
     assert [f.code for f in slow.failures] == ["dashboard_too_slow"]
-    err = dl.evaluate([{"tenant": "t", "events": 5, "loads": loads([0.1], "Table x doesn't exist")}], 1.0,
-                      "usage_events", panels)
+    err = latency([{"tenant": "t", "events": 5, "loads": loads([0.1], "Table x doesn't exist")}], panels)
     assert [f.code for f in err.failures] == ["panel_error"] and "SELECT 1 FROM usage_hourly" in err.failures[0].message
-    assert [f.code for f in dl.evaluate([], 1.0, "usage_events", panels).failures] == ["no_tenants"]
+    assert [f.code for f in latency([], panels).failures] == ["no_tenants"]
 
 
 def responses(*statuses, headers=None):
@@ -202,7 +236,7 @@ GOOD_HEADERS = {"Retry-After": "30", "X-RateLimit-Limit": "10", "X-RateLimit-Rem
 )
 def test_quota_sequence_diagnosis(statuses, code):
     got = qe.diagnose_sequence(responses(*statuses, headers=GOOD_HEADERS), 10)
-    assert (got and got[0]) == code
+    assert (got[0] if got else None) == code
 
 
 def test_quota_probe_stops_at_first_refusal_and_looks_one_past_the_limit():
@@ -230,18 +264,6 @@ def test_quota_probe_tenant_must_not_be_real():
 
 
 def test_quota_evaluate_reports_cleanup_leftovers():
-    r = qe.evaluate(10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), None, ["quota:probe:x"], "probe")
+    r = qe.evaluate(qe.CHECK.new_result(), 10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), None,
+                    ["quota:probe:x"], "probe")
     assert [f.code for f in r.failures] == ["cleanup_incomplete"]
-
-
-def test_a_small_quantity_drift_on_a_large_total_is_still_caught():
-    w = Window(NOW, 3)
-    rows = coverage_rows(w, ["a"])
-    d0 = w.complete_days()[0]
-    rows["raw"].append(("a", d0, "storage_write", 1, 10_000_000_000.0, 0))
-    rows["daily"][0] = ("a", d0, 1, 0.0, 0.0, 10_000_001_000.0, 0.001)  # 1,000 bytes more in the rollup
-    rows["hourly"].append(("a", d0, "storage_write", 1, 10_000_000_000.0, 0.0))
-    r = uc.evaluate(rows, load_config(), w)
-    assert [f.code for f in r.failures] == ["rollup_drift_daily"]
-    assert r.failures[0].evidence["differences"][0]["column"] == "storage_writes_bytes"
-    assert not uc._qty_differs(0.1 + 0.2 + 0.3, 0.3 + 0.2 + 0.1)  # summation order alone is no drift

@@ -1,0 +1,151 @@
+"""The contract every readiness check keeps, so the Airflow shell, the gate, the report and the alerts
+stay generic: none of them names a check or reads a check's details.
+
+A check is one module (or package) defining a `Check` subclass and `CHECK`, its instance:
+
+- `id`, `title`, `impact` (what a failure means for billing), `params` (the DAG Params it reads);
+  its docstring is the task's documentation in the Airflow UI;
+- `queries(...)` returning named `Query` values and `evaluate(...)` returning a `CheckResult`
+  whose `details` is the check's own `Details` dataclass (both pure);
+- `run(io, ctx)`: fetch through the injected services `io` (ClickHouse, HTTP, quota control,
+  baselines), then evaluate; what the run must keep is returned typed (`result.artifacts`,
+  `result.record`), never signalled by a string;
+- `markdown(result)` and `html(result)`: its own rendering of its details for the report
+  (by default through `renderer`, its render module).
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import datetime as dt
+import logging
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from billing_readiness.results import CheckResult, Finding
+from billing_readiness.sql import Query
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a check run knows about its run: config, the run's params, the clock and the run's identity."""
+
+    cfg: dict
+    params: dict
+    now: dt.datetime
+    run_id: str = "manual"
+    dag_id: str = "billing_readiness"
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("billing_readiness"))
+
+
+class ClickHouse(Protocol):
+    queries_sent: int
+
+    def run(self, query: Query) -> list[dict[str, Any]]: ...
+    def run_all(self, queries: dict[str, Query]) -> dict[str, list[dict[str, Any]]]: ...
+    def time_loads(self, queries: list[Query], repetitions: int, warmups: int = 1) -> list[dict]: ...
+    def source_id(self) -> str: ...
+    def describe(self) -> str: ...
+
+
+class Services(Protocol):
+    """Where a check gets its I/O: the Airflow hooks in production (operators/services.py), stand-ins in unit tests."""
+
+    def clickhouse(self, cfg: dict) -> ClickHouse: ...
+    def http(self, conn_id: str, timeout_seconds: float, purpose: str) -> Any: ...
+    def quota_control(self, cfg: dict, api: Any, probe: str) -> Any: ...
+    def baseline(self, key: str) -> dict | None: ...
+    def sleep(self, seconds: float) -> None: ...
+    def time(self) -> float: ...
+
+
+class Check:
+    id: ClassVar[str]
+    title: ClassVar[str]
+    impact: ClassVar[str]
+    params: ClassVar[tuple[str, ...]] = ()
+    Details: ClassVar[type]
+    renderer: ClassVar[Any] = None  # a module with markdown(details) -> list[str] and html(details) -> str
+
+    @property
+    def doc_md(self) -> str:
+        """The task's documentation in the Airflow UI: the check class's docstring."""
+        return inspect.cleandoc(type(self).__doc__ or self.title)
+
+    @property
+    def task_id(self) -> str:
+        return f"check_{self.id}"
+
+    def new_result(self, details: Any = None) -> CheckResult:
+        return CheckResult(self.id, self.title, details=details)
+
+    def run(self, io: Services, ctx: RunContext) -> CheckResult:
+        raise NotImplementedError
+
+    def result_from_dict(self, data: dict) -> CheckResult:
+        """A result handed over by XCom, with its details typed again."""
+        return CheckResult(
+            check=data["check"],
+            title=data["title"],
+            findings=[Finding(**f) for f in data.get("findings", [])],
+            metrics=dict(data.get("metrics") or {}),
+            details=from_dict(self.Details, data["details"]) if data.get("details") is not None else None,
+            queries=list(data.get("queries") or []),
+        )
+
+    def markdown(self, result: CheckResult) -> list[str]:
+        return self.renderer.markdown(result.details) if self.renderer else []
+
+    def html(self, result: CheckResult) -> str:
+        return self.renderer.html(result.details) if self.renderer else ""
+
+
+class ClickHouseCheck(Check):
+    """A check that is ClickHouse queries and a verdict only: define `queries(ctx)` and `evaluate(result, rows, ctx)`."""
+
+    def queries(self, ctx: RunContext) -> dict[str, Query]:
+        raise NotImplementedError
+
+    def evaluate(self, result: CheckResult, rows: dict[str, list[dict[str, Any]]], ctx: RunContext) -> None:
+        raise NotImplementedError
+
+    def run(self, io: Services, ctx: RunContext) -> CheckResult:
+        clickhouse = io.clickhouse(ctx.cfg)
+        queries = self.queries(ctx)
+        result = self.new_result()
+        result.show_queries(queries)
+        self.evaluate(result, clickhouse.run_all(queries), ctx)
+        result.metrics["clickhouse_queries"] = clickhouse.queries_sent
+        return result
+
+
+def from_dict(tp: Any, value: Any) -> Any:
+    """Rebuild a (nested) dataclass from its asdict() form, following the type hints."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return from_dict(inner[0], value) if len(inner) == 1 else value
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return tp(**{f.name: from_dict(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value})
+    if origin in (list, tuple):
+        (item,) = typing.get_args(tp)[:1] or (Any,)
+        return [from_dict(item, v) for v in value]
+    if origin is dict:
+        _, item = typing.get_args(tp) or (str, Any)
+        return {k: from_dict(item, v) for k, v in value.items()}
+    return value
+
+
+def load_check(module: str) -> Check:
+    """The check defined by `module` (its `CHECK`), e.g. "billing_readiness.checks.usage_coverage"."""
+    import importlib
+
+    check = getattr(importlib.import_module(module), "CHECK", None)
+    if not isinstance(check, Check):
+        raise TypeError(f"module {module} defines no CHECK (an instance of billing_readiness.checks.contract.Check)")
+    return check

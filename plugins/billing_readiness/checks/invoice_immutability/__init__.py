@@ -1,0 +1,92 @@
+"""Check 2, immutable cost storage: does a closed month's invoice come out the same, every time?
+
+The invoice for tenant T and month M is the sum of T's stored cost_usd in M (UTC,
+half-open), rounded to cents once. It is generated twice from usage_events (two
+independent reads) and once from usage_daily; all must agree within the
+tolerance. The first run that sees a closed month records its totals as the
+baseline (an Airflow Variable); every later run must reproduce them.
+
+    queries.py  the SQL        verdict.py  the decision        render.py  its part of the report
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+
+from billing_readiness.checks.contract import Check, RunContext, Services
+from billing_readiness.checks.invoice_immutability import render
+from billing_readiness.checks.invoice_immutability.queries import INVOICE_COLUMNS, queries
+from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
+from billing_readiness.errors import CheckError
+from billing_readiness.results import Artifact, BaselineRecord, CheckResult
+from billing_readiness.timewindow import Month, last_closed_month
+
+BASELINE_PREFIX = "billing_readiness_invoice_baseline"
+
+
+def billing_month(param: str | None, now) -> Month:
+    """The month to regenerate: the param (a closed month) or the last closed UTC month."""
+    if not param:
+        return last_closed_month(now)
+    try:
+        month = Month.parse(param)
+    except ValueError as exc:
+        raise CheckError(f"param 'billing_month': {exc}") from None
+    if not month.is_closed(now):
+        raise CheckError(
+            f"param 'billing_month' is {month}, which is not closed yet (it ends {month.end:%Y-%m-%d} UTC): "
+            "pick a past month, or leave it empty for the last closed month."
+        )
+    return month
+
+
+def baseline_key(source: str, cfg: dict, month: Month) -> str:
+    """One baseline per billed system (connection id, database, events table, invoice query) and month.
+
+    The connection id, not the host: a failover to another replica is the same billing data."""
+    scope = json.dumps([source, cfg["usage_events"], cfg["invoice"]["sql"]], sort_keys=True)
+    return f"{BASELINE_PREFIX}.{hashlib.sha256(scope.encode()).hexdigest()[:12]}.{month}"
+
+
+class InvoiceImmutability(Check):
+    """Check 2, immutable cost storage. Regenerates the closed month's invoices twice from raw
+    events and once from usage_daily, and against the totals first recorded for that month. Writes
+    the invoice CSV. Failure means billing disputes when prices change."""
+
+    id = "invoice_immutability"
+    title = "Check 2: Immutable cost storage"
+    impact = "Billing disputes when prices change: a regenerated invoice would not match what was sent."
+    params = ("billing_month", "invoice_tolerance_usd")
+
+    def run(self, io: Services, ctx: RunContext) -> CheckResult:
+        month = billing_month(ctx.params.get("billing_month"), ctx.now)
+        clickhouse = io.clickhouse(ctx.cfg)
+        qs = queries(ctx.cfg, month)
+        rows = clickhouse.run_all(qs)
+        key = baseline_key(clickhouse.source_id(), ctx.cfg, month)
+        baseline = io.baseline(key)
+        result = self.new_result()
+        result.show_queries(qs)
+        evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline)
+        result.metrics["clickhouse_queries"] = clickhouse.queries_sent
+        details: Details = result.details
+        details.baseline_variable = key
+        details.invoice_csv = f"invoices-{month}.csv"
+        result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
+        if baseline is None and result.passed:
+            result.record = BaselineRecord(
+                key,
+                {"month": str(month), "source": clickhouse.describe(), "recorded_at": ctx.now.isoformat(),
+                 "run_id": ctx.run_id, "lines": baseline_lines(details.invoice_lines)},
+                f"billing-readiness: invoice totals of {month} as first seen; later runs must match",
+            )
+        return result
+
+    Details = Details
+    renderer = render
+
+
+CHECK = InvoiceImmutability()
+__all__ = ["CHECK", "INVOICE_COLUMNS", "InvoiceImmutability", "Details", "evaluate", "queries", "baseline_key",
+           "billing_month", "invoice_csv"]

@@ -1,0 +1,189 @@
+"""Check 2's verdict: invoice lines, the reads compared, and the month compared with its baseline."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from billing_readiness.money import from_float, from_nanos, to_cents
+from billing_readiness.results import FAIL, INFO, WARN, CheckResult
+from billing_readiness.timewindow import Month
+
+CSV_COLUMNS = ("tenant_id", "month", "total_queries", "total_tokens", "total_cost_usd", "invoice_date")
+Totals = dict[str, tuple[int, int, Decimal]]  # tenant -> (queries, tokens, cost)
+
+
+@dataclass
+class InvoiceLine:
+    tenant_id: str
+    month: str
+    total_queries: int
+    total_tokens: int
+    total_cost_usd: str  # rounded to cents once, at the end
+    invoice_date: str
+    exact_cost_usd: str  # before rounding, for the baseline
+
+
+@dataclass
+class Difference:
+    """One tenant's invoice disagreeing with another reading of it (the report's difference table)."""
+
+    tenant: str
+    month: str
+    finding: str
+    before: str  # the reference: read 1, usage_events, or the baseline
+    now: str
+
+
+@dataclass
+class Details:
+    month: str
+    invoice_lines: list[InvoiceLine] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    baseline: str = ""  # in words: recorded, compared with ..., or why it was not recorded
+    baseline_variable: str = ""
+    invoice_csv: str = ""  # the CSV's file name beside the report
+
+
+def totals(rows: list[dict[str, Any]], cost_column: str = "cost_nanos") -> Totals:
+    to_money = from_nanos if cost_column == "cost_nanos" else from_float
+    return {r["tenant_id"]: (int(r["total_queries"]), int(round(float(r["total_tokens"]))), to_money(r[cost_column]))
+            for r in rows}
+
+
+def invoice_lines(active: list[str], billed: Totals, month: Month) -> list[InvoiceLine]:
+    """One line per active tenant; a tenant with no usage gets a $0.00 line."""
+    lines = []
+    for t in active:
+        q, tok, cost = billed.get(t, (0, 0, Decimal(0)))
+        lines.append(InvoiceLine(t, str(month), q, tok, f"{to_cents(cost):.2f}", month.last_day.isoformat(),
+                                 f"{cost:.9f}"))
+    return lines
+
+
+def invoice_csv(lines: list[InvoiceLine]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for line in lines:
+        writer.writerow([getattr(line, c) for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def baseline_lines(lines: list[InvoiceLine]) -> dict[str, dict[str, Any]]:
+    return {ln.tenant_id: {"total_queries": ln.total_queries, "total_tokens": ln.total_tokens,
+                           "exact_cost_usd": ln.exact_cost_usd, "total_cost_usd": ln.total_cost_usd} for ln in lines}
+
+
+def _differ(result: CheckResult, code: str, tenant: str, month: Month, before: str, now: str, message: str,
+            **evidence: Any) -> None:
+    result.add(FAIL, code, message, tenant=tenant, month=str(month), before=before, now=now, **evidence)
+    result.details.differences.append(Difference(tenant, str(month), code, before, now))
+
+
+def _compare(result, code, label_a, a: Totals, label_b, b: Totals, tol, month, why) -> None:
+    for t in sorted(set(a) | set(b)):
+        qa, ta, ca = a.get(t, (0, 0, Decimal(0)))
+        qb, tb, cb = b.get(t, (0, 0, Decimal(0)))
+        if qa != qb or ta != tb or abs(ca - cb) > tol:
+            _differ(
+                result, code, t, month, f"{label_a}: ${ca:.6f}, {qa} queries, {ta} tokens",
+                f"{label_b}: ${cb:.6f}, {qb} queries, {tb} tokens",
+                f"Tenant '{t}', {month}: {label_a} gives ${ca:.6f} ({qa} queries, {ta} tokens) but "
+                f"{label_b} gives ${cb:.6f} ({qb} queries, {tb} tokens); difference ${abs(ca - cb):.6f}, "
+                f"tolerance ${tol}. {why}",
+            )
+
+
+def evaluate(
+    result: CheckResult,
+    rows: dict[str, list[dict[str, Any]]],
+    month: Month,
+    tolerance_usd: Decimal = Decimal("0.01"),
+    baseline: dict | None = None,
+) -> CheckResult:
+    """Fill `result`; `baseline` is what an earlier run recorded for `month` (None: first time seen)."""
+    active = sorted({r["tenant_id"] for r in rows["active"]})
+    a, b = totals(rows["raw_a"]), totals(rows["raw_b"])
+    rollup = totals(rows["rollup"], cost_column="total_cost_usd")
+    result.details = details = Details(str(month), invoice_lines(active, a, month))
+    billed = sum((a[t][2] for t in active if t in a), Decimal(0))
+    result.metrics.update(
+        month=str(month),
+        active_tenants=len(active),
+        tenants_with_usage=sum(1 for t in active if t in a),
+        zero_usage_tenants=sum(1 for t in active if t not in a),
+        total_billed_usd=f"{to_cents(billed):.2f}",
+        tolerance_usd=str(tolerance_usd),
+    )
+    if not active:
+        result.add(FAIL, "no_active_tenants", "No active tenants: there is no invoice to regenerate.")
+    elif not a:
+        result.add(
+            FAIL,
+            "no_usage_in_month",
+            f"No usage rows at all in {month} ({month.start:%Y-%m-%d} .. {month.last_day} UTC): "
+            "nothing to regenerate, so immutability cannot be shown.",
+            month=str(month),
+        )
+    else:
+        _lines_and_reads(result, active, a, b, rollup, month, tolerance_usd)
+        if baseline is not None:
+            details.baseline = f"compared with the baseline recorded {baseline.get('recorded_at', '?')}"
+            _against_baseline(result, baseline, a, active, month, tolerance_usd)
+    if baseline is None and result.passed:
+        details.baseline = "recorded: first run to see this month"
+        result.add(INFO, "baseline_recorded", f"First run to see {month}: its totals are recorded as the baseline; "
+                   "later runs must reproduce them within the tolerance.", month=str(month))
+    elif baseline is None:
+        details.baseline = "not recorded: this run found problems, so its totals cannot be the reference"
+    if result.passed:
+        result.add(INFO, "ok", f"{month}: {len(active)} invoice lines, ${to_cents(billed):.2f} in all, reproducible.")
+    return result
+
+
+def _lines_and_reads(result, active, a: Totals, b: Totals, rollup: Totals, month, tol) -> None:
+    for t in active:
+        if t not in a:
+            result.add(INFO, "zero_usage_tenant", f"Tenant '{t}' has no usage in {month}: $0.00 invoice line.",
+                       tenant=t, month=str(month))
+    for t in sorted(set(a) - set(active)):
+        result.add(
+            WARN,
+            "usage_not_invoiced",
+            f"Tenant '{t}' has ${a[t][2]:.2f} of usage in {month} but is not an active tenant: it is on no invoice.",
+            tenant=t, month=str(month), cost_usd=f"{a[t][2]:.2f}",
+        )
+    _compare(result, "invoice_not_reproducible", "read 1", a, "read 2", b, tol, month,
+             "Two reads of the same closed month disagree: stored costs are not stable.")
+    _compare(result, "invoice_rollup_mismatch", "usage_events", a, "usage_daily", rollup, tol, month,
+             "The rollup would bill a different amount than the raw events.")
+
+
+def _against_baseline(result, baseline: dict, now: Totals, active: list[str], month: Month, tol: Decimal) -> None:
+    old_lines = baseline.get("lines", {})
+    recorded = baseline.get("recorded_at", "an earlier run")
+    for t in sorted(set(old_lines) | set(active)):
+        old = old_lines.get(t)
+        q, tok, cost = now.get(t, (0, 0, Decimal(0)))
+        if old is None:
+            # A tenant that was not active when the baseline was taken: only its usage in a closed month is news.
+            if q or tok or cost:
+                _differ(result, "closed_month_changed", t, month, "no line (0.00)", f"{cost:.2f}",
+                        f"Tenant '{t}', {month}: no invoice line when the baseline was recorded ({recorded}), "
+                        f"now ${cost:.2f} ({q} queries, {tok} tokens): usage was backfilled into a closed month.",
+                        old_total="0.00", new_total=f"{cost:.2f}", old_queries=0, new_queries=q)
+            continue
+        old_cost = Decimal(old["exact_cost_usd"])
+        if old["total_queries"] != q or old["total_tokens"] != tok or abs(old_cost - cost) > tol:
+            _differ(
+                result, "closed_month_changed", t, month, f"{to_cents(old_cost):.2f}", f"{to_cents(cost):.2f}",
+                f"Tenant '{t}', {month}: total was ${to_cents(old_cost):.2f} ({old['total_queries']} queries, "
+                f"{old['total_tokens']} tokens) when first seen ({recorded}), now ${to_cents(cost):.2f} "
+                f"({q} queries, {tok} tokens): stored costs of a closed month changed "
+                "(cost mutation or late backfill).",
+                old_total=f"{to_cents(old_cost):.2f}", new_total=f"{to_cents(cost):.2f}",
+                old_queries=old["total_queries"], new_queries=q, old_tokens=old["total_tokens"], new_tokens=tok,
+            )

@@ -1,0 +1,41 @@
+"""Check 4 in the report: the sequential probe request by request, and the concurrent probe's tally."""
+from __future__ import annotations
+
+from html import escape
+
+from billing_readiness.checks.quota_enforcement.verdict import Details
+
+
+def markdown(d: Details | None) -> list[str]:
+    if not d or not d.sequential:
+        return []
+    out = ["", "| request | status | elapsed s |", "|---|---|---|"]
+    out += [f"| {r.n} | {r.status or r.error} | {r.elapsed_s} |" for r in d.sequential]
+    if d.concurrent:
+        c = d.concurrent
+        out += ["", f"Concurrent probe: {c.sent} requests at once, {c.accepted} accepted, "
+                    f"{c.refused_429} refused with 429."]
+    return out
+
+
+def html(d: Details | None) -> str:
+    if not d or not d.sequential:
+        return ""
+
+    def as_expected(r) -> bool:
+        return bool(r.status) and (r.status == 429) == (r.n > d.limit)
+
+    rows = "".join(
+        f"<tr><td>{r.n}</td><td>{'expected 2xx' if r.n <= d.limit else 'expected 429'}</td>"
+        f"<td class=\"{'pass' if as_expected(r) else 'fail'}\">{escape(str(r.status or r.error))}</td>"
+        f"<td>{r.elapsed_s}</td><td>{escape(', '.join(f'{k}: {v}' for k, v in r.headers.items()))}</td></tr>"
+        for r in d.sequential
+    )
+    out = ("<h3>Sequential probe, request by request</h3><table><tr><th>#</th><th>expected</th><th>got</th>"
+           f"<th>seconds</th><th>rate-limit headers</th></tr>{rows}</table>")
+    if d.concurrent:
+        c = d.concurrent
+        out += (f"<p>Concurrent probe: {c.sent} requests at once, <b>{c.accepted}</b> accepted "
+                f"(limit {d.limit}), {c.refused_429} refused with 429"
+                + (f", other: {escape(', '.join(c.other))}" if c.other else "") + ".</p>")
+    return out

@@ -1,0 +1,46 @@
+"""Check 1, ClickHouse data accuracy: is every active tenant's usage there, once, and do the rollups agree?
+
+Fails when an active tenant has no usage in the lookback window, when a tenant
+misses more days than allowed, when usage_daily or usage_hourly disagree with
+usage_events for a complete day, or when an event_id appears more than once
+(double billing). Usage from tenants that are not active, and events dated in
+the future, are warnings. Six queries, whatever the number of tenants.
+
+    queries.py  the SQL        verdict.py  the decision        render.py  its part of the report
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billing_readiness.checks.contract import ClickHouseCheck, RunContext
+from billing_readiness.checks.usage_coverage import render
+from billing_readiness.checks.usage_coverage.queries import queries
+from billing_readiness.checks.usage_coverage.verdict import Details, evaluate
+from billing_readiness.results import CheckResult
+from billing_readiness.timewindow import Window
+
+
+class UsageCoverage(ClickHouseCheck):
+    """Check 1, ClickHouse data accuracy. Fails when an active tenant has no usage in the window,
+    misses more days than allowed, has duplicate event ids, or the rollups disagree with raw events.
+    Failure means wrong or missing invoice lines."""
+
+    id = "usage_coverage"
+    title = "Check 1: ClickHouse data accuracy"
+    impact = "Billing mismatches: wrong or missing invoice lines."
+    params = ("lookback_days", "max_missing_days", "reconciliation_tolerance_usd")
+
+    def queries(self, ctx: RunContext) -> dict:
+        return queries(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])))
+
+    def evaluate(self, result: CheckResult, rows: dict, ctx: RunContext) -> None:
+        evaluate(result, rows, ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
+                 max_missing_days=ctx.params.get("max_missing_days"),
+                 tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])))
+
+    Details = Details
+    renderer = render
+
+
+CHECK = UsageCoverage()
+__all__ = ["CHECK", "UsageCoverage", "Details", "evaluate", "queries"]

@@ -1,0 +1,84 @@
+"""The one check operator: runs any readiness check (checks/contract.py) and hands its result over.
+
+It fetches nothing itself: the check's `run` does, through the services factory.
+A failed check raises AirflowFailException (no retry: the data will not change by
+retrying); only a transient error (errors.is_transient: a service unreachable)
+propagates for the task's retries. Whatever happens a result is pushed first, so
+the gate, the report and the alert can say why.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from billing_readiness.checks.contract import Check, RunContext
+from billing_readiness.config import VARIABLE_KEY
+from billing_readiness.errors import CheckError, describe, is_transient
+from billing_readiness.operators.services import AirflowServices
+from billing_readiness.results import FAIL, RESULT_XCOM_KEY, CheckResult
+
+
+class ReadinessCheckOperator(BaseOperator):
+    ui_color = "#e8f1fb"
+
+    def __init__(self, *, check: Check, config_variable: str = VARIABLE_KEY, services_factory=AirflowServices,
+                 **kwargs):
+        kwargs.setdefault("task_id", check.task_id)
+        kwargs.setdefault("doc_md", check.doc_md)
+        kwargs.setdefault("retries", 2)
+        kwargs.setdefault("retry_delay", timedelta(seconds=30))
+        kwargs.setdefault("execution_timeout", timedelta(minutes=20))
+        super().__init__(**kwargs)
+        self.check = check
+        self.config_variable = config_variable
+        self.services_factory = services_factory
+
+    def execute(self, context: Any) -> None:
+        ti = context["ti"]
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        services = self.services_factory()
+        try:
+            cfg = services.config(self.config_variable)
+            ctx = RunContext(cfg, dict(context["params"]), now, context["run_id"], context["dag"].dag_id, self.log)
+            result = self.check.run(services, ctx)
+            self._keep(result, cfg, ctx, services)
+        except Exception as exc:
+            transient = is_transient(exc)
+            will_retry = transient and ti.try_number <= (self.retries or 0)
+            result = self.check.new_result()
+            result.add(FAIL, "check_error", describe(exc) + (" (transient: the task will retry)" if will_retry else ""))
+            self._hand_over(ti, result, now)
+            if transient:
+                raise
+            raise AirflowFailException(describe(exc)) from None
+        self._hand_over(ti, result, now)
+        if not result.passed:
+            raise AirflowFailException(result.summary())
+
+    def _keep(self, result: CheckResult, cfg: dict, ctx: RunContext, services) -> None:
+        """Write the result's files beside the report and record its baseline (Airflow metadata DB only)."""
+        if result.artifacts:
+            from billing_readiness.report import run_report_dir
+
+            out = run_report_dir(cfg, ctx.dag_id, ctx.run_id)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                for artifact in result.artifacts:
+                    (out / artifact.filename).write_text(artifact.text)
+                    self.log.info("Wrote %s", out / artifact.filename)
+            except OSError as exc:
+                raise CheckError(f"cannot write the report files to {out} (config key 'report.dir'): {exc}") from None
+        if result.record is not None and result.passed:
+            services.record(result.record.key, result.record.value, result.record.description)
+            self.log.info("Recorded baseline %s", result.record.key)
+
+    def _hand_over(self, ti, result: CheckResult, now: dt.datetime) -> None:
+        result.metrics.setdefault("checked_at", now.isoformat())
+        ti.xcom_push(key=RESULT_XCOM_KEY, value=result.to_dict())
+        self.log.info("%s", result.summary())
+        for f in result.findings:
+            self.log.log(40 if f.severity == FAIL else 30 if f.severity == "warn" else 20, "[%s] %s", f.code, f.message)

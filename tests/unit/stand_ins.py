@@ -1,0 +1,122 @@
+"""Stand-ins for the services a check's run() uses (checks/contract.py Services), for the pure tests.
+
+They replace I/O only: a ClickHouse that answers named queries with given rows, an HTTP API that
+answers with a scripted sequence of statuses, a quota control that records what was done to it.
+The real hooks are tested against real servers in the integration tests.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+from billing_readiness.checks.contract import RunContext
+from billing_readiness.config import load_config
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+
+
+class RowsClickHouse:
+    """Answers each query by its name with rows (dicts), read through the query's column check."""
+
+    def __init__(self, rows_by_name: dict[str, list[dict]]):
+        self.rows_by_name, self.sent = rows_by_name, []
+        self.queries_sent = 0
+
+    def run(self, query):
+        self.queries_sent += 1
+        self.sent.append(query)
+        rows = self.rows_by_name.get(query.name, [])
+        names = list(rows[0]) if rows else list(query.columns)
+        return query.named_rows(names, [tuple(r[n] for n in names) for r in rows])
+
+    def run_all(self, queries):
+        return {key: self.run(q) for key, q in queries.items()}
+
+    def time_loads(self, queries, repetitions, warmups=1):
+        return [{"load_s": 0.1, "panels": [{"title": q.name, "elapsed_s": 0.1, "rows_read": 1, "bytes_read": 8,
+                                            "result_rows": 1, "error": None} for q in queries]}
+                for _ in range(repetitions)]
+
+    def source_id(self):
+        return "clickhouse_default/db"
+
+    def describe(self):
+        return "ch:9000/db"
+
+
+class ScriptedApi:
+    """An HTTP API whose responses follow `status_for(n)` (n = 1, 2, ... per request)."""
+
+    base_url = "http://api"
+
+    def __init__(self, status_for: Callable[[int], int | None], body: Any = None):
+        self.status_for, self.body, self.calls = status_for, body, []
+
+    def request(self, method, path, **kwargs):
+        self.calls.append((method, path, kwargs))
+        status = self.status_for(len(self.calls))
+        if status is None:
+            return {"status": None, "error": "ConnectionError: refused", "headers": {}, "body": None,
+                    "elapsed_s": 0.0, "unreachable": True}
+        headers = {"Retry-After": "1", "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset": "1"} if status == 429 else {}
+        body = self.body if self.body is not None else ({"error": "quota_exceeded"} if status == 429 else {})
+        return {"status": status, "headers": headers, "body": body, "error": None, "elapsed_s": 0.001}
+
+    def concurrently(self, count, method, path, **kwargs):
+        return [self.request(method, path, **kwargs) for _ in range(count)]
+
+
+class RecordingControl:
+    def __init__(self):
+        self.actions = []
+
+    def describe(self):
+        return "stand-in control"
+
+    def setup(self, limit):
+        self.actions.append(("setup", limit))
+
+    def reset(self, limit):
+        self.actions.append(("reset", limit))
+
+    def clean(self):
+        self.actions.append(("clean",))
+        return 1
+
+    def leftovers(self):
+        return []
+
+
+class StandInServices:
+    def __init__(self, clickhouse=None, http: dict | None = None, control=None, baselines: dict | None = None,
+                 clock: float = 1_000_000.0):
+        self._clickhouse, self._http, self.control = clickhouse, http or {}, control or RecordingControl()
+        self.baselines, self.clock, self.slept = baselines or {}, clock, []
+
+    def clickhouse(self, cfg):
+        return self._clickhouse
+
+    def http(self, conn_id, timeout_seconds, purpose):
+        return self._http[conn_id]
+
+    def quota_control(self, cfg, api, probe):
+        return self.control
+
+    def baseline(self, key):
+        return self.baselines.get(key)
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.clock += seconds
+
+    def time(self):
+        return self.clock
+
+
+def context(params: dict | None = None, now: dt.datetime = NOW, **config) -> RunContext:
+    defaults = {"lookback_days": 30, "max_missing_days": None, "reconciliation_tolerance_usd": 0.01,
+                "billing_month": None, "invoice_tolerance_usd": 0.01, "latency_threshold_s": 1.0, "repetitions": 3,
+                "top_k_tenants": 1, "probe_quota_limit": 10, "concurrency_probe": True}
+    return RunContext(load_config(config), {**defaults, **(params or {})}, now, "run-1", "billing_readiness")

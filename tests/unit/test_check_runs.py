@@ -1,0 +1,177 @@
+"""What each check's run() does around its verdict, with stand-ins for its services (no servers, no Airflow):
+month selection and baselines (check 2), where the panels come from (check 3), the probe's sequence
+(check 4), and rows read by column name."""
+import json
+
+import pytest
+
+from billing_readiness.checks import dashboard_latency as dl
+from billing_readiness.checks import invoice_immutability as inv
+from billing_readiness.checks import quota_enforcement as qe
+from billing_readiness.checks import usage_coverage as uc
+from billing_readiness.errors import CheckError, ServiceUnavailable
+from billing_readiness.timewindow import Month, Window
+from stand_ins import NOW, RowsClickHouse, ScriptedApi, StandInServices, context
+
+A_LINE = {"tenant_id": "a", "total_queries": 3, "total_tokens": 10, "cost_nanos": 1_500_000_000}
+
+
+def invoice_clickhouse(raw=(A_LINE,)):
+    rows = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}],
+            "invoice totals from usage_events, read 1": list(raw),
+            "invoice totals from usage_events, read 2 (max_threads=1)": list(raw),
+            "invoice totals from usage_daily (summed)": [
+                {"tenant_id": r["tenant_id"], "total_queries": r["total_queries"], "total_tokens": r["total_tokens"],
+                 "total_cost_usd": r["cost_nanos"] / 1e9} for r in raw]}
+    return RowsClickHouse(rows)
+
+
+def test_check_2_first_run_records_a_baseline_and_writes_the_csv():
+    ch = invoice_clickhouse()
+    result = inv.CHECK.run(StandInServices(ch), context())
+    assert result.passed and result.metrics["month"] == "2025-02"  # NOW is 2025-03-10: last closed month
+    key = inv.baseline_key("clickhouse_default/db", context().cfg, Month.parse("2025-02"))
+    assert result.record.key == key == result.details.baseline_variable
+    assert result.record.value["lines"]["a"]["exact_cost_usd"] == "1.500000000"
+    assert [(a.filename, a.text.splitlines()[1]) for a in result.artifacts] == [
+        ("invoices-2025-02.csv", "a,2025-02,3,10,1.50,2025-02-28")]
+
+
+def test_check_2_compares_with_an_existing_baseline_and_records_nothing():
+    first = inv.CHECK.run(StandInServices(invoice_clickhouse()), context())
+    baselines = {first.record.key: first.record.value}
+    same = inv.CHECK.run(StandInServices(invoice_clickhouse(), baselines=baselines), context())
+    assert same.passed and same.record is None and same.details.baseline.startswith("compared")
+    changed = dict(A_LINE, cost_nanos=1_800_000_000)
+    later = inv.CHECK.run(StandInServices(invoice_clickhouse([changed]), baselines=baselines), context())
+    assert [f.code for f in later.failures] == ["closed_month_changed"] and later.record is None
+
+
+def test_check_2_a_failing_first_run_records_no_baseline():
+    ch = invoice_clickhouse()
+    ch.rows_by_name["invoice totals from usage_daily (summed)"][0]["total_cost_usd"] = 9.0
+    result = inv.CHECK.run(StandInServices(ch), context())
+    assert not result.passed and result.record is None and result.details.baseline.startswith("not recorded")
+
+
+@pytest.mark.parametrize("month, message", [
+    ("2025-03", "param 'billing_month' is 2025-03, which is not closed yet"),
+    ("2025-13", "param 'billing_month': not a month"),
+])
+def test_check_2_billing_month_param_must_be_a_closed_month(month, message):
+    with pytest.raises(CheckError, match=message):
+        inv.CHECK.run(StandInServices(invoice_clickhouse()), context({"billing_month": month}))
+
+
+def test_a_configured_invoice_query_with_wrong_columns_names_them():
+    sql = "SELECT tenant_id, count() AS total_queries, sum(cost_usd) AS cost FROM usage_events GROUP BY tenant_id"
+    ctx = context(invoice={"sql": sql})
+    ch = RowsClickHouse({"active tenants (tenant_quotas)": [{"tenant_id": "a"}],
+                         "invoice totals (configured invoice.sql), read 1": [
+                             {"tenant_id": "a", "total_queries": 1, "cost": 0.5}]})
+    with pytest.raises(CheckError) as err:
+        inv.CHECK.run(StandInServices(ch), ctx)
+    assert "config key 'invoice.sql'" in str(err.value)
+    assert "missing column(s) total_tokens, cost_nanos" in str(err.value) and "unexpected column(s) cost" in str(err.value)
+
+
+def test_rows_are_read_by_name_whatever_their_order():
+    q = uc.queries(context().cfg, Window(NOW, 3))["future"]
+    assert q.named_rows(["latest", "t", "events"], [(5, "a", 2)]) == [{"latest": 5, "t": "a", "events": 2}]
+
+
+# ---- check 3: where the panels come from ----------------------------------------------------------
+
+TOP = {"largest tenants by events (usage_hourly)": [{"t": "acme", "events": 100}]}
+EXPORT = {"title": "d", "time": {"from": "now-6h"}, "panels": [{"title": "From export", "targets": [
+    {"rawSql": "SELECT 1 FROM usage_hourly WHERE tenant_id = '$tenant'"}]}]}
+
+
+def latency_run(services, **config):
+    return dl.CHECK.run(services, context(**config))
+
+
+def test_check_3_grafana_comes_before_an_export_file_and_config(tmp_path):
+    export = tmp_path / "d.json"
+    export.write_text(json.dumps(EXPORT))
+    grafana = ScriptedApi(lambda n: 200, body={"dashboard": {**EXPORT, "panels": [dict(EXPORT["panels"][0], title="Live")]}})
+    services = StandInServices(RowsClickHouse(TOP), http={"grafana_default": grafana})
+    result = latency_run(services, connections={"grafana": "grafana_default"},
+                         dashboard={"grafana_uid": "u1", "export_file": str(export), "panels": []})
+    assert result.metrics["panel_source"] == "Grafana dashboard uid u1"
+    assert [p.title for p in result.details.tenants[0].panels] == ["Live"]
+    assert grafana.calls == [("GET", "/api/dashboards/uid/u1", {})]
+
+
+def test_check_3_export_file_comes_before_config_panels_and_sets_the_time_range(tmp_path):
+    export = tmp_path / "d.json"
+    export.write_text(json.dumps(EXPORT))
+    panels, source, range_s = dl.dashboard_panels(StandInServices(), context(
+        dashboard={"export_file": str(export), "panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg)
+    assert ([p.title for p in panels], source, range_s) == (["From export"], f"export file {export}", 6 * 3600)
+    config_only = dl.dashboard_panels(StandInServices(), context(dashboard={"panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg)
+    assert [p.title for p in config_only[0]] == ["cfg"] and config_only[1] == "config 'dashboard.panels'"
+    default = dl.dashboard_panels(StandInServices(), context().cfg)
+    assert len(default[0]) == 4 and default[1] == "M12.1 default panels"
+
+
+def test_check_3_dashboard_source_errors_name_what_to_fix(tmp_path):
+    bad = tmp_path / "not.json"
+    bad.write_text("<html>")
+    with pytest.raises(CheckError, match=f"config key 'dashboard.export_file': {bad} is not a JSON"):
+        dl.dashboard_panels(StandInServices(), context(dashboard={"export_file": str(bad)}).cfg)
+    with pytest.raises(CheckError, match="config key 'dashboard.panels' is empty"):
+        latency_run(StandInServices(RowsClickHouse(TOP)), dashboard={"panels": []})
+    denied = StandInServices(http={"g": ScriptedApi(lambda n: 401)})
+    with pytest.raises(CheckError, match="HTTP 401 .*'dashboard.grafana_uid'"):
+        dl.dashboard_panels(denied, context(connections={"grafana": "g"}, dashboard={"grafana_uid": "u"}).cfg)
+    down = StandInServices(http={"g": ScriptedApi(lambda n: None)})
+    with pytest.raises(ServiceUnavailable, match="Grafana \\(connection 'g'\\) unreachable"):
+        dl.dashboard_panels(down, context(connections={"grafana": "g"}, dashboard={"grafana_uid": "u"}).cfg)
+
+
+# ---- check 4: the probe's sequence --------------------------------------------------------------
+
+PROBE_CH = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}]}
+
+
+def probe(status_for, params=None, clock=1_000_000.0, **config):
+    api = ScriptedApi(status_for)
+    services = StandInServices(RowsClickHouse(PROBE_CH), http={"quota_api_default": api}, clock=clock)
+    return services, api, (lambda: qe.CHECK.run(services, context(params, **config)))
+
+
+def test_check_4_sets_the_quota_probes_then_resets_for_the_concurrent_probe_and_always_cleans():
+    services, api, run = probe(lambda n: 200 if n <= 10 or 11 < n <= 21 else 429)
+    result = run()
+    assert result.passed, result.findings
+    assert services.control.actions == [("setup", 10), ("reset", 10), ("clean",)]
+    assert len(api.calls) == 11 + 20 and api.calls[0][2]["headers"] == {"X-Tenant-ID": "readiness-probe"}
+
+
+def test_check_4_skips_the_concurrent_probe_when_the_sequence_failed_and_still_cleans():
+    services, api, run = probe(lambda n: 200)
+    result = run()
+    assert [f.code for f in result.failures] == ["quota_not_enforced"]
+    assert services.control.actions == [("setup", 10), ("clean",)] and len(api.calls) == 12
+
+
+def test_check_4_an_unreachable_api_is_transient_after_cleanup():
+    services, api, run = probe(lambda n: None)
+    with pytest.raises(ServiceUnavailable, match="quota API \\(connection 'quota_api_default'"):
+        run()
+    # a request given up on may still be counted: clean, wait the grace period, clean again
+    assert services.control.actions == [("setup", 10), ("clean",), ("clean",)] and services.slept == [5.0]
+
+
+def test_check_4_waits_for_the_next_counter_window_when_it_is_about_to_roll_over():
+    services, api, run = probe(lambda n: 200 if n <= 10 or 11 < n <= 21 else 429, clock=3600 * 100 - 5)
+    run()
+    assert services.slept[0] == pytest.approx(6)
+
+
+def test_check_4_refuses_a_probe_id_that_is_an_active_tenant_before_sending_anything():
+    services, api, run = probe(lambda n: 200, quota={"probe_tenant_id": "a"})
+    with pytest.raises(CheckError, match="probe tenant 'a' is an active tenant"):
+        run()
+    assert api.calls == [] and services.control.actions == []
