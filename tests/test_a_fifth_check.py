@@ -22,7 +22,10 @@ def five_check_dag(airflow_db, tmp_path_factory):
     (folder / "billing_readiness_5.py").write_text(copy)
     bag = DagBag(dag_folder=str(folder))
     assert not bag.import_errors, bag.import_errors
-    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)  # dag.test() runs only DAGs the DB knows
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()  # dag.test() runs only DAGs the DB knows, in a bundle it knows
+    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
     return bag.dags["billing_readiness_5"]
 
 

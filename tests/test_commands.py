@@ -14,7 +14,7 @@ def run_dag_command(*args):
 def test_run_dag_promotes_the_healthy_sandbox(services):
     out = run_dag_command()
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "READY: all four checks passed" in out.stdout
+    assert "READY: all 4 checks passed" in out.stdout
     assert "| 4 | Check 4: Quota enforcement | PASS |" in out.stdout
 
 
