@@ -26,16 +26,32 @@ def with_outage(plan: SeedPlan, tenant: str, first_day: dt.date, days: int) -> S
     return SeedPlan(now=plan.now, tenants=tenants, seed=plan.seed)
 
 
+def with_partial_loss(plan: SeedPlan, tenant: str, day: dt.date, keep_percent: int) -> SeedPlan:
+    """The plan with only `keep_percent` % of `tenant`'s events stored on one UTC day (ingestion lost the rest)."""
+    start = dt.datetime.combine(day, dt.time(), UTC)
+    span = (start, start + dt.timedelta(days=1), keep_percent)
+    tenants = [dataclasses.replace(t, thinned=t.thinned + (span,)) if t.tenant_id == tenant else t for t in plan.tenants]
+    return SeedPlan(now=plan.now, tenants=tenants, seed=plan.seed)
+
+
+def onboarded_days_ago(plan: SeedPlan, tenant: str, days: int) -> SeedPlan:
+    """The plan with `tenant`'s first usage ever `days` days before today (nothing stored before that)."""
+    first = plan.now.date() - dt.timedelta(days=days)
+    return with_outage(plan, tenant, plan.start.date(), (first - plan.start.date()).days)
+
+
 def insert_events(execute: Execute, database: str, events: Iterable[dict]) -> int:
-    """Insert events given as dicts (event_id, tenant_id, event_type, quantity, cost_usd, timestamp)."""
+    """Insert events given as dicts (event_id, tenant_id, event_type, quantity, cost_usd, timestamp and,
+    optionally, created_at: when it was ingested, by default at its timestamp)."""
     selects = []
     for e in events:
         ts = _epoch(e["timestamp"])
+        ingested = _epoch(e.get("created_at") or e["timestamp"])
         selects.append(
             f"SELECT '{_check(e['event_id'])}' AS event_id, '{_check(e['tenant_id'])}' AS tenant_id, "
             f"CAST('{_check(e['event_type'])}' AS {EVENT_TYPE_ENUM}) AS event_type, "
             f"toFloat64({float(e['quantity'])}) AS quantity, toFloat64({float(e['cost_usd'])}) AS cost_usd, "
-            f"'{{\"fault\":true}}' AS metadata, toDateTime({ts}) AS timestamp, toDateTime({ts}) AS created_at"
+            f"'{{\"fault\":true}}' AS metadata, toDateTime({ts}) AS timestamp, toDateTime({ingested}) AS created_at"
         )
     if selects:
         execute(
@@ -46,12 +62,16 @@ def insert_events(execute: Execute, database: str, events: Iterable[dict]) -> in
     return len(selects)
 
 
-def _query_events(tenant: str, at: dt.datetime, n: int, cost: float, tag: str) -> list[dict]:
-    return [
-        {"event_id": f"{tag}-{tenant}-{i:04d}", "tenant_id": tenant, "event_type": "query", "quantity": 1,
-         "cost_usd": cost, "timestamp": at + dt.timedelta(seconds=i)}
-        for i in range(n)
-    ]
+def _query_events(tenant: str, at: dt.datetime, n: int, cost: float, tag: str,
+                  ingested: dt.datetime | None = None, lag_s: int = 0) -> list[dict]:
+    """n queries from `at` on, a second apart, ingested at `ingested` or `lag_s` after each one happened."""
+    events = []
+    for i in range(n):
+        ts = at + dt.timedelta(seconds=i)
+        events.append({"event_id": f"{tag}-{tenant}-{i:04d}", "tenant_id": tenant, "event_type": "query",
+                       "quantity": 1, "cost_usd": cost, "timestamp": ts,
+                       "created_at": ingested or ts + dt.timedelta(seconds=lag_s)})
+    return events
 
 
 def add_active_tenant_without_usage(execute: Execute, database: str, tenant: str = "tenant-ghost") -> str:
@@ -97,17 +117,20 @@ def drift_daily_rollup(execute: Execute, database: str, tenant: str, day: dt.dat
     )
 
 
-def add_month_boundary_events(execute: Execute, database: str, tenant: str, month_end: dt.datetime) -> None:
-    """One $1.00 query at 23:59:59 on the month's last day, one $2.00 query at 00:00:00 the next day."""
+def add_month_boundary_events(execute: Execute, database: str, tenant: str, month_end: dt.datetime,
+                              lag_s: int = 5) -> None:
+    """One $1.00 query at 23:59:59 on the month's last day, one $2.00 query at 00:00:00 the next day, each
+    ingested `lag_s` seconds later (normal ingest lag: the first one lands after midnight)."""
     last = month_end - dt.timedelta(seconds=1)
-    insert_events(execute, database, _query_events(tenant, last, 1, 1.0, "boundary-last"))
-    insert_events(execute, database, _query_events(tenant, month_end, 1, 2.0, "boundary-next"))
+    insert_events(execute, database, _query_events(tenant, last, 1, 1.0, "boundary-last", lag_s=lag_s))
+    insert_events(execute, database, _query_events(tenant, month_end, 1, 2.0, "boundary-next", lag_s=lag_s))
 
 
 def backfill_closed_month(execute: Execute, database: str, tenant: str, month_start: dt.datetime, n: int = 3,
-                          cost: float = 0.25) -> None:
-    """Late events dated inside an already closed month (they change its invoice after the fact)."""
-    insert_events(execute, database, _query_events(tenant, month_start + dt.timedelta(days=3), n, cost, "backfill"))
+                          cost: float = 0.25, ingested: dt.datetime | None = None) -> None:
+    """Late events dated inside an already closed month, ingested now (they change its invoice after the fact)."""
+    insert_events(execute, database, _query_events(tenant, month_start + dt.timedelta(days=3), n, cost, "backfill",
+                                                   ingested=ingested or dt.datetime.now(UTC)))
 
 
 def mutate_costs(execute: Execute, database: str, tenant: str, start: dt.datetime, end: dt.datetime,

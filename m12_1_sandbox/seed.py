@@ -42,6 +42,8 @@ class TenantPlan:
     # events = the volume over MIN_DAYS days; older sandboxes span more days and hold more
     # (start, end) UTC datetimes with no events: a metering outage for that tenant
     outages: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
+    # (start, end, keep percent): only that share of the events in the span is stored (a partial loss)
+    thinned: tuple[tuple[dt.datetime, dt.datetime, int], ...] = ()
 
 
 @dataclass
@@ -103,6 +105,8 @@ def events_insert_sql(database: str, tenant: TenantPlan, start: dt.datetime, end
     step = max(1, 86400 // per_day)
     h = f"{seed}, '{tid}', day, i"
     outage = "".join(f" AND NOT (ts >= {_epoch(a)} AND ts < {_epoch(b)})" for a, b in tenant.outages)
+    outage += "".join(f" AND NOT (ts >= {_epoch(a)} AND ts < {_epoch(b)} AND k2 >= {int(keep)})"
+                      for a, b, keep in tenant.thinned)
     return f"""
 INSERT INTO {db}.usage_events (event_id, tenant_id, event_type, quantity, cost_usd, metadata, timestamp, created_at)
 SELECT
@@ -124,6 +128,7 @@ FROM
         cityHash64({h}, 3) AS r,
         cityHash64({h}, 4) % 100 AS k,
         cityHash64({h}, 5) % 3 AS m,
+        cityHash64({h}, 6) % 100 AS k2,
         day + intDiv(i * 86400, {per_day}) + r % {step} AS ts,
         multiIf(k < 40, 'query', k < 65, 'token_input', k < 85, 'token_output',
                 k < 92, 'embedding', k < 97, 'storage_write', 'storage_read') AS et,

@@ -147,7 +147,7 @@ def test_every_check_query_gives_the_same_rows(engines):
             current = engines["current"](q.sql, q.params, settings=q.settings)
         if not same_rows(server, current):
             differ.append((name, server[:3], current[:3]))
-        if "panel" not in name and "probe" not in name and "future" not in name and "duplicates" not in name:
+        if not any(word in name for word in ("panel", "probe", "future", "duplicates", "late", "mutations")):
             assert server, f"{name} returned no rows: the parity test would prove nothing"
     assert differ == []
 

@@ -22,6 +22,15 @@ def test_four_checks_fan_in_to_a_final_all_success_gate(dag):
     assert gate.downstream_task_ids == set()  # a final task: its failure fails the run
 
 
+def test_check_3_runs_after_the_other_checks_whatever_their_outcome(dag):
+    latency = dag.get_task("check_dashboard_latency")
+    assert latency.upstream_task_ids == {"check_usage_coverage", "check_invoice_immutability",
+                                         "check_quota_enforcement"}
+    assert latency.trigger_rule == "all_done"
+    for task_id in ("check_usage_coverage", "check_invoice_immutability", "check_quota_enforcement"):
+        assert dag.get_task(task_id).upstream_task_ids == set() and dag.get_task(task_id).trigger_rule == "all_success"
+
+
 def test_report_runs_whatever_happened_and_is_final(dag):
     report = dag.get_task("readiness_report")
     assert report.trigger_rule == "all_done"

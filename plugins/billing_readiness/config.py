@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
         "quantity": "quantity",
         "cost_usd": "cost_usd",
         "timestamp": "timestamp",
+        # When the row was written; None: the table has none, and check 2's late-arrival sub-check cannot run.
+        "ingested_at": "created_at",
     },
     "usage_hourly": {
         "table": "usage_hourly",
@@ -67,12 +69,20 @@ DEFAULTS: dict[str, Any] = {
         "token_output": "token_output",
         "storage_write": "storage_write",
     },
-    # A SELECT returning one column of tenant ids; None: every tenant in tenant_quotas.
+    # A SELECT returning one column named tenant_id; None: every tenant in tenant_quotas.
     "active_tenants_sql": None,
+    "coverage": {
+        # A complete day with fewer events than this share of the tenant's median day is a partial loss.
+        "partial_day_ratio": 0.1,
+    },
     "invoice": {
-        # A SELECT with %(month_start)s / %(month_end)s (epoch seconds, end exclusive) returning
+        # A SELECT with %(month_start)s / %(month_end)s (epoch seconds, end exclusive) returning the columns
         # tenant_id, total_queries, total_tokens, cost_nanos (Int64 nano-dollars); None: built from usage_events.
         "sql": None,
+        # Rows of a closed month ingested later than its end plus this are late arrivals (normal lag: seconds).
+        "late_arrival_grace_seconds": 3600,
+        # mutation_id values of system.mutations reviewed and accepted (e.g. a deliberate correction).
+        "accepted_mutations": [],
     },
     "dashboard": {
         # Panels come from, in order: a Grafana connection (with grafana_uid), a dashboard export file,
@@ -114,6 +124,7 @@ DEFAULTS: dict[str, Any] = {
 
 # Keys whose value may be None or of the type given here instead of the default's type.
 _NULLABLE: dict[str, type | tuple] = {
+    "usage_events.ingested_at": str,
     "connections.alerts": str,
     "connections.grafana": str,
     "active_tenants_sql": str,
@@ -174,6 +185,8 @@ def _type_name(t) -> str:
 def _validate(cfg: dict) -> None:
     for section in ("usage_events", "usage_hourly", "usage_daily", "tenant_quotas"):
         for key, name in cfg[section].items():
+            if name is None:  # a nullable column (usage_events.ingested_at): that sub-check does not run
+                continue
             pattern = _TABLE if key == "table" else _IDENT
             if not pattern.match(name):
                 raise ConfigError(
@@ -219,6 +232,13 @@ def _validate(cfg: dict) -> None:
             raise ConfigError(f"config key '{key}' must be a SELECT statement")
     if cfg["invoice"]["sql"] is not None and not cfg["invoice"]["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
         raise ConfigError("config key 'invoice.sql' must be a SELECT statement")
+    if not 0 < cfg["coverage"]["partial_day_ratio"] < 1:
+        raise ConfigError(f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
+                          f"{cfg['coverage']['partial_day_ratio']!r}")
+    if cfg["invoice"]["late_arrival_grace_seconds"] < 0:
+        raise ConfigError("config key 'invoice.late_arrival_grace_seconds' must not be negative")
+    if not all(isinstance(m, str) and m for m in cfg["invoice"]["accepted_mutations"]):
+        raise ConfigError("config key 'invoice.accepted_mutations' must be a list of mutation_id strings")
     if cfg["dashboard"]["panels"] is not None:
         for i, panel in enumerate(cfg["dashboard"]["panels"]):
             if not isinstance(panel, dict) or not isinstance(panel.get("sql"), str) or not panel.get("title"):

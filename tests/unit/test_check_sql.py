@@ -13,7 +13,7 @@ CFG = load_config({"usage_events": {"table": "metering.events", "timestamp": "ev
 WINDOW = Window(NOW, 3)  # 2025-03-07 .. 2025-03-10 12:00 UTC
 
 
-def test_check_1_sends_six_queries_with_these_columns():
+def test_check_1_sends_seven_queries_with_these_columns():
     qs = uc.queries(CFG, WINDOW)
     assert {k: q.columns for k, q in qs.items()} == {
         "active": ("tenant_id",),
@@ -21,8 +21,16 @@ def test_check_1_sends_six_queries_with_these_columns():
         "daily": ("t", "d", "query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd"),
         "hourly": ("t", "d", "et", "events", "quantity", "cost"),
         "duplicates": ("t", "duplicated_ids", "extra_rows", "example_event_id"),
+        "first_usage": ("t", "first_day"),
         "future": ("t", "events", "latest"),
     }
+
+
+def test_check_1_first_usage_comes_from_the_daily_rollup_over_all_history():
+    assert uc.queries(CFG, WINDOW)["first_usage"].render() == """\
+SELECT tenant_id AS t, min(day) AS first_day
+FROM metering.daily
+GROUP BY t"""
 
 
 def test_check_1_raw_usage_sql():
@@ -72,6 +80,32 @@ SELECT tenant_id AS tenant_id, sum(query_count) AS total_queries,
 FROM metering.daily
 WHERE day >= toDate('2025-02-01') AND day < toDate('2025-03-01')
 GROUP BY tenant_id"""
+
+
+def test_check_2_late_arrivals_sql_uses_the_ingestion_column_and_the_grace_period():
+    cfg = load_config({"usage_events": {"ingested_at": "inserted_at"}, "invoice": {"late_arrival_grace_seconds": 600}})
+    assert inv.queries(cfg, Month.parse("2025-02"))["late"].render() == """\
+SELECT tenant_id AS tenant_id, count() AS late_rows,
+       sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS cost_nanos,
+       toUInt32(min(inserted_at)) AS first_ingested, toUInt32(max(inserted_at)) AS last_ingested
+FROM usage_events
+WHERE timestamp >= toDateTime(1738368000) AND timestamp < toDateTime(1740787200)
+  AND inserted_at > toDateTime(1740787800)
+GROUP BY tenant_id
+ORDER BY tenant_id"""
+    assert "late" not in inv.queries(load_config({"usage_events": {"ingested_at": None}}), Month.parse("2025-02"))
+
+
+def test_check_2_mutations_sql_covers_the_events_table_and_both_rollups():
+    assert inv.queries(CFG, Month.parse("2025-02"))["mutations"].render() == """\
+SELECT database, table, mutation_id, command, toUInt32(create_time) AS created, is_done
+FROM system.mutations
+WHERE create_time >= toDateTime(1738368000)
+  AND ((database = 'metering' AND (table IN ('events', '.inner.events') OR startsWith(table, '.inner_id.'))) \
+OR (database = 'metering' AND (table IN ('daily', '.inner.daily') OR startsWith(table, '.inner_id.'))) \
+OR (database = currentDatabase() AND (table IN ('usage_hourly', '.inner.usage_hourly') \
+OR startsWith(table, '.inner_id.'))))
+ORDER BY create_time, table"""
 
 
 def test_check_2_configured_invoice_sql_is_sent_as_written_with_the_month_as_parameters():

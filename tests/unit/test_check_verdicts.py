@@ -8,7 +8,7 @@ from billing_readiness.checks import dashboard_latency as dl
 from billing_readiness.checks import invoice_immutability as inv
 from billing_readiness.checks import quota_enforcement as qe
 from billing_readiness.checks import usage_coverage as uc
-from billing_readiness.checks.usage_coverage.verdict import _qty_differs
+from billing_readiness.checks.usage_coverage.reconcile import qty_differs
 from billing_readiness.config import load_config
 from billing_readiness.timewindow import Month, Window
 from stand_ins import NOW
@@ -27,18 +27,22 @@ def hourly(t, d, et, n, q, c):
     return {"t": t, "d": d, "et": et, "events": n, "quantity": q, "cost": c}
 
 
-def coverage_rows(window, tenants, skip=()):
-    """Consistent raw/daily/hourly rows: one query event ($0.001) per tenant per day."""
+def coverage_rows(window, tenants, skip=(), events=None, first_usage=None):
+    """Consistent raw/daily/hourly rows: `events.get((t, d), 1)` query events ($0.001 each) per tenant per day;
+    each tenant's first usage ever (usage_daily's first day) `first_usage[t]`, default long before the window."""
+    first_usage = first_usage or {}
     rows = {"active": [{"tenant_id": t} for t in tenants], "raw": [], "daily": [], "hourly": [], "duplicates": [],
-            "future": []}
+            "future": [], "first_usage": [{"t": t, "first_day": first_usage.get(t, dt.date(2020, 1, 1))}
+                                          for t in tenants]}
     for t in tenants:
         for d in window.complete_days() + [window.today]:
-            if (t, d) in skip:
+            if (t, d) in skip or d < first_usage.get(t, dt.date.min):
                 continue
-            rows["raw"].append(raw(t, d, "query", 1, 1.0, 1_000_000))
+            n = (events or {}).get((t, d), 1)
+            rows["raw"].append(raw(t, d, "query", n, float(n), n * 1_000_000))
             if d != window.today:
-                rows["daily"].append(daily(t, d, 1, 0.0, 0.0, 0.0, 0.001))
-                rows["hourly"].append(hourly(t, d, "query", 1, 1.0, 0.001))
+                rows["daily"].append(daily(t, d, n, 0.0, 0.0, 0.0, n * 0.001))
+                rows["hourly"].append(hourly(t, d, "query", n, float(n), n * 0.001))
     return rows
 
 
@@ -59,16 +63,46 @@ def test_coverage_no_active_tenants_fails():
     assert [f.code for f in r.failures] == ["no_active_tenants"]
 
 
-def test_coverage_missing_days_report_only_then_fail_over_threshold():
+def test_coverage_a_missing_day_fails_by_default_and_the_param_allows_n():
     w = Window(NOW, 5)
     days = w.complete_days()
     rows = coverage_rows(w, ["a", "b"], skip={("b", days[1]), ("b", days[2])})
-    report_only = coverage(rows, w)
-    assert report_only.passed and [f.code for f in report_only.warnings] == ["missing_days"]
-    r = coverage(rows, w, max_missing_days=1)
+    r = coverage(rows, w)
     assert [(f.code, f.evidence["tenant"]) for f in r.failures] == [("missing_days", "b")]
     assert r.failures[0].evidence["missing_days"] == [days[1].isoformat(), days[2].isoformat()]
-    assert coverage(rows, w, max_missing_days=2).passed
+    assert not coverage(rows, w, max_missing_days=1).passed
+    allowed = coverage(rows, w, max_missing_days=2)
+    assert allowed.passed and [f.code for f in allowed.warnings] == ["missing_days"]  # still reported
+
+
+def test_coverage_days_before_a_tenants_first_usage_do_not_count():
+    w = Window(NOW, 30)
+    onboarded = w.today - dt.timedelta(days=10)
+    rows = coverage_rows(w, ["a", "new"], first_usage={"new": onboarded})
+    r = coverage(rows, w)
+    assert r.passed, r.failures
+    assert [(f.evidence["tenant"], f.evidence["first_usage"]) for f in r.findings
+            if f.code == "first_usage_in_window"] == [("new", onboarded.isoformat())]
+    assert r.details.coverage.first_usage == {"new": onboarded.isoformat()}
+    # the rollup knows older usage: then the same empty days are missing days
+    rows["first_usage"] = [{"t": t, "first_day": dt.date(2020, 1, 1)} for t in ("a", "new")]
+    assert [f.evidence["tenant"] for f in coverage(rows, w).failures] == ["new"]
+
+
+def test_coverage_a_day_far_below_the_median_is_a_partial_loss_warning_or_failure():
+    w = Window(NOW, 10)
+    day = w.complete_days()[4]
+    rows = coverage_rows(w, ["a", "b"], events={**{("a", d): 200 for d in w.complete_days()}, ("a", day): 6})
+    r = coverage(rows, w)
+    assert r.passed and [f.code for f in r.warnings] == ["partial_day_loss"]
+    [f] = r.warnings
+    assert f.evidence["tenant"] == "a" and f.evidence["days"] == [{"day": day.isoformat(), "events": 6,
+                                                                    "median_events": 200.0}]
+    assert "3% of median" in f.message and r.details.coverage.partial == {"a": [day.isoformat()]}
+    strict = coverage(rows, w, partial_days_fail=True)
+    assert [f.code for f in strict.failures] == ["partial_day_loss"]
+    rows = coverage_rows(w, ["a"], events={**{("a", d): 200 for d in w.complete_days()}, ("a", day): 25})
+    assert coverage(rows, w).warnings == []  # 12.5% of the median is not a loss
 
 
 def test_coverage_drift_duplicates_orphans_future():
@@ -98,7 +132,7 @@ def test_a_small_quantity_drift_on_a_large_total_is_still_caught():
     r = coverage(rows, w)
     assert [f.code for f in r.failures] == ["rollup_drift_daily"]
     assert r.failures[0].evidence["differences"][0]["column"] == "storage_writes_bytes"
-    assert not _qty_differs(0.1 + 0.2 + 0.3, 0.3 + 0.2 + 0.1)  # summation order alone is no drift
+    assert not qty_differs(0.1 + 0.2 + 0.3, 0.3 + 0.2 + 0.1)  # summation order alone is no drift
 
 
 MONTH = Month.parse("2025-02")
@@ -109,7 +143,8 @@ def invoice_rows(costs_nanos, active=None, rollup=None):
     r = rollup if rollup is not None else [
         {"tenant_id": t, "total_queries": 10, "total_tokens": 1000, "total_cost_usd": n / 1e9}
         for t, n in costs_nanos.items()]
-    return {"active": [{"tenant_id": t} for t in (active or costs_nanos)], "raw_a": a, "raw_b": list(a), "rollup": r}
+    return {"active": [{"tenant_id": t} for t in (active or costs_nanos)], "raw_a": a, "raw_b": list(a), "rollup": r,
+            "late": [], "mutations": []}
 
 
 def invoice(rows, tolerance=Decimal("0.01"), baseline=None):
@@ -158,8 +193,36 @@ def test_invoice_baseline_comparison():
 
 
 def test_invoice_no_usage_at_all_fails():
-    r = invoice({"active": [{"tenant_id": "a"}], "raw_a": [], "raw_b": [], "rollup": []})
+    r = invoice({"active": [{"tenant_id": "a"}], "raw_a": [], "raw_b": [], "rollup": [], "late": [], "mutations": []})
     assert [f.code for f in r.failures] == ["no_usage_in_month"]
+
+
+def test_invoice_late_arrivals_and_mutations_fail_a_first_run_and_block_its_baseline():
+    rows = invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000})
+    rows["late"] = [{"tenant_id": "b", "late_rows": 3, "cost_nanos": 750_000_000, "first_ingested": 1741000000,
+                     "last_ingested": 1741000002}]
+    rows["mutations"] = [{"database": "m", "table": "usage_events", "mutation_id": "mutation_7.txt",
+                          "command": "UPDATE cost_usd = cost_usd * 1.2 WHERE tenant_id = 'a'", "created": 1740900000,
+                          "is_done": 1}]
+    r = invoice(rows)
+    assert {f.code for f in r.failures} == {"late_arrivals", "closed_month_mutated"}
+    late = next(f for f in r.failures if f.code == "late_arrivals")
+    assert (late.evidence["tenant"], late.evidence["rows"], late.evidence["cost_usd"]) == ("b", 3, "0.750000")
+    assert late.evidence["first_ingested"] == "2025-03-03 11:06:40 UTC"
+    mutated = next(f for f in r.failures if f.code == "closed_month_mutated")
+    assert mutated.evidence["table"] == "m.usage_events" and "cost_usd * 1.2" in mutated.message
+    assert r.details.baseline == "not recorded: this run found closed_month_mutated, late_arrivals, so its totals " \
+                                 "cannot be the reference"
+    accepted = inv.evaluate(inv.CHECK.new_result(), {**rows, "late": []}, MONTH, accepted_mutations=["mutation_7.txt"])
+    assert accepted.passed and [f.code for f in accepted.warnings] == ["accepted_mutation"]
+
+
+def test_invoice_without_an_ingestion_time_column_says_late_arrivals_were_not_checked():
+    rows = invoice_rows({"a": 1_000_000_000})
+    del rows["late"]
+    r = invoice(rows)
+    assert r.passed and [f.code for f in r.warnings] == ["late_arrivals_not_checked"]
+    assert "usage_events.ingested_at" in r.warnings[0].message
 
 
 def test_dashboard_binding_never_pastes_the_tenant():

@@ -68,6 +68,9 @@ class Check:
     params: ClassVar[tuple[str, ...]] = ()
     Details: ClassVar[type]
     renderer: ClassVar[Any] = None  # a module with markdown(details) -> list[str] and html(details) -> str
+    # A check that measures time (check 3) runs after every other check of the run has finished, whatever
+    # their outcome, so it never times load that the gate itself puts on the inspected system.
+    runs_alone: ClassVar[bool] = False
 
     @property
     def doc_md(self) -> str:

@@ -3,10 +3,13 @@
 The invoice for tenant T and month M is the sum of T's stored cost_usd in M (UTC,
 half-open), rounded to cents once. It is generated twice from usage_events (two
 independent reads) and once from usage_daily; all must agree within the
-tolerance. The first run that sees a closed month records its totals as the
-baseline (an Airflow Variable); every later run must reproduce them.
+tolerance. Already on its first run it fails on rows ingested after the month
+closed and on mutations of the billing tables since the month began. The first
+run that finds nothing records the totals as the baseline (an Airflow Variable);
+every later run must reproduce them.
 
-    queries.py  the SQL        verdict.py  the decision        render.py  its part of the report
+    queries.py  the SQL     verdict.py  the decision     closed_month.py  late arrivals, mutations
+    render.py  its part of the report
 """
 from __future__ import annotations
 
@@ -45,7 +48,8 @@ def baseline_key(source: str, cfg: dict, month: Month) -> str:
     """One baseline per billed system (connection id, database, events table, invoice query) and month.
 
     The connection id, not the host: a failover to another replica is the same billing data."""
-    scope = json.dumps([source, cfg["usage_events"], cfg["invoice"]["sql"]], sort_keys=True)
+    billed = {k: v for k, v in cfg["usage_events"].items() if k != "ingested_at"}  # what the totals are made of
+    scope = json.dumps([source, billed, cfg["invoice"]["sql"]], sort_keys=True)
     return f"{BASELINE_PREFIX}.{hashlib.sha256(scope.encode()).hexdigest()[:12]}.{month}"
 
 
@@ -68,7 +72,8 @@ class InvoiceImmutability(Check):
         baseline = io.baseline(key)
         result = self.new_result()
         result.show_queries(qs)
-        evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline)
+        evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline,
+                 int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]), ctx.cfg["invoice"]["accepted_mutations"])
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         details: Details = result.details
         details.baseline_variable = key

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from billing_readiness.checks.invoice_immutability.closed_month import LateArrival, Mutation, late_arrivals, mutations
 from billing_readiness.money import from_float, from_nanos, to_cents
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
 from billing_readiness.timewindow import Month
@@ -45,6 +46,8 @@ class Details:
     baseline: str = ""  # in words: recorded, compared with ..., or why it was not recorded
     baseline_variable: str = ""
     invoice_csv: str = ""  # the CSV's file name beside the report
+    late_arrivals: list[LateArrival] = field(default_factory=list)
+    mutations: list[Mutation] = field(default_factory=list)
 
 
 def totals(rows: list[dict[str, Any]], cost_column: str = "cost_nanos") -> Totals:
@@ -103,8 +106,12 @@ def evaluate(
     month: Month,
     tolerance_usd: Decimal = Decimal("0.01"),
     baseline: dict | None = None,
+    late_arrival_grace_s: int = 3600,
+    accepted_mutations: list[str] = (),
 ) -> CheckResult:
-    """Fill `result`; `baseline` is what an earlier run recorded for `month` (None: first time seen)."""
+    """Fill `result`; `baseline` is what an earlier run recorded for `month` (None: first time seen).
+
+    `rows["late"]` is absent when the events table has no ingestion-time column."""
     active = sorted({r["tenant_id"] for r in rows["active"]})
     a, b = totals(rows["raw_a"]), totals(rows["raw_b"])
     rollup = totals(rows["rollup"], cost_column="total_cost_usd")
@@ -130,6 +137,8 @@ def evaluate(
         )
     else:
         _lines_and_reads(result, active, a, b, rollup, month, tolerance_usd)
+        details.late_arrivals = late_arrivals(result, rows.get("late"), month, late_arrival_grace_s)
+        details.mutations = mutations(result, rows["mutations"], month, list(accepted_mutations))
         if baseline is not None:
             details.baseline = f"compared with the baseline recorded {baseline.get('recorded_at', '?')}"
             _against_baseline(result, baseline, a, active, month, tolerance_usd)
@@ -138,7 +147,8 @@ def evaluate(
         result.add(INFO, "baseline_recorded", f"First run to see {month}: its totals are recorded as the baseline; "
                    "later runs must reproduce them within the tolerance.", month=str(month))
     elif baseline is None:
-        details.baseline = "not recorded: this run found problems, so its totals cannot be the reference"
+        found = ", ".join(sorted({f.code for f in result.failures}))
+        details.baseline = f"not recorded: this run found {found}, so its totals cannot be the reference"
     if result.passed:
         result.add(INFO, "ok", f"{month}: {len(active)} invoice lines, ${to_cents(billed):.2f} in all, reproducible.")
     return result

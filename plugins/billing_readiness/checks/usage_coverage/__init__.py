@@ -1,12 +1,16 @@
 """Check 1, ClickHouse data accuracy: is every active tenant's usage there, once, and do the rollups agree?
 
 Fails when an active tenant has no usage in the lookback window, when a tenant
-misses more days than allowed, when usage_daily or usage_hourly disagree with
+has a complete day without usage since its first usage ever (more than
+max_missing_days, default 0), when usage_daily or usage_hourly disagree with
 usage_events for a complete day, or when an event_id appears more than once
-(double billing). Usage from tenants that are not active, and events dated in
-the future, are warnings. Six queries, whatever the number of tenants.
+(double billing). A day far below the tenant's median day is a partial-loss
+warning (a failure with partial_days_fail). Usage from tenants that are not
+active, and events dated in the future, are warnings. Seven queries, whatever
+the number of tenants.
 
-    queries.py  the SQL        verdict.py  the decision        render.py  its part of the report
+    queries.py  the SQL          verdict.py  the decision     gaps.py  missing and partial days
+    reconcile.py  rollups vs raw events                       render.py  its part of the report
 """
 from __future__ import annotations
 
@@ -21,22 +25,23 @@ from billing_readiness.timewindow import Window
 
 
 class UsageCoverage(ClickHouseCheck):
-    """Check 1, ClickHouse data accuracy. Fails when an active tenant has no usage in the window,
-    misses more days than allowed, has duplicate event ids, or the rollups disagree with raw events.
-    Failure means wrong or missing invoice lines."""
+    """Check 1, ClickHouse data accuracy. Fails when an active tenant has no usage in the window, has a day
+    without usage since its first usage (beyond max_missing_days), has duplicate event ids, or the rollups
+    disagree with raw events. Failure means wrong or missing invoice lines."""
 
     id = "usage_coverage"
     title = "Check 1: ClickHouse data accuracy"
     impact = "Billing mismatches: wrong or missing invoice lines."
-    params = ("lookback_days", "max_missing_days", "reconciliation_tolerance_usd")
+    params = ("lookback_days", "max_missing_days", "partial_days_fail", "reconciliation_tolerance_usd")
 
     def queries(self, ctx: RunContext) -> dict:
         return queries(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])))
 
     def evaluate(self, result: CheckResult, rows: dict, ctx: RunContext) -> None:
         evaluate(result, rows, ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
-                 max_missing_days=ctx.params.get("max_missing_days"),
-                 tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])))
+                 max_missing_days=int(ctx.params["max_missing_days"] or 0),
+                 tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
+                 partial_days_fail=bool(ctx.params.get("partial_days_fail")))
 
     Details = Details
     renderer = render

@@ -1,4 +1,4 @@
-"""Check 1's SQL: six queries, whatever the number of tenants (rows are read by these column names)."""
+"""Check 1's SQL: seven queries, whatever the number of tenants (rows are read by these column names)."""
 from __future__ import annotations
 
 from billing_readiness.money import NANOS_SQL
@@ -73,6 +73,15 @@ GROUP BY t
 ORDER BY extra_rows DESC, t""",
             span,
             columns=("t", "duplicated_ids", "extra_rows", "example_event_id"),
+        ),
+        # A tenant's first usage ever: the first day in the daily rollup (all history, tenants x days rows,
+        # far smaller than the events). Days before it do not count as missing (a tenant onboarded lately).
+        "first_usage": Query(
+            "first day with usage per tenant (usage_daily, all history)",
+            f"""SELECT {dl['tenant_id']} AS t, min({dl['day']}) AS first_day
+FROM {dl['table']}
+GROUP BY t""",
+            columns=("t", "first_day"),
         ),
         "future": Query(
             "events dated in the future, per tenant",

@@ -11,18 +11,26 @@ def markdown(details: Details | None) -> list[str]:
     cov = details.coverage if details else None
     if not cov:
         return []
-    gaps = {t: sum(1 for n in counts if n == 0) for t, counts in cov.tenants.items() if 0 in counts}
+    gaps = {t: sum(1 for d, n in zip(cov.days, counts) if n == 0 and d >= cov.first_usage.get(t, ""))
+            for t, counts in cov.tenants.items()}
+    gaps = {t: n for t, n in gaps.items() if n}
     out = ["", f"Coverage: {len(cov.tenants)} tenant(s) x {len(cov.days)} complete UTC days "
-               f"({cov.days[0]} .. {cov.days[-1]}); {len(gaps)} with days without usage."]
-    if gaps:
-        out += ["", "| tenant | days without usage |", "|---|---|"]
-        out += [f"| {t} | {n} |" for t, n in sorted(gaps.items(), key=lambda kv: (-kv[1], kv[0]))[:20]]
+               f"({cov.days[0]} .. {cov.days[-1]}); {len(gaps)} with days without usage, "
+               f"{len(cov.partial)} with partial-loss days, {len(cov.first_usage)} first used inside the window."]
+    if gaps or cov.partial:
+        out += ["", "| tenant | days without usage | partial-loss days | first usage |", "|---|---|---|---|"]
+        for t in sorted(set(gaps) | set(cov.partial)):
+            out.append(f"| {t} | {gaps.get(t, 0)} | {', '.join(cov.partial.get(t, []))} | {cov.first_usage.get(t, '')} |")
     return out
 
 
-def _heat_color(n: int, top: int) -> str:
+def _heat_color(n: int, top: int, before_first: bool = False, partial: bool = False) -> str:
+    if before_first:
+        return "#d0d5dd"
     if n == 0:
         return "#d92d20"
+    if partial:
+        return "#f79009"
     share = math.log1p(n) / math.log1p(top) if top else 0  # log scale: small tenants stay visible
     light = int(90 - 55 * min(1.0, share))
     return f"hsl(145,55%,{light}%)"
@@ -37,14 +45,17 @@ def heat_map(cov: Coverage) -> str:
     head = "".join(f'<th title="{escape(d)}">{escape(d[8:10]) if i % 2 == 0 else ""}</th>' for i, d in enumerate(days))
     body = []
     for tenant, counts in sorted(tenants.items(), key=lambda kv: (min(kv[1] or [0]) > 0, kv[0])):
+        first, partial = cov.first_usage.get(tenant, ""), set(cov.partial.get(tenant, []))
         cells = "".join(
-            f'<td style="background:{_heat_color(n, top)}" title="{escape(tenant)} {escape(d)}: {n} events"></td>'
+            f'<td style="background:{_heat_color(n, top, d < first, d in partial)}" '
+            f'title="{escape(tenant)} {escape(d)}: {n} events"></td>'
             for d, n in zip(days, counts)
         )
         body.append(f"<tr><th>{escape(tenant)}</th>{cells}</tr>")
     return (
         f'<p class="muted">{len(tenants)} tenants x {len(days)} complete UTC days ({escape(days[0])} .. {escape(days[-1])}); '
-        "red: no usage that day; darker green: more events.</p>"
+        "red: no usage that day; orange: partial loss; grey: before the tenant's first usage; "
+        "darker green: more events.</p>"
         f'<table class="heat"><tr><th></th>{head}</tr>{"".join(body)}</table>'
     )
 

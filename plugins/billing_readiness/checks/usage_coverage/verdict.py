@@ -1,20 +1,18 @@
-"""Check 1's verdict from the rows of its six queries (plain Python, read by column name)."""
+"""Check 1's verdict from the rows of its seven queries (plain Python, read by column name)."""
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from billing_readiness.money import from_float, from_nanos
+from billing_readiness.checks.usage_coverage.gaps import PartialDay, missing_days, partial_days
+from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, Rows, day_text, reconcile
+from billing_readiness.money import from_nanos
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
 from billing_readiness.timewindow import Window
 
-MAX_EVIDENCE = 10  # evidence rows kept per finding
 MATRIX_TENANT_LIMIT = 500  # above this, the report's heat map keeps only tenants with gaps
-
-Rows = list[dict[str, Any]]
 
 
 @dataclass
@@ -25,20 +23,13 @@ class Coverage:
     today: str
     tenants: dict[str, list[int]]
     today_counts: dict[str, int]
+    first_usage: dict[str, str] = field(default_factory=dict)  # tenants whose first usage is inside the window
+    partial: dict[str, list[str]] = field(default_factory=dict)  # partial-loss days per tenant
 
 
 @dataclass
 class Details:
     coverage: Coverage | None = None
-
-
-def _day(value: Any) -> str:
-    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
-
-
-def _qty_differs(a: float, b: float) -> bool:
-    """Float sums of the same quantities differ only by summation order: a few ulps, never a unit."""
-    return abs(a - b) > max(1e-6, 1e-9 * max(abs(a), abs(b)))
 
 
 def _list(items: list[str], limit: int = MAX_EVIDENCE) -> str:
@@ -51,10 +42,11 @@ def evaluate(
     rows: dict[str, Rows],
     cfg: dict,
     window: Window,
-    max_missing_days: int | None = None,
+    max_missing_days: int = 0,
     tolerance_usd: Decimal = Decimal("0.01"),
+    partial_days_fail: bool = False,
 ) -> CheckResult:
-    """Fill `result` with the verdict from the six result sets of `queries()` (keyed the same way)."""
+    """Fill `result` with the verdict from the result sets of `queries()` (keyed the same way)."""
     result.details = Details()
     active = sorted({r["tenant_id"] for r in rows["active"]})
     days = [d.isoformat() for d in window.complete_days()]
@@ -63,6 +55,7 @@ def evaluate(
         active_tenants=len(active),
         lookback_days=window.days,
         window=f"{days[0]} .. {today} {window.now:%H:%M} UTC",
+        max_missing_days=max_missing_days,
     )
     if not active:
         result.add(
@@ -76,39 +69,16 @@ def evaluate(
     # raw[t][d][et] = (events, quantity, cost_nanos)
     raw: dict[str, dict[str, dict[str, tuple[int, float, int]]]] = defaultdict(lambda: defaultdict(dict))
     for r in rows["raw"]:
-        raw[r["t"]][_day(r["d"])][r["et"]] = (int(r["events"]), float(r["quantity"]), int(r["cost_nanos"]))
-
-    def events_on(t: str, d: str) -> int:
-        return sum(v[0] for v in raw[t][d].values()) if d in raw.get(t, {}) else 0
-
-    matrix = {t: [events_on(t, d) for d in days] for t in active}
-    today_counts = {t: events_on(t, today) for t in active}
+        raw[r["t"]][day_text(r["d"])][r["et"]] = (int(r["events"]), float(r["quantity"]), int(r["cost_nanos"]))
     result.metrics.update(events_in_window=sum(int(r["events"]) for r in rows["raw"]))
-    without = [t for t in active if sum(matrix[t]) + today_counts[t] == 0]
-    for t in without:
-        result.add(
-            FAIL,
-            "tenant_without_usage",
-            f"Active tenant '{t}' has no usage records from {days[0]} to {today}: "
-            "it would get no invoice line (or a wrong $0.00 one).",
-            tenant=t, first_day=days[0], last_day=today, expected="usage on at least one day", found=0,
-        )
-    gaps = {t: [d for d, n in zip(days, matrix[t]) if n == 0] for t in active if t not in without}
-    gaps = {t: g for t, g in gaps.items() if g}
-    for t, missing in sorted(gaps.items()):
-        over = max_missing_days is not None and len(missing) > max_missing_days
-        allowed = "report only" if max_missing_days is None else f"at most {max_missing_days} allowed"
-        result.add(
-            FAIL if over else WARN,
-            "missing_days",
-            f"Tenant '{t}' has no usage on {len(missing)} of {len(days)} complete days ({allowed}): "
-            f"{_list(missing)}.",
-            tenant=t, missing_days=missing, expected="usage every day",
-            found=f"{len(missing)} day(s) without usage",
-        )
-    result.metrics.update(tenants_with_usage=len(active) - len(without), tenants_with_gaps=len(gaps))
-    shown = active if len(active) <= MATRIX_TENANT_LIMIT else sorted(set(without) | set(gaps))
-    result.details.coverage = Coverage(days, today, {t: matrix[t] for t in shown}, {t: today_counts[t] for t in shown})
+    coverage = _coverage(result, raw, rows["first_usage"], active, days, today, max_missing_days,
+                         cfg["coverage"]["partial_day_ratio"], partial_days_fail)
+    shown = active if len(active) <= MATRIX_TENANT_LIMIT else sorted(set(coverage.partial) | {
+        t for t, counts in coverage.tenants.items() if 0 in counts})
+    result.details.coverage = Coverage(
+        days, today, {t: coverage.tenants[t] for t in shown}, {t: coverage.today_counts[t] for t in shown},
+        {t: d for t, d in coverage.first_usage.items() if t in shown},
+        {t: d for t, d in coverage.partial.items() if t in shown})
 
     orphans = sorted(set(raw) - set(active))
     for t in orphans:
@@ -122,8 +92,81 @@ def evaluate(
             tenant=t, events=events, cost_usd=f"{cost:.2f}",
         )
 
-    _reconcile(result, raw, rows["daily"], rows["hourly"], days, cfg["event_types"], tolerance_usd)
+    reconcile(result, raw, rows["daily"], rows["hourly"], days, cfg["event_types"], tolerance_usd)
+    _duplicates_and_future(result, rows, window)
+    result.metrics["orphan_tenants"] = len(orphans)
+    if result.passed:
+        result.add(INFO, "ok", f"All {len(active)} active tenants have usage every day since their first usage; "
+                               "rollups agree with raw events.")
+    return result
 
+
+def _coverage(result: CheckResult, raw, first_usage_rows: Rows, active: list[str], days: list[str], today: str,
+              max_missing: int, ratio: float, partial_fails: bool) -> Coverage:
+    """Events per tenant and day, and the findings about missing and partial days."""
+
+    def events_on(t: str, d: str) -> int:
+        return sum(v[0] for v in raw[t][d].values()) if d in raw.get(t, {}) else 0
+
+    matrix = {t: [events_on(t, d) for d in days] for t in active}
+    today_counts = {t: events_on(t, today) for t in active}
+    without = [t for t in active if sum(matrix[t]) + today_counts[t] == 0]
+    for t in without:
+        result.add(
+            FAIL,
+            "tenant_without_usage",
+            f"Active tenant '{t}' has no usage records from {days[0]} to {today}: "
+            "it would get no invoice line (or a wrong $0.00 one).",
+            tenant=t, first_day=days[0], last_day=today, expected="usage on every day", found=0,
+        )
+    # First usage ever: the earlier of the rollup's first day (all history) and the first day in the window.
+    rollup_first = {r["t"]: day_text(r["first_day"]) for r in first_usage_rows}
+    first = {t: min([d for d, n in zip(days + [today], matrix[t] + [today_counts[t]]) if n]
+                    + ([rollup_first[t]] if t in rollup_first else [])) for t in active if t not in without}
+    coverage = Coverage(days, today, matrix, today_counts)
+    gaps = 0
+    for t in sorted(first):
+        if first[t] > days[0]:
+            coverage.first_usage[t] = first[t]
+            skipped = sum(1 for d in days if d < first[t])
+            result.add(INFO, "first_usage_in_window",
+                       f"Tenant '{t}' has its first usage on {first[t]}: the {skipped} day(s) before do not count.",
+                       tenant=t, first_usage=first[t])
+        missing = missing_days(days, matrix[t], first[t])
+        if missing:
+            gaps += 1
+            over = len(missing) > max_missing
+            allowed = f"param max_missing_days allows {max_missing}"
+            result.add(
+                FAIL if over else WARN,
+                "missing_days",
+                f"Tenant '{t}' has no usage on {len(missing)} complete day(s) since its first usage "
+                f"({allowed}): {_list(missing)}: a metering outage would bill it too little.",
+                tenant=t, missing_days=missing, expected="usage every day",
+                found=f"{len(missing)} day(s) without usage",
+            )
+        partial = partial_days(days, matrix[t], first[t], ratio)
+        if partial:
+            coverage.partial[t] = [p.day for p in partial]
+            result.add(
+                FAIL if partial_fails else WARN,
+                "partial_day_loss",
+                f"Tenant '{t}' has far less usage than on its median day ({partial[0].median_events:,.0f} events) "
+                f"on {len(partial)} day(s): " + _list([_partial_text(p) for p in partial])
+                + ": usage may have been lost in ingestion.",
+                tenant=t, days=[{"day": p.day, "events": p.events, "median_events": p.median_events} for p in partial],
+                ratio=ratio,
+            )
+    result.metrics.update(tenants_with_usage=len(active) - len(without), tenants_with_gaps=gaps,
+                          tenants_with_partial_days=len(coverage.partial))
+    return coverage
+
+
+def _partial_text(p: PartialDay) -> str:
+    return f"{p.day} {p.events:,} events ({100 * p.events / p.median_events:.0f}% of median)"
+
+
+def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: Window) -> None:
     for r in rows["duplicates"]:
         t, ids, extra = r["t"], int(r["duplicated_ids"]), int(r["extra_rows"])
         result.add(
@@ -145,79 +188,3 @@ def evaluate(
         )
     result.metrics["duplicate_event_ids"] = sum(int(r["duplicated_ids"]) for r in rows["duplicates"])  # per tenant
     result.metrics["future_events"] = sum(int(r["events"]) for r in rows["future"])
-    result.metrics["orphan_tenants"] = len(orphans)
-    if result.passed:
-        result.add(INFO, "ok", f"All {len(active)} active tenants have usage; rollups agree with raw events.")
-    return result
-
-
-def _reconcile(result, raw, daily_rows: Rows, hourly_rows: Rows, days, types, tol) -> None:
-    """usage_daily and usage_hourly against usage_events, per tenant and complete day."""
-    day_set = set(days)
-
-    def raw_type(t, d, key):
-        return raw.get(t, {}).get(d, {}).get(types[key], (0, 0.0, 0))
-
-    # Daily rollup: the raw figures that usage_daily's columns are defined as.
-    names = ("query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd")
-    daily = {
-        (r["t"], _day(r["d"])): (int(r["query_count"]), float(r["input_tokens"]), float(r["output_tokens"]),
-                                 float(r["storage_writes_bytes"]), from_float(r["total_cost_usd"]))
-        for r in daily_rows
-    }
-    keys = {(t, d) for t in raw for d in raw[t] if d in day_set} | set(daily)
-    drift: dict[str, list[dict]] = defaultdict(list)
-    for t, d in sorted(keys):
-        expected = (
-            raw_type(t, d, "query")[0],
-            raw_type(t, d, "token_input")[1],
-            raw_type(t, d, "token_output")[1],
-            raw_type(t, d, "storage_write")[1],
-            from_nanos(sum(v[2] for v in raw.get(t, {}).get(d, {}).values())),
-        )
-        found = daily.get((t, d), (0, 0.0, 0.0, 0.0, Decimal(0)))
-        for name, e, f in zip(names, expected, found):
-            bad = e != f if name == "query_count" else (
-                abs(e - f) > tol if name == "total_cost_usd" else _qty_differs(e, f)
-            )
-            if bad:
-                drift[t].append({"day": d, "column": name, "raw": _num(e), "rollup": _num(f)})
-    _drift_findings(result, "rollup_drift_daily", "usage_daily", drift)
-
-    hourly = {(r["t"], _day(r["d"]), r["et"]): (int(r["events"]), float(r["quantity"]), from_float(r["cost"]))
-              for r in hourly_rows}
-    keys = {(t, d, et) for t in raw for d in raw[t] if d in day_set for et in raw[t][d]} | set(hourly)
-    drift = defaultdict(list)
-    for t, d, et in sorted(keys):
-        n, q, nanos = raw.get(t, {}).get(d, {}).get(et, (0, 0.0, 0))
-        fn, fq, fc = hourly.get((t, d, et), (0, 0.0, Decimal(0)))
-        for name, e, f, bad in (
-            ("event_count", n, fn, n != fn),
-            ("total_quantity", q, fq, _qty_differs(q, fq)),
-            ("total_cost", from_nanos(nanos), fc, abs(from_nanos(nanos) - fc) > tol),
-        ):
-            if bad:
-                drift[t].append({"day": d, "event_type": et, "column": name, "raw": _num(e), "rollup": _num(f)})
-    _drift_findings(result, "rollup_drift_hourly", "usage_hourly", drift)
-
-
-def _num(v) -> Any:
-    if isinstance(v, Decimal):
-        return f"{v:.6f}"
-    if isinstance(v, float):
-        return round(v, 6)
-    return v
-
-
-def _drift_findings(result: CheckResult, code: str, rollup: str, drift: dict[str, list[dict]]) -> None:
-    for t, diffs in sorted(drift.items()):
-        first = diffs[0]
-        what = f"{first['column']}" + (f" ({first['event_type']})" if "event_type" in first else "")
-        result.add(
-            FAIL,
-            code,
-            f"Tenant '{t}': {rollup} disagrees with usage_events on {len({x['day'] for x in diffs})} day(s); "
-            f"first: {first['day']} {what} raw {first['raw']} vs rollup {first['rollup']}. "
-            "Dashboards and rollup-based invoices would be wrong.",
-            tenant=t, differences=diffs[:MAX_EVIDENCE], total_differences=len(diffs),
-        )

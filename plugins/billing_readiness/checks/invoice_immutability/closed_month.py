@@ -1,0 +1,90 @@
+"""What one run can see of a closed month's history, without an earlier run to compare with.
+
+Late arrivals: rows dated in the month but ingested after it closed (plus a grace
+period for normal ingest lag) changed its invoice after the fact. Mutations: an
+ALTER ... UPDATE/DELETE recorded on the events table or a rollup since the month
+began may have rewritten its stored costs. Both fail check 2 on the first run too.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from billing_readiness.money import from_nanos
+from billing_readiness.results import FAIL, WARN, CheckResult
+from billing_readiness.timewindow import Month
+
+MAX_COMMAND = 300  # characters of a mutation's command kept in the report
+
+
+@dataclass
+class LateArrival:
+    tenant: str
+    rows: int
+    cost_usd: str
+    first_ingested: str
+    last_ingested: str
+
+
+@dataclass
+class Mutation:
+    table: str
+    mutation_id: str
+    command: str
+    created: str
+    is_done: bool
+    accepted: bool
+
+
+def _utc(epoch_s: Any) -> str:
+    return dt.datetime.fromtimestamp(int(epoch_s), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def late_arrivals(result: CheckResult, rows: list[dict] | None, month: Month, grace_s: int) -> list[LateArrival]:
+    """Findings for rows ingested after the month closed; None rows: the table has no ingestion time."""
+    if rows is None:
+        result.add(WARN, "late_arrivals_not_checked",
+                   "Late arrivals were not checked: config key 'usage_events.ingested_at' is null (the events table "
+                   "has no ingestion-time column), so only a later run's baseline comparison can see a backfill.")
+        return []
+    found = []
+    for r in rows:
+        late = LateArrival(r["tenant_id"], int(r["late_rows"]), f"{from_nanos(r['cost_nanos']):.6f}",
+                           _utc(r["first_ingested"]), _utc(r["last_ingested"]))
+        found.append(late)
+        result.add(
+            FAIL,
+            "late_arrivals",
+            f"Tenant '{late.tenant}', {month}: {late.rows:,} row(s) worth ${late.cost_usd} were ingested after the "
+            f"month closed ({month.end:%Y-%m-%d %H:%M} UTC + {grace_s}s grace), from {late.first_ingested} to "
+            f"{late.last_ingested}: a closed month's invoice changed after the fact (late backfill).",
+            tenant=late.tenant, month=str(month), rows=late.rows, cost_usd=late.cost_usd,
+            first_ingested=late.first_ingested, last_ingested=late.last_ingested,
+        )
+    return found
+
+
+def mutations(result: CheckResult, rows: list[dict], month: Month, accepted: list[str]) -> list[Mutation]:
+    """Findings for mutations recorded on the billing tables since the month began (accepted ones are noted)."""
+    found = []
+    for r in rows:
+        m = Mutation(f"{r['database']}.{r['table']}", r["mutation_id"], " ".join(str(r["command"]).split())[:MAX_COMMAND],
+                     _utc(r["created"]), bool(r["is_done"]), r["mutation_id"] in accepted)
+        found.append(m)
+        if m.accepted:
+            result.add(WARN, "accepted_mutation",
+                       f"Mutation {m.mutation_id} on {m.table} ({m.created}: {m.command}) is listed in config "
+                       "'invoice.accepted_mutations': accepted as a reviewed correction.", table=m.table,
+                       mutation_id=m.mutation_id)
+            continue
+        result.add(
+            FAIL,
+            "closed_month_mutated",
+            f"{m.table} was mutated on {m.created} ({m.command}; mutation {m.mutation_id}"
+            f"{'' if m.is_done else ', still running'}), after {month} began: stored costs of {month} may have been "
+            "rewritten. Review it; if it was a deliberate correction, list its id in config "
+            "'invoice.accepted_mutations'.",
+            table=m.table, command=m.command, created=m.created, mutation_id=m.mutation_id, month=str(month),
+        )
+    return found
