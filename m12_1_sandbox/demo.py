@@ -24,6 +24,7 @@ FAULTS = {
     "none": "healthy sandbox",
     "no-usage-tenant": "check 1: an active tenant (tenant-ghost) without any usage",
     "cost-mutation": "check 2: tenant-m01's stored costs in the last closed month re-priced by +20%",
+    "late-backfill": "check 2: usage backfilled into the last closed month after it closed",
     "slow-dashboard": "check 3: a dashboard panel over raw usage_events, threshold 0.05 s",
     "quota-not-enforced": "check 4: the quota API counts but never refuses",
 }
@@ -99,14 +100,14 @@ def main(argv=None) -> int:
     print(f"fault: {args.fault} ({FAULTS[args.fault]})")
     if args.fault == "no-usage-tenant":
         faults.add_active_tenant_without_usage(ch.execute, database)
-    elif args.fault == "cost-mutation":
-        env["AIRFLOW_VAR_BILLING_READINESS_CONFIG"] = json.dumps(config)
-        print("first run: records the closed month's invoice baseline (if this Airflow has none yet)")
-        airflow_dags_test(None, env)
+    elif args.fault in ("cost-mutation", "late-backfill"):  # caught on the first run, no baseline needed
         from billing_readiness.timewindow import last_closed_month
 
         month = last_closed_month(plan.now)
-        faults.mutate_costs(ch.execute, database, "tenant-m01", month.start, month.end, factor=1.2)
+        if args.fault == "cost-mutation":
+            faults.mutate_costs(ch.execute, database, "tenant-m01", month.start, month.end, factor=1.2)
+        else:
+            faults.backfill_closed_month(ch.execute, database, "tenant-m02", month.start, n=3, cost=0.25)
     elif args.fault == "slow-dashboard":
         from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,11 @@ class Airflow:
             time.sleep(2)
         pytest.fail(f"{dag_id} {run_id} did not finish in {timeout}s")
 
+    def task_instances(self, dag_id, run_id):
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+
     def task_states(self, dag_id, run_id):
-        tis = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
-        return {ti["task_id"]: ti["state"] for ti in tis}
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
     def stop(self):
         if self.proc.poll() is None:
@@ -114,6 +117,16 @@ def standalone(make_sandbox, receiver, tmp_path, monkeypatch):
         airflow.stop()
 
 
+def assert_check_3_timed_alone(task_instances):
+    """Check 3 starts only after every other check ended: its timings never include the gate's own load.
+    Checks 1, 2 and 4 do run in parallel (parallelism 4), so this is not the one-at-a-time of dag.test()."""
+    span = {ti["task_id"]: (datetime.fromisoformat(ti["start_date"]), datetime.fromisoformat(ti["end_date"]))
+            for ti in task_instances if ti["task_id"].startswith("check_")}
+    others = [span[t] for t in ("check_usage_coverage", "check_invoice_immutability", "check_quota_enforcement")]
+    assert span["check_dashboard_latency"][0] >= max(end for _, end in others), span
+    assert max(start for start, _ in others) < min(end for _, end in others), span  # the three overlapped
+
+
 def test_runs_under_the_scheduler_alert_and_promote(standalone):
     airflow, sb, receiver = standalone
 
@@ -124,6 +137,7 @@ def test_runs_under_the_scheduler_alert_and_promote(standalone):
     ok = airflow.trigger("billing_readiness").json()["dag_run_id"]
     assert airflow.wait_run("billing_readiness", ok) == "success"
     assert set(airflow.task_states("billing_readiness", ok).values()) == {"success"}
+    assert_check_3_timed_alone(airflow.task_instances("billing_readiness", ok))
     assert [e["run_id"] for e in receiver.events("promoted")] == [ok]
     assert receiver.events("check_failed") == []
     deadline = time.monotonic() + 120
