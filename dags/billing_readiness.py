@@ -27,7 +27,7 @@ from airflow.sdk import DAG, Param
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from billing_readiness.checks.contract import load_check
-from billing_readiness.notifiers import PROMOTION, ReadinessNotifier
+from billing_readiness.notifiers import PROMOTION, REFUSED, ReadinessNotifier
 from billing_readiness.operators import (
     PromotionGateOperator,
     ReadinessCheckOperator,
@@ -62,16 +62,19 @@ PARAMS = {
         "warning in the report; with this on, it fails check 1.",
     ),
     "reconciliation_tolerance_usd": Param(
-        0.01, type="number", minimum=0, maximum=100, title="Rollup tolerance (USD)",
-        description="Largest cost difference per tenant and day between usage_events and the rollups.",
+        0.01, type="number", minimum=0, maximum=0.1, title="Rollup tolerance (USD, at most 0.10)",
+        description="Largest cost difference per tenant and day between usage_events and the rollups. Cents, not "
+        "dollars: float summation error is far below a cent, so more hides real drift. Above 0.01 the run is "
+        "'relaxed'.",
     ),
     "billing_month": Param(
         None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", title="Billing month (YYYY-MM)",
         description="Closed month whose invoices check 2 regenerates. Empty: the last closed UTC month.",
     ),
     "invoice_tolerance_usd": Param(
-        0.01, type="number", minimum=0, maximum=100, title="Invoice tolerance (USD)",
-        description="Largest per-tenant difference between two generations of the same invoice.",
+        0.01, type="number", minimum=0, maximum=0.1, title="Invoice tolerance (USD, at most 0.10)",
+        description="Largest per-tenant difference between two generations of the same invoice (the spec: +-$0.01). "
+        "Cents, not dollars: a re-priced small tenant differs by cents. Above 0.01 the run is 'relaxed'.",
     ),
     "latency_threshold_s": Param(
         1.0, type="number", exclusiveMinimum=0, maximum=60, title="Dashboard load threshold (seconds)",
@@ -120,10 +123,13 @@ with DAG(
     promote = PromotionGateOperator(
         task_id="promote_to_m12_2",
         checks=checks,
-        on_failure_callback=None,  # a gate that did not run or refused says so in the check alerts
+        # alerts when no check alert says why (a check skipped or without a result, relaxed params refused)
+        on_failure_callback=[ReadinessNotifier(kind=REFUSED)],
         on_success_callback=[ReadinessNotifier(kind=PROMOTION)],
-        doc_md="The gate (all_success, final task): promotes M12.1 to M12.2 only when every check passed, "
-        "and then updates the Asset `m12_1_ready_for_billing` (which schedules M12.2) and sends the promotion notice.",
+        doc_md="The gate (all_done, final task): promotes M12.1 to M12.2 only when every check handed over a passing "
+        "verdict (a failed, skipped or crashed check fails it, and the run), and relaxed params only where config "
+        "`promotion.allow_relaxed` allows; then updates the Asset `m12_1_ready_for_billing` (which schedules M12.2) "
+        "and sends the promotion notice.",
     )
     readiness_report = ReadinessReportOperator(
         task_id="readiness_report",

@@ -20,7 +20,7 @@ import datetime as dt
 import os
 import time
 
-FAULTS = ("none", "not_enforced", "off_by_one", "racy", "error_5xx", "no_headers", "slow")
+FAULTS = ("none", "not_enforced", "off_by_one", "racy", "error_5xx", "no_headers", "slow", "constant_limit")
 TIERS = {
     "free": {"hourly": 100, "daily": 1_000, "monthly": 20_000},
     "pro": {"hourly": 1_000, "daily": 50_000, "monthly": 1_000_000},
@@ -72,6 +72,8 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
     app = FastAPI(title="M12.1 sandbox quota API", version="1.0")
 
     def limits_for(tenant: str) -> dict[str, int]:
+        if fault == "constant_limit":  # quota-blind: 10 an hour for everyone, whatever the tenant's quota says
+            return {"hourly": 10, "daily": 1_000, "monthly": 20_000}
         pipe = r.pipeline()
         pipe.get(f"tenant:{tenant}:tier")
         for w in WINDOWS:

@@ -11,6 +11,8 @@ export SANDBOX_REDIS_PORT="${SANDBOX_REDIS_PORT:-16379}"
 export SANDBOX_API_PORT="${SANDBOX_API_PORT:-18700}"
 export SANDBOX_GRAFANA_PORT="${SANDBOX_GRAFANA_PORT:-18730}"
 export SANDBOX_DATABASE="${SANDBOX_DATABASE:-m12_sandbox}"
+# The checks' read-only ClickHouse user (profile readonly=2); the default user seeds the sandbox. Loopback only.
+export SANDBOX_CH_READONLY_PASSWORD="${SANDBOX_CH_READONLY_PASSWORD:-sandbox-readonly-7Qx2}"
 
 # Airflow: its own home under .local, this project's dags and plugins, no examples.
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$LOCAL_DIR/airflow}"
@@ -20,8 +22,13 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
 export PYTHONPATH="$ROOT:$ROOT/plugins${PYTHONPATH:+:$PYTHONPATH}"
 
-# The sandbox's connections, the way a deployment would define them (AIRFLOW_CONN_<ID>).
-export AIRFLOW_CONN_CLICKHOUSE_DEFAULT="${AIRFLOW_CONN_CLICKHOUSE_DEFAULT:-{\"conn_type\": \"generic\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_CH_TCP_PORT, \"login\": \"default\", \"schema\": \"$SANDBOX_DATABASE\"}}"
-export AIRFLOW_CONN_REDIS_DEFAULT="${AIRFLOW_CONN_REDIS_DEFAULT:-{\"conn_type\": \"redis\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_REDIS_PORT, \"extra\": {\"db\": 0}}}"
-export AIRFLOW_CONN_GRAFANA_DEFAULT="${AIRFLOW_CONN_GRAFANA_DEFAULT:-{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_GRAFANA_PORT, \"schema\": \"http\"}}"
-export AIRFLOW_CONN_QUOTA_API_DEFAULT="${AIRFLOW_CONN_QUOTA_API_DEFAULT:-{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_API_PORT, \"schema\": \"http\"}}"
+# The sandbox's connections, the way a deployment would define them (AIRFLOW_CONN_<ID>), set only where the
+# user has not exported their own (README: "Pointing it at a real system"). No ${VAR:-default} here: a JSON
+# default holds '}', which would end the expansion early and corrupt an exported value.
+default_conn() {  # name, JSON
+  if [ -z "${!1:-}" ]; then export "$1=$2"; fi
+}
+default_conn AIRFLOW_CONN_CLICKHOUSE_DEFAULT "{\"conn_type\": \"generic\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_CH_TCP_PORT, \"login\": \"readiness\", \"password\": \"$SANDBOX_CH_READONLY_PASSWORD\", \"schema\": \"$SANDBOX_DATABASE\"}"
+default_conn AIRFLOW_CONN_REDIS_DEFAULT "{\"conn_type\": \"redis\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_REDIS_PORT, \"extra\": {\"db\": 0}}"
+default_conn AIRFLOW_CONN_GRAFANA_DEFAULT "{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_GRAFANA_PORT, \"schema\": \"http\"}"
+default_conn AIRFLOW_CONN_QUOTA_API_DEFAULT "{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_API_PORT, \"schema\": \"http\"}"

@@ -56,9 +56,12 @@ XML
   cat > "$CH_DIR/users.xml" <<XML
 <?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default>
+    <readiness><readonly>2</readonly><max_memory_usage>4000000000</max_memory_usage></readiness></profiles>
   <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-    <profile>default</profile><quota>default</quota></default></users>
+    <profile>default</profile><quota>default</quota></default>
+    <readiness><password>$SANDBOX_CH_READONLY_PASSWORD</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+    <profile>readiness</profile><quota>default</quota></readiness></users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
     <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>

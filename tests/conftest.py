@@ -26,6 +26,7 @@ AIRFLOW_HOME = LOCAL / "test-airflow"
 CH_PORT = int(os.environ.get("SANDBOX_CH_TCP_PORT", 19000))
 REDIS_PORT = int(os.environ.get("SANDBOX_REDIS_PORT", 16379))
 API_PORT = int(os.environ.get("SANDBOX_API_PORT", 18700))
+CH_PASSWORD = os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7Qx2")  # scripts/env.sh
 
 os.environ.update(
     AIRFLOW_HOME=str(AIRFLOW_HOME),
@@ -97,7 +98,8 @@ def redis_client(services):
 def connection_env(database: str, api_port: int = API_PORT) -> dict[str, str]:
     return {
         "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
-            {"conn_type": "clickhouse", "host": "127.0.0.1", "port": CH_PORT, "login": "default", "schema": database}
+            {"conn_type": "clickhouse", "host": "127.0.0.1", "port": CH_PORT, "login": "readiness",
+             "password": CH_PASSWORD, "schema": database}
         ),
         "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
             {"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT, "extra": {"db": 0}}
@@ -138,8 +140,6 @@ class Sandbox:
             self.monkeypatch.setenv(key, value)
         self.monkeypatch.setenv("AIRFLOW_VAR_BILLING_READINESS_CONFIG", json.dumps(self.config))
 
-
-_seeded: set[str] = set()
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def test_the_fifth_check_gates_reports_and_alerts(five_check_dag, make_sandbox, 
     sb.execute(f"INSERT INTO {sb.database}.tenant_quotas SELECT 'tenant-s01', 'queries_per_day', 0, 0, now(), "
                "now() + 60")
     bad = Run(dag.test(run_conf=param_defaults), sb)
-    assert bad.state == "failed" and bad.tasks["promote_to_m12_2"] == "upstream_failed"
+    assert bad.state == "failed" and bad.tasks["promote_to_m12_2"] == "failed"
     assert bad.codes("plan_limits") == {"no_limit"}
     assert bad.report["verdict"] == "NOT READY: Check 5: Plan limits failed."
     html = (bad.dir / "readiness.html").read_text()

@@ -49,7 +49,7 @@ def test_three_missing_days_fail_by_default_and_pass_when_the_param_allows_three
     assert verdict(run, "usage_coverage") == ({"missing_days"}, set())
     [f] = finding(run, "usage_coverage", "missing_days")
     assert f["evidence"]["tenant"] == "tenant-s02" and f["evidence"]["missing_days"] == expected
-    assert run.tasks["promote_to_m12_2"] == "upstream_failed"
+    assert run.tasks["promote_to_m12_2"] == "failed"
     assert verdict(run_dag(sb, max_missing_days=2), "usage_coverage") == ({"missing_days"}, set())
     allowed = run_dag(sb, max_missing_days=3)
     assert verdict(allowed, "usage_coverage") == (set(), {"missing_days"})  # allowed, and still reported

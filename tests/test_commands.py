@@ -23,3 +23,26 @@ def test_run_dag_with_a_fault_exits_non_zero_and_names_the_check(services):
     assert out.returncode != 0
     assert "NOT READY: Check 4: Quota enforcement failed." in out.stdout
     assert "quota not enforced" in out.stdout
+
+
+def test_connections_exported_as_the_readme_shows_are_used_as_written(services):
+    """README "Pointing it at a real system": export AIRFLOW_CONN_* as JSON, then run; env.sh keeps them intact."""
+    import json
+
+    from conftest import CH_PASSWORD, CH_PORT, REDIS_PORT
+
+    exported = {
+        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({"conn_type": "clickhouse", "host": "127.0.0.1", "port": CH_PORT,
+                                                       "login": "readiness", "password": CH_PASSWORD,
+                                                       "schema": "m12_sandbox"}),
+        "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT,
+                                                  "extra": {"db": 0}}),
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "PYTHONPATH"}
+    shown = subprocess.run(["bash", "-c", "source scripts/env.sh && printf '%s\\n%s' \"$AIRFLOW_CONN_CLICKHOUSE_DEFAULT\" "
+                            "\"$AIRFLOW_CONN_REDIS_DEFAULT\""], cwd=ROOT, env={**env, **exported},
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    assert shown == [exported["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"], exported["AIRFLOW_CONN_REDIS_DEFAULT"]]
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "run-dag.sh")], cwd=ROOT, env={**env, **exported},
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

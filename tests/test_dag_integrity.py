@@ -15,9 +15,9 @@ def test_no_import_errors():
     assert "billing_readiness" in bag.dags
 
 
-def test_four_checks_fan_in_to_a_final_all_success_gate(dag):
+def test_four_checks_fan_in_to_a_final_gate_that_runs_whatever_they_did(dag):
     gate = dag.get_task("promote_to_m12_2")
-    assert gate.trigger_rule == "all_success"
+    assert gate.trigger_rule == "all_done"  # a skipped check cannot skip the gate and leave the run green
     assert set(gate.upstream_task_ids) == set(CHECKS)
     assert gate.downstream_task_ids == set()  # a final task: its failure fails the run
 

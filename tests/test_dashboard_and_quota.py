@@ -199,7 +199,7 @@ def test_a_missing_connection_names_the_connection_to_create(quota_sandbox, run_
     assert run.tasks["check_quota_enforcement"] == "failed"
 
 
-def test_redis_control_writes_expiring_keys_and_removes_only_the_probes(redis_client):
+def test_redis_control_writes_expiring_keys_and_finds_the_probes(redis_client):
     from billing_readiness.config import load_config
     from billing_readiness.hooks.quota_control import RedisQuotaControl
 
@@ -207,12 +207,21 @@ def test_redis_control_writes_expiring_keys_and_removes_only_the_probes(redis_cl
     redis_client.set("quota:readiness-probe-2:queries_hourly:x", "1")  # a look-alike tenant's key
     redis_client.set("quota:readiness-probe:queries_hourly:old", "9")  # a stale counter of the probe
     control = RedisQuotaControl(redis_client, q, "readiness-probe")
-    control.setup(10)
-    ttls = control.ttls()
-    assert set(ttls) == {"tenant:readiness-probe:tier", "tenant:readiness-probe:limit:queries_hourly"}
-    assert all(0 < t <= q["key_ttl_seconds"] for t in ttls.values())
-    assert redis_client.get("tenant:readiness-probe:limit:queries_hourly") == "10"
-    assert redis_client.get("quota:readiness-probe:queries_hourly:old") is None
-    assert control.clean() == 2 and control.leftovers() == []
-    assert redis_client.get("quota:readiness-probe-2:queries_hourly:x") == "1"
-    redis_client.delete("quota:readiness-probe-2:queries_hourly:x")
+    try:
+        control.setup(10)
+        ttls = control.ttls()
+        assert set(ttls) == {"tenant:readiness-probe:tier", "tenant:readiness-probe:limit:queries_hourly"}
+        assert all(0 < t <= q["key_ttl_seconds"] for t in ttls.values())
+        assert redis_client.get("tenant:readiness-probe:limit:queries_hourly") == "10"
+        assert control.matching_keys() == ["quota:readiness-probe:queries_hourly:old", "tenant:readiness-probe:limit:queries_hourly",
+                                           "tenant:readiness-probe:tier"]
+        assert control.leftovers() == control.matching_keys()
+        assert control.delete(control.matching_keys()) == 3 and control.leftovers() == []
+        assert redis_client.get("quota:readiness-probe-2:queries_hourly:x") == "1"
+        assert control.lock("billing_readiness_probe_lock.readiness-probe", "run-a", 60) is None
+        assert control.lock("billing_readiness_probe_lock.readiness-probe", "run-b", 60) == "run-a"
+        control.unlock("billing_readiness_probe_lock.readiness-probe", "run-a")
+        assert redis_client.get("billing_readiness_probe_lock.readiness-probe") is None
+    finally:
+        redis_client.delete("quota:readiness-probe-2:queries_hourly:x", "quota:readiness-probe:queries_hourly:old",
+                            *control.setup_keys)

@@ -19,7 +19,7 @@ def assert_only_failed(run, check_id: str, code: str):
     for other, task_id in CHECK_TASKS.items():
         if other != check_id:
             assert run.tasks[task_id] == "success", (other, run.check(other)["summary"])
-    assert run.tasks["promote_to_m12_2"] == "upstream_failed"  # the gate never ran
+    assert run.tasks["promote_to_m12_2"] == "failed"  # the gate refused
     assert run.tasks["readiness_report"] == "success"
     assert run.report["ready_for_billing"] is False
     assert code in run.codes(check_id), run.check(check_id)["findings"]
@@ -57,7 +57,7 @@ def test_closed_month_costs_changing_between_runs_fails_check_2(make_sandbox, ru
     second = run_dag(sandbox)
     # ALTER UPDATE bypasses the rollups too, so check 1 also sees drift if the month is in its window.
     assert second.tasks["check_invoice_immutability"] == "failed"
-    assert second.tasks["promote_to_m12_2"] == "upstream_failed"
+    assert second.tasks["promote_to_m12_2"] == "failed"
     assert second.state == "failed"
     changed = [f for f in second.check("invoice_immutability")["findings"] if f["code"] == "closed_month_changed"]
     assert [f["evidence"]["tenant"] for f in changed] == ["tenant-m01"]
@@ -91,7 +91,7 @@ def test_missing_clickhouse_connection_fails_the_checks_that_need_it(make_sandbo
     sandbox = make_sandbox("e2e_noconn", large_events=5_000, medium_tenants=1, small_tenants=2)
     monkeypatch.delenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT")
     run = run_dag(sandbox)
-    assert run.state == "failed" and run.tasks["promote_to_m12_2"] == "upstream_failed"
+    assert run.state == "failed" and run.tasks["promote_to_m12_2"] == "failed"
     for check in ("usage_coverage", "invoice_immutability", "dashboard_latency", "quota_enforcement"):
         assert run.codes(check) == {"check_error"}
         assert "'clickhouse_default'" in run.check(check)["findings"][0]["message"]

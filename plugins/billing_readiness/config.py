@@ -1,6 +1,6 @@
 """One validated configuration for every name in the system we validate.
 
-Defaults are the names of the M12.1 system described in docs/m12_1_system.md. A deployment overrides any of
+Defaults (config_defaults.py) are the names of the M12.1 system described in docs/m12_1_system.md. A deployment overrides any of
 them with the Airflow Variable `billing_readiness_config` (JSON, deep-merged over
 the defaults). An unknown key, a wrong type or an unsafe SQL identifier is a
 ConfigError that names the key to fix.
@@ -8,136 +8,18 @@ ConfigError that names the key to fix.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 from typing import Any
+
+from billing_readiness.config_defaults import _FREEFORM, _NULLABLE, DEFAULTS
+from billing_readiness.redis_keys import PROBE_ID, template_problem
 
 VARIABLE_KEY = "billing_readiness_config"
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
-_TENANT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-
-DEFAULTS: dict[str, Any] = {
-    "connections": {
-        "clickhouse": "clickhouse_default",
-        "redis": "redis_default",
-        "quota_api": "quota_api_default",
-        "alerts": None,  # an HTTP connection to a Slack-compatible webhook; None: alerts are logged
-        "grafana": None,  # an HTTP connection to Grafana, to read the dashboard live
-    },
-    "clickhouse": {
-        "query_timeout_seconds": 120,
-    },
-    "usage_events": {
-        "table": "usage_events",
-        "event_id": "event_id",
-        "tenant_id": "tenant_id",
-        "event_type": "event_type",
-        "quantity": "quantity",
-        "cost_usd": "cost_usd",
-        "timestamp": "timestamp",
-        # When the row was written; None: the table has none, and check 2's late-arrival sub-check cannot run.
-        "ingested_at": "created_at",
-    },
-    "usage_hourly": {
-        "table": "usage_hourly",
-        "tenant_id": "tenant_id",
-        "event_type": "event_type",
-        "hour": "hour",
-        "total_quantity": "total_quantity",
-        "total_cost": "total_cost",
-        "event_count": "event_count",
-    },
-    "usage_daily": {
-        "table": "usage_daily",
-        "tenant_id": "tenant_id",
-        "day": "day",
-        "query_count": "query_count",
-        "input_tokens": "input_tokens",
-        "output_tokens": "output_tokens",
-        "storage_writes_bytes": "storage_writes_bytes",
-        "total_cost_usd": "total_cost_usd",
-    },
-    "tenant_quotas": {
-        "table": "tenant_quotas",
-        "tenant_id": "tenant_id",
-    },
-    "event_types": {  # the event_type values that carry queries, tokens and storage writes
-        "query": "query",
-        "token_input": "token_input",
-        "token_output": "token_output",
-        "storage_write": "storage_write",
-    },
-    # A SELECT returning one column named tenant_id; None: every tenant in tenant_quotas.
-    "active_tenants_sql": None,
-    "coverage": {
-        # A complete day with fewer events than this share of the tenant's median day is a partial loss.
-        "partial_day_ratio": 0.1,
-    },
-    "invoice": {
-        # A SELECT with %(month_start)s / %(month_end)s (epoch seconds, end exclusive) returning the columns
-        # tenant_id, total_queries, total_tokens, cost_nanos (Int64 nano-dollars); None: built from usage_events.
-        "sql": None,
-        # Rows of a closed month ingested later than its end plus this are late arrivals (normal lag: seconds).
-        "late_arrival_grace_seconds": 3600,
-        # mutation_id values of system.mutations reviewed and accepted (e.g. a deliberate correction).
-        "accepted_mutations": [],
-    },
-    "dashboard": {
-        # Panels come from, in order: a Grafana connection (with grafana_uid), a dashboard export file,
-        # or the panels below (None: the four panels of the M12.1 tenant dashboard).
-        "export_file": None,
-        "grafana_uid": None,
-        "tenant_variable": "tenant",
-        "panels": None,
-    },
-    "quota": {
-        "probe_tenant_id": "readiness-probe",
-        "path": "/query",
-        "method": "POST",
-        "tenant_header": "X-Tenant-ID",
-        "json_body": {"query": "SELECT 1 /* billing-readiness quota probe */"},
-        "request_timeout_seconds": 5.0,
-        # Redis keys that give the probe tenant its quota ({tenant_id}, {limit} are filled in);
-        # each is written with key_ttl_seconds so a crash cannot leave a quota behind.
-        "setup_keys": {
-            "tenant:{tenant_id}:tier": "free",
-            "tenant:{tenant_id}:limit:queries_hourly": "{limit}",
-        },
-        # Patterns (Redis SCAN MATCH) of every key the probe may create; each must contain {tenant_id}.
-        "cleanup_patterns": ["quota:{tenant_id}:*", "tenant:{tenant_id}:*"],
-        "key_ttl_seconds": 900,
-        # After a request timed out the API may still count it: wait this long, then clean up again.
-        "cleanup_grace_seconds": 5.0,
-        # Seconds before the API's counter window rolls over within which the probe waits for the next window.
-        "window_seconds": 3600,
-        "window_guard_seconds": 15,
-        # Instead of Redis keys: an admin endpoint on the quota API connection, e.g. "/admin/quota/{tenant_id}",
-        # taking PUT {"limit", "ttl_seconds"}, DELETE (remove quota and counters) and GET (what is left).
-        "admin_path": None,
-    },
-    "report": {
-        "dir": None,  # None: $AIRFLOW_HOME/billing_readiness_reports
-    },
-}
-
-# Keys whose value may be None or of the type given here instead of the default's type.
-_NULLABLE: dict[str, type | tuple] = {
-    "usage_events.ingested_at": str,
-    "connections.alerts": str,
-    "connections.grafana": str,
-    "active_tenants_sql": str,
-    "invoice.sql": str,
-    "dashboard.export_file": str,
-    "dashboard.grafana_uid": str,
-    "dashboard.panels": list,
-    "quota.admin_path": str,
-    "report.dir": str,
-}
-# Keys whose value is free-form (no key checking below them).
-_FREEFORM = {"quota.json_body", "quota.setup_keys"}
-
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names the key to fix."""
@@ -200,33 +82,14 @@ def _validate(cfg: dict) -> None:
         section, name = key.split(".")
         if not cfg[section][name]:
             raise ConfigError(f"config key '{key}' must name an Airflow connection id")
-    q = cfg["quota"]
-    if not _TENANT_ID.match(q["probe_tenant_id"]):
-        raise ConfigError(
-            "config key 'quota.probe_tenant_id' may hold only letters, digits and . _ : - "
-            f"(it is used in Redis key patterns): {q['probe_tenant_id']!r}"
-        )
-    for pattern in q["cleanup_patterns"]:
-        if not isinstance(pattern, str) or "{tenant_id}" not in pattern:
-            raise ConfigError(
-                f"config key 'quota.cleanup_patterns' entry {pattern!r} must contain {{tenant_id}}, "
-                "so cleanup can only touch the probe tenant's keys"
-            )
-    for template in q["setup_keys"]:
-        if "{tenant_id}" not in template:
-            raise ConfigError(f"config key 'quota.setup_keys' key {template!r} must contain {{tenant_id}}")
-    if q["admin_path"] is not None and not (q["admin_path"].startswith("/") and "{tenant_id}" in q["admin_path"]):
-        raise ConfigError(
-            f"config key 'quota.admin_path' must be a path starting with / and containing {{tenant_id}}: "
-            f"{q['admin_path']!r}"
-        )
-    if q["method"].upper() not in {"GET", "POST"}:
-        raise ConfigError(f"config key 'quota.method' must be GET or POST, got {q['method']!r}")
-    if q["cleanup_grace_seconds"] < 0:
-        raise ConfigError(f"config key 'quota.cleanup_grace_seconds' must not be negative, got {q['cleanup_grace_seconds']!r}")
-    for key in ("request_timeout_seconds", "key_ttl_seconds", "window_seconds"):
-        if q[key] <= 0:
-            raise ConfigError(f"config key 'quota.{key}' must be positive, got {q[key]!r}")
+    _validate_quota(cfg["quota"])
+    if cfg["promotion"]["allow_relaxed"] not in ("never", "manual", "always"):
+        raise ConfigError("config key 'promotion.allow_relaxed' must be \"never\", \"manual\" or \"always\", got "
+                          f"{cfg['promotion']['allow_relaxed']!r}")
+    timeout = cfg["clickhouse"]["query_timeout_seconds"]
+    if not 0 < timeout <= 3600:
+        raise ConfigError(f"config key 'clickhouse.query_timeout_seconds' must be between 1 and 3600 (0 would mean "
+                          f"no server-side limit), got {timeout!r}")
     for key in ("active_tenants_sql", ):
         if cfg[key] is not None and not cfg[key].lstrip().upper().startswith(("SELECT", "WITH")):
             raise ConfigError(f"config key '{key}' must be a SELECT statement")
@@ -243,6 +106,51 @@ def _validate(cfg: dict) -> None:
         for i, panel in enumerate(cfg["dashboard"]["panels"]):
             if not isinstance(panel, dict) or not isinstance(panel.get("sql"), str) or not panel.get("title"):
                 raise ConfigError(f"config key 'dashboard.panels[{i}]' must be an object with 'title' and 'sql'")
+
+
+def _between(q: dict, key: str, low: float, high: float, why: str = "") -> None:
+    if not low <= q[key] <= high:
+        raise ConfigError(f"config key 'quota.{key}' must be between {low} and {high}{why}, got {q[key]!r}")
+
+
+def _validate_quota(q: dict) -> None:
+    """The probe may touch only its own keys: a plain probe id and key templates that pin the tenant segment."""
+    if not PROBE_ID.match(q["probe_tenant_id"]):
+        raise ConfigError(
+            "config key 'quota.probe_tenant_id' may hold only letters, digits and . _ - (no ':' key separator, no "
+            f"glob character: cleanup could reach another tenant's keys): {q['probe_tenant_id']!r}"
+        )
+    if not q["cleanup_patterns"]:
+        raise ConfigError("config key 'quota.cleanup_patterns' must list the patterns of the probe's keys "
+                          "(e.g. 'quota:{tenant_id}:*'): with none, the probe could not clean up after itself")
+    for pattern in q["cleanup_patterns"]:
+        problem = template_problem(pattern, suffix_may_glob=True)
+        if problem:
+            raise ConfigError(f"config key 'quota.cleanup_patterns' entry {problem}")
+    for template in q["setup_keys"]:
+        problem = template_problem(template, suffix_may_glob=False)
+        if problem:
+            raise ConfigError(f"config key 'quota.setup_keys' key {problem}")
+        if not any(fnmatch.fnmatchcase(template, p) for p in q["cleanup_patterns"]):
+            raise ConfigError(f"config key 'quota.setup_keys' key {template!r} is matched by no "
+                              "'quota.cleanup_patterns' entry: the probe could not remove it")
+    if q["admin_path"] is not None and not (q["admin_path"].startswith("/") and "{tenant_id}" in q["admin_path"]):
+        raise ConfigError(
+            f"config key 'quota.admin_path' must be a path starting with / and containing {{tenant_id}}: "
+            f"{q['admin_path']!r}"
+        )
+    if q["method"].upper() not in {"GET", "POST"}:
+        raise ConfigError(f"config key 'quota.method' must be GET or POST, got {q['method']!r}")
+    if not q["tenant_header"].strip():
+        raise ConfigError("config key 'quota.tenant_header' must name the header that carries the tenant id")
+    if not q["path"].startswith("/"):
+        raise ConfigError(f"config key 'quota.path' must be a path starting with /, got {q['path']!r}")
+    _between(q, "request_timeout_seconds", 0.1, 60)
+    _between(q, "cleanup_grace_seconds", 0, 120)
+    _between(q, "window_seconds", 1, 31 * 86400)
+    _between(q, "window_guard_seconds", 0, min(300, q["window_seconds"] - 1),
+             " (below quota.window_seconds, and short enough to wait within the task's timeout)")
+    _between(q, "key_ttl_seconds", 60, 86400, " (long enough to outlive the probe; a crash leaves nothing for longer)")
 
 
 def load_config(override: dict | str | None = None) -> dict:

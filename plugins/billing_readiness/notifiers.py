@@ -14,10 +14,11 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from billing_readiness.relaxation import relaxed_params
 from billing_readiness.config import VARIABLE_KEY, config_or_defaults
-from billing_readiness.results import RESULT_XCOM_KEY
+from billing_readiness.results import RESULT_XCOM_KEY, collect_results
 
-FAILURE, PROMOTION = "check_failed", "promoted"
+FAILURE, PROMOTION, REFUSED = "check_failed", "promoted", "promotion_refused"
 
 
 def failure_message(context: Any, config_problem: str | None = None) -> dict[str, Any]:
@@ -54,11 +55,27 @@ def failure_message(context: Any, config_problem: str | None = None) -> dict[str
 
 def promotion_message(context: Any, config_problem: str | None = None) -> dict[str, Any]:
     run_id = context.get("run_id") or context["ti"].run_id
-    task = context.get("task")
-    count = len(getattr(task, "checks", {}) or {}) or "all"
-    text = f":white_check_mark: *M12.1 promoted to M12.2*: all {count} readiness checks passed.\n*Run:* {run_id}"
+    checks = getattr(context.get("task"), "checks", {}) or {}
+    relaxed = relaxed_params(list(checks.values()), dict(context.get("params") or {}))
+    text = (f":white_check_mark: *M12.1 promoted to M12.2*: all {len(checks) or 'the'} readiness checks passed"
+            + (f"; promoted with relaxed checks: {'; '.join(relaxed)}" if relaxed else "") + f".\n*Run:* {run_id}")
     return {"text": text, "event": PROMOTION, "run_id": run_id, "log_url": getattr(context["ti"], "log_url", ""),
-            "config_problem": config_problem}
+            "relaxed": relaxed, "config_problem": config_problem}
+
+
+def refusal_message(context: Any, config_problem: str | None = None) -> dict[str, Any] | None:
+    """The gate refused: an alert only where no check alert already said why (a check skipped, crashed
+    without a result, or passed but with params the config does not let promote)."""
+    checks = getattr(context.get("task"), "checks", {}) or {}
+    results = collect_results(context, checks)
+    if all(r is not None for r in results.values()) and any(not r["passed"] for r in results.values()):
+        return None  # each failed check sent its own alert
+    run_id = context.get("run_id") or context["ti"].run_id
+    reason = str(context.get("exception") or "the promotion gate failed")
+    text = f":rotating_light: *M12.1 is not promoted to M12.2*: {reason}\n*Run:* {run_id}" + (
+        f"\n*Config:* {config_problem}" if config_problem else "")
+    return {"text": text, "event": REFUSED, "run_id": run_id, "reasons": [reason],
+            "log_url": getattr(context["ti"], "log_url", ""), "config_problem": config_problem}
 
 
 class ReadinessNotifier(BaseNotifier):
@@ -66,8 +83,8 @@ class ReadinessNotifier(BaseNotifier):
 
     def __init__(self, kind: str = FAILURE, alerts_conn_id: str | None = None, config_variable: str = VARIABLE_KEY):
         super().__init__()
-        if kind not in (FAILURE, PROMOTION):
-            raise ValueError(f"kind must be {FAILURE!r} or {PROMOTION!r}")
+        if kind not in (FAILURE, PROMOTION, REFUSED):
+            raise ValueError(f"kind must be {FAILURE!r}, {PROMOTION!r} or {REFUSED!r}")
         self.kind = kind
         self.alerts_conn_id = alerts_conn_id
         self.config_variable = config_variable
@@ -76,7 +93,11 @@ class ReadinessNotifier(BaseNotifier):
         from airflow.sdk import Variable
 
         cfg, problem = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
-        message = (failure_message if self.kind == FAILURE else promotion_message)(context, problem)
+        build = {FAILURE: failure_message, PROMOTION: promotion_message, REFUSED: refusal_message}[self.kind]
+        message = build(context, problem)
+        if message is None:
+            self.log.info("billing-readiness: no %s alert (the failed checks sent their own)", self.kind)
+            return
         conn_id = self.alerts_conn_id or cfg["connections"]["alerts"]
         if not conn_id:
             self.log.warning("billing-readiness alert (no alert connection configured):\n%s", message["text"])
@@ -94,10 +115,14 @@ class ReadinessNotifier(BaseNotifier):
         from billing_readiness.hooks.connections import get_connection
         from billing_readiness.hooks.http_api import HttpApiHook
 
+        from airflow.sdk.log import mask_secret
+
         try:
             path = get_connection(conn_id, "http", "readiness alerts").extra_dejson.get("path", "/")
         except Exception as exc:  # missing connection or a secrets backend error: alert to the log instead
             return f"connection unreadable: {type(exc).__name__}"
+        if path not in ("", "/"):
+            mask_secret(path)  # a webhook's path is its secret (Slack: /services/T.../B.../token)
         payload = {"text": message["text"],
                    "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message["text"]}}],
                    "metadata": {"event_type": message["event"],

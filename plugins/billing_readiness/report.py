@@ -36,10 +36,12 @@ def build(checks: list[Check], results: list[dict | None], run: dict[str, Any]) 
         entry["impact"] = check.impact
         entries.append(entry)
     ready = bool(entries) and all(c["passed"] for c in entries)
+    relaxed = "; ".join(run.get("relaxed") or [])
     return {
         "report": "billing-readiness: M12.1 -> M12.2",
         "ready_for_billing": ready,
-        "verdict": f"READY: all {len(entries)} checks passed; promotion to M12.2 may proceed."
+        "verdict": (f"READY: all {len(entries)} checks passed; promotion to M12.2 may proceed."
+                    + (f" With relaxed checks: {relaxed}." if relaxed else ""))
         if ready
         else "NOT READY: " + ", ".join(c["title"] for c in entries if not c["passed"]) + " failed.",
         "run": run,
@@ -72,6 +74,8 @@ def to_markdown(doc: dict, checks: Iterable[Check]) -> str:
     ]
     if run.get("config_problem"):
         out += ["", f"**Config problem:** {md_escape(run['config_problem'])}"]
+    if run.get("relaxed"):
+        out += ["", f"**Relaxed checks** (params looser than the strict values): {md_escape('; '.join(run['relaxed']))}"]
     out += ["", "| # | check | verdict | summary |", "|---|---|---|---|"]
     for i, c in enumerate(doc["checks"], start=1):
         out.append(f"| {i} | {c['title']} | {'PASS' if c['passed'] else 'FAIL'} | {md_escape(c['summary'])} |")

@@ -62,6 +62,7 @@ def to_html(doc: dict[str, Any], checks: Iterable[Check]) -> str:
             + _findings(c) + _metrics(c) + check.html(result) + _queries(c)
         )
     problem = run.get("config_problem")
+    relaxed = "; ".join(run.get("relaxed") or [])
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>Billing readiness {escape(str(run.get('run_id')))}</title><style>{CSS}</style></head><body>"
@@ -69,6 +70,8 @@ def to_html(doc: dict[str, Any], checks: Iterable[Check]) -> str:
         f'<div class="muted">{escape(str(run.get("dag_id")))} run <code>{escape(str(run.get("run_id")))}</code>, '
         f"generated {escape(str(run.get('generated_at')))}</div>"
         + (f'<p class="fail">Config problem: {escape(problem)}</p>' if problem else "")
+        + (f'<p class="warn">Relaxed checks (params looser than the strict values): {escape(relaxed)}</p>'
+           if relaxed else "")
         + f'<div class="verdict {"ready" if doc["ready_for_billing"] else "notready"}">{escape(doc["verdict"])}</div>'
         f'<div class="cards">{cards}</div>{"".join(sections)}</body></html>'
     )

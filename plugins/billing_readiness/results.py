@@ -91,3 +91,9 @@ class CheckResult:
             "details": asdict(self.details) if self.details is not None else None,
             "queries": self.queries,
         }
+
+
+def collect_results(context: Any, task_ids) -> dict[str, dict | None]:
+    """task id -> the result dict that check task pushed (None if it pushed none: skipped, crashed, never ran)."""
+    ti = context["ti"]
+    return {task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_XCOM_KEY) for task_id in task_ids}

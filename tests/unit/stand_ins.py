@@ -68,31 +68,54 @@ class ScriptedApi:
         return [self.request(method, path, **kwargs) for _ in range(count)]
 
 
-class RecordingControl:
-    def __init__(self):
-        self.actions = []
+class KeyStoreControl:
+    """A quota control over an in-memory key set (the probe's I/O only; what to delete is the check's call)."""
+
+    def __init__(self, keys: dict[str, str] | None = None, cfg=None, probe="readiness-probe"):
+        from billing_readiness.config import load_config
+
+        self.keys, self.q, self.probe = dict(keys or {}), (cfg or load_config())["quota"], probe
+        self.actions, self.locks = [], {}
 
     def describe(self):
-        return "stand-in control"
+        return "stand-in key store"
 
     def setup(self, limit):
         self.actions.append(("setup", limit))
+        for template, value in self.q["setup_keys"].items():
+            self.keys[template.format(tenant_id=self.probe)] = str(value).format(limit=limit)
 
-    def reset(self, limit):
-        self.actions.append(("reset", limit))
+    def matching_keys(self):
+        import fnmatch
 
-    def clean(self):
-        self.actions.append(("clean",))
-        return 1
+        return sorted(k for k in self.keys for p in self.q["cleanup_patterns"]
+                      if fnmatch.fnmatchcase(k, p.format(tenant_id=self.probe)))
+
+    def delete(self, keys):
+        self.actions.append(("delete", tuple(keys)))
+        for k in keys:
+            self.keys.pop(k)
+        return len(keys)
+
+    def release(self):
+        return 0
 
     def leftovers(self):
-        return []
+        return sorted(k for k in self.keys if f":{self.probe}:" in k or k.endswith(f":{self.probe}"))
+
+    def lock(self, key, holder, ttl):
+        current = self.locks.setdefault(key, holder)
+        return None if current == holder else current
+
+    def unlock(self, key, holder):
+        if self.locks.get(key) == holder:
+            del self.locks[key]
 
 
 class StandInServices:
     def __init__(self, clickhouse=None, http: dict | None = None, control=None, baselines: dict | None = None,
                  clock: float = 1_000_000.0):
-        self._clickhouse, self._http, self.control = clickhouse, http or {}, control or RecordingControl()
+        self._clickhouse, self._http, self.control = clickhouse, http or {}, control or KeyStoreControl()
         self.baselines, self.clock, self.slept = baselines or {}, clock, []
 
     def clickhouse(self, cfg):
@@ -102,6 +125,7 @@ class StandInServices:
         return self._http[conn_id]
 
     def quota_control(self, cfg, api, probe):
+        self.control.q, self.control.probe = cfg["quota"], probe
         return self.control
 
     def baseline(self, key):

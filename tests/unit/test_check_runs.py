@@ -11,7 +11,7 @@ from billing_readiness.checks import quota_enforcement as qe
 from billing_readiness.checks import usage_coverage as uc
 from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.timewindow import Month, Window
-from stand_ins import NOW, RowsClickHouse, ScriptedApi, StandInServices, context
+from stand_ins import NOW, KeyStoreControl, RowsClickHouse, ScriptedApi, StandInServices, context
 
 A_LINE = {"tenant_id": "a", "total_queries": 3, "total_tokens": 10, "cost_nanos": 1_500_000_000}
 
@@ -130,30 +130,60 @@ def test_check_3_dashboard_source_errors_name_what_to_fix(tmp_path):
         dl.dashboard_panels(down, context(connections={"grafana": "g"}, dashboard={"grafana_uid": "u"}).cfg)
 
 
-# ---- check 4: the probe's sequence --------------------------------------------------------------
+# ---- check 4: the probe's sequence ------------------------------------------------------------
 
 PROBE_CH = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}]}
 
 
-def probe(status_for, params=None, clock=1_000_000.0, **config):
+def enforcing(calls_per_phase=(11, 8, 20)):
+    """An API that enforces 10, then 7, then (concurrently) 10: statuses by request number."""
+    first, second, _ = calls_per_phase
+
+    def status(n):
+        if n <= first:
+            return 200 if n <= 10 else 429
+        if n <= first + second:
+            return 200 if n - first <= 7 else 429
+        return 200 if n - first - second <= 10 else 429
+    return status
+
+
+def probe(status_for, params=None, clock=1_000_000.0, keys=None, **config):
     api = ScriptedApi(status_for)
-    services = StandInServices(RowsClickHouse(PROBE_CH), http={"quota_api_default": api}, clock=clock)
+    services = StandInServices(RowsClickHouse(PROBE_CH), http={"quota_api_default": api}, clock=clock,
+                               control=KeyStoreControl(keys))
     return services, api, (lambda: qe.CHECK.run(services, context(params, **config)))
 
 
-def test_check_4_sets_the_quota_probes_then_resets_for_the_concurrent_probe_and_always_cleans():
-    services, api, run = probe(lambda n: 200 if n <= 10 or 11 < n <= 21 else 429)
+def setups(control):
+    return [a for a in control.actions if a[0] == "setup"]
+
+
+def test_check_4_probes_two_limits_then_concurrency_and_leaves_no_key():
+    other = {"quota:tenant-m01:queries_hourly:2025-03-10-12": "7", "tenant:tenant-m01:tier": "pro"}
+    services, api, run = probe(enforcing(), keys=other)
     result = run()
     assert result.passed, result.findings
-    assert services.control.actions == [("setup", 10), ("reset", 10), ("clean",)]
-    assert len(api.calls) == 11 + 20 and api.calls[0][2]["headers"] == {"X-Tenant-ID": "readiness-probe"}
+    assert setups(services.control) == [("setup", 10), ("setup", 7), ("setup", 10)]
+    assert len(api.calls) == 11 + 8 + 20 and api.calls[0][2]["headers"] == {"X-Tenant-ID": "readiness-probe"}
+    assert services.control.keys == other and services.control.locks == {}  # only the probe's keys went
+    assert result.details.cleanup.deleted == ["tenant:readiness-probe:limit:queries_hourly", "tenant:readiness-probe:tier"]
 
 
-def test_check_4_skips_the_concurrent_probe_when_the_sequence_failed_and_still_cleans():
+def test_check_4_a_quota_blind_api_fails_on_the_second_limit_even_without_the_concurrency_probe():
+    services, api, run = probe(lambda n: 200 if n <= 10 or 11 < n <= 21 else 429, {"concurrency_probe": False})
+    result = run()
+    assert [f.code for f in result.failures] == ["quota_ignored"]
+    assert "With the quota set to 7" in result.failures[0].message
+    assert len(api.calls) == 11 + 9 and setups(services.control) == [("setup", 10), ("setup", 7)]
+
+
+def test_check_4_skips_the_later_probes_when_the_first_sequence_failed_and_still_cleans():
     services, api, run = probe(lambda n: 200)
     result = run()
     assert [f.code for f in result.failures] == ["quota_not_enforced"]
-    assert services.control.actions == [("setup", 10), ("clean",)] and len(api.calls) == 12
+    assert setups(services.control) == [("setup", 10)] and len(api.calls) == 12
+    assert services.control.keys == {}
 
 
 def test_check_4_an_unreachable_api_is_transient_after_cleanup():
@@ -161,17 +191,39 @@ def test_check_4_an_unreachable_api_is_transient_after_cleanup():
     with pytest.raises(ServiceUnavailable, match="quota API \\(connection 'quota_api_default'"):
         run()
     # a request given up on may still be counted: clean, wait the grace period, clean again
-    assert services.control.actions == [("setup", 10), ("clean",), ("clean",)] and services.slept == [5.0]
+    assert services.slept == [5.0] and services.control.keys == {} and services.control.locks == {}
+
+
+def test_check_4_a_probe_key_outside_the_cleanup_patterns_fails_as_a_leftover():
+    services, api, run = probe(enforcing(), keys={"usage:readiness-probe:extra": "1"})
+    result = run()
+    assert [f.code for f in result.failures] == ["cleanup_incomplete"]
+    assert result.failures[0].evidence["keys"] == ["usage:readiness-probe:extra"]
+
+
+def test_check_4_refuses_to_probe_while_another_run_holds_the_probe_tenant():
+    services, api, run = probe(enforcing())
+    services.control.locks["billing_readiness_probe_lock.readiness-probe"] = "scheduled__other-run"
+    with pytest.raises(CheckError, match="another run \\(scheduled__other-run\\) is probing"):
+        run()
+    assert api.calls == []
+
+
+def test_check_4_key_ttl_must_outlive_the_probe():
+    services, api, run = probe(enforcing(), {"probe_quota_limit": 500}, quota={"key_ttl_seconds": 600})
+    with pytest.raises(CheckError, match="config key 'quota.key_ttl_seconds' \\(600\\) is shorter"):
+        run()
+    assert api.calls == []
 
 
 def test_check_4_waits_for_the_next_counter_window_when_it_is_about_to_roll_over():
-    services, api, run = probe(lambda n: 200 if n <= 10 or 11 < n <= 21 else 429, clock=3600 * 100 - 5)
+    services, api, run = probe(enforcing(), clock=3600 * 100 - 5)
     run()
     assert services.slept[0] == pytest.approx(6)
 
 
 def test_check_4_refuses_a_probe_id_that_is_an_active_tenant_before_sending_anything():
-    services, api, run = probe(lambda n: 200, quota={"probe_tenant_id": "a"})
+    services, api, run = probe(enforcing(), quota={"probe_tenant_id": "a"})
     with pytest.raises(CheckError, match="probe tenant 'a' is an active tenant"):
         run()
     assert api.calls == [] and services.control.actions == []

@@ -107,6 +107,27 @@ def test_quota_probe_tenant_must_not_be_real():
 
 
 def test_quota_evaluate_reports_cleanup_leftovers():
-    r = qe.evaluate(qe.CHECK.new_result(), 10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), None,
-                    ["quota:probe:x"], "probe")
+    run = qe.ProbeRun(10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), 7,
+                      responses(*[200] * 7 + [429], headers=GOOD_HEADERS))
+    run.cleanup.leftovers, run.cleanup.foreign = ["quota:probe:x"], ["quota:probe-2:x"]
+    r = qe.evaluate(qe.CHECK.new_result(), run, "probe")
     assert [f.code for f in r.failures] == ["cleanup_incomplete"]
+    assert [f.code for f in r.warnings] == ["cleanup_left_other_keys"]
+    run.second = responses(*[200] * 9, headers=GOOD_HEADERS)
+    r = qe.evaluate(qe.CHECK.new_result(), run, "probe")
+    assert {f.code for f in r.failures} == {"cleanup_incomplete", "quota_ignored"}
+
+
+@pytest.mark.parametrize("sql, problem", [
+    ("SELECT ';' AS x FROM usage_hourly WHERE tenant_id = '$tenant'", None),
+    ("WITH t AS (SELECT 1) SELECT * FROM t", None),
+    ("SELECT 1; DROP TABLE usage_events", "holds more than one statement"),
+    ("KILL QUERY WHERE user = 'default'", "is not a SELECT"),
+    ("INSERT INTO usage_events SELECT * FROM usage_events", "is not a SELECT"),
+])
+def test_a_panel_must_be_one_select(sql, problem):
+    if problem is None:
+        assert dl.bind(dl.Panel("p", sql), "tenant", "t", 0, 1).sql
+    else:
+        with pytest.raises(dl.DashboardError, match=f"panel 'p' {problem}"):
+            dl.bind(dl.Panel("p", sql), "tenant", "t", 0, 1)

@@ -68,6 +68,9 @@ class Check:
     params: ClassVar[tuple[str, ...]] = ()
     Details: ClassVar[type]
     renderer: ClassVar[Any] = None  # a module with markdown(details) -> list[str] and html(details) -> str
+    # Params that loosen the check, with the direction that loosens and the strict reference value:
+    # {"max_missing_days": ("higher", 0)}. A run whose param is looser says so wherever it promotes.
+    relaxing: ClassVar[dict[str, tuple[str, Any]]] = {}
     # A check that measures time (check 3) runs after every other check of the run has finished, whatever
     # their outcome, so it never times load that the gate itself puts on the inspected system.
     runs_alone: ClassVar[bool] = False

@@ -27,6 +27,9 @@ class ClickHouseQueryError(CheckError):
     """ClickHouse rejected a check query (missing table or column, syntax): not worth a retry."""
 
 
+UNSAFE_SETTINGS = {"readonly", "allow_ddl", "allow_introspection_functions"}  # what would lift the read-only guard
+
+
 def _network_errors():
     from clickhouse_driver import errors
 
@@ -89,10 +92,18 @@ class ClickHouseHook(BaseHook):
             self._client = self.new_client()
         return self._client
 
+    @staticmethod
+    def _refuse_unsafe_settings(query: Query) -> None:
+        lifted = sorted(k for k in query.settings if k.lower() in UNSAFE_SETTINGS)
+        if lifted:
+            raise CheckError(f"the query '{query.name}' asks for setting(s) {', '.join(lifted)}: the checks only read, "
+                             "and no query may lift readonly")
+
     def run(self, query: Query, client=None) -> list[dict[str, Any]]:
         """The query's rows as dicts by column name (its declared columns checked)."""
         from clickhouse_driver import errors
 
+        self._refuse_unsafe_settings(query)
         client = client or self.get_conn()
         self.queries_sent += 1
         try:
@@ -125,6 +136,8 @@ class ClickHouseHook(BaseHook):
         """
         from clickhouse_driver import errors
 
+        for q in queries:
+            self._refuse_unsafe_settings(q)
         clients = [self.new_client() for _ in queries]
 
         def one(i: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ made at all), so the check can diagnose it.
 """
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -66,7 +67,8 @@ class HttpApiHook(BaseHook):
         try:
             resp = session.request(method, self._base + path, timeout=self.timeout_seconds, **kwargs)
         except requests.RequestException as exc:
-            return {"status": None, "error": f"{type(exc).__name__}: {str(exc)[:200]}", "headers": {},
+            reason = re.sub(r"with url: \S+", "with url: <path>", str(exc))  # a webhook's path is a secret
+            return {"status": None, "error": f"{type(exc).__name__}: {reason[:200]}", "headers": {},
                     "body": None, "elapsed_s": round(time.perf_counter() - started, 4),
                     "unreachable": isinstance(exc, requests.ConnectionError)}
         try:

@@ -1,54 +1,93 @@
-"""Giving the probe tenant its quota, and taking every trace of it away again.
+"""Giving the probe tenant its quota, finding its keys, and removing them: I/O only, no decisions.
 
 Two ways, by config: Redis keys written directly (templates in `quota.setup_keys`,
 each with an expiry, so a crash mid-probe cannot leave a quota behind), or an
-admin HTTP endpoint on the quota API (`quota.admin_path`). Both touch only the
-probe tenant: every key pattern contains the (validated) probe tenant id.
+admin HTTP endpoint on the quota API (`quota.admin_path`). Which keys may be
+deleted is decided by check 4 (redis_keys.split_owned), never here.
 """
 from __future__ import annotations
 
 from billing_readiness.errors import CheckError, ServiceUnavailable
+from billing_readiness.redis_keys import probe_key_patterns
 
 
 class RedisQuotaControl:
-    def __init__(self, redis, quota_cfg: dict, probe: str):
-        self.redis, self.q, self.probe = redis, quota_cfg, probe
+    def __init__(self, redis, quota_cfg: dict, probe: str, conn_id: str = "redis_default"):
+        self.redis, self.q, self.probe, self.conn_id = redis, quota_cfg, probe, conn_id
         self.setup_keys = {t.format(tenant_id=probe): v for t, v in quota_cfg["setup_keys"].items()}
 
     def describe(self) -> str:
         return "Redis keys " + ", ".join(sorted(self.setup_keys))
 
-    def keys(self) -> list[str]:
+    def _scan(self, patterns: list[str]) -> list[str]:
+        import redis
+
         found: set[str] = set()
-        for pattern in self.q["cleanup_patterns"]:
-            for key in self.redis.scan_iter(match=pattern.format(tenant_id=self.probe), count=500):
-                found.add(key.decode() if isinstance(key, bytes) else key)
+        try:
+            for pattern in patterns:
+                for key in self.redis.scan_iter(match=pattern, count=500):
+                    found.add(key.decode() if isinstance(key, bytes) else key)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ServiceUnavailable(f"Redis (connection '{self.conn_id}') unreachable: {exc}") from exc
+        except redis.RedisError as exc:
+            raise CheckError(f"Redis (connection '{self.conn_id}') refused a SCAN: {exc}") from None
         return sorted(found)
 
+    def matching_keys(self) -> list[str]:
+        """Keys matching the configured cleanup patterns for the probe id (candidates, not yet verified)."""
+        return self._scan([p.format(tenant_id=self.probe) for p in self.q["cleanup_patterns"]])
+
+    def leftovers(self) -> list[str]:
+        """Any key that has the probe id as a segment, whatever the configured patterns."""
+        return self._scan(probe_key_patterns(self.probe))
+
     def setup(self, limit: int) -> None:
-        """Quota keys with an expiry; stale counters of an earlier probe removed."""
+        """The quota keys, each with an expiry."""
         pipe = self.redis.pipeline()
-        for key in self.keys():
-            if key not in self.setup_keys:
-                pipe.delete(key)
         for key, value in self.setup_keys.items():
             pipe.set(key, str(value).format(limit=limit), ex=int(self.q["key_ttl_seconds"]))
-        pipe.execute()
+        self._run(pipe)
 
-    def reset(self, limit: int) -> None:
-        self.setup(limit)
+    def delete(self, keys: list[str]) -> int:
+        if not keys:
+            return 0
+        pipe = self.redis.pipeline()
+        pipe.delete(*keys)
+        return int(self._run(pipe)[0])
+
+    def release(self) -> int:
+        return 0  # nothing beyond the deleted keys
+
+    def lock(self, key: str, holder: str, ttl_seconds: int) -> str | None:
+        """Take the probe lock for `holder`; None when taken, else who holds it."""
+        import redis
+
+        try:
+            if self.redis.set(key, holder, nx=True, ex=ttl_seconds):
+                return None
+            current = self.redis.get(key)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ServiceUnavailable(f"Redis (connection '{self.conn_id}') unreachable: {exc}") from exc
+        current = current.decode() if isinstance(current, bytes) else current
+        return current if current != holder else None
+
+    def unlock(self, key: str, holder: str) -> None:
+        current = self.redis.get(key)
+        if (current.decode() if isinstance(current, bytes) else current) == holder:
+            self.redis.delete(key)
 
     def ttls(self) -> dict[str, int]:
         return {key: int(self.redis.ttl(key)) for key in self.setup_keys}
 
-    def clean(self) -> int:
-        keys = self.keys()
-        if keys:
-            self.redis.delete(*keys)
-        return len(keys)
+    def _run(self, pipe) -> list:
+        import redis
 
-    def leftovers(self) -> list[str]:
-        return self.keys()
+        try:
+            return pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ServiceUnavailable(f"Redis (connection '{self.conn_id}') unreachable: {exc}") from exc
+        except redis.RedisError as exc:
+            raise CheckError(f"Redis (connection '{self.conn_id}') refused the probe's keys: {exc}") from None
 
 
 class HttpAdminQuotaControl:
@@ -75,11 +114,19 @@ class HttpAdminQuotaControl:
                 f"{str(resp['body'])[:200]}); check config 'quota.admin_path' and the connection's credentials."
             )
 
-    def reset(self, limit: int) -> None:
-        self.clean()
-        self.setup(limit)
+    def lock(self, key: str, holder: str, ttl_seconds: int) -> str | None:
+        return None  # no Redis on this path: the API's admin endpoint is the only shared state
 
-    def clean(self) -> int:
+    def unlock(self, key: str, holder: str) -> None:
+        pass
+
+    def matching_keys(self) -> list[str]:
+        return []  # the endpoint is scoped to the probe tenant by its path: no keys are handled here
+
+    def delete(self, keys: list[str]) -> int:
+        return 0
+
+    def release(self) -> int:
         resp = self._call("DELETE")
         return 1 if resp["status"] and 200 <= resp["status"] < 300 else 0
 

@@ -44,6 +44,7 @@ class ReadinessCheckOperator(BaseOperator):
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         services = self.services_factory()
         try:
+            self._refuse_unknown_conf(context)
             cfg = services.config(self.config_variable)
             ctx = RunContext(cfg, dict(context["params"]), now, context["run_id"], context["dag"].dag_id, self.log)
             result = self.check.run(services, ctx)
@@ -60,6 +61,17 @@ class ReadinessCheckOperator(BaseOperator):
         self._hand_over(ti, result, now)
         if not result.passed:
             raise AirflowFailException(result.summary())
+
+    @staticmethod
+    def _refuse_unknown_conf(context: Any) -> None:
+        """A run's conf may only set the DAG's params: a misspelt one would silently be ignored."""
+        dag_run = context.get("dag_run")
+        conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+        declared = set(context["dag"].params)  # context["params"] also holds whatever the conf added
+        unknown = sorted(set(conf) - declared)
+        if unknown:
+            raise CheckError(f"unknown param(s) in the run's conf: {', '.join(unknown)} "
+                             f"(the params are: {', '.join(sorted(declared))})")
 
     def _keep(self, result: CheckResult, cfg: dict, ctx: RunContext, services) -> None:
         """Write the result's files beside the report and record its baseline (Airflow metadata DB only)."""

@@ -9,7 +9,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from billing_readiness.assets import M12_1_READY_FOR_BILLING
 from billing_readiness.checks.contract import Check
-from billing_readiness.results import RESULT_XCOM_KEY
+from billing_readiness.config import VARIABLE_KEY, config_or_defaults
+from billing_readiness.relaxation import relaxation_refused, relaxed_params
+from billing_readiness.results import collect_results
 
 
 def checks_of(tasks: list) -> dict[str, Check]:
@@ -17,46 +19,51 @@ def checks_of(tasks: list) -> dict[str, Check]:
     return {task.task_id: task.check for task in tasks}
 
 
-def collect_results(context: Any, checks: dict[str, Check]) -> dict[str, dict | None]:
-    """task id -> the result dict its check pushed (None if it pushed none)."""
-    ti = context["ti"]
-    return {task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_XCOM_KEY) for task_id in checks}
-
-
 class PromotionGateOperator(BaseOperator):
-    """Final task, trigger rule all_success: it runs only when every check task succeeded, and then
-    verifies each check's own verdict again, so a check marked success by hand, or one that produced
-    no result, still cannot promote. On success it updates the Asset "m12_1_ready_for_billing" with the
-    readiness summary as the event's extra, which is what schedules M12.2."""
+    """Final task, trigger rule all_done: it runs whatever the checks did and promotes only when every check
+    handed over a passing verdict, so a failed, skipped or crashed check, or one marked success by hand
+    without a result, makes the gate fail and the run red. A run with relaxed params promotes only where
+    config 'promotion.allow_relaxed' allows it, and says so. On success it updates the Asset
+    "m12_1_ready_for_billing" with the readiness summary as the event's extra, which is what schedules M12.2."""
 
     ui_color = "#d9f2d9"
 
-    def __init__(self, *, checks: list, **kwargs):
-        kwargs["trigger_rule"] = TriggerRule.ALL_SUCCESS
+    def __init__(self, *, checks: list, config_variable: str = VARIABLE_KEY, **kwargs):
+        kwargs["trigger_rule"] = TriggerRule.ALL_DONE
         kwargs.setdefault("retries", 0)
         kwargs.setdefault("outlets", [M12_1_READY_FOR_BILLING])
         kwargs.setdefault("execution_timeout", timedelta(minutes=5))
         super().__init__(**kwargs)
         self.checks = checks_of(checks)
+        self.config_variable = config_variable
         if not self.checks:
             raise ValueError("PromotionGateOperator needs the check tasks it gates (checks=[...])")
 
     def execute(self, context: Any) -> dict:
+        from airflow.sdk import Variable
+
         results = collect_results(context, self.checks)
         missing = [self.checks[t].title for t, r in results.items() if r is None]
         failed = [r["summary"] for r in results.values() if r is not None and not r["passed"]]
         if missing or failed:
             raise AirflowFailException(
-                "Not promoting M12.1 to M12.2: " + "; ".join([f"{t}: no result" for t in missing] + failed)
+                "Not promoting M12.1 to M12.2: "
+                + "; ".join([f"{t}: no result (skipped, crashed or never ran)" for t in missing] + failed)
             )
+        relaxed = relaxed_params(list(self.checks.values()), dict(context["params"]))
+        cfg, _ = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
+        refused = relaxation_refused(relaxed, cfg["promotion"]["allow_relaxed"], getattr(context["dag_run"].run_type, "value", str(context["dag_run"].run_type)))
+        if refused:
+            raise AirflowFailException(f"Not promoting M12.1 to M12.2: {refused}.")
         summary = {
             "ready_for_billing": True,
+            "relaxed": relaxed,
             "run_id": context["run_id"],
             "checks": {self.checks[t].id: {"passed": r["passed"], "summary": r["summary"], "metrics": r["metrics"]}
                        for t, r in results.items()},
         }
         for asset in self.outlets:
             context["outlet_events"][asset].extra = summary
-        self.log.info("All %d readiness checks passed: M12.1 is promoted to M12.2 (billing integration).",
-                      len(self.checks))
+        self.log.info("All %d readiness checks passed: M12.1 is promoted to M12.2 (billing integration)%s.",
+                      len(self.checks), f", with relaxed checks: {'; '.join(relaxed)}" if relaxed else "")
         return summary

@@ -6,10 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator, TriggerRule
+from airflow.sdk.exceptions import AirflowFailException
 
 from billing_readiness import report, report_html
 from billing_readiness.config import VARIABLE_KEY, config_or_defaults
-from billing_readiness.operators.gate import checks_of, collect_results
+from billing_readiness.relaxation import relaxed_params
+from billing_readiness.operators.gate import checks_of
+from billing_readiness.results import collect_results
 
 
 class ReadinessReportOperator(BaseOperator):
@@ -38,13 +41,19 @@ class ReadinessReportOperator(BaseOperator):
             "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
             "params": {k: v for k, v in context["params"].items()},
             "config_problem": problem,
+            "relaxed": relaxed_params(list(self.checks.values()), dict(context["params"])),
         }
         doc = report.build(list(self.checks.values()), list(collect_results(context, self.checks).values()), run)
         out = report.run_report_dir(cfg, run["dag_id"], run["run_id"])
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "readiness.json").write_text(report.to_json(doc))
         markdown = report.to_markdown(doc, self.checks.values())
-        (out / "readiness.md").write_text(markdown)
-        (out / "readiness.html").write_text(report_html.to_html(doc, self.checks.values()))
-        self.log.info("Readiness report written to %s\n\n%s", out, markdown)
+        self.log.info("Readiness report for %s\n\n%s", run["run_id"], markdown)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "readiness.json").write_text(report.to_json(doc))
+            (out / "readiness.md").write_text(markdown)
+            (out / "readiness.html").write_text(report_html.to_html(doc, self.checks.values()))
+        except OSError as exc:
+            raise AirflowFailException(f"cannot write the readiness report to {out} (config key 'report.dir'): "
+                                       f"{exc}") from None
+        self.log.info("Readiness report written to %s", out)
         return str(out)

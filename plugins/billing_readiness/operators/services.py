@@ -49,7 +49,7 @@ class AirflowServices:
 
         conn_id = cfg["connections"]["redis"]
         get_connection(conn_id, "redis", "the quota probe's Redis keys")
-        return RedisQuotaControl(RedisHook(redis_conn_id=conn_id).get_conn(), q, probe)
+        return RedisQuotaControl(RedisHook(redis_conn_id=conn_id).get_conn(), q, probe, conn_id)
 
     def baseline(self, key: str) -> dict | None:
         from airflow.sdk import Variable

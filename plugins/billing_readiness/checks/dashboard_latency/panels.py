@@ -97,8 +97,24 @@ _MACRO_TIME_FILTER = re.compile(r"\$__timeFilter\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s
 _LEFTOVER = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*|\[\[[A-Za-z_]")
 
 
+_STATEMENT_START = re.compile(r"^\s*(SELECT|WITH)\b", re.I)
+
+
+def single_select_problem(sql: str) -> str | None:
+    """Why a panel's SQL is not one SELECT (or WITH ... SELECT) statement, or None."""
+    body = sql.strip().rstrip(";").strip()
+    if not _STATEMENT_START.match(body):
+        return "is not a SELECT (or WITH ... SELECT) statement"
+    if ";" in re.sub(r"'(?:[^'\\]|\\.)*'", "''", body):
+        return "holds more than one statement"
+    return None
+
+
 def bind(panel: Panel, variable: str, tenant: str, time_from: int, time_to: int) -> Query:
     """The panel's SQL with $tenant as a parameter and Grafana's time macros expanded."""
+    problem = single_select_problem(panel.sql)
+    if problem:
+        raise DashboardError(f"panel '{panel.title}' {problem}: the check only runs read queries. SQL: {panel.sql}")
     sql = panel.sql.replace("%", "%%")
     v = re.escape(variable)
     forms = [rf"'\$\{{{v}(:[a-z]+)?\}}'", rf"'\${v}\b'", rf"'\[\[{v}\]\]'", rf"\$\{{{v}(:[a-z]+)?\}}", rf"\${v}\b",

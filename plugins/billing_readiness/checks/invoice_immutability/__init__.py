@@ -62,6 +62,7 @@ class InvoiceImmutability(Check):
     title = "Check 2: Immutable cost storage"
     impact = "Billing disputes when prices change: a regenerated invoice would not match what was sent."
     params = ("billing_month", "invoice_tolerance_usd")
+    relaxing = {"invoice_tolerance_usd": ("higher", 0.01)}
 
     def run(self, io: Services, ctx: RunContext) -> CheckResult:
         month = billing_month(ctx.params.get("billing_month"), ctx.now)

@@ -11,10 +11,16 @@ def markdown(d: Details | None) -> list[str]:
         return []
     out = ["", "| request | status | elapsed s |", "|---|---|---|"]
     out += [f"| {r.n} | {r.status or r.error} | {r.elapsed_s} |" for r in d.sequential]
+    if d.second:
+        out += ["", f"Second probe with the quota at {d.second_limit}: "
+                    + ", ".join(str(r.status or r.error) for r in d.second) + "."]
     if d.concurrent:
         c = d.concurrent
         out += ["", f"Concurrent probe: {c.sent} requests at once, {c.accepted} accepted, "
                     f"{c.refused_429} refused with 429."]
+    out += ["", f"Cleanup: deleted {len(d.cleanup.deleted)} key(s) of the probe tenant"
+                + (f": {', '.join(d.cleanup.deleted)}" if d.cleanup.deleted else "")
+                + f"; left alone {len(d.cleanup.foreign)} other key(s); {len(d.cleanup.leftovers)} left over."]
     return out
 
 
@@ -33,6 +39,12 @@ def html(d: Details | None) -> str:
     )
     out = ("<h3>Sequential probe, request by request</h3><table><tr><th>#</th><th>expected</th><th>got</th>"
            f"<th>seconds</th><th>rate-limit headers</th></tr>{rows}</table>")
+    if d.second:
+        out += (f"<p>Second probe with the quota at {d.second_limit}: "
+                + escape(", ".join(str(r.status or r.error) for r in d.second)) + ".</p>")
+    out += (f"<p>Cleanup: deleted {len(d.cleanup.deleted)} key(s) of the probe tenant "
+            f"({escape(', '.join(d.cleanup.deleted))}); left alone {len(d.cleanup.foreign)} other key(s); "
+            f"{len(d.cleanup.leftovers)} left over.</p>")
     if d.concurrent:
         c = d.concurrent
         out += (f"<p>Concurrent probe: {c.sent} requests at once, <b>{c.accepted}</b> accepted "

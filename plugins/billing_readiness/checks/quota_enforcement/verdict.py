@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from billing_readiness.checks.quota_enforcement.diagnose import (
     _ok, describe, diagnose_concurrency, diagnose_sequence, inspect_429,
 )
-from billing_readiness.results import FAIL, INFO, CheckResult
+from billing_readiness.checks.quota_enforcement.probe import Cleanup, ProbeRun
+from billing_readiness.results import FAIL, INFO, WARN, CheckResult
 
 REPORTED_HEADERS = {"retry-after", "ratelimit", "ratelimit-policy"}
 
@@ -33,7 +34,10 @@ class Details:
     limit: int
     probe_tenant: str
     sequential: list[Request] = field(default_factory=list)
+    second_limit: int = 0
+    second: list[Request] = field(default_factory=list)
     concurrent: Concurrent | None = None
+    cleanup: Cleanup = field(default_factory=Cleanup)
 
 
 def _request(n: int, r: dict) -> Request:
@@ -42,27 +46,32 @@ def _request(n: int, r: dict) -> Request:
     return Request(n, r.get("status"), r.get("error"), r.get("elapsed_s"), headers)
 
 
-def evaluate(
-    result: CheckResult,
-    limit: int,
-    sequential: list[dict],
-    concurrent: list[dict] | None,
-    cleanup_leftovers: list[str],
-    probe_tenant: str,
-) -> CheckResult:
-    """Responses are {"status", "headers", "body", "elapsed_s", "error"} dicts in request order."""
-    result.details = details = Details(limit, probe_tenant, [_request(i, r) for i, r in enumerate(sequential, 1)])
-    result.metrics.update(limit=limit, probe_tenant=probe_tenant, requests_sent=len(sequential) + len(concurrent or []))
+def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResult:
+    """The verdict of one probe run; responses are {"status", "headers", "body", "elapsed_s", "error"} dicts."""
+    limit, sequential, concurrent = run.limit, run.sequential, run.concurrent
+    result.details = details = Details(
+        limit, probe_tenant, [_request(i, r) for i, r in enumerate(sequential, 1)], run.second_limit,
+        [_request(i, r) for i, r in enumerate(run.second, 1)], cleanup=run.cleanup)
+    result.metrics.update(limit=limit, second_limit=run.second_limit, probe_tenant=probe_tenant,
+                          requests_sent=len(sequential) + len(run.second) + len(concurrent or []),
+                          probe_keys_deleted=len(run.cleanup.deleted))
     if not sequential:
         result.add(FAIL, "no_requests", "No request reached the quota API: nothing was checked.")
-        return result
-    problem = diagnose_sequence(sequential, limit)
-    if problem:
-        result.add(FAIL, problem[0], problem[1], limit=limit, statuses=[r.get("status") for r in sequential])
-    elif len(sequential) > limit:
-        refusal = sequential[limit]
-        for severity, code, message in inspect_429(refusal.get("headers") or {}, refusal.get("body")):
-            result.add(severity, code, message)
+    else:
+        problem = diagnose_sequence(sequential, limit)
+        if problem:
+            result.add(FAIL, problem[0], problem[1], limit=limit, statuses=[r.get("status") for r in sequential])
+        elif len(sequential) > limit:
+            refusal = sequential[limit]
+            for severity, code, message in inspect_429(refusal.get("headers") or {}, refusal.get("body")):
+                result.add(severity, code, message)
+    if run.second:
+        problem = diagnose_sequence(run.second, run.second_limit)
+        if problem:
+            result.add(FAIL, "quota_ignored",
+                       f"With the quota set to {run.second_limit} (after {limit} was enforced): {problem[1]} The API "
+                       "does not enforce the configured quota; it may apply a constant limit.",
+                       limit=run.second_limit, diagnosis=problem[0], statuses=[r.get("status") for r in run.second])
     if concurrent is not None:
         accepted = sum(1 for r in concurrent if _ok(r.get("status")))
         details.concurrent = Concurrent(
@@ -73,17 +82,24 @@ def evaluate(
         c_problem = diagnose_concurrency(concurrent, limit)
         if c_problem:
             result.add(FAIL, c_problem[0], c_problem[1], limit=limit, sent=len(concurrent), accepted=accepted)
-    if cleanup_leftovers:
-        result.add(
-            FAIL,
-            "cleanup_incomplete",
-            f"The probe's Redis keys were not all removed: {', '.join(sorted(cleanup_leftovers)[:10])}.",
-            keys=sorted(cleanup_leftovers),
-        )
+    _cleanup_findings(result, run.cleanup, probe_tenant)
     if result.passed:
         result.add(
             INFO, "ok",
-            f"Requests 1..{limit} accepted, request {limit + 1} refused with 429"
+            f"Requests 1..{limit} accepted, request {limit + 1} refused with 429; the same with the quota at "
+            f"{run.second_limit}"
             + (f"; {limit} of {len(concurrent)} concurrent requests accepted" if concurrent else "") + ".",
         )
     return result
+
+
+def _cleanup_findings(result: CheckResult, cleanup: Cleanup, probe: str) -> None:
+    if cleanup.foreign:
+        result.add(WARN, "cleanup_left_other_keys",
+                   f"{len(cleanup.foreign)} key(s) matched a cleanup pattern but do not belong to probe tenant "
+                   f"'{probe}' and were left alone: {', '.join(cleanup.foreign[:10])}.", keys=cleanup.foreign)
+    if cleanup.leftovers:
+        result.add(FAIL, "cleanup_incomplete",
+                   f"Keys of probe tenant '{probe}' are left after cleanup: {', '.join(cleanup.leftovers[:10])} "
+                   "(a key the cleanup patterns do not cover, or a counter written after the last cleanup).",
+                   keys=cleanup.leftovers)

@@ -1,0 +1,115 @@
+"""Check 4's probe sequence over the injected services: set a quota, send requests, clean up, always.
+
+The order is the check's logic, so it lives here (tested with stand-ins); the hooks only do I/O.
+Deletion goes through redis_keys.split_owned: a key is deleted only when its tenant segment is the
+probe id exactly; every other key that matched a pattern is left alone and reported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from billing_readiness.checks.quota_enforcement.diagnose import diagnose_sequence, need_more
+from billing_readiness.errors import CheckError
+from billing_readiness.redis_keys import split_owned
+
+LOCK_KEY = "billing_readiness_probe_lock.{probe}"  # no ':' segment: never one of the probe's quota keys
+
+
+@dataclass
+class Cleanup:
+    deleted: list[str] = field(default_factory=list)  # the probe's own keys, deleted
+    foreign: list[str] = field(default_factory=list)  # matched a pattern but are not the probe's: left alone
+    leftovers: list[str] = field(default_factory=list)  # anything of the probe still there at the end
+
+
+@dataclass
+class ProbeRun:
+    limit: int
+    sequential: list[dict] = field(default_factory=list)
+    second_limit: int = 0
+    second: list[dict] = field(default_factory=list)
+    concurrent: list[dict] | None = None
+    cleanup: Cleanup = field(default_factory=Cleanup)
+
+
+def second_limit(limit: int) -> int:
+    """A second, different quota (10 -> 7): the API must read the configured quota, not a constant."""
+    return limit - 3 if limit > 3 else limit + 3
+
+
+def longest_probe_seconds(q: dict, limit: int) -> float:
+    """An upper bound of how long the probe keys must live: the window wait, both sequences, the
+    concurrent burst and the cleanup grace."""
+    requests = (limit + 2) + (second_limit(limit) + 2) + 1
+    return q["window_guard_seconds"] + requests * q["request_timeout_seconds"] + q["cleanup_grace_seconds"] + 30
+
+
+class Probe:
+    def __init__(self, io, ctx, api, control):
+        self.io, self.ctx, self.api, self.control = io, ctx, api, control
+        self.q = ctx.cfg["quota"]
+        self.probe = self.q["probe_tenant_id"]
+        method = self.q["method"].upper()
+        self.request = {"headers": {self.q["tenant_header"]: self.probe},
+                        **({"json": self.q["json_body"]} if method == "POST" else {})}
+        self.method = method
+
+    def run(self, limit: int, concurrency: bool) -> ProbeRun:
+        needed = longest_probe_seconds(self.q, limit)
+        if self.q["key_ttl_seconds"] < needed:
+            raise CheckError(
+                f"config key 'quota.key_ttl_seconds' ({self.q['key_ttl_seconds']}) is shorter than the probe can take "
+                f"with param 'probe_quota_limit' = {limit} (up to {needed:.0f}s): raise it, or lower the limit")
+        holder = self.control.lock(LOCK_KEY.format(probe=self.probe), self.ctx.run_id, int(self.q["key_ttl_seconds"]))
+        if holder is not None:
+            raise CheckError(
+                f"another run ({holder}) is probing the quota API with probe tenant '{self.probe}' right now: two "
+                "probes on one tenant would share counters. Wait for it, or give this run another "
+                "config 'quota.probe_tenant_id'.")
+        run = ProbeRun(limit, second_limit=second_limit(limit))
+        try:
+            self._clean(run)  # counters left by an earlier, crashed probe
+            run.sequential = self._sequence(limit)
+            if diagnose_sequence(run.sequential, limit) is None:
+                self._clean(run)  # counters back to zero; the next sequence writes its own quota
+                run.second = self._sequence(run.second_limit)
+                if concurrency and diagnose_sequence(run.second, run.second_limit) is None:
+                    self._clean(run)
+                    self.wait_for_window()
+                    self.control.setup(limit)
+                    run.concurrent = self.api.concurrently(2 * limit, self.method, self.q["path"], **self.request)
+        finally:
+            self._clean(run)
+            if any(r.get("status") is None for r in run.sequential + run.second + (run.concurrent or [])):
+                # A request we gave up on may still be counted by the API after our cleanup.
+                self.io.sleep(float(self.q["cleanup_grace_seconds"]))
+                self._clean(run)
+            run.cleanup.leftovers = self.control.leftovers()
+            self.control.unlock(LOCK_KEY.format(probe=self.probe), self.ctx.run_id)
+            self.ctx.log.info("Probe cleanup: deleted %d key(s) of tenant %s (%s); left alone %d other key(s)",
+                              len(run.cleanup.deleted), self.probe, self.control.describe(), len(run.cleanup.foreign))
+        return run
+
+    def _sequence(self, limit: int) -> list[dict]:
+        self.wait_for_window()
+        self.control.setup(limit)
+        responses: list[dict] = []
+        while need_more(responses, limit):
+            responses.append(self.api.request(self.method, self.q["path"], **self.request))
+        return responses
+
+    def _clean(self, run: ProbeRun) -> None:
+        mine, foreign = split_owned(self.control.matching_keys(), self.q["cleanup_patterns"], self.probe)
+        self.control.delete(mine)
+        self.control.release()
+        for key in mine:
+            self.ctx.log.info("Deleted probe key %s", key)
+        run.cleanup.deleted += [k for k in mine if k not in run.cleanup.deleted]
+        run.cleanup.foreign += [k for k in foreign if k not in run.cleanup.foreign]
+
+    def wait_for_window(self) -> None:
+        """Don't straddle the API's counter window: wait for the next one if it rolls over soon."""
+        left = self.q["window_seconds"] - (self.io.time() % self.q["window_seconds"])
+        if left < self.q["window_guard_seconds"]:
+            self.ctx.log.info("Counter window rolls over in %.1fs: waiting for the next window", left)
+            self.io.sleep(left + 1)

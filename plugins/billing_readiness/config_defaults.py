@@ -1,0 +1,130 @@
+"""The default configuration: the names of the M12.1 system in docs/m12_1_system.md (config.py merges
+a deployment's Variable `billing_readiness_config` over it and validates the result)."""
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "connections": {
+        "clickhouse": "clickhouse_default",
+        "redis": "redis_default",
+        "quota_api": "quota_api_default",
+        "alerts": None,  # an HTTP connection to a Slack-compatible webhook; None: alerts are logged
+        "grafana": None,  # an HTTP connection to Grafana, to read the dashboard live
+    },
+    "clickhouse": {
+        "query_timeout_seconds": 120,
+    },
+    "usage_events": {
+        "table": "usage_events",
+        "event_id": "event_id",
+        "tenant_id": "tenant_id",
+        "event_type": "event_type",
+        "quantity": "quantity",
+        "cost_usd": "cost_usd",
+        "timestamp": "timestamp",
+        # When the row was written; None: the table has none, and check 2's late-arrival sub-check cannot run.
+        "ingested_at": "created_at",
+    },
+    "usage_hourly": {
+        "table": "usage_hourly",
+        "tenant_id": "tenant_id",
+        "event_type": "event_type",
+        "hour": "hour",
+        "total_quantity": "total_quantity",
+        "total_cost": "total_cost",
+        "event_count": "event_count",
+    },
+    "usage_daily": {
+        "table": "usage_daily",
+        "tenant_id": "tenant_id",
+        "day": "day",
+        "query_count": "query_count",
+        "input_tokens": "input_tokens",
+        "output_tokens": "output_tokens",
+        "storage_writes_bytes": "storage_writes_bytes",
+        "total_cost_usd": "total_cost_usd",
+    },
+    "tenant_quotas": {
+        "table": "tenant_quotas",
+        "tenant_id": "tenant_id",
+    },
+    "event_types": {  # the event_type values that carry queries, tokens and storage writes
+        "query": "query",
+        "token_input": "token_input",
+        "token_output": "token_output",
+        "storage_write": "storage_write",
+    },
+    # A SELECT returning one column named tenant_id; None: every tenant in tenant_quotas.
+    "active_tenants_sql": None,
+    "coverage": {
+        # A complete day with fewer events than this share of the tenant's median day is a partial loss.
+        "partial_day_ratio": 0.1,
+    },
+    "invoice": {
+        # A SELECT with %(month_start)s / %(month_end)s (epoch seconds, end exclusive) returning the columns
+        # tenant_id, total_queries, total_tokens, cost_nanos (Int64 nano-dollars); None: built from usage_events.
+        "sql": None,
+        # Rows of a closed month ingested later than its end plus this are late arrivals (normal lag: seconds).
+        "late_arrival_grace_seconds": 3600,
+        # mutation_id values of system.mutations reviewed and accepted (e.g. a deliberate correction).
+        "accepted_mutations": [],
+    },
+    "dashboard": {
+        # Panels come from, in order: a Grafana connection (with grafana_uid), a dashboard export file,
+        # or the panels below (None: the four panels of the M12.1 tenant dashboard).
+        "export_file": None,
+        "grafana_uid": None,
+        "tenant_variable": "tenant",
+        "panels": None,
+    },
+    "quota": {
+        "probe_tenant_id": "readiness-probe",
+        "path": "/query",
+        "method": "POST",
+        "tenant_header": "X-Tenant-ID",
+        "json_body": {"query": "SELECT 1 /* billing-readiness quota probe */"},
+        "request_timeout_seconds": 5.0,
+        # Redis keys that give the probe tenant its quota ({tenant_id}, {limit} are filled in);
+        # each is written with key_ttl_seconds so a crash cannot leave a quota behind.
+        "setup_keys": {
+            "tenant:{tenant_id}:tier": "free",
+            "tenant:{tenant_id}:limit:queries_hourly": "{limit}",
+        },
+        # Patterns (Redis SCAN MATCH) of every key the probe may create; each must contain {tenant_id}.
+        "cleanup_patterns": ["quota:{tenant_id}:*", "tenant:{tenant_id}:*"],
+        "key_ttl_seconds": 900,
+        # After a request timed out the API may still count it: wait this long, then clean up again.
+        "cleanup_grace_seconds": 5.0,
+        # Seconds before the API's counter window rolls over within which the probe waits for the next window.
+        "window_seconds": 3600,
+        "window_guard_seconds": 15,
+        # Instead of Redis keys: an admin endpoint on the quota API connection, e.g. "/admin/quota/{tenant_id}",
+        # taking PUT {"limit", "ttl_seconds"}, DELETE (remove quota and counters) and GET (what is left).
+        "admin_path": None,
+    },
+    "report": {
+        "dir": None,  # None: $AIRFLOW_HOME/billing_readiness_reports
+    },
+    "promotion": {
+        # May a run whose params are looser than the checks' strict values promote? "never", "manual" (only
+        # runs triggered by hand, which then say so in the report, the Asset event and the notice), "always".
+        "allow_relaxed": "manual",
+    },
+}
+
+# Keys whose value may be None or of the type given here instead of the default's type.
+_NULLABLE: dict[str, type | tuple] = {
+    "usage_events.ingested_at": str,
+    "connections.alerts": str,
+    "connections.grafana": str,
+    "active_tenants_sql": str,
+    "invoice.sql": str,
+    "dashboard.export_file": str,
+    "dashboard.grafana_uid": str,
+    "dashboard.panels": list,
+    "quota.admin_path": str,
+    "report.dir": str,
+}
+# Keys whose value is free-form (no key checking below them).
+_FREEFORM = {"quota.json_body", "quota.setup_keys"}

@@ -1,0 +1,105 @@
+"""The gate never promotes silently on a loosened, skipped or misspelt run (real Airflow, real services)."""
+import json
+
+import pytest
+
+from conftest import ROOT, Run
+from m12_1_sandbox import faults
+from billing_readiness.timewindow import last_closed_month
+
+SMALL = {"large_events": 5_000, "medium_tenants": 1, "small_tenants": 3}
+
+
+def alerting(sb, receiver, monkeypatch):
+    sb.configure(connections={"alerts": "alerts_webhook"})
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "extra": {"path": "/hook"}}))
+
+
+def test_a_manual_run_with_relaxed_params_promotes_only_saying_so(make_sandbox, run_dag, receiver, monkeypatch):
+    sb = make_sandbox("gr_relaxed", **SMALL)
+    alerting(sb, receiver, monkeypatch)
+    run = run_dag(sb, invoice_tolerance_usd=0.05, concurrency_probe=False)
+    assert run.state == "success"
+    relaxed = ["invoice_tolerance_usd = 0.05 (strict: 0.01)", "concurrency_probe = False (strict: True)"]
+    assert run.report["run"]["relaxed"] == relaxed and "With relaxed checks" in run.report["verdict"]
+    assert "**Relaxed checks**" in run.markdown
+    [notice] = receiver.events("promoted")
+    assert notice["relaxed"] == relaxed and "promoted with relaxed checks" in receiver.received[-1]["json"]["text"]
+    gate = next(ti for ti in run.dagrun.get_task_instances() if ti.task_id == "promote_to_m12_2")
+    assert gate.xcom_pull(task_ids="promote_to_m12_2")["relaxed"] == relaxed  # the Asset event's extra
+
+
+def test_the_config_can_forbid_relaxed_promotion_and_the_refusal_alerts(make_sandbox, run_dag, receiver, monkeypatch):
+    sb = make_sandbox("gr_never", **SMALL)
+    alerting(sb, receiver, monkeypatch)
+    sb.configure(promotion={"allow_relaxed": "never"})
+    run = run_dag(sb, reconciliation_tolerance_usd=0.1)
+    assert run.state == "failed" and run.tasks["promote_to_m12_2"] == "failed"
+    assert all(run.tasks[t] == "success" for t in run.tasks if t.startswith("check_"))
+    [refusal] = receiver.events("promotion_refused")
+    assert "reconciliation_tolerance_usd = 0.1" in refusal["reasons"][0] and "promotion.allow_relaxed" in refusal["reasons"][0]
+    assert receiver.events("promoted") == []
+    assert run_dag(sb).state == "success"  # the strict defaults promote
+
+
+@pytest.mark.parametrize("param, value", [("invoice_tolerance_usd", 100), ("reconciliation_tolerance_usd", 0.5)])
+def test_tolerances_are_capped_at_ten_cents(dag, param_defaults, param, value):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match=param):
+        dag.test(run_conf={**param_defaults, param: value})
+
+
+def test_a_price_change_of_twenty_percent_cannot_hide_in_the_tolerance(make_sandbox, run_dag):
+    sb = make_sandbox("gr_reprice", **SMALL)
+    month = last_closed_month(sb.now)
+    faults.mutate_costs(sb.execute, sb.database, "tenant-s02", month.start, month.end, factor=1.2)
+    run = run_dag(sb, invoice_tolerance_usd=0.1, reconciliation_tolerance_usd=0.1)
+    assert run.state == "failed" and "closed_month_mutated" in run.codes("invoice_immutability")
+
+
+def test_an_unknown_key_in_the_runs_conf_is_refused(make_sandbox, run_dag):
+    sb = make_sandbox("gr_unknown", **SMALL)
+    run = run_dag(sb, lookback_day=5)
+    assert run.state == "failed"
+    for check in ("usage_coverage", "invoice_immutability", "dashboard_latency", "quota_enforcement"):
+        assert run.codes(check) == {"check_error"}
+        assert "unknown param(s) in the run's conf: lookback_day" in run.check(check)["findings"][0]["message"]
+
+
+def test_a_skipped_check_fails_the_run_and_alerts(make_sandbox, param_defaults, receiver, monkeypatch, airflow_db,
+                                                  tmp_path):
+    """A check skipped from outside (marked skipped, a skipping upstream) has no result: the gate refuses."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    sb = make_sandbox("gr_skip", **SMALL)
+    alerting(sb, receiver, monkeypatch)
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    source = (ROOT / "dags" / "billing_readiness.py").read_text()
+    build = "    checks = [ReadinessCheckOperator(check=load_check(module)) for module in CHECKS]\n"
+    assert build in source
+    skipping = (
+        "from airflow.sdk.exceptions import AirflowSkipException\n\n\n"
+        "class SkippedCheckOperator(ReadinessCheckOperator):\n"
+        "    def execute(self, context):\n"
+        "        raise AirflowSkipException('skipped from outside the check')\n\n\n"
+    )
+    copy = source.replace("SCHEDULE = os.environ", skipping + "SCHEDULE = os.environ").replace(build, (
+        "    checks = [(SkippedCheckOperator if module.endswith('invoice_immutability') else ReadinessCheckOperator)"
+        "(check=load_check(module)) for module in CHECKS]\n")).replace(
+        'dag_id="billing_readiness"', 'dag_id="billing_readiness_skip"')
+    (folder / "skipping.py").write_text(copy)
+    bag = DagBag(dag_folder=str(folder))
+    assert not bag.import_errors, bag.import_errors
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
+    dag = bag.dags["billing_readiness_skip"]
+    run = Run(dag.test(run_conf=param_defaults), sb)
+    assert run.tasks["check_invoice_immutability"] == "skipped"
+    assert run.tasks["promote_to_m12_2"] == "failed" and run.state == "failed"
+    assert run.report["ready_for_billing"] is False and run.codes("invoice_immutability") == {"no_result"}
+    [refusal] = receiver.events("promotion_refused")
+    assert "Check 2: Immutable cost storage: no result" in refusal["reasons"][0]
