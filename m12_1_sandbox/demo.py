@@ -72,15 +72,11 @@ def ui(env: dict) -> int:
     os.execvpe("airflow", ["airflow", "standalone"], env)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help="; ".join(f"{k}: {v}" for k, v in FAULTS.items()))
-    ap.add_argument("--ui", action="store_true", help="seed the sandbox, then start the Airflow UI on it")
-    args = ap.parse_args(argv)
+def seed_sandbox(env: dict):
+    """Re-seed the sandbox database and the tenants' plans in Redis; (ClickHouse client, database, plan)."""
     from clickhouse_driver import Client
     import redis
 
-    env = dict(os.environ)
     database = env.get("SANDBOX_DATABASE", "m12_sandbox")
     ch = Client(host="127.0.0.1", port=int(env.get("SANDBOX_CH_TCP_PORT", 19000)))
     plan = seed.default_plan()
@@ -89,32 +85,30 @@ def main(argv=None) -> int:
     seed.seed_redis(redis.Redis(host="127.0.0.1", port=int(env.get("SANDBOX_REDIS_PORT", 16379))), plan)
     events = ch.execute(f"SELECT count() FROM {database}.usage_events")[0][0]
     print(f"sandbox: {len(plan.tenants)} tenants, {events:,} events in {database} ({time.monotonic() - started:.1f}s)")
+    return ch, database, plan
 
-    if args.ui:
-        return ui(env)
-    reports = Path(env["LOCAL_DIR"]) / "reports"
-    # The dashboard is read live from the (stand-in) Grafana API, as a deployment with Grafana would.
-    config = sandbox_config(reports)
+
+def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict):
+    """Switch one fault on; the run's conf and a process to stop afterwards (or None)."""
     conf: dict = {}
-    api_proc = None
-    print(f"fault: {args.fault} ({FAULTS[args.fault]})")
-    if args.fault == "no-usage-tenant":
+    print(f"fault: {fault} ({FAULTS[fault]})")
+    if fault == "no-usage-tenant":
         faults.add_active_tenant_without_usage(ch.execute, database)
-    elif args.fault in ("cost-mutation", "late-backfill"):  # caught on the first run, no baseline needed
+    elif fault in ("cost-mutation", "late-backfill"):  # caught on the first run, no baseline needed
         from billing_readiness.timewindow import last_closed_month
 
         month = last_closed_month(plan.now)
-        if args.fault == "cost-mutation":
+        if fault == "cost-mutation":
             faults.mutate_costs(ch.execute, database, "tenant-m01", month.start, month.end, factor=1.2)
         else:
             faults.backfill_closed_month(ch.execute, database, "tenant-m02", month.start, n=3, cost=0.25)
-    elif args.fault == "slow-dashboard":
+    elif fault == "slow-dashboard":
         from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS
 
         config["connections"]["grafana"] = None
         config["dashboard"] = {"panels": DEFAULT_PANELS + [SLOW_PANEL]}
         conf = {"latency_threshold_s": 0.05, "repetitions": 3}
-    elif args.fault == "quota-not-enforced":
+    elif fault == "quota-not-enforced":
         port = int(env.get("SANDBOX_API_PORT", 18700)) + 1
         api_proc = subprocess.Popen(
             [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), "--fault", "not_enforced",
@@ -123,21 +117,47 @@ def main(argv=None) -> int:
         )
         time.sleep(2.5)
         env["AIRFLOW_CONN_QUOTA_API_DEFAULT"] = json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port})
+        return conf, api_proc
+    return conf, None
+
+
+def print_report(folder: Path | None) -> None:
+    if folder is None:
+        print("no readiness report was written: see the log above", file=sys.stderr)
+        return
+    print()
+    print((folder / "readiness.md").read_text())
+    print(f"report files: {folder}")
+
+
+def newest(reports: Path, before: set) -> Path | None:
+    new = sorted(set(reports.glob("billing_readiness/*")) - before, key=lambda p: p.stat().st_mtime)
+    return new[-1] if new else None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help="; ".join(f"{k}: {v}" for k, v in FAULTS.items()))
+    ap.add_argument("--ui", action="store_true", help="seed the sandbox, then start the Airflow UI on it")
+    args = ap.parse_args(argv)
+    env = dict(os.environ)
+    ch, database, plan = seed_sandbox(env)
+    if args.ui:
+        return ui(env)
+    reports = Path(env["LOCAL_DIR"]) / "reports"
+    # The dashboard is read live from the (stand-in) Grafana API, as a deployment with Grafana would.
+    config = sandbox_config(reports)
+    conf, api_proc = apply_fault(args.fault, ch, database, plan, env, config)
     env["AIRFLOW_VAR_BILLING_READINESS_CONFIG"] = json.dumps(config)
+    before = set(reports.glob("billing_readiness/*"))
     try:
-        before = set(reports.glob("billing_readiness/*"))
         rc = airflow_dags_test(conf, env)
     finally:
         if api_proc:
             api_proc.terminate()
-    new = sorted(set(reports.glob("billing_readiness/*")) - before, key=lambda p: p.stat().st_mtime)
-    if not new:
-        print("no readiness report was written: see the log above", file=sys.stderr)
-        return rc or 1
-    print()
-    print((new[-1] / "readiness.md").read_text())
-    print(f"report files: {new[-1]}")
-    return rc
+    folder = newest(reports, before)
+    print_report(folder)
+    return rc if folder else (rc or 1)
 
 
 if __name__ == "__main__":

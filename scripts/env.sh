@@ -11,6 +11,7 @@ export SANDBOX_REDIS_PORT="${SANDBOX_REDIS_PORT:-16379}"
 export SANDBOX_API_PORT="${SANDBOX_API_PORT:-18700}"
 export SANDBOX_GRAFANA_PORT="${SANDBOX_GRAFANA_PORT:-18730}"
 export SANDBOX_DATABASE="${SANDBOX_DATABASE:-m12_sandbox}"
+export SANDBOX_PG_PORT="${SANDBOX_PG_PORT:-15432}"  # Airflow's metadata database in the production shape
 # The checks' read-only ClickHouse user (profile readonly=2); the default user seeds the sandbox. Loopback only.
 export SANDBOX_CH_READONLY_PASSWORD="${SANDBOX_CH_READONLY_PASSWORD:-sandbox-readonly-7Qx2}"
 

@@ -8,6 +8,9 @@ want=()
 command -v clickhouse-server >/dev/null || want+=(clickhouse-server clickhouse-client)
 command -v redis-server >/dev/null || want+=(redis-server)
 if [ "${WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null; then want+=(chromium fonts-liberation); fi
+if [ "${WITH_POSTGRES:-0}" = 1 ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then want+=(postgresql); fi
+# Debian's docker-compose (1.29) validates docker-compose.yaml offline in the tests (no Docker engine here).
+if [ "${WITH_COMPOSE:-0}" = 1 ] && ! command -v docker-compose >/dev/null; then want+=(docker-compose); fi
 if [ ${#want[@]} -gt 0 ]; then
   echo "setup: apt-get install ${want[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -17,7 +20,7 @@ if [ ${#want[@]} -gt 0 ]; then
     sleep 10
   done
   # Debian starts the packaged services on their default ports; the sandbox runs its own.
-  for s in clickhouse-server redis-server; do
+  for s in clickhouse-server redis-server postgresql; do
     (service "$s" stop || true) >/dev/null 2>&1
   done
 fi

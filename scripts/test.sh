@@ -4,7 +4,9 @@
 #   scripts/test.sh [pytest args]
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-WITH_TEST_DEPS=1 WITH_CHROMIUM=1 bash "$ROOT/scripts/setup.sh"  # chromium renders the HTML report in a test
+# chromium renders the HTML report and drives the UI in tests; PostgreSQL backs the production-shape test;
+# docker-compose validates docker-compose.yaml
+WITH_TEST_DEPS=1 WITH_CHROMIUM=1 WITH_POSTGRES=1 WITH_COMPOSE=1 bash "$ROOT/scripts/setup.sh"
 bash "$ROOT/scripts/services.sh" start
 cd "$ROOT"
 # pytest exits 5 when it collects no test: that fails here too (set -e).

@@ -285,3 +285,15 @@ def receiver():
     r = Receiver()
     yield r
     r.server.shutdown()
+
+
+def assert_check_3_timed_alone(task_instances):
+    """Check 3 starts only after every other check ended: its timings never include the gate's own load.
+    Checks 1, 2 and 4 do run in parallel (parallelism 4), so this is not the one-at-a-time of dag.test()."""
+    from datetime import datetime
+
+    span = {ti["task_id"]: (datetime.fromisoformat(ti["start_date"]), datetime.fromisoformat(ti["end_date"]))
+            for ti in task_instances if ti["task_id"].startswith("check_")}
+    others = [span[t] for t in ("check_usage_coverage", "check_invoice_immutability", "check_quota_enforcement")]
+    assert span["check_dashboard_latency"][0] >= max(end for _, end in others), span
+    assert max(start for start, _ in others) < min(end for _, end in others), span  # the three overlapped

@@ -31,6 +31,13 @@ def test_queries_are_read_only(services, monkeypatch, ch):
     assert "missing column(s) rows; unexpected column(s) count()" in str(err.value)
 
 
+def test_a_query_setting_that_would_lift_readonly_is_refused(services, monkeypatch):
+    hook = ClickHouseHook(ch_conn(monkeypatch))
+    with pytest.raises(CheckError, match="asks for setting\\(s\\) readonly"):
+        hook.run(Query("a sneaky one", "SELECT 1 AS x", settings={"readonly": 0}, columns=("x",)))
+    assert hook.queries_sent == 0  # refused before it was sent
+
+
 def test_a_rejected_query_fails_at_once_and_shows_the_sql(services, monkeypatch):
     hook = ClickHouseHook(ch_conn(monkeypatch))
     with pytest.raises(ClickHouseQueryError) as err:

@@ -35,13 +35,27 @@ def test_override_is_deep_merged_and_json_accepted():
         ({"quota": {"key_ttl_seconds": "600"}}, "quota.key_ttl_seconds"),
         ({"quota": {"cleanup_patterns": ["quota:*"]}}, "quota.cleanup_patterns"),
         ({"quota": {"probe_tenant_id": "probe*"}}, "quota.probe_tenant_id"),
+        ({"quota": {"probe_tenant_id": "tenant-m01:limit"}}, "quota.probe_tenant_id"),
+        ({"quota": {"cleanup_patterns": ["*{tenant_id}*"]}}, "quota.cleanup_patterns"),
+        ({"quota": {"cleanup_patterns": []}}, "quota.cleanup_patterns"),
+        ({"quota": {"cleanup_patterns": ["quota:{tenant_id}:*"]}}, "is matched by no 'quota.cleanup_patterns'"),
+        ({"quota": {"setup_keys": {"tenant:{tenant_id}:*": "x"}}}, "quota.setup_keys"),
+        ({"quota": {"tenant_header": ""}}, "quota.tenant_header"),
+        ({"quota": {"window_guard_seconds": 3600}}, "quota.window_guard_seconds"),
+        ({"quota": {"request_timeout_seconds": 0}}, "quota.request_timeout_seconds"),
+        ({"quota": {"cleanup_grace_seconds": 3600}}, "quota.cleanup_grace_seconds"),
+        ({"quota": {"key_ttl_seconds": 5}}, "quota.key_ttl_seconds"),
+        ({"clickhouse": {"query_timeout_seconds": 0}}, "clickhouse.query_timeout_seconds"),
+        ({"coverage": {"partial_day_ratio": 1.5}}, "coverage.partial_day_ratio"),
+        ({"invoice": {"accepted_mutations": [""]}}, "invoice.accepted_mutations"),
+        ({"promotion": {"allow_relaxed": "sometimes"}}, "promotion.allow_relaxed"),
         ({"active_tenants_sql": "DELETE FROM t"}, "active_tenants_sql"),
         ({"connections": {"clickhouse": None}}, "connections.clickhouse"),
         ("{not json", "not valid JSON"),
     ],
 )
 def test_bad_config_names_the_key(override, names):
-    with pytest.raises(ConfigError, match=None) as err:
+    with pytest.raises(ConfigError) as err:
         load_config(override)
     assert names in str(err.value)
 
@@ -71,3 +85,13 @@ def test_money_rounds_once_half_up():
     assert from_nanos(47_225_000_000) == Decimal("47.225")
     assert to_cents(from_nanos(47_225_000_000)) == Decimal("47.23")
     assert to_cents(from_nanos(4_999_999)) == Decimal("0.00")
+
+
+def test_the_report_and_alerts_fall_back_to_defaults_keeping_the_usable_parts():
+    from billing_readiness.config import config_or_defaults
+
+    cfg, problem = config_or_defaults(lambda: '{"connections": {"alerts": "hook"}, "quota": {"key_ttl_seconds": "x"}}')
+    assert cfg["connections"]["alerts"] == "hook" and "quota.key_ttl_seconds" in problem
+    cfg, problem = config_or_defaults(lambda: "{not json")
+    assert cfg["connections"]["alerts"] is None and "not valid JSON" in problem
+    assert config_or_defaults(lambda: None) == (load_config(), None)

@@ -1,7 +1,7 @@
 """An HTTP API over requests, from an Airflow HTTP Connection: the quota API, Grafana, alert webhooks.
 
-Connection fields: schema (http/https), host, port; password, if set, is sent as
-a Bearer token; extra {"headers": {...}, "verify": true}. Every request has a
+Connection fields: schema (http/https), host, port; login and password: HTTP basic
+auth; a password alone: a Bearer token; extra {"headers": {...}, "verify": true}. Every request has a
 timeout; a request that fails at the transport level is returned as a response
 with status None and the error (and `unreachable` when no connection could be
 made at all), so the check can diagnose it.
@@ -49,7 +49,9 @@ class HttpApiHook(BaseHook):
             session = requests.Session()
             session.headers.update(extra.get("headers", {}))
             session.verify = extra.get("verify", True)
-            if c.password:
+            if c.login and c.password:  # e.g. Grafana's admin login: HTTP basic auth
+                session.auth = (c.login, c.password)
+            elif c.password:  # a token: a Grafana service account, the quota API's admin token
                 session.headers["Authorization"] = f"Bearer {c.password}"
             self._session = session
         return self._session
