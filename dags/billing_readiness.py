@@ -3,16 +3,16 @@
 
 Checks 1, 2 and 4 run in parallel against the metering system, check 3 (which
 times the dashboard) right after them, so it never measures the gate's own load;
-**`promote_to_m12_2` runs only when all four pass** and is a final task, so one
-failed check fails the run. `readiness_report` runs whatever happened and writes the report
-(JSON and Markdown) with every check's numbers and evidence.
+**`promote_to_m12_2` promotes only when all four pass** and is a final task, so a
+failed, skipped or crashed check fails the run. `readiness_report` runs whatever
+happened and writes the report (JSON, Markdown, HTML) with every check's numbers and evidence.
 
 | task | checks | if it fails |
 |---|---|---|
-| `check_usage_coverage` | every active tenant has usage for the lookback window; rollups agree with raw events; no duplicate event ids | wrong or missing invoice lines |
-| `check_invoice_immutability` | the last closed month's invoice regenerates to the same totals (±$0.01), now and in every later run | billing disputes when prices change |
+| `check_usage_coverage` | every active tenant has usage on every day since its first usage; rollups agree with raw events; no duplicate event ids | wrong or missing invoice lines |
+| `check_invoice_immutability` | nothing ingested into or mutated in the last closed month after the fact; its invoice regenerates to the same totals (±$0.01), now and in every later run | billing disputes when prices change |
 | `check_dashboard_latency` | the largest tenant's dashboard loads in under the threshold (p95) | customers cannot verify invoices |
-| `check_quota_enforcement` | with the probe quota at 10, the 11th request gets HTTP 429, also under concurrency | runaway usage nobody pays for |
+| `check_quota_enforcement` | with the probe quota at 10 (then 7), request 11 (then 8) gets HTTP 429, also under concurrency | runaway usage nobody pays for |
 
 Connections: `clickhouse_default`, `redis_default`, `quota_api_default`.
 Names of tables, columns, keys and endpoints: Variable `billing_readiness_config` (README.md).
