@@ -135,11 +135,17 @@ def newest(reports: Path, before: set) -> Path | None:
     return new[-1] if new else None
 
 
+def parse_args(doc: str, argv, flag: str, flag_help: str) -> argparse.Namespace:
+    """--fault NAME and one on/off `flag`: the command line of the demo and of the production command."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    faults_help = "; ".join(f"{k}: {v}" for k, v in FAULTS.items()).replace("%", "%%")  # argparse formats help
+    ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help=faults_help)
+    ap.add_argument(flag, action="store_true", help=flag_help)
+    return ap.parse_args(argv)
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help="; ".join(f"{k}: {v}" for k, v in FAULTS.items()))
-    ap.add_argument("--ui", action="store_true", help="seed the sandbox, then start the Airflow UI on it")
-    args = ap.parse_args(argv)
+    args = parse_args(__doc__, argv, "--ui", "seed the sandbox, then start the Airflow UI on it")
     env = dict(os.environ)
     ch, database, plan = seed_sandbox(env)
     if args.ui:

@@ -9,7 +9,6 @@ Exit 0 when the run promoted M12.1 and the M12.2 DAG ran from the promotion Asse
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -17,7 +16,7 @@ import time
 from pathlib import Path
 
 from m12_1_sandbox.airflow_stack import AirflowStack, stack_env
-from m12_1_sandbox.demo import FAULTS, apply_fault, newest, print_report, sandbox_config, seed_sandbox
+from m12_1_sandbox.demo import apply_fault, newest, parse_args, print_report, sandbox_config, seed_sandbox
 
 READINESS, M12_2 = "billing_readiness", "m12_2_billing_integration"
 
@@ -34,10 +33,7 @@ def wait_for_m12_2(stack: AirflowStack, before: int, timeout: float = 120) -> st
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help="; ".join(f"{k}: {v}" for k, v in FAULTS.items()))
-    ap.add_argument("--keep", action="store_true", help="leave Airflow running afterwards")
-    args = ap.parse_args(argv)
+    args = parse_args(__doc__, argv, "--keep", "leave Airflow running afterwards")
     env = dict(os.environ)
     ch, database, plan = seed_sandbox(env)
     local = Path(env["LOCAL_DIR"])
