@@ -9,9 +9,24 @@ invoice generation here.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG
 
 from billing_readiness.assets import M12_1_READY_FOR_BILLING
+
+
+def read_readiness_summary(**context) -> dict:
+    """Reads the readiness summary from the triggering Asset event and logs it. Writes nothing."""
+    events = [e for evs in context["triggering_asset_events"].values() for e in evs]
+    if not events:
+        raise ValueError("no triggering Asset event: this DAG runs only when M12.1 is promoted")
+    summary = events[-1].extra or {}
+    if summary.get("ready_for_billing") is not True:
+        raise ValueError(f"the triggering event does not say M12.1 is ready: {summary}")
+    for check, verdict in summary.get("checks", {}).items():
+        print(f"{check}: {verdict.get('summary')}")
+    return {"readiness_run_id": summary.get("run_id"), "checks": sorted(summary.get("checks", {}))}
+
 
 with DAG(
     dag_id="m12_2_billing_integration",
@@ -23,16 +38,7 @@ with DAG(
     tags=["billing", "m12"],
 ) as dag:
 
-    @task(doc_md="Reads the readiness summary from the triggering Asset event and logs it. Writes nothing.")
-    def read_readiness_summary(**context) -> dict:
-        events = [e for evs in context["triggering_asset_events"].values() for e in evs]
-        if not events:
-            raise ValueError("no triggering Asset event: this DAG runs only when M12.1 is promoted")
-        summary = events[-1].extra or {}
-        if summary.get("ready_for_billing") is not True:
-            raise ValueError(f"the triggering event does not say M12.1 is ready: {summary}")
-        for check, verdict in summary.get("checks", {}).items():
-            print(f"{check}: {verdict.get('summary')}")
-        return {"readiness_run_id": summary.get("run_id"), "checks": sorted(summary.get("checks", {}))}
-
-    read_readiness_summary()
+    # PythonOperator rather than @task: its import is visible to the DAG processor, which pre-imports it
+    # before timing the parse ([dag_processor] parsing_pre_import_modules); @task imports it while parsing.
+    PythonOperator(task_id="read_readiness_summary", python_callable=read_readiness_summary,
+                   doc_md=read_readiness_summary.__doc__)

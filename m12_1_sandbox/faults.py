@@ -134,20 +134,21 @@ def backfill_closed_month(execute: Execute, database: str, tenant: str, month_st
 
 
 def mutate_costs(execute: Execute, database: str, tenant: str, start: dt.datetime, end: dt.datetime,
-                 factor: float = 1.1, timeout_s: float = 60) -> None:
-    """Re-price stored events (ALTER ... UPDATE cost_usd): what 'immutable cost storage' forbids."""
-    db, t = _check(database), _check(tenant)
+                 factor: float = 1.1, timeout_s: float = 60, table: str = "usage_events") -> None:
+    """Re-price stored events (ALTER ... UPDATE cost_usd): what 'immutable cost storage' forbids.
+    On a cluster, `table` is one shard's local table (a mutation runs where the data is)."""
+    db, t, table = _check(database), _check(tenant), _check(table)
     execute(
-        f"ALTER TABLE {db}.usage_events UPDATE cost_usd = cost_usd * {float(factor)} "
+        f"ALTER TABLE {db}.{table} UPDATE cost_usd = cost_usd * {float(factor)} "
         f"WHERE tenant_id = '{t}' AND timestamp >= toDateTime({_epoch(start)}) AND timestamp < toDateTime({_epoch(end)})"
     )
     deadline = time.monotonic() + timeout_s
     while True:
         pending = execute(
-            f"SELECT count() FROM system.mutations WHERE database = '{db}' AND table = 'usage_events' AND is_done = 0"
+            f"SELECT count() FROM system.mutations WHERE database = '{db}' AND table = '{table}' AND is_done = 0"
         )
         if not pending or not pending[0][0]:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"mutation on {db}.usage_events not done after {timeout_s}s")
+            raise TimeoutError(f"mutation on {db}.{table} not done after {timeout_s}s")
         time.sleep(0.1)

@@ -13,6 +13,8 @@ import pytest
 
 from m12_1_sandbox import faults, seed
 from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
+from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
+from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 from billing_readiness.config import load_config
 from billing_readiness.sql import Query
 from billing_readiness.timewindow import Window, last_closed_month
@@ -101,8 +103,8 @@ def all_queries(plan):
     cfg = load_config()
     window = Window(plan.now, 30)
     month = last_closed_month(plan.now)
-    queries = {f"check1 {k}": q for k, q in usage_coverage.queries(cfg, window).items()}
-    queries.update({f"check2 {k}": q for k, q in invoice_immutability.queries(cfg, month).items()})
+    queries = {f"check1 {k}": q for k, q in coverage_queries(cfg, window).items()}
+    queries.update({f"check2 {k}": q for k, q in invoice_queries(cfg, month).items()})
     queries["check3 top tenants"] = dashboard_latency.top_tenants_query(cfg, window, 3)
     now = int(plan.now.timestamp())
     for panel in dashboard_latency.panels_from_config(None):

@@ -13,10 +13,10 @@ import json
 import re
 from typing import Any
 
+from billing_readiness import VARIABLE_KEY
 from billing_readiness.config_defaults import _FREEFORM, _NULLABLE, DEFAULTS
 from billing_readiness.redis_keys import PROBE_ID, template_problem
 
-VARIABLE_KEY = "billing_readiness_config"
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")

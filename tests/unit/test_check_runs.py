@@ -8,7 +8,7 @@ import pytest
 from billing_readiness.checks import dashboard_latency as dl
 from billing_readiness.checks import invoice_immutability as inv
 from billing_readiness.checks import quota_enforcement as qe
-from billing_readiness.checks import usage_coverage as uc
+from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.timewindow import Month, Window
 from stand_ins import NOW, KeyStoreControl, RowsClickHouse, ScriptedApi, StandInServices, context
@@ -76,7 +76,7 @@ def test_a_configured_invoice_query_with_wrong_columns_names_them():
 
 
 def test_rows_are_read_by_name_whatever_their_order():
-    q = uc.queries(context().cfg, Window(NOW, 3))["future"]
+    q = coverage_queries(context().cfg, Window(NOW, 3))["future"]
     assert q.named_rows(["latest", "t", "events"], [(5, "a", 2)]) == [{"latest": 5, "t": "a", "events": 2}]
 
 

@@ -1,8 +1,8 @@
 """The exact SQL each check sends for a given config: renamed tables and columns flow in, values are parameters."""
 from billing_readiness.checks import dashboard_latency as dl
-from billing_readiness.checks import invoice_immutability as inv
 from billing_readiness.checks import quota_enforcement as qe
-from billing_readiness.checks import usage_coverage as uc
+from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
+from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 from billing_readiness.config import load_config
 from billing_readiness.sql import active_tenants_query
 from billing_readiness.timewindow import Month, Window
@@ -14,7 +14,7 @@ WINDOW = Window(NOW, 3)  # 2025-03-07 .. 2025-03-10 12:00 UTC
 
 
 def test_check_1_sends_seven_queries_with_these_columns():
-    qs = uc.queries(CFG, WINDOW)
+    qs = coverage_queries(CFG, WINDOW)
     assert {k: q.columns for k, q in qs.items()} == {
         "active": ("tenant_id",),
         "raw": ("t", "d", "et", "events", "quantity", "cost_nanos"),
@@ -27,14 +27,14 @@ def test_check_1_sends_seven_queries_with_these_columns():
 
 
 def test_check_1_first_usage_comes_from_the_daily_rollup_over_all_history():
-    assert uc.queries(CFG, WINDOW)["first_usage"].render() == """\
+    assert coverage_queries(CFG, WINDOW)["first_usage"].render() == """\
 SELECT tenant_id AS t, min(day) AS first_day
 FROM metering.daily
 GROUP BY t"""
 
 
 def test_check_1_raw_usage_sql():
-    assert uc.queries(CFG, WINDOW)["raw"].render() == """\
+    assert coverage_queries(CFG, WINDOW)["raw"].render() == """\
 SELECT org_id AS t, toDate(event_time, 'UTC') AS d, toString(event_type) AS et,
        count() AS events, sum(quantity) AS quantity, sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS cost_nanos
 FROM metering.events
@@ -43,7 +43,7 @@ GROUP BY t, d, et"""
 
 
 def test_check_1_daily_rollup_sql_reads_complete_days_only():
-    assert uc.queries(CFG, WINDOW)["daily"].render() == """\
+    assert coverage_queries(CFG, WINDOW)["daily"].render() == """\
 SELECT tenant_id AS t, day AS d, sum(query_count) AS query_count,
        sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
        sum(storage_writes_bytes) AS storage_writes_bytes, sum(total_cost_usd) AS total_cost_usd
@@ -53,7 +53,7 @@ GROUP BY t, d"""
 
 
 def test_check_1_future_events_sql_forgives_five_minutes_of_skew():
-    assert uc.queries(CFG, WINDOW)["future"].render() == """\
+    assert coverage_queries(CFG, WINDOW)["future"].render() == """\
 SELECT org_id AS t, count() AS events, toUInt32(max(event_time)) AS latest
 FROM metering.events
 WHERE event_time > toDateTime(1741608300)
@@ -62,7 +62,7 @@ ORDER BY t"""
 
 
 def test_check_2_invoice_sql_and_its_second_single_threaded_read():
-    qs = inv.queries(CFG, Month.parse("2025-02"))
+    qs = invoice_queries(CFG, Month.parse("2025-02"))
     expected = """\
 SELECT org_id AS tenant_id,
        countIf(event_type = 'query') AS total_queries,
@@ -84,7 +84,7 @@ GROUP BY tenant_id"""
 
 def test_check_2_late_arrivals_sql_uses_the_ingestion_column_and_the_grace_period():
     cfg = load_config({"usage_events": {"ingested_at": "inserted_at"}, "invoice": {"late_arrival_grace_seconds": 600}})
-    assert inv.queries(cfg, Month.parse("2025-02"))["late"].render() == """\
+    assert invoice_queries(cfg, Month.parse("2025-02"))["late"].render() == """\
 SELECT tenant_id AS tenant_id, count() AS late_rows,
        sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS cost_nanos,
        toUInt32(min(inserted_at)) AS first_ingested, toUInt32(max(inserted_at)) AS last_ingested
@@ -93,11 +93,11 @@ WHERE timestamp >= toDateTime(1738368000) AND timestamp < toDateTime(1740787200)
   AND inserted_at > toDateTime(1740787800)
 GROUP BY tenant_id
 ORDER BY tenant_id"""
-    assert "late" not in inv.queries(load_config({"usage_events": {"ingested_at": None}}), Month.parse("2025-02"))
+    assert "late" not in invoice_queries(load_config({"usage_events": {"ingested_at": None}}), Month.parse("2025-02"))
 
 
 def test_check_2_mutations_sql_covers_the_events_table_and_both_rollups():
-    assert inv.queries(CFG, Month.parse("2025-02"))["mutations"].render() == """\
+    assert invoice_queries(CFG, Month.parse("2025-02"))["mutations"].render() == """\
 SELECT database, table, mutation_id, command, toUInt32(create_time) AS created, is_done
 FROM system.mutations
 WHERE create_time >= toDateTime(1738368000)
@@ -111,7 +111,7 @@ ORDER BY create_time, table"""
 def test_check_2_configured_invoice_sql_is_sent_as_written_with_the_month_as_parameters():
     sql = "SELECT org AS tenant_id, q AS total_queries, tok AS total_tokens, n AS cost_nanos FROM inv " \
           "WHERE ts >= %(month_start)s AND ts < %(month_end)s"
-    q = inv.queries(load_config({"invoice": {"sql": sql}}), Month.parse("2025-02"))["raw_a"]
+    q = invoice_queries(load_config({"invoice": {"sql": sql}}), Month.parse("2025-02"))["raw_a"]
     assert q.render() == sql.replace("%(month_start)s", "1738368000").replace("%(month_end)s", "1740787200")
     assert q.source == "config key 'invoice.sql'"
 

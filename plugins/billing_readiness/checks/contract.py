@@ -12,20 +12,54 @@ A check is one module (or package) defining a `Check` subclass and `CHECK`, its 
   `result.record`), never signalled by a string;
 - `markdown(result)` and `html(result)`: its own rendering of its details for the report
   (by default through `renderer`, its render module).
+
+The DAG file loads every check at parse time, and the scheduler parses it again and again: a check
+module keeps its top level to its card (id, title, docstring, params) and imports its queries, verdict
+and renderer when it runs (`lazy` class attributes, `lazy_exports` for the names it re-exports).
 """
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import datetime as dt
+import importlib
+import inspect
 import logging
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from billing_readiness.results import CheckResult, Finding
-from billing_readiness.sql import Query
+if TYPE_CHECKING:
+    from billing_readiness.results import CheckResult
+    from billing_readiness.sql import Query
+
+
+def _import(target: str, package: str | None = None) -> Any:
+    """"pkg.module" -> the module; "pkg.module:name" -> that attribute (a leading "." is relative to `package`)."""
+    module, _, name = target.partition(":")
+    loaded = importlib.import_module(module, package)
+    return getattr(loaded, name) if name else loaded
+
+
+class lazy:  # noqa: N801 (used like a value in a class body)
+    """A class attribute imported on first use, e.g. `Details = lazy("...verdict:Details")`."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        return _import(self.target)
+
+
+def lazy_exports(package: str, names: dict[str, str]):
+    """A module `__getattr__` that imports the names a check package re-exports on first use."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return _import(names[name], package)
+
+    return __getattr__
 
 
 @dataclass(frozen=True)
@@ -85,6 +119,8 @@ class Check:
         return f"check_{self.id}"
 
     def new_result(self, details: Any = None) -> CheckResult:
+        from billing_readiness.results import CheckResult
+
         return CheckResult(self.id, self.title, details=details)
 
     def run(self, io: Services, ctx: RunContext) -> CheckResult:
@@ -92,6 +128,8 @@ class Check:
 
     def result_from_dict(self, data: dict) -> CheckResult:
         """A result handed over by XCom, with its details typed again."""
+        from billing_readiness.results import CheckResult, Finding
+
         return CheckResult(
             check=data["check"],
             title=data["title"],
@@ -149,8 +187,6 @@ def from_dict(tp: Any, value: Any) -> Any:
 
 def load_check(module: str) -> Check:
     """The check defined by `module` (its `CHECK`), e.g. "billing_readiness.checks.usage_coverage"."""
-    import importlib
-
     check = getattr(importlib.import_module(module), "CHECK", None)
     if not isinstance(check, Check):
         raise TypeError(f"module {module} defines no CHECK (an instance of billing_readiness.checks.contract.Check)")

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
-from billing_readiness.checks.contract import Check, RunContext
-from billing_readiness.config import VARIABLE_KEY
-from billing_readiness.errors import CheckError, describe, is_transient
-from billing_readiness.operators.services import AirflowServices
-from billing_readiness.results import FAIL, RESULT_XCOM_KEY, CheckResult
+from billing_readiness import VARIABLE_KEY
+from billing_readiness.checks.contract import Check
+from billing_readiness.errors import CheckError
+
+if TYPE_CHECKING:
+    from billing_readiness.checks.contract import RunContext
+    from billing_readiness.results import CheckResult
 
 
 class ReadinessCheckOperator(BaseOperator):
     ui_color = "#e8f1fb"
 
-    def __init__(self, *, check: Check, config_variable: str = VARIABLE_KEY, services_factory=AirflowServices,
-                 **kwargs):
+    def __init__(self, *, check: Check, config_variable: str = VARIABLE_KEY, services_factory=None, **kwargs):
         kwargs.setdefault("task_id", check.task_id)
         kwargs.setdefault("doc_md", check.doc_md)
         kwargs.setdefault("retries", 2)
@@ -37,11 +38,19 @@ class ReadinessCheckOperator(BaseOperator):
         super().__init__(**kwargs)
         self.check = check
         self.config_variable = config_variable
-        self.services_factory = services_factory
+        self.services_factory = services_factory  # None: operators/services.py AirflowServices (imported when run)
 
     def execute(self, context: Any) -> None:
+        from billing_readiness.checks.contract import RunContext
+        from billing_readiness.errors import describe, is_transient
+        from billing_readiness.results import FAIL
+
         ti = context["ti"]
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        if self.services_factory is None:
+            from billing_readiness.operators.services import AirflowServices
+
+            self.services_factory = AirflowServices
         services = self.services_factory()
         try:
             self._refuse_unknown_conf(context)
@@ -91,6 +100,8 @@ class ReadinessCheckOperator(BaseOperator):
             self.log.info("Recorded baseline %s", result.record.key)
 
     def _hand_over(self, ti, result: CheckResult, now: dt.datetime) -> None:
+        from billing_readiness.results import FAIL, RESULT_XCOM_KEY
+
         result.metrics.setdefault("checked_at", now.isoformat())
         ti.xcom_push(key=RESULT_XCOM_KEY, value=result.to_dict())
         self.log.info("%s", result.summary())

@@ -7,11 +7,9 @@ from typing import Any
 from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
+from billing_readiness import VARIABLE_KEY
 from billing_readiness.assets import M12_1_READY_FOR_BILLING
 from billing_readiness.checks.contract import Check
-from billing_readiness.config import VARIABLE_KEY, config_or_defaults
-from billing_readiness.relaxation import relaxation_refused, relaxed_params
-from billing_readiness.results import collect_results
 
 
 def checks_of(tasks: list) -> dict[str, Check]:
@@ -41,6 +39,10 @@ class PromotionGateOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict:
         from airflow.sdk import Variable
+
+        from billing_readiness.config import config_or_defaults
+        from billing_readiness.relaxation import relaxation_refused, relaxed_params
+        from billing_readiness.results import collect_results
 
         results = collect_results(context, self.checks)
         missing = [self.checks[t].title for t, r in results.items() if r is None]

@@ -8,11 +8,8 @@ from typing import Any
 from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
-from billing_readiness import report, report_html
-from billing_readiness.config import VARIABLE_KEY, config_or_defaults
-from billing_readiness.relaxation import relaxed_params
+from billing_readiness import VARIABLE_KEY
 from billing_readiness.operators.gate import checks_of
-from billing_readiness.results import collect_results
 
 
 class ReadinessReportOperator(BaseOperator):
@@ -33,6 +30,11 @@ class ReadinessReportOperator(BaseOperator):
 
     def execute(self, context: Any) -> str:
         from airflow.sdk import Variable
+
+        from billing_readiness import report, report_html
+        from billing_readiness.config import config_or_defaults
+        from billing_readiness.relaxation import relaxed_params
+        from billing_readiness.results import collect_results
 
         cfg, problem = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
         run = {

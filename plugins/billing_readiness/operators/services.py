@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from billing_readiness.config import VARIABLE_KEY, ConfigError, load_config
+from billing_readiness import VARIABLE_KEY
 from billing_readiness.errors import CheckError
 
 
@@ -18,6 +18,8 @@ class AirflowServices:
 
     def config(self, variable_key: str = VARIABLE_KEY) -> dict:
         from airflow.sdk import Variable
+
+        from billing_readiness.config import ConfigError, load_config
 
         try:
             return load_config(Variable.get(variable_key, default=None))

@@ -13,25 +13,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from billing_readiness.checks.contract import Check, RunContext, Services
-from billing_readiness.checks.dashboard_latency import render
-from billing_readiness.checks.dashboard_latency.panels import (
-    DEFAULT_PANELS, DashboardError, Panel, bind, panels_from_config, panels_from_export, time_range_seconds,
-    top_tenants_query,
-)
-from billing_readiness.checks.dashboard_latency.verdict import Details, evaluate, percentile, stats
+from billing_readiness.checks.contract import Check, RunContext, Services, lazy, lazy_exports
 from billing_readiness.errors import CheckError, ServiceUnavailable
-from billing_readiness.results import CheckResult
-from billing_readiness.timewindow import Window
 
 DAY = 24 * 3600
 
 
-def dashboard_panels(io: Services, cfg: dict) -> tuple[list[Panel], str, int]:
+def dashboard_panels(io: Services, cfg: dict) -> tuple[list, str, int]:
     """The dashboard's SQL panels, where they came from, and its time range in seconds.
 
     Precedence: Grafana's API (connections.grafana + dashboard.grafana_uid), then an export file
     (dashboard.export_file), then dashboard.panels, then the M12.1 default panels."""
+    from billing_readiness.checks.dashboard_latency.panels import panels_from_config, panels_from_export, time_range_seconds
+
     d = cfg["dashboard"]
     conn_id = cfg["connections"]["grafana"]
     if conn_id and d["grafana_uid"]:
@@ -69,7 +63,11 @@ class DashboardLatency(Check):
     relaxing = {"latency_threshold_s": ("higher", 1.0), "repetitions": ("lower", 5)}
     runs_alone = True  # checks 1 and 2 scan a month of events: timing the dashboard meanwhile measures us
 
-    def run(self, io: Services, ctx: RunContext) -> CheckResult:
+    def run(self, io: Services, ctx: RunContext):
+        from billing_readiness.checks.dashboard_latency.panels import DashboardError, bind, top_tenants_query
+        from billing_readiness.checks.dashboard_latency.verdict import evaluate
+        from billing_readiness.timewindow import Window
+
         params = ctx.params
         panels, source, range_s = dashboard_panels(io, ctx.cfg)
         if not panels:
@@ -93,11 +91,13 @@ class DashboardLatency(Check):
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         return result
 
-    Details = Details
-    renderer = render
+    Details = lazy("billing_readiness.checks.dashboard_latency.verdict:Details")
+    renderer = lazy("billing_readiness.checks.dashboard_latency.render")
 
 
 CHECK = DashboardLatency()
-__all__ = ["CHECK", "DEFAULT_PANELS", "DashboardError", "DashboardLatency", "Details", "Panel", "bind",
-           "dashboard_panels", "evaluate", "panels_from_config", "panels_from_export", "percentile", "stats",
-           "time_range_seconds", "top_tenants_query"]
+__getattr__ = lazy_exports(__name__, {
+    **{name: f".panels:{name}" for name in ("DEFAULT_PANELS", "DashboardError", "Panel", "bind", "panels_from_config",
+                                            "panels_from_export", "time_range_seconds", "top_tenants_query")},
+    **{name: f".verdict:{name}" for name in ("Details", "evaluate", "percentile", "stats")},
+    "panels": ".panels", "render": ".render"})

@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal
 
-from billing_readiness.checks.contract import Check, RunContext, Services
-from billing_readiness.checks.invoice_immutability import render
-from billing_readiness.checks.invoice_immutability.queries import INVOICE_COLUMNS, queries
-from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
+from billing_readiness.checks.contract import Check, RunContext, Services, lazy, lazy_exports
 from billing_readiness.errors import CheckError
-from billing_readiness.results import Artifact, BaselineRecord, CheckResult
-from billing_readiness.timewindow import Month, last_closed_month
 
 BASELINE_PREFIX = "billing_readiness_invoice_baseline"
 
 
-def billing_month(param: str | None, now) -> Month:
+def billing_month(param: str | None, now):
     """The month to regenerate: the param (a closed month) or the last closed UTC month."""
+    from billing_readiness.timewindow import Month, last_closed_month
+
     if not param:
         return last_closed_month(now)
     try:
@@ -44,7 +40,7 @@ def billing_month(param: str | None, now) -> Month:
     return month
 
 
-def baseline_key(source: str, cfg: dict, month: Month) -> str:
+def baseline_key(source: str, cfg: dict, month) -> str:
     """One baseline per billed system (connection id, database, events table, invoice query) and month.
 
     The connection id, not the host: a failover to another replica is the same billing data."""
@@ -64,7 +60,13 @@ class InvoiceImmutability(Check):
     params = ("billing_month", "invoice_tolerance_usd")
     relaxing = {"invoice_tolerance_usd": ("higher", 0.01)}
 
-    def run(self, io: Services, ctx: RunContext) -> CheckResult:
+    def run(self, io: Services, ctx: RunContext):
+        from decimal import Decimal
+
+        from billing_readiness.checks.invoice_immutability.queries import queries
+        from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
+        from billing_readiness.results import Artifact, BaselineRecord
+
         month = billing_month(ctx.params.get("billing_month"), ctx.now)
         clickhouse = io.clickhouse(ctx.cfg)
         qs = queries(ctx.cfg, month)
@@ -89,10 +91,11 @@ class InvoiceImmutability(Check):
             )
         return result
 
-    Details = Details
-    renderer = render
+    Details = lazy("billing_readiness.checks.invoice_immutability.verdict:Details")
+    renderer = lazy("billing_readiness.checks.invoice_immutability.render")
 
 
 CHECK = InvoiceImmutability()
-__all__ = ["CHECK", "INVOICE_COLUMNS", "InvoiceImmutability", "Details", "evaluate", "queries", "baseline_key",
-           "billing_month", "invoice_csv"]
+__getattr__ = lazy_exports(__name__, {
+    "INVOICE_COLUMNS": ".queries:INVOICE_COLUMNS", "Details": ".verdict:Details", "evaluate": ".verdict:evaluate",
+    "invoice_csv": ".verdict:invoice_csv", "verdict": ".verdict", "render": ".render"})

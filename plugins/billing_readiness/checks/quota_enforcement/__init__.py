@@ -13,16 +13,8 @@ family. The probe deletes only keys whose tenant segment is the probe id.
 """
 from __future__ import annotations
 
-from billing_readiness.checks.contract import Check, RunContext, Services
-from billing_readiness.checks.quota_enforcement import render
-from billing_readiness.checks.quota_enforcement.diagnose import (
-    diagnose_concurrency, diagnose_sequence, inspect_429, need_more, probe_tenant_conflict, probe_usage_query,
-)
-from billing_readiness.checks.quota_enforcement.probe import Probe, ProbeRun, second_limit
-from billing_readiness.checks.quota_enforcement.verdict import Details, evaluate
+from billing_readiness.checks.contract import Check, RunContext, Services, lazy, lazy_exports
 from billing_readiness.errors import CheckError, ServiceUnavailable
-from billing_readiness.results import CheckResult
-from billing_readiness.sql import active_tenants_query
 
 
 class QuotaEnforcement(Check):
@@ -35,7 +27,10 @@ class QuotaEnforcement(Check):
     params = ("probe_quota_limit", "concurrency_probe")
     relaxing = {"concurrency_probe": ("off", True)}
 
-    def run(self, io: Services, ctx: RunContext) -> CheckResult:
+    def run(self, io: Services, ctx: RunContext):
+        from billing_readiness.checks.quota_enforcement.probe import Probe
+        from billing_readiness.checks.quota_enforcement.verdict import evaluate
+
         q, limit = ctx.cfg["quota"], int(ctx.params["probe_quota_limit"])
         self.refuse_real_tenant(io, ctx.cfg, q["probe_tenant_id"])
         api = io.http(ctx.cfg["connections"]["quota_api"], float(q["request_timeout_seconds"]),
@@ -55,6 +50,9 @@ class QuotaEnforcement(Check):
 
     @staticmethod
     def refuse_real_tenant(io: Services, cfg: dict, probe: str) -> None:
+        from billing_readiness.checks.quota_enforcement.diagnose import probe_tenant_conflict, probe_usage_query
+        from billing_readiness.sql import active_tenants_query
+
         clickhouse = io.clickhouse(cfg)
         active = [r["tenant_id"] for r in clickhouse.run(active_tenants_query(cfg))]
         used = [r["tenant_id"] for r in clickhouse.run(probe_usage_query(cfg, probe))]
@@ -62,10 +60,13 @@ class QuotaEnforcement(Check):
         if conflict:
             raise CheckError(conflict)
 
-    Details = Details
-    renderer = render
+    Details = lazy("billing_readiness.checks.quota_enforcement.verdict:Details")
+    renderer = lazy("billing_readiness.checks.quota_enforcement.render")
 
 
 CHECK = QuotaEnforcement()
-__all__ = ["CHECK", "Details", "QuotaEnforcement", "diagnose_concurrency", "diagnose_sequence", "evaluate",
-           "inspect_429", "need_more", "Probe", "ProbeRun", "second_limit", "probe_tenant_conflict", "probe_usage_query"]
+__getattr__ = lazy_exports(__name__, {
+    **{name: f".diagnose:{name}" for name in ("diagnose_concurrency", "diagnose_sequence", "inspect_429",
+                                              "need_more", "probe_tenant_conflict", "probe_usage_query")},
+    **{name: f".probe:{name}" for name in ("Probe", "ProbeRun", "second_limit")},
+    "Details": ".verdict:Details", "evaluate": ".verdict:evaluate", "render": ".render"})

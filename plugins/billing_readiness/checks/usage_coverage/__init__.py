@@ -14,14 +14,7 @@ the number of tenants.
 """
 from __future__ import annotations
 
-from decimal import Decimal
-
-from billing_readiness.checks.contract import ClickHouseCheck, RunContext
-from billing_readiness.checks.usage_coverage import render
-from billing_readiness.checks.usage_coverage.queries import queries
-from billing_readiness.checks.usage_coverage.verdict import Details, evaluate
-from billing_readiness.results import CheckResult
-from billing_readiness.timewindow import Window
+from billing_readiness.checks.contract import ClickHouseCheck, RunContext, lazy, lazy_exports
 
 
 class UsageCoverage(ClickHouseCheck):
@@ -37,17 +30,26 @@ class UsageCoverage(ClickHouseCheck):
                 "reconciliation_tolerance_usd": ("higher", 0.01)}
 
     def queries(self, ctx: RunContext) -> dict:
+        from billing_readiness.checks.usage_coverage.queries import queries
+        from billing_readiness.timewindow import Window
+
         return queries(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])))
 
-    def evaluate(self, result: CheckResult, rows: dict, ctx: RunContext) -> None:
+    def evaluate(self, result, rows: dict, ctx: RunContext) -> None:
+        from decimal import Decimal
+
+        from billing_readiness.checks.usage_coverage.verdict import evaluate
+        from billing_readiness.timewindow import Window
+
         evaluate(result, rows, ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
                  max_missing_days=int(ctx.params["max_missing_days"] or 0),
                  tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
                  partial_days_fail=bool(ctx.params.get("partial_days_fail")))
 
-    Details = Details
-    renderer = render
+    Details = lazy("billing_readiness.checks.usage_coverage.verdict:Details")
+    renderer = lazy("billing_readiness.checks.usage_coverage.render")
 
 
 CHECK = UsageCoverage()
-__all__ = ["CHECK", "UsageCoverage", "Details", "evaluate", "queries"]
+__getattr__ = lazy_exports(__name__, {"Details": ".verdict:Details", "evaluate": ".verdict:evaluate",
+                                      "queries": ".queries:queries", "render": ".render"})

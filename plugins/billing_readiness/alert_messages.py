@@ -1,0 +1,74 @@
+"""What the alerts say (plain Python, no Airflow import): the message for a failed check, for a promotion and
+for a refused promotion, built from the task's callback context. notifiers.py sends them; the DAG file
+imports this module at parse time (for the kinds), so what the builders need is imported when they run."""
+from __future__ import annotations
+
+from typing import Any
+
+FAILURE, PROMOTION, REFUSED = "check_failed", "promoted", "promotion_refused"
+
+
+def failure_message(context: Any, config_problem: str | None = None) -> dict[str, Any]:
+    """The alert for a failed check task: check, reason, impact, run id, log URL."""
+    from billing_readiness.results import RESULT_XCOM_KEY
+
+    ti = context["ti"]
+    task = context.get("task") or getattr(ti, "task", None)
+    check = getattr(task, "check", None)
+    title = check.title if check else ti.task_id
+    impact = check.impact if check else "Promotion to M12.2 is blocked."
+    result = ti.xcom_pull(task_ids=ti.task_id, key=RESULT_XCOM_KEY) or {}
+    reasons = [f["message"] for f in result.get("findings", []) if f["severity"] == "fail"][:3]
+    if not reasons:
+        reasons = [str(context.get("exception") or "the task failed without a result")]
+    run_id = context.get("run_id") or ti.run_id
+    log_url = getattr(ti, "log_url", "")
+    text = (
+        f":rotating_light: *{title} failed*: M12.1 is not promoted to M12.2.\n"
+        + "\n".join(f"- {r}" for r in reasons)
+        + f"\n*Impact:* {impact}\n*Run:* {run_id} | *Log:* {log_url}"
+        + (f"\n*Config:* {config_problem}" if config_problem else "")
+    )
+    return {
+        "text": text,
+        "event": FAILURE,
+        "check": check.id if check else ti.task_id,
+        "title": title,
+        "reasons": reasons,
+        "impact": impact,
+        "run_id": run_id,
+        "log_url": log_url,
+        "config_problem": config_problem,
+    }
+
+
+def promotion_message(context: Any, config_problem: str | None = None) -> dict[str, Any]:
+    from billing_readiness.relaxation import relaxed_params
+
+    run_id = context.get("run_id") or context["ti"].run_id
+    checks = getattr(context.get("task"), "checks", {}) or {}
+    relaxed = relaxed_params(list(checks.values()), dict(context.get("params") or {}))
+    text = (f":white_check_mark: *M12.1 promoted to M12.2*: all {len(checks) or 'the'} readiness checks passed"
+            + (f"; promoted with relaxed checks: {'; '.join(relaxed)}" if relaxed else "") + f".\n*Run:* {run_id}")
+    return {"text": text, "event": PROMOTION, "run_id": run_id, "log_url": getattr(context["ti"], "log_url", ""),
+            "relaxed": relaxed, "config_problem": config_problem}
+
+
+def refusal_message(context: Any, config_problem: str | None = None) -> dict[str, Any] | None:
+    """The gate refused: an alert only where no check alert already said why (a check skipped, crashed
+    without a result, or passed but with params the config does not let promote)."""
+    from billing_readiness.results import collect_results
+
+    checks = getattr(context.get("task"), "checks", {}) or {}
+    results = collect_results(context, checks)
+    if all(r is not None for r in results.values()) and any(not r["passed"] for r in results.values()):
+        return None  # each failed check sent its own alert
+    run_id = context.get("run_id") or context["ti"].run_id
+    reason = str(context.get("exception") or "the promotion gate failed")
+    text = f":rotating_light: *M12.1 is not promoted to M12.2*: {reason}\n*Run:* {run_id}" + (
+        f"\n*Config:* {config_problem}" if config_problem else "")
+    return {"text": text, "event": REFUSED, "run_id": run_id, "reasons": [reason],
+            "log_url": getattr(context["ti"], "log_url", ""), "config_problem": config_problem}
+
+
+BUILDERS = {FAILURE: failure_message, PROMOTION: promotion_message, REFUSED: refusal_message}
