@@ -95,10 +95,10 @@ def redis_client(services):
     return redis.Redis(host="127.0.0.1", port=REDIS_PORT, decode_responses=True)
 
 
-def connection_env(database: str, api_port: int = API_PORT) -> dict[str, str]:
+def connection_env(database: str, api_port: int = API_PORT, ch_port: int = CH_PORT) -> dict[str, str]:
     return {
         "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
-            {"conn_type": "clickhouse", "host": "127.0.0.1", "port": CH_PORT, "login": "readiness",
+            {"conn_type": "clickhouse", "host": "127.0.0.1", "port": ch_port, "login": "readiness",
              "password": CH_PASSWORD, "schema": database}
         ),
         "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
@@ -118,6 +118,7 @@ class Sandbox:
         self.report_dir = report_dir
         self.config: dict = {"report": {"dir": str(report_dir)}}
         self.api_port = API_PORT
+        self.ch_port = CH_PORT  # a cluster's sandbox points at one of its shards
         self.apply_env()
 
     @property
@@ -136,7 +137,7 @@ class Sandbox:
         self.apply_env()
 
     def apply_env(self) -> None:
-        for key, value in connection_env(self.database, self.api_port).items():
+        for key, value in connection_env(self.database, self.api_port, self.ch_port).items():
             self.monkeypatch.setenv(key, value)
         self.monkeypatch.setenv("AIRFLOW_VAR_BILLING_READINESS_CONFIG", json.dumps(self.config))
 
@@ -249,6 +250,7 @@ def param_defaults(dag):
 def run_dag(dag, param_defaults):
     def run(sandbox: Sandbox, **conf) -> Run:
         # dag.test() keeps a run's conf in the DAG's params: always pass every param explicitly.
+        sandbox.apply_env()  # the sandbox run, whichever sandbox set the environment last
         return Run(dag.test(run_conf={**param_defaults, **conf}), sandbox)
 
     return run

@@ -90,6 +90,13 @@ def _validate(cfg: dict) -> None:
     if not 0 < timeout <= 3600:
         raise ConfigError(f"config key 'clickhouse.query_timeout_seconds' must be between 1 and 3600 (0 would mean "
                           f"no server-side limit), got {timeout!r}")
+    limit = cfg["clickhouse"]["max_memory_bytes"]
+    if limit is not None and limit < 100_000_000:
+        raise ConfigError(f"config key 'clickhouse.max_memory_bytes' must be at least 100000000 (100 MB) or null, "
+                          f"got {limit!r}")
+    if cfg["clickhouse"]["cluster"] is not None and not _IDENT.match(cfg["clickhouse"]["cluster"]):
+        raise ConfigError(f"config key 'clickhouse.cluster' must be a cluster name from the server's remote_servers, "
+                          f"got {cfg['clickhouse']['cluster']!r}")
     for key in ("active_tenants_sql", ):
         if cfg[key] is not None and not cfg[key].lstrip().upper().startswith(("SELECT", "WITH")):
             raise ConfigError(f"config key '{key}' must be a SELECT statement")

@@ -14,6 +14,12 @@ DEFAULTS: dict[str, Any] = {
     },
     "clickhouse": {
         "query_timeout_seconds": 120,
+        # Peak memory per check query (max_memory_usage); above half of it GROUP BY and ORDER BY spill to disk
+        # instead of failing. None: the server profile's limits only.
+        "max_memory_bytes": 2_000_000_000,
+        # The cluster (remote_servers) when the tables are Distributed: check 2 then reads system.mutations
+        # on every shard. None: one server.
+        "cluster": None,
     },
     "usage_events": {
         "table": "usage_events",
@@ -116,6 +122,8 @@ DEFAULTS: dict[str, Any] = {
 # Keys whose value may be None or of the type given here instead of the default's type.
 _NULLABLE: dict[str, type | tuple] = {
     "usage_events.ingested_at": str,
+    "clickhouse.max_memory_bytes": int,
+    "clickhouse.cluster": str,
     "connections.alerts": str,
     "connections.grafana": str,
     "active_tenants_sql": str,

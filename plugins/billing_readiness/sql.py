@@ -49,6 +49,21 @@ class Query:
         return [dict(zip(names, row)) for row in rows]
 
 
+def memory_settings(cfg: dict) -> dict[str, Any]:
+    """Settings every check query carries so that, at any scale, it stays under the configured memory:
+    aggregations and sorts spill to disk past half the limit, and a distributed GROUP BY merges the shards'
+    results bucket by bucket. A query's own settings take precedence."""
+    limit = cfg["clickhouse"]["max_memory_bytes"]
+    if limit is None:
+        return {}
+    return {
+        "max_memory_usage": int(limit),
+        "max_bytes_before_external_group_by": int(limit) // 2,
+        "max_bytes_before_external_sort": int(limit) // 2,
+        "distributed_aggregation_memory_efficient": 1,
+    }
+
+
 def active_tenants_query(cfg: dict) -> Query:
     """Active tenants: the configured SELECT, or every tenant with a plan in tenant_quotas."""
     if cfg["active_tenants_sql"]:

@@ -219,3 +219,15 @@ def test_invoice_without_an_ingestion_time_column_says_late_arrivals_were_not_ch
     r = invoice(rows)
     assert r.passed and [f.code for f in r.warnings] == ["late_arrivals_not_checked"]
     assert "usage_events.ingested_at" in r.warnings[0].message
+
+
+def test_invoice_over_distributed_tables_needs_the_cluster_configured_to_trust_mutations():
+    rows = {**invoice_rows({"a": 1_000_000_000}),
+            "distributed": [{"name": "usage_events", "cluster": "two_shards"}, {"name": "usage_daily", "cluster": "two_shards"}]}
+    unconfigured = invoice(rows)
+    assert [f.code for f in unconfigured.failures] == ["mutations_not_checked_on_cluster"]
+    assert "config 'clickhouse.cluster'" in unconfigured.failures[0].message and "'two_shards'" in unconfigured.failures[0].message
+    other = inv.evaluate(inv.CHECK.new_result(), rows, MONTH, cluster="elsewhere")
+    assert [f.code for f in other.failures] == ["mutations_not_checked_on_cluster"]
+    assert inv.evaluate(inv.CHECK.new_result(), rows, MONTH, cluster="two_shards").passed
+    assert invoice({**rows, "distributed": []}).passed  # one server: its own system.mutations is the whole story

@@ -96,16 +96,20 @@ ORDER BY tenant_id"""
     assert "late" not in invoice_queries(load_config({"usage_events": {"ingested_at": None}}), Month.parse("2025-02"))
 
 
-def test_check_2_mutations_sql_covers_the_events_table_and_both_rollups():
-    assert invoice_queries(CFG, Month.parse("2025-02"))["mutations"].render() == """\
-SELECT database, table, mutation_id, command, toUInt32(create_time) AS created, is_done
-FROM system.mutations
-WHERE create_time >= toDateTime(1738368000)
-  AND ((database = 'metering' AND (table IN ('events', '.inner.events') OR startsWith(table, '.inner_id.'))) \
-OR (database = 'metering' AND (table IN ('daily', '.inner.daily') OR startsWith(table, '.inner_id.'))) \
-OR (database = currentDatabase() AND (table IN ('usage_hourly', '.inner.usage_hourly') \
-OR startsWith(table, '.inner_id.'))))
-ORDER BY create_time, table"""
+def test_check_2_mutations_sql_covers_the_events_table_both_rollups_and_what_distributed_tables_read():
+    assert invoice_queries(CFG, Month.parse("2025-02"))["mutations"].render() == "SELECT database, table, mutation_id, command, created, is_done\nFROM\n(\n    SELECT database, table, mutation_id, command, toUInt32(create_time) AS created, is_done\n    FROM system.mutations\n    WHERE create_time >= toDateTime(1738368000)\n)\nWHERE (database, table) GLOBAL IN\n      (\n          SELECT database, arrayJoin([name, concat('.inner.', name)]) FROM system.tables WHERE (database = 'metering' AND name = 'events') OR (database = 'metering' AND name = 'daily') OR (database = currentDatabase() AND name = 'usage_hourly')\n          UNION ALL\n          SELECT extract(engine_full, '^Distributed\\\\(\\\\s*\\'?[^,\\']+\\'?\\\\s*,\\\\s*\\'?([^,\\')]+)\\'?\\\\s*,') AS db, arrayJoin([t, concat('.inner.', t)])\n          FROM (SELECT engine_full, extract(engine_full, '^Distributed\\\\(\\\\s*\\'?[^,\\']+\\'?\\\\s*,\\\\s*\\'?[^,\\']+\\'?\\\\s*,\\\\s*\\'?([^,\\')]+)\\'?') AS t FROM system.tables\n                WHERE engine = 'Distributed' AND ((database = 'metering' AND name = 'events') OR (database = 'metering' AND name = 'daily') OR (database = currentDatabase() AND name = 'usage_hourly')))\n      )\n   OR (startsWith(table, '.inner_id.') AND database GLOBAL IN (SELECT database FROM system.tables WHERE (database = 'metering' AND name = 'events') OR (database = 'metering' AND name = 'daily') OR (database = currentDatabase() AND name = 'usage_hourly')))\nORDER BY created, table"
+
+
+def test_check_2_on_a_cluster_reads_every_servers_mutations_and_finds_distributed_tables():
+    qs = invoice_queries(load_config({"clickhouse": {"cluster": "m12_two_shards"}}), Month.parse("2025-02"))
+    assert "FROM cluster('m12_two_shards', system, mutations)" in qs["mutations"].render()
+    assert "FROM system.mutations" not in qs["mutations"].render()
+    assert qs["distributed"].columns == ("name", "cluster")
+    assert "engine = 'Distributed'" in qs["distributed"].render()
+
+
+def test_check_1_duplicates_are_found_across_shards_with_global_in():
+    assert "cityHash64(event_id) GLOBAL IN" in coverage_queries(CFG, WINDOW)["duplicates"].render()
 
 
 def test_check_2_configured_invoice_sql_is_sent_as_written_with_the_month_as_parameters():

@@ -46,6 +46,8 @@ def test_override_is_deep_merged_and_json_accepted():
         ({"quota": {"cleanup_grace_seconds": 3600}}, "quota.cleanup_grace_seconds"),
         ({"quota": {"key_ttl_seconds": 5}}, "quota.key_ttl_seconds"),
         ({"clickhouse": {"query_timeout_seconds": 0}}, "clickhouse.query_timeout_seconds"),
+        ({"clickhouse": {"max_memory_bytes": 1000}}, "clickhouse.max_memory_bytes"),
+        ({"clickhouse": {"cluster": "two shards; DROP"}}, "clickhouse.cluster"),
         ({"coverage": {"partial_day_ratio": 1.5}}, "coverage.partial_day_ratio"),
         ({"invoice": {"accepted_mutations": [""]}}, "invoice.accepted_mutations"),
         ({"promotion": {"allow_relaxed": "sometimes"}}, "promotion.allow_relaxed"),
@@ -95,3 +97,12 @@ def test_the_report_and_alerts_fall_back_to_defaults_keeping_the_usable_parts():
     cfg, problem = config_or_defaults(lambda: "{not json")
     assert cfg["connections"]["alerts"] is None and "not valid JSON" in problem
     assert config_or_defaults(lambda: None) == (load_config(), None)
+
+
+def test_every_check_query_carries_the_memory_limit_and_spills_past_half_of_it():
+    from billing_readiness.sql import memory_settings
+
+    assert memory_settings(load_config()) == {
+        "max_memory_usage": 2_000_000_000, "max_bytes_before_external_group_by": 1_000_000_000,
+        "max_bytes_before_external_sort": 1_000_000_000, "distributed_aggregation_memory_efficient": 1}
+    assert memory_settings(load_config({"clickhouse": {"max_memory_bytes": None}})) == {}

@@ -42,10 +42,12 @@ class ClickHouseHook(BaseHook):
     conn_type = "clickhouse"
     hook_name = "ClickHouse"
 
-    def __init__(self, clickhouse_conn_id: str = default_conn_name, query_timeout_seconds: int = 120):
+    def __init__(self, clickhouse_conn_id: str = default_conn_name, query_timeout_seconds: int = 120,
+                 settings: dict[str, Any] | None = None):
         super().__init__()
         self.clickhouse_conn_id = clickhouse_conn_id
         self.query_timeout_seconds = query_timeout_seconds
+        self.settings = dict(settings or {})  # on every query (sql.memory_settings), under the query's own
         self.queries_sent = 0
         self._conn = None
         self._client = None
@@ -84,7 +86,7 @@ class ClickHouseHook(BaseHook):
             connect_timeout=float(extra.get("connect_timeout", 10)),
             send_receive_timeout=float(extra.get("send_receive_timeout", self.query_timeout_seconds + 30)),
             client_name="billing-readiness",
-            settings={"readonly": 2, "max_execution_time": self.query_timeout_seconds},
+            settings={**self.settings, "readonly": 2, "max_execution_time": self.query_timeout_seconds},
         )
 
     def get_conn(self):

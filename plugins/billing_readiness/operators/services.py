@@ -30,8 +30,10 @@ class AirflowServices:
         """One hook per run, so its query count covers every query the check sent."""
         if self._clickhouse is None:
             from billing_readiness.hooks.clickhouse import ClickHouseHook
+            from billing_readiness.sql import memory_settings
 
-            self._clickhouse = ClickHouseHook(cfg["connections"]["clickhouse"], cfg["clickhouse"]["query_timeout_seconds"])
+            self._clickhouse = ClickHouseHook(cfg["connections"]["clickhouse"], cfg["clickhouse"]["query_timeout_seconds"],
+                                              settings=memory_settings(cfg))
         return self._clickhouse
 
     def http(self, conn_id: str, timeout_seconds: float, purpose: str):

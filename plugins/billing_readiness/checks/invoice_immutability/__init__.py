@@ -76,7 +76,8 @@ class InvoiceImmutability(Check):
         result = self.new_result()
         result.show_queries(qs)
         evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline,
-                 int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]), ctx.cfg["invoice"]["accepted_mutations"])
+                 int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]), ctx.cfg["invoice"]["accepted_mutations"],
+                 ctx.cfg["clickhouse"]["cluster"])
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         details: Details = result.details
         details.baseline_variable = key

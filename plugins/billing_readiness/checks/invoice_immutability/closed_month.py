@@ -65,6 +65,23 @@ def late_arrivals(result: CheckResult, rows: list[dict] | None, month: Month, gr
     return found
 
 
+def mutations_scope(result: CheckResult, distributed: list[dict], cluster: str | None) -> None:
+    """Mutations are recorded on the server that holds the data: over Distributed tables, one server's
+    system.mutations says nothing about the other shards, so the cluster must be configured (and be theirs)."""
+    clusters = sorted({r["cluster"] for r in distributed})
+    tables = ", ".join(sorted(r["name"] for r in distributed))
+    if distributed and not cluster:
+        result.add(FAIL, "mutations_not_checked_on_cluster",
+                   f"{tables}: Distributed table(s) over cluster {', '.join(clusters)}; mutations are recorded on each "
+                   "shard, and without config 'clickhouse.cluster' only one server's system.mutations was read. "
+                   f"Set config 'clickhouse.cluster' to {clusters[0]!r}.", tables=tables, clusters=clusters)
+    elif distributed and cluster not in clusters:
+        result.add(FAIL, "mutations_not_checked_on_cluster",
+                   f"{tables}: Distributed table(s) over cluster {', '.join(clusters)}, but config 'clickhouse.cluster' "
+                   f"is {cluster!r}: the mutations read are not those of the shards holding the data.",
+                   tables=tables, clusters=clusters)
+
+
 def mutations(result: CheckResult, rows: list[dict], month: Month, accepted: list[str]) -> list[Mutation]:
     """Findings for mutations recorded on the billing tables since the month began (accepted ones are noted)."""
     found = []

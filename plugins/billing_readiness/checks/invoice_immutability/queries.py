@@ -9,39 +9,74 @@ from billing_readiness.timewindow import Month, epoch
 INVOICE_COLUMNS = ("tenant_id", "total_queries", "total_tokens", "cost_nanos")  # what invoice.sql must return
 
 
-def _table_match(table: str, param: str) -> str:
-    """A system.mutations condition for one configured table ([db.]name), with its name as parameter `param`."""
-    database = f"%({param}_db)s" if "." in table else "currentDatabase()"
-    # A rollup's data may sit in its materialized view's inner table: `.inner.<name>`, or on current
-    # ClickHouse's Atomic databases `.inner_id.<uuid>` (any of those in the database counts).
-    return (f"(database = {database} AND (table IN (%({param})s, %({param}_inner)s) "
-            "OR startsWith(table, '.inner_id.')))")
+# Distributed(cluster, database, table[, sharding key]), quoted or not: the local table's database and name
+_DISTRIBUTED_DB = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?([^,')]+)'?\s*,"
+_DISTRIBUTED_TABLE = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?[^,']+'?\s*,\s*'?([^,')]+)'?"
+
+
+def _configured(tables: dict[str, str]) -> str:
+    return " OR ".join(f"(database = {'%(' + k + '_db)s' if '.' in t else 'currentDatabase()'} AND name = %({k})s)"
+                       for k, t in tables.items())
 
 
 def _table_params(table: str, param: str) -> dict[str, str]:
     db, _, name = table.rpartition(".")
-    return {param: name, f"{param}_inner": f".inner.{name}", **({f"{param}_db": db} if db else {})}
+    return {param: name, **({f"{param}_db": db} if db else {})}
 
 
 def closed_month_queries(cfg: dict, month: Month) -> dict[str, Query]:
     """What one run can see of a closed month's history: late arrivals and mutations."""
     ev = cfg["usage_events"]
     tables = {"events": ev["table"], "daily": cfg["usage_daily"]["table"], "hourly": cfg["usage_hourly"]["table"]}
-    params = {"month_start": epoch(month.start)}
+    params = {"month_start": epoch(month.start), "distributed_db": _DISTRIBUTED_DB,
+              "distributed_table": _DISTRIBUTED_TABLE}
     for key, table in tables.items():
         params.update(_table_params(table, key))
+    cluster = cfg["clickhouse"]["cluster"]
+    # Mutations are recorded where the data is: on a cluster, on every shard's local tables.
+    source = "system.mutations"
+    if cluster:
+        source, params["cluster"] = "cluster(%(cluster)s, system, mutations)", cluster
     out = {
-        # Recorded ALTER ... UPDATE/DELETE on the events table or a rollup (or a rollup's inner table) since
-        # the month began: any of them may have changed the month's stored costs. Readable by a read-only user.
+        # Recorded ALTER ... UPDATE/DELETE since the month began on the events table or a rollup, a rollup's
+        # inner table (`.inner.<name>`, or `.inner_id.<uuid>` on Atomic databases), or the local tables a
+        # Distributed one reads: any of them may have changed the month's stored costs. Readable by a read-only
+        # user. The tables are matched where the query starts, after the rows are read: a shard's
+        # currentDatabase() is not the connection's, and 18.16 drops rows when system.mutations' own
+        # database/table columns meet an IN subquery directly.
         "mutations": Query(
-            "mutations of the billing tables since the month began (system.mutations)",
-            f"""SELECT database, table, mutation_id, command, toUInt32(create_time) AS created, is_done
-FROM system.mutations
-WHERE create_time >= toDateTime(%(month_start)s)
-  AND ({' OR '.join(_table_match(t, k) for k, t in tables.items())})
-ORDER BY create_time, table""",
+            "mutations of the billing tables since the month began (system.mutations"
+            + (f" on every server of cluster {cluster})" if cluster else ")"),
+            f"""SELECT database, table, mutation_id, command, created, is_done
+FROM
+(
+    SELECT database, table, mutation_id, command, toUInt32(create_time) AS created, is_done
+    FROM {source}
+    WHERE create_time >= toDateTime(%(month_start)s)
+)
+WHERE (database, table) GLOBAL IN
+      (
+          SELECT database, arrayJoin([name, concat('.inner.', name)]) FROM system.tables WHERE {_configured(tables)}
+          UNION ALL
+          SELECT extract(engine_full, %(distributed_db)s) AS db, arrayJoin([t, concat('.inner.', t)])
+          FROM (SELECT engine_full, extract(engine_full, %(distributed_table)s) AS t FROM system.tables
+                WHERE engine = 'Distributed' AND ({_configured(tables)}))
+      )
+   OR (startsWith(table, '.inner_id.') AND database GLOBAL IN (SELECT database FROM system.tables WHERE {_configured(tables)}))
+ORDER BY created, table""",
             params,
             columns=("database", "table", "mutation_id", "command", "created", "is_done"),
+        ),
+        # Which configured tables are Distributed, and over which cluster: without config 'clickhouse.cluster'
+        # the mutations above come from one server only, which must not pass for the whole cluster.
+        "distributed": Query(
+            "Distributed billing tables and their cluster (system.tables)",
+            f"""SELECT name, extract(engine_full, '^Distributed\\\\(\\\\s*\\'?([^,\\']+)') AS cluster
+FROM system.tables
+WHERE engine = 'Distributed' AND ({_configured(tables)})
+ORDER BY name""",
+            {k: v for k, v in params.items() if not k.startswith("distributed") and k != "cluster"},
+            columns=("name", "cluster"),
         ),
     }
     if ev["ingested_at"]:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from billing_readiness.checks.invoice_immutability.closed_month import LateArrival, Mutation, late_arrivals, mutations
+from billing_readiness.checks.invoice_immutability.closed_month import (
+    LateArrival, Mutation, late_arrivals, mutations, mutations_scope,
+)
 from billing_readiness.money import from_float, from_nanos, to_cents
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
 from billing_readiness.timewindow import Month
@@ -108,6 +110,7 @@ def evaluate(
     baseline: dict | None = None,
     late_arrival_grace_s: int = 3600,
     accepted_mutations: list[str] = (),
+    cluster: str | None = None,
 ) -> CheckResult:
     """Fill `result`; `baseline` is what an earlier run recorded for `month` (None: first time seen).
 
@@ -138,6 +141,7 @@ def evaluate(
     else:
         _lines_and_reads(result, active, a, b, rollup, month, tolerance_usd)
         details.late_arrivals = late_arrivals(result, rows.get("late"), month, late_arrival_grace_s)
+        mutations_scope(result, rows.get("distributed", []), cluster)
         details.mutations = mutations(result, rows["mutations"], month, list(accepted_mutations))
         if baseline is not None:
             details.baseline = f"compared with the baseline recorded {baseline.get('recorded_at', '?')}"

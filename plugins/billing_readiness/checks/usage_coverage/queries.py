@@ -54,6 +54,8 @@ GROUP BY t, d, et""",
         ),
         # Two passes: a cheap one over a 64-bit hash of every id finds the candidates, the exact one
         # groups only those by the id itself (hash collisions drop out there). Cross-tenant duplicates count too.
+        # GLOBAL IN: over Distributed tables the candidates are found once on the whole cluster (copies of an
+        # id may sit on different shards) and sent to every shard; on one server it is a plain IN.
         "duplicates": Query(
             "event_ids stored more than once, per tenant",
             f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
@@ -61,7 +63,7 @@ FROM
 (
     SELECT {ev['event_id']} AS eid, count() AS c, groupUniqArray({ev['tenant_id']}) AS tenants
     FROM {ev['table']}
-    WHERE {in_window} AND cityHash64({ev['event_id']}) IN
+    WHERE {in_window} AND cityHash64({ev['event_id']}) GLOBAL IN
     (
         SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} GROUP BY h HAVING count() > 1
     )
