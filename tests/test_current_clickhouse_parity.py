@@ -14,7 +14,10 @@ import pytest
 from m12_1_sandbox import faults, seed
 from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
 from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
+from billing_readiness.checks.usage_coverage.queries import duplicates as duplicates_query
 from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
+
+FIRST_PASS_PROBE = (1, 2, 3)  # hashes nobody has: the second pass must agree on finding nothing for them
 from billing_readiness.config import load_config
 from billing_readiness.sql import Query
 from billing_readiness.timewindow import Window, last_closed_month
@@ -47,6 +50,8 @@ def named(execute, q):
 
 
 def canon(value):
+    if isinstance(value, (list, tuple)):  # arrays and tuples: chdb's JSON has lists for both
+        return tuple(canon(v) for v in value)
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
@@ -110,6 +115,8 @@ def all_queries(plan):
     for panel in dashboard_latency.panels_from_config(None):
         queries[f"check3 panel {panel.title}"] = dashboard_latency.bind(panel, "tenant", "acme-corp", now - 86400, now)
     queries["check4 probe usage"] = quota_enforcement.probe_usage_query(cfg, "readiness-probe")
+    # check 1's second duplicate pass, for a few candidate hashes (on both engines alike)
+    queries["check1 duplicates (second pass)"] = duplicates_query(cfg, window, [{"h": h} for h in FIRST_PASS_PROBE])
     return cfg, window, month, queries
 
 
@@ -158,7 +165,12 @@ def test_verdicts_are_the_same_on_both_engines(engines):
     cfg, window, month, queries = all_queries(engines["plan"])
 
     def rows(engine, prefix):
-        return {k.split(" ", 1)[1]: named(engines[engine], q) for k, q in queries.items() if k.startswith(prefix)}
+        out = {k.split(" ", 1)[1]: named(engines[engine], q) for k, q in queries.items() if k.startswith(prefix)}
+        if prefix == "check1":  # the second duplicate pass, as the check follows up on its first one
+            second = duplicates_query(cfg, window, out["duplicate_candidates"])
+            assert second is not None, "the seeded duplicates were not found by the first pass"
+            out["duplicates"] = named(engines[engine], second)
+        return out
 
     verdicts = {}
     for engine in ("server", "current"):

@@ -18,8 +18,8 @@ A_LINE = {"tenant_id": "a", "total_queries": 3, "total_tokens": 10, "cost_nanos"
 
 def invoice_clickhouse(raw=(A_LINE,)):
     rows = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}],
-            "invoice totals from usage_events, read 1": list(raw),
-            "invoice totals from usage_events, read 2 (max_threads=1)": list(raw),
+            "invoice totals from usage_events, with late arrivals": [
+                {**r, "late_rows": 0, "late_cost_nanos": 0, "first_ingested": 0, "last_ingested": 0} for r in raw],
             "invoice totals from usage_daily (summed)": [
                 {"tenant_id": r["tenant_id"], "total_queries": r["total_queries"], "total_tokens": r["total_tokens"],
                  "total_cost_usd": r["cost_nanos"] / 1e9} for r in raw]}
@@ -67,7 +67,7 @@ def test_a_configured_invoice_query_with_wrong_columns_names_them():
     sql = "SELECT tenant_id, count() AS total_queries, sum(cost_usd) AS cost FROM usage_events GROUP BY tenant_id"
     ctx = context(invoice={"sql": sql})
     ch = RowsClickHouse({"active tenants (tenant_quotas)": [{"tenant_id": "a"}],
-                         "invoice totals (configured invoice.sql), read 1": [
+                         "invoice totals (configured invoice.sql)": [
                              {"tenant_id": "a", "total_queries": 1, "cost": 0.5}]})
     with pytest.raises(CheckError) as err:
         inv.CHECK.run(StandInServices(ch), ctx)
@@ -227,3 +227,20 @@ def test_check_4_refuses_a_probe_id_that_is_an_active_tenant_before_sending_anyt
     with pytest.raises(CheckError, match="probe tenant 'a' is an active tenant"):
         run()
     assert api.calls == [] and services.control.actions == []
+
+
+def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
+    from billing_readiness.checks import usage_coverage as uc
+
+    clean = RowsClickHouse({"active tenants (tenant_quotas)": [{"tenant_id": "a"}]})
+    uc.CHECK.run(StandInServices(clean), context())
+    assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 5
+    found = RowsClickHouse({
+        "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
+        "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 2}],
+        "event_ids stored more than once, per tenant": [
+            {"t": "a", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "evt-1"}]})
+    result = uc.CHECK.run(StandInServices(found), context())
+    assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 6
+    assert "duplicate_event_ids" in {f.code for f in result.failures}
+    assert "event_ids stored more than once, per tenant" in {q["name"] for q in result.queries}

@@ -13,14 +13,12 @@ CFG = load_config({"usage_events": {"table": "metering.events", "timestamp": "ev
 WINDOW = Window(NOW, 3)  # 2025-03-07 .. 2025-03-10 12:00 UTC
 
 
-def test_check_1_sends_seven_queries_with_these_columns():
+def test_check_1_sends_five_queries_with_these_columns():
     qs = coverage_queries(CFG, WINDOW)
     assert {k: q.columns for k, q in qs.items()} == {
         "active": ("tenant_id",),
-        "raw": ("t", "d", "et", "events", "quantity", "cost_nanos"),
-        "daily": ("t", "d", "query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd"),
-        "hourly": ("t", "d", "et", "events", "quantity", "cost"),
-        "duplicates": ("t", "duplicated_ids", "extra_rows", "example_event_id"),
+        "tenants": ("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift"),
+        "duplicate_candidates": ("h", "c"),
         "first_usage": ("t", "first_day"),
         "future": ("t", "events", "latest"),
     }
@@ -33,23 +31,17 @@ FROM metering.daily
 GROUP BY t"""
 
 
-def test_check_1_raw_usage_sql():
-    assert coverage_queries(CFG, WINDOW)["raw"].render() == """\
-SELECT org_id AS t, toDate(event_time, 'UTC') AS d, toString(event_type) AS et,
-       count() AS events, sum(quantity) AS quantity, sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS cost_nanos
-FROM metering.events
-WHERE event_time >= toDateTime(1741305600) AND event_time < toDateTime(1741608000)
-GROUP BY t, d, et"""
-
-
-def test_check_1_daily_rollup_sql_reads_complete_days_only():
-    assert coverage_queries(CFG, WINDOW)["daily"].render() == """\
-SELECT tenant_id AS t, day AS d, sum(query_count) AS query_count,
-       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-       sum(storage_writes_bytes) AS storage_writes_bytes, sum(total_cost_usd) AS total_cost_usd
-FROM metering.daily
-WHERE day >= toDate('2025-03-07') AND day < toDate('2025-03-10')
-GROUP BY t, d"""
+def test_check_1_compares_the_rollups_in_clickhouse_over_the_window_and_its_complete_days():
+    sql = coverage_queries(CFG, WINDOW, 0.05)["tenants"].render()
+    # events: the whole window up to now; the rollups: complete days only (today is still being written)
+    assert "FROM metering.events\n            WHERE event_time >= toDateTime(1741305600) AND event_time < " \
+           "toDateTime(1741608000)" in sql
+    assert "WHERE hour >= toDateTime(1741305600) AND hour < toDateTime(1741564800)" in sql
+    assert "FROM metering.daily\n        WHERE day >= toDate('2025-03-07') AND day < toDate('2025-03-10')" in sql
+    # exact money from nano-dollars; the cost filter a micro-dollar looser than the tolerance, judged in Python
+    assert "sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS r_c" in sql and "> 0.049999" in sql
+    assert "sumIf(r_n, et = 'query') AS r_qc" in sql and "sumIf(r_q, et = 'storage_write') AS r_sw" in sql
+    assert sql.count("ALL FULL OUTER JOIN") == 2
 
 
 def test_check_1_future_events_sql_forgives_five_minutes_of_skew():
@@ -61,18 +53,10 @@ GROUP BY t
 ORDER BY t"""
 
 
-def test_check_2_invoice_sql_and_its_second_single_threaded_read():
+def test_check_2_reads_the_invoice_and_its_late_arrivals_in_one_scan():
     qs = invoice_queries(CFG, Month.parse("2025-02"))
-    expected = """\
-SELECT org_id AS tenant_id,
-       countIf(event_type = 'query') AS total_queries,
-       sumIf(quantity, event_type IN ('token_input', 'token_output')) AS total_tokens,
-       sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS cost_nanos
-FROM metering.events
-WHERE event_time >= toDateTime(1738368000) AND event_time < toDateTime(1740787200)
-GROUP BY tenant_id"""
-    assert qs["raw_a"].render() == expected and qs["raw_b"].render() == expected
-    assert (qs["raw_a"].settings, qs["raw_b"].settings) == ({}, {"max_threads": 1})
+    assert qs["raw"].render() == "SELECT org_id AS tenant_id,\n       countIf(event_type = 'query') AS total_queries,\n       sumIf(quantity, event_type IN ('token_input', 'token_output')) AS total_tokens,\n       sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS cost_nanos,\n       countIf(created_at > toDateTime(1740790800)) AS late_rows, sumIf(toInt64(floor(cost_usd * 1000000000 + 0.5)), created_at > toDateTime(1740790800)) AS late_cost_nanos,\n       toUInt32(minIf(created_at, created_at > toDateTime(1740790800))) AS first_ingested, toUInt32(maxIf(created_at, created_at > toDateTime(1740790800))) AS last_ingested\nFROM metering.events\nWHERE event_time >= toDateTime(1738368000) AND event_time < toDateTime(1740787200)\nGROUP BY tenant_id"
+    assert qs["raw"].settings == {} and "late" not in qs
     assert qs["rollup"].render() == """\
 SELECT tenant_id AS tenant_id, sum(query_count) AS total_queries,
        sum(input_tokens) + sum(output_tokens) AS total_tokens,
@@ -82,18 +66,12 @@ WHERE day >= toDate('2025-02-01') AND day < toDate('2025-03-01')
 GROUP BY tenant_id"""
 
 
-def test_check_2_late_arrivals_sql_uses_the_ingestion_column_and_the_grace_period():
-    cfg = load_config({"usage_events": {"ingested_at": "inserted_at"}, "invoice": {"late_arrival_grace_seconds": 600}})
-    assert invoice_queries(cfg, Month.parse("2025-02"))["late"].render() == """\
-SELECT tenant_id AS tenant_id, count() AS late_rows,
-       sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS cost_nanos,
-       toUInt32(min(inserted_at)) AS first_ingested, toUInt32(max(inserted_at)) AS last_ingested
-FROM usage_events
-WHERE timestamp >= toDateTime(1738368000) AND timestamp < toDateTime(1740787200)
-  AND inserted_at > toDateTime(1740787800)
-GROUP BY tenant_id
-ORDER BY tenant_id"""
-    assert "late" not in invoice_queries(load_config({"usage_events": {"ingested_at": None}}), Month.parse("2025-02"))
+def test_check_2_with_a_configured_invoice_query_reads_late_arrivals_on_their_own():
+    cfg = load_config({"usage_events": {"ingested_at": "inserted_at"},
+                       "invoice": {"late_arrival_grace_seconds": 600, "sql": "SELECT 1 AS tenant_id"}})
+    assert invoice_queries(cfg, Month.parse("2025-02"))["late"].render() == 'SELECT tenant_id AS tenant_id, count() AS late_rows,\n       sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS cost_nanos,\n       toUInt32(min(inserted_at)) AS first_ingested, toUInt32(max(inserted_at)) AS last_ingested\nFROM usage_events\nWHERE timestamp >= toDateTime(1738368000) AND timestamp < toDateTime(1740787200)\n  AND inserted_at > toDateTime(1740787800)\nGROUP BY tenant_id\nORDER BY tenant_id'
+    no_column = invoice_queries(load_config({"usage_events": {"ingested_at": None}}), Month.parse("2025-02"))
+    assert "late" not in no_column and "late_rows" not in no_column["raw"].sql
 
 
 def test_check_2_mutations_sql_covers_the_events_table_both_rollups_and_what_distributed_tables_read():
@@ -108,14 +86,21 @@ def test_check_2_on_a_cluster_reads_every_servers_mutations_and_finds_distribute
     assert "engine = 'Distributed'" in qs["distributed"].render()
 
 
-def test_check_1_duplicates_are_found_across_shards_with_global_in():
-    assert "cityHash64(event_id) GLOBAL IN" in coverage_queries(CFG, WINDOW)["duplicates"].render()
+def test_check_1_looks_at_ids_only_when_a_hash_repeats_and_across_shards():
+    from billing_readiness.checks.usage_coverage.queries import MAX_CANDIDATES, duplicates
+
+    assert duplicates(CFG, WINDOW, []) is None  # the common case: one pass over the ids
+    few = duplicates(CFG, WINDOW, [{"h": 7, "c": 2}, {"h": 3, "c": 2}])
+    assert "cityHash64(event_id) GLOBAL IN (3, 7)" in few.render()
+    assert few.columns == ("t", "duplicated_ids", "extra_rows", "example_event_id")
+    many = duplicates(CFG, WINDOW, [{"h": i, "c": 2} for i in range(MAX_CANDIDATES + 1)])
+    assert "GLOBAL IN (SELECT cityHash64(event_id) AS h FROM metering.events" in many.render()
 
 
 def test_check_2_configured_invoice_sql_is_sent_as_written_with_the_month_as_parameters():
     sql = "SELECT org AS tenant_id, q AS total_queries, tok AS total_tokens, n AS cost_nanos FROM inv " \
           "WHERE ts >= %(month_start)s AND ts < %(month_end)s"
-    q = invoice_queries(load_config({"invoice": {"sql": sql}}), Month.parse("2025-02"))["raw_a"]
+    q = invoice_queries(load_config({"invoice": {"sql": sql}}), Month.parse("2025-02"))["raw"]
     assert q.render() == sql.replace("%(month_start)s", "1738368000").replace("%(month_end)s", "1740787200")
     assert q.source == "config key 'invoice.sql'"
 

@@ -147,10 +147,15 @@ class Check:
 
 
 class ClickHouseCheck(Check):
-    """A check that is ClickHouse queries and a verdict only: define `queries(ctx)` and `evaluate(result, rows, ctx)`."""
+    """A check that is ClickHouse queries and a verdict only: define `queries(ctx)` and `evaluate(result, rows, ctx)`,
+    and where a question needs a second look only when the first rows say so, `follow_up(ctx, rows)`."""
 
     def queries(self, ctx: RunContext) -> dict[str, Query]:
         raise NotImplementedError
+
+    def follow_up(self, ctx: RunContext, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Query]:
+        """Queries that depend on the first queries' rows (none by default); their rows join `rows`."""
+        return {}
 
     def evaluate(self, result: CheckResult, rows: dict[str, list[dict[str, Any]]], ctx: RunContext) -> None:
         raise NotImplementedError
@@ -158,9 +163,12 @@ class ClickHouseCheck(Check):
     def run(self, io: Services, ctx: RunContext) -> CheckResult:
         clickhouse = io.clickhouse(ctx.cfg)
         queries = self.queries(ctx)
+        rows = clickhouse.run_all(queries)
+        more = self.follow_up(ctx, rows)
+        rows.update(clickhouse.run_all(more))
         result = self.new_result()
-        result.show_queries(queries)
-        self.evaluate(result, clickhouse.run_all(queries), ctx)
+        result.show_queries({**queries, **more})
+        self.evaluate(result, rows, ctx)
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         return result
 

@@ -1,10 +1,11 @@
 """Check 2, immutable cost storage: does a closed month's invoice come out the same, every time?
 
 The invoice for tenant T and month M is the sum of T's stored cost_usd in M (UTC,
-half-open), rounded to cents once. It is generated twice from usage_events (two
-independent reads) and once from usage_daily; all must agree within the
-tolerance. Already on its first run it fails on rows ingested after the month
-closed and on mutations of the billing tables since the month began. The first
+half-open), rounded to cents once. It is generated from usage_events (summed as
+integer nano-dollars, so the sum does not depend on the order rows are read) and
+from usage_daily; both must agree within the tolerance. Already on its first run
+it fails on rows ingested after the month closed (counted in the same scan) and on
+mutations of the billing tables since the month began. The first
 run that finds nothing records the totals as the baseline (an Airflow Variable);
 every later run must reproduce them.
 
@@ -50,8 +51,8 @@ def baseline_key(source: str, cfg: dict, month) -> str:
 
 
 class InvoiceImmutability(Check):
-    """Check 2, immutable cost storage. Regenerates the closed month's invoices twice from raw
-    events and once from usage_daily, and against the totals first recorded for that month. Writes
+    """Check 2, immutable cost storage. Regenerates the closed month's invoices from raw events
+    and from usage_daily, and against the totals first recorded for that month. Writes
     the invoice CSV. Failure means billing disputes when prices change."""
 
     id = "invoice_immutability"

@@ -41,6 +41,18 @@ def _utc(epoch_s: Any) -> str:
     return dt.datetime.fromtimestamp(int(epoch_s), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def late_rows(rows: dict[str, list[dict]]) -> list[dict] | None:
+    """The month's late arrivals per tenant: the "late" query's rows, or those the invoice read counted
+    (its late_* columns); None when neither looked (no ingestion-time column)."""
+    if "late" in rows:
+        return rows["late"]
+    raw = rows.get("raw") or []
+    if not raw or "late_rows" not in raw[0]:
+        return None
+    return [{"tenant_id": r["tenant_id"], "late_rows": r["late_rows"], "cost_nanos": r["late_cost_nanos"],
+             "first_ingested": r["first_ingested"], "last_ingested": r["last_ingested"]} for r in raw if r["late_rows"]]
+
+
 def late_arrivals(result: CheckResult, rows: list[dict] | None, month: Month, grace_s: int) -> list[LateArrival]:
     """Findings for rows ingested after the month closed; None rows: the table has no ingestion time."""
     if rows is None:

@@ -1,5 +1,6 @@
-"""Check 2's SQL: the closed month's invoice totals (twice from usage_events, once from usage_daily), the rows
-ingested after the month closed, and the mutations recorded on the billing tables since the month began."""
+"""Check 2's SQL: the closed month's invoice totals from usage_events (with the rows ingested after the month
+closed, in the same scan) and from usage_daily, and the mutations recorded on the billing tables since the
+month began (on every shard of a cluster)."""
 from __future__ import annotations
 
 from billing_readiness.money import NANOS_SQL
@@ -7,6 +8,8 @@ from billing_readiness.sql import Query, active_tenants_query
 from billing_readiness.timewindow import Month, epoch
 
 INVOICE_COLUMNS = ("tenant_id", "total_queries", "total_tokens", "cost_nanos")  # what invoice.sql must return
+# The month's late arrivals, folded into the invoice read (one scan) when the invoice SQL is ours.
+LATE_COLUMNS = ("late_rows", "late_cost_nanos", "first_ingested", "last_ingested")
 
 
 # Distributed(cluster, database, table[, sharding key]), quoted or not: the local table's database and name
@@ -24,8 +27,9 @@ def _table_params(table: str, param: str) -> dict[str, str]:
     return {param: name, **({f"{param}_db": db} if db else {})}
 
 
-def closed_month_queries(cfg: dict, month: Month) -> dict[str, Query]:
-    """What one run can see of a closed month's history: late arrivals and mutations."""
+def closed_month_queries(cfg: dict, month: Month, late_query: bool = True) -> dict[str, Query]:
+    """What one run can see of a closed month's history: mutations, and late arrivals (unless the invoice
+    read already counts them: `late_query` False)."""
     ev = cfg["usage_events"]
     tables = {"events": ev["table"], "daily": cfg["usage_daily"]["table"], "hourly": cfg["usage_hourly"]["table"]}
     params = {"month_start": epoch(month.start), "distributed_db": _DISTRIBUTED_DB,
@@ -79,7 +83,7 @@ ORDER BY name""",
             columns=("name", "cluster"),
         ),
     }
-    if ev["ingested_at"]:
+    if ev["ingested_at"] and late_query:
         out["late"] = Query(
             "rows of the month ingested after it closed, per tenant",
             f"""SELECT {ev['tenant_id']} AS tenant_id, count() AS late_rows,
@@ -106,25 +110,34 @@ def queries(cfg: dict, month: Month) -> dict[str, Query]:
         "input_type": types["token_input"],
         "output_type": types["token_output"],
     }
-    source = ""
+    source, columns, late_inline = "", INVOICE_COLUMNS, bool(ev["ingested_at"]) and not cfg["invoice"]["sql"]
     if cfg["invoice"]["sql"]:
         raw_sql, raw_name, source = cfg["invoice"]["sql"], "invoice totals (configured invoice.sql)", "config key 'invoice.sql'"
     else:
         raw_name = "invoice totals from usage_events"
+        late = ""
+        if late_inline:  # the same scan counts what arrived after the month closed
+            raw_name += ", with late arrivals"
+            columns = INVOICE_COLUMNS + LATE_COLUMNS
+            params["closed_at"] = epoch(month.end) + int(cfg["invoice"]["late_arrival_grace_seconds"])
+            ing = ev["ingested_at"]
+            after = f"{ing} > toDateTime(%(closed_at)s)"
+            late = f""",
+       countIf({after}) AS late_rows, sumIf({NANOS_SQL.format(col=ev['cost_usd'])}, {after}) AS late_cost_nanos,
+       toUInt32(minIf({ing}, {after})) AS first_ingested, toUInt32(maxIf({ing}, {after})) AS last_ingested"""
         raw_sql = f"""SELECT {ev['tenant_id']} AS tenant_id,
        countIf({ev['event_type']} = %(query_type)s) AS total_queries,
        sumIf({ev['quantity']}, {ev['event_type']} IN (%(input_type)s, %(output_type)s)) AS total_tokens,
-       sum({NANOS_SQL.format(col=ev['cost_usd'])}) AS cost_nanos
+       sum({NANOS_SQL.format(col=ev['cost_usd'])}) AS cost_nanos{late}
 FROM {ev['table']}
 WHERE {ev['timestamp']} >= toDateTime(%(month_start)s) AND {ev['timestamp']} < toDateTime(%(month_end)s)
 GROUP BY tenant_id"""
     day_params = {"first_day": month.start.date().isoformat(), "next_month": month.end.date().isoformat()}
     return {
         "active": active_tenants_query(cfg),
-        "raw_a": Query(raw_name + ", read 1", raw_sql, params, columns=INVOICE_COLUMNS, source=source),
-        # A second, independent read: single-threaded, so a different summation order.
-        "raw_b": Query(raw_name + ", read 2 (max_threads=1)", raw_sql, params, {"max_threads": 1},
-                       columns=INVOICE_COLUMNS, source=source),
+        # One read: the costs are summed as integer nano-dollars, so a second read of the same rows could only
+        # repeat it; an independent regeneration is the rollup below, and a later run's is the baseline.
+        "raw": Query(raw_name, raw_sql, params, columns=columns, source=source),
         "rollup": Query(
             "invoice totals from usage_daily (summed)",
             f"""SELECT {dl['tenant_id']} AS tenant_id, sum({dl['query_count']}) AS total_queries,
@@ -136,5 +149,5 @@ GROUP BY tenant_id""",
             day_params,
             columns=("tenant_id", "total_queries", "total_tokens", "total_cost_usd"),
         ),
-        **closed_month_queries(cfg, month),
+        **closed_month_queries(cfg, month, late_query=not late_inline),
     }

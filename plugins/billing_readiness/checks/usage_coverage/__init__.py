@@ -7,7 +7,9 @@ usage_events for a complete day, or when an event_id appears more than once
 (double billing). A day far below the tenant's median day is a partial-loss
 warning (a failure with partial_days_fail). Usage from tenants that are not
 active, and events dated in the future, are warnings. Seven queries, whatever
-the number of tenants.
+the number of tenants (the rollups are compared with the events inside ClickHouse, so
+what comes back grows with the tenants, not their days); an eighth looks at the ids
+only when some id hash repeats.
 
     queries.py  the SQL          verdict.py  the decision     gaps.py  missing and partial days
     reconcile.py  rollups vs raw events                       render.py  its part of the report
@@ -33,7 +35,15 @@ class UsageCoverage(ClickHouseCheck):
         from billing_readiness.checks.usage_coverage.queries import queries
         from billing_readiness.timewindow import Window
 
-        return queries(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])))
+        return queries(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
+                       float(ctx.params["reconciliation_tolerance_usd"]))
+
+    def follow_up(self, ctx: RunContext, rows: dict) -> dict:
+        from billing_readiness.checks.usage_coverage.queries import duplicates
+        from billing_readiness.timewindow import Window
+
+        query = duplicates(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])), rows["duplicate_candidates"])
+        return {"duplicates": query} if query else {}
 
     def evaluate(self, result, rows: dict, ctx: RunContext) -> None:
         from decimal import Decimal

@@ -1,4 +1,5 @@
-"""Check 1's SQL: seven queries, whatever the number of tenants (rows are read by these column names)."""
+"""Check 1's SQL: seven queries whatever the number of tenants, and an eighth only when some event_id
+hash is stored more than once (rows are read by these column names)."""
 from __future__ import annotations
 
 from billing_readiness.money import NANOS_SQL
@@ -6,10 +7,16 @@ from billing_readiness.sql import Query, active_tenants_query
 from billing_readiness.timewindow import Window, epoch
 
 FUTURE_SKEW_SECONDS = 300  # clock skew we forgive before an event counts as "from the future"
+MAX_CANDIDATES = 1000  # duplicated hashes sent back as a list; beyond that the second pass finds them itself
 
 
-def queries(cfg: dict, window: Window) -> dict[str, Query]:
-    ev, hr, dl = cfg["usage_events"], cfg["usage_hourly"], cfg["usage_daily"]
+def _differs(a: str, b: str) -> str:
+    """reconcile.qty_differs in SQL: float sums of the same quantities differ by summation order only."""
+    return f"abs({a} - {b}) > greatest(1e-6, 1e-9 * greatest(abs({a}), abs({b})))"
+
+
+def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str, Query]:
+    ev, hr, dl, types = cfg["usage_events"], cfg["usage_hourly"], cfg["usage_daily"], cfg["event_types"]
     ts = ev["timestamp"]
     span = {"start": epoch(window.start), "end": epoch(window.now)}
     rollup_span = {
@@ -21,60 +28,75 @@ def queries(cfg: dict, window: Window) -> dict[str, Query]:
     in_window = f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)"
     return {
         "active": active_tenants_query(cfg),
-        "raw": Query(
-            "raw usage by tenant, day and event type (usage_events)",
-            f"""SELECT {ev['tenant_id']} AS t, toDate({ts}, 'UTC') AS d, toString({ev['event_type']}) AS et,
-       count() AS events, sum({ev['quantity']}) AS quantity, sum({NANOS_SQL.format(col=ev['cost_usd'])}) AS cost_nanos
-FROM {ev['table']}
-WHERE {in_window}
-GROUP BY t, d, et""",
-            span,
-            columns=("t", "d", "et", "events", "quantity", "cost_nanos"),
-        ),
-        "daily": Query(
-            "daily rollup by tenant and day (usage_daily, summed)",
-            f"""SELECT {dl['tenant_id']} AS t, {dl['day']} AS d, sum({dl['query_count']}) AS query_count,
-       sum({dl['input_tokens']}) AS input_tokens, sum({dl['output_tokens']}) AS output_tokens,
-       sum({dl['storage_writes_bytes']}) AS storage_writes_bytes, sum({dl['total_cost_usd']}) AS total_cost_usd
-FROM {dl['table']}
-WHERE {dl['day']} >= toDate(%(first_day)s) AND {dl['day']} < toDate(%(today)s)
-GROUP BY t, d""",
-            rollup_span,
-            columns=("t", "d", "query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd"),
-        ),
-        "hourly": Query(
-            "hourly rollup by tenant, day and event type (usage_hourly, summed)",
-            f"""SELECT {hr['tenant_id']} AS t, toDate({hr['hour']}, 'UTC') AS d, toString({hr['event_type']}) AS et,
-       sum({hr['event_count']}) AS events, sum({hr['total_quantity']}) AS quantity, sum({hr['total_cost']}) AS cost
-FROM {hr['table']}
-WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(today_start)s)
-GROUP BY t, d, et""",
-            rollup_span,
-            columns=("t", "d", "et", "events", "quantity", "cost"),
-        ),
-        # Two passes: a cheap one over a 64-bit hash of every id finds the candidates, the exact one
-        # groups only those by the id itself (hash collisions drop out there). Cross-tenant duplicates count too.
-        # GLOBAL IN: over Distributed tables the candidates are found once on the whole cluster (copies of an
-        # id may sit on different shards) and sent to every shard; on one server it is a plain IN.
-        "duplicates": Query(
-            "event_ids stored more than once, per tenant",
-            f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
+        # One scan of the window's events, compared with both rollups inside ClickHouse: per tenant, its
+        # events per day (coverage) and only the tenant-days (and types) where a rollup disagrees. The
+        # filters match reconcile.py's rules (cost a micro-dollar looser), which judges what comes back;
+        # so the rows returned grow with the tenants, not with tenants x days x types.
+        "tenants": Query(
+            "usage per tenant and day (usage_events), with the days where usage_daily or usage_hourly disagree",
+            f"""SELECT t, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
+       arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost), daily_bad))
+           AS daily_drift,
+       arraySort(groupArrayArray(hourly_bad)) AS hourly_drift
 FROM
 (
-    SELECT {ev['event_id']} AS eid, count() AS c, groupUniqArray({ev['tenant_id']}) AS tenants
-    FROM {ev['table']}
-    WHERE {in_window} AND cityHash64({ev['event_id']}) GLOBAL IN
+    SELECT t, d, r_events, r_qc, r_in, r_out, r_sw, r_nanos, hourly_bad, d_qc, d_in, d_out, d_sw, d_cost,
+           d < toDate(%(today)s) AND (r_qc != d_qc OR {_differs('r_in', 'd_in')} OR {_differs('r_out', 'd_out')}
+               OR {_differs('r_sw', 'd_sw')} OR abs(r_nanos / 1e9 - d_cost) > %(cost_filter)s) AS daily_bad
+    FROM
     (
-        SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} GROUP BY h HAVING count() > 1
-    )
-    GROUP BY eid
-    HAVING c > 1
+        SELECT t, d, sum(r_n) AS r_events, sumIf(r_n, et = %(query_type)s) AS r_qc,
+               sumIf(r_q, et = %(input_type)s) AS r_in, sumIf(r_q, et = %(output_type)s) AS r_out,
+               sumIf(r_q, et = %(storage_type)s) AS r_sw, sum(r_c) AS r_nanos,
+               groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c), d < toDate(%(today)s)
+                   AND (r_n != h_n OR {_differs('r_q', 'h_q')} OR abs(r_c / 1e9 - h_c) > %(cost_filter)s)) AS hourly_bad
+        FROM
+        (
+            SELECT {ev['tenant_id']} AS t, toDate({ts}, 'UTC') AS d, toString({ev['event_type']}) AS et, count() AS r_n,
+                   sum({ev['quantity']}) AS r_q, sum({NANOS_SQL.format(col=ev['cost_usd'])}) AS r_c
+            FROM {ev['table']}
+            WHERE {in_window}
+            GROUP BY t, d, et
+        ) AS raw
+        ALL FULL OUTER JOIN
+        (
+            SELECT {hr['tenant_id']} AS t, toDate({hr['hour']}, 'UTC') AS d, toString({hr['event_type']}) AS et,
+                   sum({hr['event_count']}) AS h_n, sum({hr['total_quantity']}) AS h_q, sum({hr['total_cost']}) AS h_c
+            FROM {hr['table']}
+            WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(today_start)s)
+            GROUP BY t, d, et
+        ) AS hourly USING (t, d, et)
+        GROUP BY t, d
+    ) AS by_day
+    ALL FULL OUTER JOIN
+    (
+        SELECT {dl['tenant_id']} AS t, {dl['day']} AS d, sum({dl['query_count']}) AS d_qc, sum({dl['input_tokens']}) AS d_in,
+               sum({dl['output_tokens']}) AS d_out, sum({dl['storage_writes_bytes']}) AS d_sw,
+               sum({dl['total_cost_usd']}) AS d_cost
+        FROM {dl['table']}
+        WHERE {dl['day']} >= toDate(%(first_day)s) AND {dl['day']} < toDate(%(today)s)
+        GROUP BY t, d
+    ) AS daily USING (t, d)
 )
-ARRAY JOIN tenants AS t
-GROUP BY t
-ORDER BY extra_rows DESC, t""",
+GROUP BY t""",
+            {**span, **rollup_span, "cost_filter": float(tolerance_usd) - 1e-6,
+             "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
+             "storage_type": types["storage_write"]},
+            columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift"),
+        ),
+        # Duplicate event ids, first pass: the hashes seen more than once (a 64-bit hash of every id in the
+        # window, the cheapest question that can say "none"); only when there are some does duplicates()
+        # look at the ids themselves. Spills to disk past half the memory limit (sql.memory_settings).
+        "duplicate_candidates": Query(
+            "event_id hashes stored more than once (first pass)",
+            f"""SELECT cityHash64({ev['event_id']}) AS h, count() AS c
+FROM {ev['table']}
+WHERE {in_window}
+GROUP BY h
+HAVING c > 1
+LIMIT {MAX_CANDIDATES + 1}""",
             span,
-            columns=("t", "duplicated_ids", "extra_rows", "example_event_id"),
+            columns=("h", "c"),
         ),
         # A tenant's first usage ever: the first day in the daily rollup (all history, tenants x days rows,
         # far smaller than the events). Days before it do not count as missing (a tenant onboarded lately).
@@ -96,3 +118,36 @@ ORDER BY t""",
             columns=("t", "events", "latest"),
         ),
     }
+
+
+def duplicates(cfg: dict, window: Window, candidates: list[dict]) -> Query | None:
+    """Second pass, only when the first found candidates: the ids behind those hashes, per tenant (hash
+    collisions drop out here; cross-tenant copies count). GLOBAL IN: over Distributed tables the candidates
+    are found once on the whole cluster (copies may sit on different shards) and sent to every shard."""
+    if not candidates:
+        return None
+    ev, ts = cfg["usage_events"], cfg["usage_events"]["timestamp"]
+    in_window = f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)"
+    params = {"start": epoch(window.start), "end": epoch(window.now)}
+    if len(candidates) <= MAX_CANDIDATES:
+        params["hashes"] = tuple(sorted(int(r["h"]) for r in candidates))
+        wanted = "%(hashes)s"
+    else:
+        wanted = f"(SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} GROUP BY h HAVING count() > 1)"
+    return Query(
+        "event_ids stored more than once, per tenant",
+        f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
+FROM
+(
+    SELECT {ev['event_id']} AS eid, count() AS c, groupUniqArray({ev['tenant_id']}) AS tenants
+    FROM {ev['table']}
+    WHERE {in_window} AND cityHash64({ev['event_id']}) GLOBAL IN {wanted}
+    GROUP BY eid
+    HAVING c > 1
+)
+ARRAY JOIN tenants AS t
+GROUP BY t
+ORDER BY extra_rows DESC, t""",
+        params,
+        columns=("t", "duplicated_ids", "extra_rows", "example_event_id"),
+    )

@@ -1,4 +1,5 @@
-"""Check 1's reconciliation: usage_daily and usage_hourly against usage_events, per tenant and complete day."""
+"""Check 1's reconciliation: usage_daily and usage_hourly against usage_events, per tenant and complete day
+(ClickHouse compares; the tenant-days it sends back are judged here)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,59 +18,60 @@ def day_text(value: Any) -> str:
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
 
 
+class DayTexts(dict):
+    """day_text, remembered: a window has a few dozen days but a large system millions of rows."""
+
+    def __missing__(self, value: Any) -> str:
+        self[value] = text = day_text(value)
+        return text
+
+
 def qty_differs(a: float, b: float) -> bool:
     """Float sums of the same quantities differ only by summation order: a few ulps, never a unit."""
     return abs(a - b) > max(1e-6, 1e-9 * max(abs(a), abs(b)))
 
 
-def reconcile(result, raw, daily_rows: Rows, hourly_rows: Rows, days, types, tol) -> None:
-    """usage_daily and usage_hourly against usage_events, per tenant and complete day."""
-    day_set = set(days)
+def cost_differs(nanos: int, rollup: float, tol: Decimal, tol_f: float) -> bool:
+    """Raw cost (integer nano-dollars) vs a rollup's Float64 sum, beyond the tolerance. The float test only
+    spares the exact Decimal one where the two are far inside the tolerance (a million rows a run)."""
+    if abs(nanos / 1e9 - rollup) < tol_f - 1e-6:
+        return False
+    return abs(from_nanos(nanos) - from_float(rollup)) > tol
 
-    def raw_type(t, d, key):
-        return raw.get(t, {}).get(d, {}).get(types[key], (0, 0.0, 0))
 
-    # Daily rollup: the raw figures that usage_daily's columns are defined as.
-    names = ("query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd")
-    daily = {
-        (r["t"], day_text(r["d"])): (int(r["query_count"]), float(r["input_tokens"]), float(r["output_tokens"]),
-                                 float(r["storage_writes_bytes"]), from_float(r["total_cost_usd"]))
-        for r in daily_rows
-    }
-    keys = {(t, d) for t in raw for d in raw[t] if d in day_set} | set(daily)
-    drift: dict[str, list[dict]] = defaultdict(list)
-    for t, d in sorted(keys):
-        expected = (
-            raw_type(t, d, "query")[0],
-            raw_type(t, d, "token_input")[1],
-            raw_type(t, d, "token_output")[1],
-            raw_type(t, d, "storage_write")[1],
-            from_nanos(sum(v[2] for v in raw.get(t, {}).get(d, {}).values())),
-        )
-        found = daily.get((t, d), (0, 0.0, 0.0, 0.0, Decimal(0)))
-        for name, e, f in zip(names, expected, found):
-            bad = e != f if name == "query_count" else (
-                abs(e - f) > tol if name == "total_cost_usd" else qty_differs(e, f)
-            )
-            if bad:
-                drift[t].append({"day": d, "column": name, "raw": _num(e), "rollup": _num(f)})
-    _drift_findings(result, "rollup_drift_daily", "usage_daily", drift)
+DAILY_COLUMNS = ("query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd")
 
-    hourly = {(r["t"], day_text(r["d"]), r["et"]): (int(r["events"]), float(r["quantity"]), from_float(r["cost"]))
-              for r in hourly_rows}
-    keys = {(t, d, et) for t in raw for d in raw[t] if d in day_set for et in raw[t][d]} | set(hourly)
-    drift = defaultdict(list)
-    for t, d, et in sorted(keys):
-        n, q, nanos = raw.get(t, {}).get(d, {}).get(et, (0, 0.0, 0))
-        fn, fq, fc = hourly.get((t, d, et), (0, 0.0, Decimal(0)))
-        for name, e, f, bad in (
-            ("event_count", n, fn, n != fn),
-            ("total_quantity", q, fq, qty_differs(q, fq)),
-            ("total_cost", from_nanos(nanos), fc, abs(from_nanos(nanos) - fc) > tol),
-        ):
-            if bad:
-                drift[t].append({"day": d, "event_type": et, "column": name, "raw": _num(e), "rollup": _num(f)})
-    _drift_findings(result, "rollup_drift_hourly", "usage_hourly", drift)
+
+def reconcile(result: CheckResult, tenant_rows: Rows, tol: Decimal) -> None:
+    """The rollups against usage_events, per tenant and complete day. ClickHouse compared every tenant-day
+    (queries.py) and sent back only those it found different: each is judged here by the same rules,
+    exactly (Decimal money), and becomes the evidence."""
+    texts, tol_f = DayTexts(), float(tol)
+    daily: dict[str, list[dict]] = defaultdict(list)
+    hourly: dict[str, list[dict]] = defaultdict(list)
+    for row in tenant_rows:
+        t = row["t"]
+        for d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost in row["daily_drift"]:
+            for name, bad, e, f in (
+                ("query_count", int(r_qc) != int(d_qc), int(r_qc), int(d_qc)),
+                ("input_tokens", qty_differs(r_in, d_in), r_in, d_in),
+                ("output_tokens", qty_differs(r_out, d_out), r_out, d_out),
+                ("storage_writes_bytes", qty_differs(r_sw, d_sw), r_sw, d_sw),
+                ("total_cost_usd", cost_differs(r_nanos, d_cost, tol, tol_f), from_nanos(r_nanos), from_float(d_cost)),
+            ):
+                if bad:
+                    daily[t].append({"day": texts[d], "column": name, "raw": _num(e), "rollup": _num(f)})
+        for d, et, n, q, nanos, fn, fq, fc in row["hourly_drift"]:
+            for name, bad, e, f in (
+                ("event_count", int(n) != int(fn), int(n), int(fn)),
+                ("total_quantity", qty_differs(q, fq), q, fq),
+                ("total_cost", cost_differs(nanos, fc, tol, tol_f), from_nanos(nanos), from_float(fc)),
+            ):
+                if bad:
+                    hourly[t].append({"day": texts[d], "event_type": et, "column": name, "raw": _num(e),
+                                      "rollup": _num(f)})
+    _drift_findings(result, "rollup_drift_daily", "usage_daily", daily)
+    _drift_findings(result, "rollup_drift_hourly", "usage_hourly", hourly)
 
 
 def _num(v) -> Any:
@@ -81,7 +83,10 @@ def _num(v) -> Any:
 
 
 def _drift_findings(result: CheckResult, code: str, rollup: str, drift: dict[str, list[dict]]) -> None:
+    order = ("query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd", "event_count",
+             "total_quantity", "total_cost")
     for t, diffs in sorted(drift.items()):
+        diffs.sort(key=lambda x: (x["day"], x.get("event_type", ""), order.index(x["column"])))
         first = diffs[0]
         what = f"{first['column']}" + (f" ({first['event_type']})" if "event_type" in first else "")
         result.add(

@@ -1,13 +1,12 @@
-"""Check 1's verdict from the rows of its seven queries (plain Python, read by column name)."""
+"""Check 1's verdict from the rows of its queries (plain Python, read by column name)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from billing_readiness.checks.usage_coverage.gaps import PartialDay, missing_days, partial_days
-from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, Rows, day_text, reconcile
+from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, DayTexts, Rows, day_text, reconcile
 from billing_readiness.money import from_nanos
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
 from billing_readiness.timewindow import Window
@@ -66,12 +65,15 @@ def evaluate(
         )
         return result
 
-    # raw[t][d][et] = (events, quantity, cost_nanos)
-    raw: dict[str, dict[str, dict[str, tuple[int, float, int]]]] = defaultdict(lambda: defaultdict(dict))
-    for r in rows["raw"]:
-        raw[r["t"]][day_text(r["d"])][r["et"]] = (int(r["events"]), float(r["quantity"]), int(r["cost_nanos"]))
-    result.metrics.update(events_in_window=sum(int(r["events"]) for r in rows["raw"]))
-    coverage = _coverage(result, raw, rows["first_usage"], active, days, today, max_missing_days,
+    # counts[t][d] = events that day (days with events only); cost per tenant in nano-dollars
+    texts = DayTexts()
+    counts: dict[str, dict[str, int]] = {}
+    cost: dict[str, int] = {}
+    for r in rows["tenants"]:
+        counts[r["t"]] = {texts[d]: int(n) for d, n in r["day_events"] if n}
+        cost[r["t"]] = int(r["cost_nanos"])
+    result.metrics.update(events_in_window=sum(sum(c.values()) for c in counts.values()))
+    coverage = _coverage(result, counts, rows["first_usage"], active, days, today, max_missing_days,
                          cfg["coverage"]["partial_day_ratio"], partial_days_fail)
     shown = active if len(active) <= MATRIX_TENANT_LIMIT else sorted(set(coverage.partial) | {
         t for t, counts in coverage.tenants.items() if 0 in counts})
@@ -80,19 +82,18 @@ def evaluate(
         {t: d for t, d in coverage.first_usage.items() if t in shown},
         {t: d for t, d in coverage.partial.items() if t in shown})
 
-    orphans = sorted(set(raw) - set(active))
+    orphans = sorted(t for t in set(counts) - set(active) if counts[t])
     for t in orphans:
-        events = sum(v[0] for d in raw[t].values() for v in d.values())
-        cost = from_nanos(sum(v[2] for d in raw[t].values() for v in d.values()))
+        events, usd = sum(counts[t].values()), from_nanos(cost[t])
         result.add(
             WARN,
             "usage_without_active_tenant",
-            f"Tenant '{t}' has {events:,} events (${cost:.2f}) in the window but is not an active tenant: "
+            f"Tenant '{t}' has {events:,} events (${usd:.2f}) in the window but is not an active tenant: "
             "nobody would be billed for them.",
-            tenant=t, events=events, cost_usd=f"{cost:.2f}",
+            tenant=t, events=events, cost_usd=f"{usd:.2f}",
         )
 
-    reconcile(result, raw, rows["daily"], rows["hourly"], days, cfg["event_types"], tolerance_usd)
+    reconcile(result, rows["tenants"], tolerance_usd)
     _duplicates_and_future(result, rows, window)
     result.metrics["orphan_tenants"] = len(orphans)
     if result.passed:
@@ -101,12 +102,12 @@ def evaluate(
     return result
 
 
-def _coverage(result: CheckResult, raw, first_usage_rows: Rows, active: list[str], days: list[str], today: str,
+def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usage_rows: Rows, active: list[str], days: list[str], today: str,
               max_missing: int, ratio: float, partial_fails: bool) -> Coverage:
     """Events per tenant and day, and the findings about missing and partial days."""
 
     def events_on(t: str, d: str) -> int:
-        return sum(v[0] for v in raw[t][d].values()) if d in raw.get(t, {}) else 0
+        return counts.get(t, {}).get(d, 0)
 
     matrix = {t: [events_on(t, d) for d in days] for t in active}
     today_counts = {t: events_on(t, today) for t in active}
@@ -167,7 +168,7 @@ def _partial_text(p: PartialDay) -> str:
 
 
 def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: Window) -> None:
-    for r in rows["duplicates"]:
+    for r in rows.get("duplicates", []):  # no second pass: no id hash was stored twice
         t, ids, extra = r["t"], int(r["duplicated_ids"]), int(r["extra_rows"])
         result.add(
             FAIL,
@@ -186,5 +187,5 @@ def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: W
             f"{window.now:%Y-%m-%d %H:%M:%S} UTC): a clock or ingestion bug; they would land in a later invoice.",
             tenant=r["t"], events=int(r["events"]), latest=latest_s,
         )
-    result.metrics["duplicate_event_ids"] = sum(int(r["duplicated_ids"]) for r in rows["duplicates"])  # per tenant
+    result.metrics["duplicate_event_ids"] = sum(int(r["duplicated_ids"]) for r in rows.get("duplicates", []))
     result.metrics["future_events"] = sum(int(r["events"]) for r in rows["future"])

@@ -1,0 +1,59 @@
+"""The benchmark's results as the Markdown table kept in the README (bench/results/latest.md)."""
+from __future__ import annotations
+
+TARGET_RATIO, TARGET_TENANTS, TARGET_DAG, TARGET_PROBE, TARGET_PARSE_MS = 1.2, 1.3, 1.3, 1.2, 30.0
+
+
+def _ok(value: float, target: float) -> str:
+    return "ok" if value <= target else f"**missed** (+{(value / target - 1) * 100:.0f}%)"
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.0f}"
+
+
+def markdown(r: dict) -> str:
+    m = r["machine"]
+    lines = [
+        f"Measured {r['date'][:10]} on {m['cpus']} cores ({m['cpu']}), {m['memory_bytes'] / 2**30:.0f} GB RAM, "
+        f"ClickHouse {r['clickhouse']}; medians of {r['repeat']} interleaved runs after a warm-up; memory limit "
+        f"{_mb(r['memory_limit'])} MB per query (config clickhouse.max_memory_bytes).",
+        "",
+        "| scale (tenants / events) | check | check s | minimal SQL s | ratio (target <= 1.2) | rows read, check / minimal "
+        "| MB read, check / minimal | peak MB, largest query | verdict as expected |",
+        "|---|---|---:|---:|---|---|---|---:|---|",
+    ]
+    for s in r["scales"]:
+        for name, c in s["checks"].items():
+            rows = sum(q["rows"] for q in c["queries"]), sum(q["rows"] for q in c["minimal_queries"])
+            read = sum(q["bytes"] for q in c["queries"]), sum(q["bytes"] for q in c["minimal_queries"])
+            lines.append(
+                f"| {s['tenants']:,} / {s['events']:,} | {name} | {c['check_s']:.3f} | {c['minimal_s']:.3f} | "
+                f"{c['ratio']:.2f} {_ok(c['ratio'], TARGET_RATIO)} | {rows[0]:,} / {rows[1]:,} | {_mb(read[0])} / "
+                f"{_mb(read[1])} | {_mb(c['peak_memory'])} | {'yes' if c['verdict_right'] else 'NO: ' + ', '.join(c['verdict'])} |")
+    by = {s["scale"]: s for s in r["scales"]}
+    if "t100_e10m" in by and "t10000_e10m" in by:
+        lines += ["", "| 10 M events: 10,000 tenants vs 100 tenants | check 1 | check 2 | check 3 |", "|---|---|---|---|"]
+        cells = []
+        for name in ("check 1", "check 2", "check 3"):
+            ratio = by["t10000_e10m"]["checks"][name]["check_s"] / by["t100_e10m"]["checks"][name]["check_s"]
+            cells.append(f"{ratio:.2f} {_ok(ratio, TARGET_TENANTS)}")
+        lines.append(f"| time ratio (target <= 1.3) | {' | '.join(cells)} |")
+    over = [(s["scale"], n, q) for s in r["scales"] for n, c in s["checks"].items() for q in c["queries"]
+            if q["memory"] > r["memory_limit"]]
+    lines += ["", f"Queries over the memory limit: {len(over)}" + "".join(f"; {s} {n}: {q['query'][:60]}" for s, n, q in over)
+              + "."]
+    if "probe" in r:
+        p = r["probe"]
+        lines.append(f"Quota probe: {p['probe_s']:.3f} s vs the same {p['requests']} plain HTTP requests "
+                     f"{p['plain_s']:.3f} s = {p['ratio']:.2f}x ({_ok(p['ratio'], TARGET_PROBE)}; target <= 1.2).")
+    if "parse" in r:
+        parts = [f"{name} {v['median_ms']:.1f} ms ({_ok(v['median_ms'], TARGET_PARSE_MS)})"
+                 for name, v in r["parse"].items()]
+        lines.append("DAG parse time (DagBag, fresh process, target <= 30 ms): " + "; ".join(parts) + ".")
+    if "dag" in r:
+        d = r["dag"]
+        lines.append(f"Whole DAG (`airflow dags test`, {d['scale']}): {d['dag_s']:.1f} s vs no-op DAG of the same shape "
+                     f"{d['noop_s']:.1f} s + raw SQL and HTTP {d['raw_s']:.1f} s = {d['ratio']:.2f}x "
+                     f"({_ok(d['ratio'], TARGET_DAG)}; target <= 1.3).")
+    return "\n".join(lines) + "\n"
