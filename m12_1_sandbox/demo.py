@@ -2,6 +2,7 @@
 
     python -m m12_1_sandbox.demo [--fault NAME]
     python -m m12_1_sandbox.demo --ui      # seed, then the Airflow UI (airflow standalone) on the sandbox
+    python -m m12_1_sandbox.demo --cluster # the same on a two-shard ClickHouse (Distributed tables)
 
 Seeds the sandbox (deterministic: re-seeding leaves closed months unchanged),
 optionally switches on one fault, runs `airflow dags test billing_readiness`
@@ -88,8 +89,9 @@ def seed_sandbox(env: dict):
     return ch, database, plan
 
 
-def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict):
-    """Switch one fault on; the run's conf and a process to stop afterwards (or None)."""
+def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, shards=()):
+    """Switch one fault on; the run's conf and a process to stop afterwards (or None). On a cluster, a
+    mutation runs on every shard's local table (where the data is)."""
     conf: dict = {}
     print(f"fault: {fault} ({FAULTS[fault]})")
     if fault == "no-usage-tenant":
@@ -98,7 +100,11 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict):
         from billing_readiness.timewindow import last_closed_month
 
         month = last_closed_month(plan.now)
-        if fault == "cost-mutation":
+        if fault == "cost-mutation" and len(shards) > 1:
+            for execute in shards:
+                faults.mutate_costs(execute, database, "tenant-m01", month.start, month.end, factor=1.2,
+                                    table="usage_events_local")
+        elif fault == "cost-mutation":
             faults.mutate_costs(ch.execute, database, "tenant-m01", month.start, month.end, factor=1.2)
         else:
             faults.backfill_closed_month(ch.execute, database, "tenant-m02", month.start, n=3, cost=0.25)
@@ -135,25 +141,52 @@ def newest(reports: Path, before: set) -> Path | None:
     return new[-1] if new else None
 
 
-def parse_args(doc: str, argv, flag: str, flag_help: str) -> argparse.Namespace:
-    """--fault NAME and one on/off `flag`: the command line of the demo and of the production command."""
+def parse_args(doc: str, argv, *flags: tuple[str, str]) -> argparse.Namespace:
+    """--fault NAME and on/off `flags` (name, help): the command line of the demo and of the production command."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     faults_help = "; ".join(f"{k}: {v}" for k, v in FAULTS.items()).replace("%", "%%")  # argparse formats help
     ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help=faults_help)
-    ap.add_argument(flag, action="store_true", help=flag_help)
+    for flag, flag_help in flags:
+        ap.add_argument(flag, action="store_true", help=flag_help)
     return ap.parse_args(argv)
 
 
+def seed_cluster(env: dict, config: dict):
+    """The sandbox on the two-shard cluster (scripts/cluster.sh): Distributed tables in m12_sharded, the DAG's
+    ClickHouse connection on shard 1, config clickhouse.cluster set. (admin execute on shard 1, database, plan,
+    every shard's admin execute)."""
+    import redis
+
+    from m12_1_sandbox import cluster
+
+    subprocess.run(["bash", str(Path(env["ROOT"]) / "scripts" / "cluster.sh"), "start"], check=True,
+                   stdout=subprocess.DEVNULL)
+    shards, database, plan = cluster.clients(), "m12_sharded", seed.default_plan()
+    cluster.seed([c.execute for c in shards], database, plan)
+    seed.seed_redis(redis.Redis(host="127.0.0.1", port=int(env.get("SANDBOX_REDIS_PORT", 16379))), plan)
+    env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(
+        {"conn_type": "generic", "host": "127.0.0.1", "port": cluster.SHARD_PORTS[0], "login": "readiness",
+         "password": env["SANDBOX_CH_READONLY_PASSWORD"], "schema": database})
+    config["clickhouse"] = {"cluster": cluster.CLUSTER}
+    print(f"cluster {cluster.CLUSTER}: {len(plan.tenants)} tenants in {database} over {len(shards)} shards")
+    return shards[0], database, plan, [c.execute for c in shards]
+
+
 def main(argv=None) -> int:
-    args = parse_args(__doc__, argv, "--ui", "seed the sandbox, then start the Airflow UI on it")
+    args = parse_args(__doc__, argv, ("--ui", "seed the sandbox, then start the Airflow UI on it"),
+                      ("--cluster", "run on a two-shard ClickHouse (scripts/cluster.sh) with Distributed tables"))
     env = dict(os.environ)
-    ch, database, plan = seed_sandbox(env)
-    if args.ui:
-        return ui(env)
     reports = Path(env["LOCAL_DIR"]) / "reports"
     # The dashboard is read live from the (stand-in) Grafana API, as a deployment with Grafana would.
     config = sandbox_config(reports)
-    conf, api_proc = apply_fault(args.fault, ch, database, plan, env, config)
+    if args.cluster:
+        ch, database, plan, shards = seed_cluster(env, config)
+    else:
+        ch, database, plan = seed_sandbox(env)
+        shards = [ch.execute]
+    if args.ui:
+        return ui(env)
+    conf, api_proc = apply_fault(args.fault, ch, database, plan, env, config, shards)
     env["AIRFLOW_VAR_BILLING_READINESS_CONFIG"] = json.dumps(config)
     before = set(reports.glob("billing_readiness/*"))
     try:

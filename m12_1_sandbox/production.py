@@ -33,7 +33,7 @@ def wait_for_m12_2(stack: AirflowStack, before: int, timeout: float = 120) -> st
 
 
 def main(argv=None) -> int:
-    args = parse_args(__doc__, argv, "--keep", "leave Airflow running afterwards")
+    args = parse_args(__doc__, argv, ("--keep", "leave Airflow running afterwards"))
     env = dict(os.environ)
     ch, database, plan = seed_sandbox(env)
     local = Path(env["LOCAL_DIR"])

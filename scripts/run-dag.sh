@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command: install what is missing, start the sandbox services, seed the
 # sandbox, run the readiness DAG end to end with `airflow dags test`, print the report.
-#   scripts/run-dag.sh [--fault no-usage-tenant|cost-mutation|slow-dashboard|quota-not-enforced]
+#   scripts/run-dag.sh [--cluster] [--fault no-usage-tenant|cost-mutation|late-backfill|slow-dashboard|quota-not-enforced]
 # Exit 0: all four checks passed and the gate promoted M12.1 to M12.2.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"

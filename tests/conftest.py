@@ -250,7 +250,6 @@ def param_defaults(dag):
 def run_dag(dag, param_defaults):
     def run(sandbox: Sandbox, **conf) -> Run:
         # dag.test() keeps a run's conf in the DAG's params: always pass every param explicitly.
-        sandbox.apply_env()  # the sandbox run, whichever sandbox set the environment last
         return Run(dag.test(run_conf={**param_defaults, **conf}), sandbox)
 
     return run

@@ -65,6 +65,12 @@ def twin_sandboxes(make_sandbox, shards, monkeypatch, tmp_path):
     return make
 
 
+def run_on(run_dag, sandbox: Sandbox):
+    """run_dag on this sandbox: its connections and config (both twins set the same variables)."""
+    sandbox.apply_env()
+    return run_dag(sandbox)
+
+
 def findings(run, check_id: str) -> set[tuple]:
     """What a check found, comparable between the two runs: (severity, code, tenant)."""
     return {(f["severity"], f["code"], (f.get("evidence") or {}).get("tenant")) for f in run.check(check_id)["findings"]}
@@ -72,7 +78,7 @@ def findings(run, check_id: str) -> set[tuple]:
 
 def test_a_healthy_cluster_promotes_like_a_single_server(twin_sandboxes, run_dag):
     single, sharded = twin_sandboxes("cl_healthy")
-    on_one, on_two = run_dag(single), run_dag(sharded)
+    on_one, on_two = run_on(run_dag, single), run_on(run_dag, sharded)
     assert on_one.state == on_two.state == "success"
     assert on_two.tasks["promote_to_m12_2"] == "success"
     for check in ("usage_coverage", "invoice_immutability"):
@@ -107,7 +113,7 @@ def test_faults_spread_over_shards_give_the_single_server_verdicts(twin_sandboxe
     for sb in (single, sharded):
         faults.add_active_tenant_without_usage(sb.execute, sb.database, "tenant-ghost")
 
-    on_one, on_two = run_dag(single), run_dag(sharded)
+    on_one, on_two = run_on(run_dag, single), run_on(run_dag, sharded)
     assert on_one.state == on_two.state == "failed"
     for check in ("usage_coverage", "invoice_immutability"):
         assert findings(on_one, check) == findings(on_two, check), check
@@ -124,6 +130,6 @@ def test_faults_spread_over_shards_give_the_single_server_verdicts(twin_sandboxe
 def test_a_cluster_without_the_cluster_configured_does_not_pass_check_2(twin_sandboxes, run_dag):
     _, sharded = twin_sandboxes("cl_unconfigured")
     sharded.configure(clickhouse={})
-    run = run_dag(sharded)
+    run = run_on(run_dag, sharded)
     assert run.codes("invoice_immutability") == {"mutations_not_checked_on_cluster"}
     assert run.tasks["promote_to_m12_2"] == "failed"

@@ -122,18 +122,20 @@ ORDER BY t""",
 
 def duplicates(cfg: dict, window: Window, candidates: list[dict]) -> Query | None:
     """Second pass, only when the first found candidates: the ids behind those hashes, per tenant (hash
-    collisions drop out here; cross-tenant copies count). GLOBAL IN: over Distributed tables the candidates
-    are found once on the whole cluster (copies may sit on different shards) and sent to every shard."""
+    collisions drop out here; cross-tenant copies count). The candidates were found on the whole cluster
+    (copies may sit on different shards); past MAX_CANDIDATES they are found again here, with GLOBAL IN so
+    that over Distributed tables the subquery runs once and its set goes to every shard."""
     if not candidates:
         return None
     ev, ts = cfg["usage_events"], cfg["usage_events"]["timestamp"]
     in_window = f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)"
     params = {"start": epoch(window.start), "end": epoch(window.now)}
-    if len(candidates) <= MAX_CANDIDATES:
+    if len(candidates) <= MAX_CANDIDATES:  # a literal set: every shard tests it (18.16 refuses GLOBAL here)
         params["hashes"] = tuple(sorted(int(r["h"]) for r in candidates))
-        wanted = "%(hashes)s"
+        wanted = "IN %(hashes)s"
     else:
-        wanted = f"(SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} GROUP BY h HAVING count() > 1)"
+        wanted = (f"GLOBAL IN (SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} "
+                  "GROUP BY h HAVING count() > 1)")
     return Query(
         "event_ids stored more than once, per tenant",
         f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
@@ -141,7 +143,7 @@ FROM
 (
     SELECT {ev['event_id']} AS eid, count() AS c, groupUniqArray({ev['tenant_id']}) AS tenants
     FROM {ev['table']}
-    WHERE {in_window} AND cityHash64({ev['event_id']}) GLOBAL IN {wanted}
+    WHERE {in_window} AND cityHash64({ev['event_id']}) {wanted}
     GROUP BY eid
     HAVING c > 1
 )
