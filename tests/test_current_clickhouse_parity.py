@@ -14,6 +14,7 @@ import pytest
 from m12_1_sandbox import faults, seed
 from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
 from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
+from billing_readiness.checks.usage_coverage.queries import duplicate_candidates
 from billing_readiness.checks.usage_coverage.queries import duplicates as duplicates_query
 from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 
@@ -115,7 +116,10 @@ def all_queries(plan):
     for panel in dashboard_latency.panels_from_config(None):
         queries[f"check3 panel {panel.title}"] = dashboard_latency.bind(panel, "tenant", "acme-corp", now - 86400, now)
     queries["check4 probe usage"] = quota_enforcement.probe_usage_query(cfg, "readiness-probe")
-    # check 1's second duplicate pass, for a few candidate hashes (on both engines alike)
+    # check 1's duplicate passes: the repeated hashes, whole and in two slices; the ids behind a few hashes
+    queries["check1 duplicate_candidates"] = duplicate_candidates(cfg, window, 0, 1)
+    for part in (0, 1):
+        queries[f"check1 duplicate_candidates slice {part}"] = duplicate_candidates(cfg, window, part, 2)
     queries["check1 duplicates (second pass)"] = duplicates_query(cfg, window, [{"h": h} for h in FIRST_PASS_PROBE])
     return cfg, window, month, queries
 
@@ -156,7 +160,7 @@ def test_every_check_query_gives_the_same_rows(engines):
             current = engines["current"](q.sql, q.params, settings=q.settings)
         if not same_rows(server, current):
             differ.append((name, server[:3], current[:3]))
-        if not any(word in name for word in ("panel", "probe", "future", "duplicates", "late", "mutations", "distributed")):
+        if not any(word in name for word in ("panel", "probe", "future", "duplicates", "slice", "late", "mutations", "distributed")):
             assert server, f"{name} returned no rows: the parity test would prove nothing"
     assert differ == []
 

@@ -13,12 +13,11 @@ CFG = load_config({"usage_events": {"table": "metering.events", "timestamp": "ev
 WINDOW = Window(NOW, 3)  # 2025-03-07 .. 2025-03-10 12:00 UTC
 
 
-def test_check_1_sends_five_queries_with_these_columns():
+def test_check_1_sends_four_queries_then_its_duplicate_passes():
     qs = coverage_queries(CFG, WINDOW)
     assert {k: q.columns for k, q in qs.items()} == {
         "active": ("tenant_id",),
         "tenants": ("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift"),
-        "duplicate_candidates": ("h", "c"),
         "first_usage": ("t", "first_day"),
         "future": ("t", "events", "latest"),
     }
@@ -84,6 +83,18 @@ def test_check_2_on_a_cluster_reads_every_servers_mutations_and_finds_distribute
     assert "FROM system.mutations" not in qs["mutations"].render()
     assert qs["distributed"].columns == ("name", "cluster")
     assert "engine = 'Distributed'" in qs["distributed"].render()
+
+
+def test_check_1_cuts_the_first_duplicate_pass_to_fit_the_memory_limit():
+    from billing_readiness.checks.usage_coverage.queries import duplicate_candidates, hash_partitions
+
+    assert hash_partitions(CFG, 10_000_000) == 1  # 400 MB of hashes: one pass under 60 % of 2 GB
+    assert hash_partitions(CFG, 55_000_000) == 2
+    assert hash_partitions(load_config({"clickhouse": {"max_memory_bytes": None}}), 10**9) == 1
+    one = duplicate_candidates(CFG, WINDOW, 0, 1)
+    assert "modulo" not in one.sql and one.settings == {"max_bytes_before_external_group_by": 1_500_000_000}
+    second = duplicate_candidates(CFG, WINDOW, 1, 2)
+    assert "AND modulo(h, 2) = 1\nGROUP BY h\nHAVING c > 1" in second.sql and second.name.endswith("slice 2 of 2)")
 
 
 def test_check_1_looks_at_ids_only_when_a_hash_repeats_and_across_shards():

@@ -154,7 +154,8 @@ class ClickHouseCheck(Check):
         raise NotImplementedError
 
     def follow_up(self, ctx: RunContext, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Query]:
-        """Queries that depend on the first queries' rows (none by default); their rows join `rows`."""
+        """Queries that depend on the rows so far (none by default); their rows join `rows`, and it is
+        asked again until it has nothing new to ask."""
         return {}
 
     def evaluate(self, result: CheckResult, rows: dict[str, list[dict[str, Any]]], ctx: RunContext) -> None:
@@ -164,10 +165,11 @@ class ClickHouseCheck(Check):
         clickhouse = io.clickhouse(ctx.cfg)
         queries = self.queries(ctx)
         rows = clickhouse.run_all(queries)
-        more = self.follow_up(ctx, rows)
-        rows.update(clickhouse.run_all(more))
+        while more := {k: q for k, q in self.follow_up(ctx, rows).items() if k not in rows}:
+            rows.update(clickhouse.run_all(more))
+            queries.update(more)
         result = self.new_result()
-        result.show_queries({**queries, **more})
+        result.show_queries(queries)
         self.evaluate(result, rows, ctx)
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         return result

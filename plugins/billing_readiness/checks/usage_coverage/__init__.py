@@ -39,10 +39,18 @@ class UsageCoverage(ClickHouseCheck):
                        float(ctx.params["reconciliation_tolerance_usd"]))
 
     def follow_up(self, ctx: RunContext, rows: dict) -> dict:
-        from billing_readiness.checks.usage_coverage.queries import duplicates
+        """Duplicate ids in two steps: the repeated id hashes (in as many slices as the memory limit needs,
+        sized by the window's events), then, only if there are some, the ids behind them."""
+        from billing_readiness.checks.usage_coverage.queries import duplicate_candidates, duplicates, hash_partitions
         from billing_readiness.timewindow import Window
 
-        query = duplicates(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])), rows["duplicate_candidates"])
+        window = Window(ctx.now, int(ctx.params["lookback_days"]))
+        slices = sorted(k for k in rows if k.startswith("duplicate_candidates"))
+        if not slices:
+            events = sum(int(n) for r in rows["tenants"] for _, n in r["day_events"])
+            parts = hash_partitions(ctx.cfg, events)
+            return {f"duplicate_candidates_{k}": duplicate_candidates(ctx.cfg, window, k, parts) for k in range(parts)}
+        query = duplicates(ctx.cfg, window, [r for k in slices for r in rows[k]])
         return {"duplicates": query} if query else {}
 
     def evaluate(self, result, rows: dict, ctx: RunContext) -> None:

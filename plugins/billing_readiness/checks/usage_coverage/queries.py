@@ -8,6 +8,7 @@ from billing_readiness.timewindow import Window, epoch
 
 FUTURE_SKEW_SECONDS = 300  # clock skew we forgive before an event counts as "from the future"
 MAX_CANDIDATES = 1000  # duplicated hashes sent back as a list; beyond that the second pass finds them itself
+BYTES_PER_ID = 40  # what ClickHouse's GROUP BY of one 64-bit hash with its count holds in memory, about
 
 
 def _differs(a: str, b: str) -> str:
@@ -84,20 +85,6 @@ GROUP BY t""",
              "storage_type": types["storage_write"]},
             columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift"),
         ),
-        # Duplicate event ids, first pass: the hashes seen more than once (a 64-bit hash of every id in the
-        # window, the cheapest question that can say "none"); only when there are some does duplicates()
-        # look at the ids themselves. Spills to disk past half the memory limit (sql.memory_settings).
-        "duplicate_candidates": Query(
-            "event_id hashes stored more than once (first pass)",
-            f"""SELECT cityHash64({ev['event_id']}) AS h, count() AS c
-FROM {ev['table']}
-WHERE {in_window}
-GROUP BY h
-HAVING c > 1
-LIMIT {MAX_CANDIDATES + 1}""",
-            span,
-            columns=("h", "c"),
-        ),
         # A tenant's first usage ever: the first day in the daily rollup (all history, tenants x days rows,
         # far smaller than the events). Days before it do not count as missing (a tenant onboarded lately).
         "first_usage": Query(
@@ -118,6 +105,37 @@ ORDER BY t""",
             columns=("t", "events", "latest"),
         ),
     }
+
+
+def hash_partitions(cfg: dict, events: int) -> int:
+    """Into how many slices of the id hashes the first duplicate pass is cut, so that each slice's GROUP BY
+    fits in ~60 % of the memory limit without spilling to disk (spilling is several times slower; it stays
+    the safety net, at 75 %). Each slice reads the ids again, which costs far less than a spill."""
+    limit = cfg["clickhouse"]["max_memory_bytes"]
+    if limit is None:
+        return 1
+    return max(1, -(-events * BYTES_PER_ID // int(0.6 * limit)))
+
+
+def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int) -> Query:
+    """Duplicate event ids, first pass, one slice of the hash space: the hashes seen more than once (a 64-bit
+    hash of every id in the window, the cheapest question that can say "none"). Only when some come back
+    does duplicates() look at the ids themselves."""
+    ev, ts = cfg["usage_events"], cfg["usage_events"]["timestamp"]
+    in_window = f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)"
+    limit = cfg["clickhouse"]["max_memory_bytes"]
+    return Query(
+        "event_id hashes stored more than once (first pass" + (f", slice {part + 1} of {parts})" if parts > 1 else ")"),
+        f"""SELECT cityHash64({ev['event_id']}) AS h, count() AS c
+FROM {ev['table']}
+WHERE {in_window}{f" AND modulo(h, {parts}) = {part}" if parts > 1 else ""}
+GROUP BY h
+HAVING c > 1
+LIMIT {MAX_CANDIDATES + 1}""",
+        {"start": epoch(window.start), "end": epoch(window.now)},
+        {"max_bytes_before_external_group_by": int(0.75 * limit)} if limit else {},
+        columns=("h", "c"),
+    )
 
 
 def duplicates(cfg: dict, window: Window, candidates: list[dict]) -> Query | None:
