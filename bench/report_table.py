@@ -39,6 +39,9 @@ def markdown(r: dict) -> str:
             ratio = by["t10000_e10m"]["checks"][name]["check_s"] / by["t100_e10m"]["checks"][name]["check_s"]
             cells.append(f"{ratio:.2f} {_ok(ratio, TARGET_TENANTS)}")
         lines.append(f"| time ratio (target <= 1.3) | {' | '.join(cells)} |")
+        plain = [by["t10000_e10m"]["checks"][n]["minimal_s"] / by["t100_e10m"]["checks"][n]["minimal_s"]
+                 for n in ("check 1", "check 2", "check 3")]
+        lines.append(f"| the minimal SQL's own ratio | {' | '.join(f'{x:.2f}' for x in plain)} |")
     over = [(s["scale"], n, q) for s in r["scales"] for n, c in s["checks"].items() for q in c["queries"]
             if q["memory"] > r["memory_limit"]]
     lines += ["", f"Queries over the memory limit: {len(over)}" + "".join(f"; {s} {n}: {q['query'][:60]}" for s, n, q in over)

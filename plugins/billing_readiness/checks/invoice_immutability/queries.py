@@ -18,8 +18,12 @@ _DISTRIBUTED_TABLE = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?[^,']+'?\s*,\s*'?([^,
 
 
 def _configured(tables: dict[str, str]) -> str:
-    return " OR ".join(f"(database = {'%(' + k + '_db)s' if '.' in t else 'currentDatabase()'} AND name = %({k})s)"
-                       for k, t in tables.items())
+    """system.tables rows of the configured tables. The leading `database IN` alone lets the server skip
+    every other database (it reads each table's metadata otherwise: slow on a server with many)."""
+    dbs = {f"%({k}_db)s" if "." in t else "currentDatabase()": None for k, t in tables.items()}
+    return f"database IN ({', '.join(dbs)}) AND (" + " OR ".join(
+        f"(database = {'%(' + k + '_db)s' if '.' in t else 'currentDatabase()'} AND name = %({k})s)"
+        for k, t in tables.items()) + ")"
 
 
 def _table_params(table: str, param: str) -> dict[str, str]:
