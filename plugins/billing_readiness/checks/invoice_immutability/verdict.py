@@ -60,11 +60,10 @@ def totals(rows: list[dict[str, Any]], cost_column: str = "cost_nanos") -> Total
 
 def invoice_lines(active: list[str], billed: Totals, month: Month) -> list[InvoiceLine]:
     """One line per active tenant; a tenant with no usage gets a $0.00 line."""
-    lines = []
+    lines, name, invoice_date, zero = [], str(month), month.last_day.isoformat(), (0, 0, Decimal(0))
     for t in active:
-        q, tok, cost = billed.get(t, (0, 0, Decimal(0)))
-        lines.append(InvoiceLine(t, str(month), q, tok, f"{to_cents(cost):.2f}", month.last_day.isoformat(),
-                                 f"{cost:.9f}"))
+        q, tok, cost = billed.get(t, zero)
+        lines.append(InvoiceLine(t, name, q, tok, f"{to_cents(cost):.2f}", invoice_date, f"{cost:.9f}"))
     return lines
 
 
