@@ -23,7 +23,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(ROOT / "bench")]
@@ -49,14 +48,16 @@ BENCH_CLIENT = "billing-readiness-bench-minimal"
 
 
 class BenchServices:
-    """The check's own I/O path (ClickHouseHook, read-only, memory settings) on a connection given directly,
-    with query logging on; no baseline (a first run)."""
+    """The check's own I/O path (ClickHouseHook through an Airflow connection, read-only, memory settings) on
+    the scale's database, with query logging on; no baseline (a first run)."""
 
     def __init__(self, args, database: str, cfg: dict):
-        self.hook = ClickHouseHook("bench", cfg["clickhouse"]["query_timeout_seconds"] * 10,
+        conn_id = f"bench_{database}"
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
+            {"conn_type": "generic", "host": "127.0.0.1", "port": args.port, "login": "readiness",
+             "password": args.password, "schema": database})
+        self.hook = ClickHouseHook(conn_id, cfg["clickhouse"]["query_timeout_seconds"] * 10,
                                    settings={**memory_settings(cfg), "log_queries": 1})
-        self.hook._conn = SimpleNamespace(host="127.0.0.1", port=args.port, login="readiness", password=args.password,
-                                          schema=database, extra_dejson={})
 
     def clickhouse(self, cfg):
         return self.hook

@@ -67,7 +67,7 @@ INSERT INTO {db}.usage_events (event_id, tenant_id, event_type, quantity, cost_u
 SELECT
     concat(substring(hx, 1, 8), '-', substring(hx, 9, 4), '-4', substring(hx, 14, 3), '-a', substring(hx, 18, 3), '-',
            substring(hx, 21, 12)) AS event_id,
-    concat('tenant-', leftPad(toString(ti), 5, '0')) AS tenant_id,
+    concat('tenant-', substring(toString(100000 + ti), 2)) AS tenant_id,
     CAST(et AS {EVENT_TYPE_ENUM}) AS event_type,
     qty AS quantity,
     multiIf(et = 'query', 0.001, et = 'token_input', qty * 0.0000003, et = 'token_output', qty * 0.0000012,
@@ -90,14 +90,6 @@ FROM
 """
 
 
-def leftpad_supported(execute) -> bool:
-    try:
-        execute("SELECT leftPad('1', 5, '0')")
-        return True
-    except Exception:  # noqa: BLE001 (18.16 has no leftPad)
-        return False
-
-
 def seeded(execute, scale: Scale, day: dt.date) -> bool:
     """Whether the scale's database holds this scale seeded on `day` (its window and month are today's)."""
     try:
@@ -115,12 +107,8 @@ def seed(execute, scale: Scale, now: dt.datetime, log=print) -> float:
     for stmt in ddl(db):
         execute(stmt)
     start, end = span(now)
-    sql_pad = leftpad_supported(execute)
     for first in range(0, scale.events, CHUNK):
-        sql = events_sql(scale, first, min(CHUNK, scale.events - first), start, end)
-        if not sql_pad:  # 18.16: pad the tenant number with a fixed-width format instead
-            sql = sql.replace("leftPad(toString(ti), 5, '0')", "substring(toString(100000 + ti), 2)")
-        execute(sql)
+        execute(events_sql(scale, first, min(CHUNK, scale.events - first), start, end))
         log(f"  {db}: {min(first + CHUNK, scale.events):,} / {scale.events:,} events "
             f"({time.monotonic() - started:.0f}s)")
     execute(f"""INSERT INTO {db}.tenant_quotas (tenant_id, quota_type, quota_limit, quota_used, reset_at, updated_at)

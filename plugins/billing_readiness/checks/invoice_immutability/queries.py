@@ -14,16 +14,21 @@ LATE_COLUMNS = ("late_rows", "late_cost_nanos", "first_ingested", "last_ingested
 
 # Distributed(cluster, database, table[, sharding key]), quoted or not: the local table's database and name
 _DISTRIBUTED_DB = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?([^,')]+)'?\s*,"
+_DISTRIBUTED_CLUSTER = r"^Distributed\(\s*'?([^,']+)"
 _DISTRIBUTED_TABLE = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?[^,']+'?\s*,\s*'?([^,')]+)'?"
+
+
+def _database(param: str, table: str) -> str:
+    """The SQL for a configured table's database: its `<param>_db` parameter, or the connection's."""
+    return f"%({param}_db)s" if "." in table else "currentDatabase()"
 
 
 def _configured(tables: dict[str, str]) -> str:
     """system.tables rows of the configured tables. The leading `database IN` alone lets the server skip
     every other database (it reads each table's metadata otherwise: slow on a server with many)."""
-    dbs = {f"%({k}_db)s" if "." in t else "currentDatabase()": None for k, t in tables.items()}
+    dbs = dict.fromkeys(_database(k, t) for k, t in tables.items())
     return f"database IN ({', '.join(dbs)}) AND (" + " OR ".join(
-        f"(database = {'%(' + k + '_db)s' if '.' in t else 'currentDatabase()'} AND name = %({k})s)"
-        for k, t in tables.items()) + ")"
+        f"(database = {_database(k, t)} AND name = %({k})s)" for k, t in tables.items()) + ")"
 
 
 def _table_params(table: str, param: str) -> dict[str, str]:
@@ -36,10 +41,10 @@ def closed_month_queries(cfg: dict, month: Month, late_query: bool = True) -> di
     read already counts them: `late_query` False)."""
     ev = cfg["usage_events"]
     tables = {"events": ev["table"], "daily": cfg["usage_daily"]["table"], "hourly": cfg["usage_hourly"]["table"]}
-    params = {"month_start": epoch(month.start), "distributed_db": _DISTRIBUTED_DB,
+    table_params = {k: v for key, table in tables.items() for k, v in _table_params(table, key).items()}
+    params = {**table_params, "month_start": epoch(month.start), "distributed_db": _DISTRIBUTED_DB,
               "distributed_table": _DISTRIBUTED_TABLE}
-    for key, table in tables.items():
-        params.update(_table_params(table, key))
+    configured = _configured(tables)
     cluster = cfg["clickhouse"]["cluster"]
     # Mutations are recorded where the data is: on a cluster, on every shard's local tables.
     source = "system.mutations"
@@ -64,13 +69,13 @@ FROM
 )
 WHERE (database, table) GLOBAL IN
       (
-          SELECT database, arrayJoin([name, concat('.inner.', name)]) FROM system.tables WHERE {_configured(tables)}
+          SELECT database, arrayJoin([name, concat('.inner.', name)]) FROM system.tables WHERE {configured}
           UNION ALL
           SELECT extract(engine_full, %(distributed_db)s) AS db, arrayJoin([t, concat('.inner.', t)])
           FROM (SELECT engine_full, extract(engine_full, %(distributed_table)s) AS t FROM system.tables
-                WHERE engine = 'Distributed' AND ({_configured(tables)}))
+                WHERE engine = 'Distributed' AND ({configured}))
       )
-   OR (startsWith(table, '.inner_id.') AND database GLOBAL IN (SELECT database FROM system.tables WHERE {_configured(tables)}))
+   OR (startsWith(table, '.inner_id.') AND database GLOBAL IN (SELECT database FROM system.tables WHERE {configured}))
 ORDER BY created, table""",
             params,
             columns=("database", "table", "mutation_id", "command", "created", "is_done"),
@@ -79,11 +84,11 @@ ORDER BY created, table""",
         # the mutations above come from one server only, which must not pass for the whole cluster.
         "distributed": Query(
             "Distributed billing tables and their cluster (system.tables)",
-            f"""SELECT name, extract(engine_full, '^Distributed\\\\(\\\\s*\\'?([^,\\']+)') AS cluster
+            f"""SELECT name, extract(engine_full, %(distributed_cluster)s) AS cluster
 FROM system.tables
-WHERE engine = 'Distributed' AND ({_configured(tables)})
+WHERE engine = 'Distributed' AND ({configured})
 ORDER BY name""",
-            {k: v for k, v in params.items() if not k.startswith("distributed") and k != "cluster"},
+            {**table_params, "distributed_cluster": _DISTRIBUTED_CLUSTER},
             columns=("name", "cluster"),
         ),
     }

@@ -1,5 +1,5 @@
-"""Check 1's SQL: seven queries whatever the number of tenants, and an eighth only when some event_id
-hash is stored more than once (rows are read by these column names)."""
+"""Check 1's SQL: four queries whatever the number of tenants, then the duplicate passes (the repeated id
+hashes, in slices sized to the memory limit; the ids only when some repeat). Rows are read by these column names."""
 from __future__ import annotations
 
 from billing_readiness.money import NANOS_SQL
@@ -11,6 +11,13 @@ MAX_CANDIDATES = 1000  # duplicated hashes sent back as a list; beyond that the 
 BYTES_PER_ID = 40  # what ClickHouse's GROUP BY of one 64-bit hash with its count holds in memory, about
 
 
+def _in_window(cfg: dict, window: Window) -> tuple[str, dict]:
+    """The events of the lookback window, up to now: the condition and its parameters."""
+    ts = cfg["usage_events"]["timestamp"]
+    return (f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)",
+            {"start": epoch(window.start), "end": epoch(window.now)})
+
+
 def _differs(a: str, b: str) -> str:
     """reconcile.qty_differs in SQL: float sums of the same quantities differ by summation order only."""
     return f"abs({a} - {b}) > greatest(1e-6, 1e-9 * greatest(abs({a}), abs({b})))"
@@ -19,14 +26,13 @@ def _differs(a: str, b: str) -> str:
 def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str, Query]:
     ev, hr, dl, types = cfg["usage_events"], cfg["usage_hourly"], cfg["usage_daily"], cfg["event_types"]
     ts = ev["timestamp"]
-    span = {"start": epoch(window.start), "end": epoch(window.now)}
+    in_window, span = _in_window(cfg, window)
     rollup_span = {
         "start": epoch(window.start),
         "today_start": epoch(window.today_start),
         "first_day": window.first_day.isoformat(),
         "today": window.today.isoformat(),
     }
-    in_window = f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)"
     return {
         "active": active_tenants_query(cfg),
         # One scan of the window's events, compared with both rollups inside ClickHouse: per tenant, its
@@ -121,8 +127,8 @@ def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int) -> Qu
     """Duplicate event ids, first pass, one slice of the hash space: the hashes seen more than once (a 64-bit
     hash of every id in the window, the cheapest question that can say "none"). Only when some come back
     does duplicates() look at the ids themselves."""
-    ev, ts = cfg["usage_events"], cfg["usage_events"]["timestamp"]
-    in_window = f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)"
+    ev = cfg["usage_events"]
+    in_window, params = _in_window(cfg, window)
     limit = cfg["clickhouse"]["max_memory_bytes"]
     return Query(
         "event_id hashes stored more than once (first pass" + (f", slice {part + 1} of {parts})" if parts > 1 else ")"),
@@ -132,7 +138,7 @@ WHERE {in_window}{f" AND modulo(h, {parts}) = {part}" if parts > 1 else ""}
 GROUP BY h
 HAVING c > 1
 LIMIT {MAX_CANDIDATES + 1}""",
-        {"start": epoch(window.start), "end": epoch(window.now)},
+        params,
         {"max_bytes_before_external_group_by": int(0.75 * limit)} if limit else {},
         columns=("h", "c"),
     )
@@ -145,9 +151,8 @@ def duplicates(cfg: dict, window: Window, candidates: list[dict]) -> Query | Non
     that over Distributed tables the subquery runs once and its set goes to every shard."""
     if not candidates:
         return None
-    ev, ts = cfg["usage_events"], cfg["usage_events"]["timestamp"]
-    in_window = f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)"
-    params = {"start": epoch(window.start), "end": epoch(window.now)}
+    ev = cfg["usage_events"]
+    in_window, params = _in_window(cfg, window)
     if len(candidates) <= MAX_CANDIDATES:  # a literal set: every shard tests it (18.16 refuses GLOBAL here)
         params["hashes"] = tuple(sorted(int(r["h"]) for r in candidates))
         wanted = "IN %(hashes)s"

@@ -31,22 +31,15 @@ def qty_differs(a: float, b: float) -> bool:
     return abs(a - b) > max(1e-6, 1e-9 * max(abs(a), abs(b)))
 
 
-def cost_differs(nanos: int, rollup: float, tol: Decimal, tol_f: float) -> bool:
-    """Raw cost (integer nano-dollars) vs a rollup's Float64 sum, beyond the tolerance. The float test only
-    spares the exact Decimal one where the two are far inside the tolerance (a million rows a run)."""
-    if abs(nanos / 1e9 - rollup) < tol_f - 1e-6:
-        return False
+def cost_differs(nanos: int, rollup: float, tol: Decimal) -> bool:
+    """Raw cost (integer nano-dollars) vs a rollup's Float64 sum, beyond the tolerance, exactly."""
     return abs(from_nanos(nanos) - from_float(rollup)) > tol
-
-
-DAILY_COLUMNS = ("query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd")
 
 
 def reconcile(result: CheckResult, tenant_rows: Rows, tol: Decimal) -> None:
     """The rollups against usage_events, per tenant and complete day. ClickHouse compared every tenant-day
     (queries.py) and sent back only those it found different: each is judged here by the same rules,
     exactly (Decimal money), and becomes the evidence."""
-    texts, tol_f = DayTexts(), float(tol)
     daily: dict[str, list[dict]] = defaultdict(list)
     hourly: dict[str, list[dict]] = defaultdict(list)
     for row in tenant_rows:
@@ -57,18 +50,18 @@ def reconcile(result: CheckResult, tenant_rows: Rows, tol: Decimal) -> None:
                 ("input_tokens", qty_differs(r_in, d_in), r_in, d_in),
                 ("output_tokens", qty_differs(r_out, d_out), r_out, d_out),
                 ("storage_writes_bytes", qty_differs(r_sw, d_sw), r_sw, d_sw),
-                ("total_cost_usd", cost_differs(r_nanos, d_cost, tol, tol_f), from_nanos(r_nanos), from_float(d_cost)),
+                ("total_cost_usd", cost_differs(r_nanos, d_cost, tol), from_nanos(r_nanos), from_float(d_cost)),
             ):
                 if bad:
-                    daily[t].append({"day": texts[d], "column": name, "raw": _num(e), "rollup": _num(f)})
+                    daily[t].append({"day": day_text(d), "column": name, "raw": _num(e), "rollup": _num(f)})
         for d, et, n, q, nanos, fn, fq, fc in row["hourly_drift"]:
             for name, bad, e, f in (
                 ("event_count", int(n) != int(fn), int(n), int(fn)),
                 ("total_quantity", qty_differs(q, fq), q, fq),
-                ("total_cost", cost_differs(nanos, fc, tol, tol_f), from_nanos(nanos), from_float(fc)),
+                ("total_cost", cost_differs(nanos, fc, tol), from_nanos(nanos), from_float(fc)),
             ):
                 if bad:
-                    hourly[t].append({"day": texts[d], "event_type": et, "column": name, "raw": _num(e),
+                    hourly[t].append({"day": day_text(d), "event_type": et, "column": name, "raw": _num(e),
                                       "rollup": _num(f)})
     _drift_findings(result, "rollup_drift_daily", "usage_daily", daily)
     _drift_findings(result, "rollup_drift_hourly", "usage_hourly", hourly)
