@@ -6,10 +6,10 @@ max_missing_days, default 0), when usage_daily or usage_hourly disagree with
 usage_events for a complete day, or when an event_id appears more than once
 (double billing). A day far below the tenant's median day is a partial-loss
 warning (a failure with partial_days_fail). Usage from tenants that are not
-active, and events dated in the future, are warnings. Seven queries, whatever
-the number of tenants (the rollups are compared with the events inside ClickHouse, so
-what comes back grows with the tenants, not their days); an eighth looks at the ids
-only when some id hash repeats.
+active, and events dated in the future, are warnings. Four queries whatever the
+number of tenants (the rollups are compared with the events inside ClickHouse, so
+what comes back grows with the tenants, not their days), then the repeated id
+hashes (sliced to the memory limit) and, only if some repeat, the ids behind them.
 
     queries.py  the SQL          verdict.py  the decision     gaps.py  missing and partial days
     reconcile.py  rollups vs raw events                       render.py  its part of the report
