@@ -9,7 +9,7 @@ happened and writes the report (JSON, Markdown, HTML) with every check's numbers
 
 | task | checks | if it fails |
 |---|---|---|
-| `check_usage_coverage` | every active tenant has usage on every day since its first usage; rollups agree with raw events; no duplicate event ids | wrong or missing invoice lines |
+| `check_usage_coverage` | every active tenant has usage on every day since its first usage; rollups agree with raw events up to now; ingestion is live; costs are finite; no duplicate event ids | wrong or missing invoice lines |
 | `check_invoice_immutability` | nothing ingested into or mutated in the last closed month after the fact; its invoice regenerates to the same totals (±$0.01), now and in every later run | billing disputes when prices change |
 | `check_dashboard_latency` | the largest tenant's dashboard loads in under the threshold (p95) | customers cannot verify invoices |
 | `check_quota_enforcement` | with the probe quota at 10 (then 7), request 11 (then 8) gets HTTP 429, also under concurrency | runaway usage nobody pays for |
@@ -58,8 +58,13 @@ PARAMS = {
     ),
     "partial_days_fail": Param(
         False, type="boolean", title="Partial-loss days fail",
-        description="A day with under 10% (config coverage.partial_day_ratio) of the tenant's median day is a "
-        "warning in the report; with this on, it fails check 1.",
+        description="A day with under 10% (config coverage.partial_day_ratio) of both the days around it and the "
+        "same weekday is a warning in the report; with this on, it fails check 1.",
+    ),
+    "silent_tenants_fail": Param(
+        False, type="boolean", title="Silent large tenants fail",
+        description="A tenant silent for hours (config coverage.tenant_silence_seconds) that usually sends many "
+        "events at this time of day is a warning in the report; with this on, it fails check 1.",
     ),
     "reconciliation_tolerance_usd": Param(
         0.01, type="number", minimum=0, maximum=0.1, title="Rollup tolerance (USD, at most 0.10)",

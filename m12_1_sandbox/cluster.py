@@ -59,7 +59,7 @@ def seed(shards: list[Execute], database: str, plan: SeedPlan, cluster: str = CL
     create(shards, database, cluster)
     first = shards[0]
     for tenant in plan.tenants:
-        first(events_insert_sql(database, tenant, plan.start, plan.now, plan.seed))
+        first(events_insert_sql(database, tenant, plan.start, plan.now, plan.seed, plan.weekly, plan.nights))
     first(quotas_insert_sql(database, plan.tenants, plan.now))
     return {"tenants": len(plan.tenants)}
 

@@ -23,7 +23,7 @@ def with_outage(plan: SeedPlan, tenant: str, first_day: dt.date, days: int) -> S
     start = dt.datetime.combine(first_day, dt.time(), UTC)
     outage = (start, start + dt.timedelta(days=days))
     tenants = [dataclasses.replace(t, outages=t.outages + (outage,)) if t.tenant_id == tenant else t for t in plan.tenants]
-    return SeedPlan(now=plan.now, tenants=tenants, seed=plan.seed)
+    return dataclasses.replace(plan, tenants=tenants)
 
 
 def with_partial_loss(plan: SeedPlan, tenant: str, day: dt.date, keep_percent: int) -> SeedPlan:
@@ -31,7 +31,7 @@ def with_partial_loss(plan: SeedPlan, tenant: str, day: dt.date, keep_percent: i
     start = dt.datetime.combine(day, dt.time(), UTC)
     span = (start, start + dt.timedelta(days=1), keep_percent)
     tenants = [dataclasses.replace(t, thinned=t.thinned + (span,)) if t.tenant_id == tenant else t for t in plan.tenants]
-    return SeedPlan(now=plan.now, tenants=tenants, seed=plan.seed)
+    return dataclasses.replace(plan, tenants=tenants)
 
 
 def onboarded_days_ago(plan: SeedPlan, tenant: str, days: int) -> SeedPlan:

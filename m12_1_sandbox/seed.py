@@ -12,6 +12,7 @@ give the same rows on both: ids and values come from MD5/cityHash64 of the seed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -26,6 +27,9 @@ UTC = dt.timezone.utc
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 MIN_DAYS = 35  # the sandbox always spans at least this many days, so a 30-day lookback is covered
+WEEKEND_SHARE = 40  # percent of a weekday's volume on Saturdays and Sundays
+NIGHT_SHARE = 25  # percent of the daytime volume between 00:00 and 06:00 UTC
+GROWTH_PER_30_DAYS = 10  # a growing tenant's volume multiplies by this every 30 days
 
 TIER_LIMITS = {  # quota_limit per quota_type, by tier (tenant_quotas rows)
     "free": {"queries_per_day": 1_000, "tokens_per_day": 1_000_000, "storage_gb": 1},
@@ -44,6 +48,9 @@ class TenantPlan:
     outages: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
     # (start, end, keep percent): only that share of the events in the span is stored (a partial loss)
     thinned: tuple[tuple[dt.datetime, dt.datetime, int], ...] = ()
+    # A growing customer: volume x10 every 30 days (1 % of `events` two months back, all of it at the end of
+    # the current month), anchored to the calendar month so that re-seeding leaves closed months unchanged.
+    growing: bool = False
 
 
 @dataclass
@@ -51,6 +58,10 @@ class SeedPlan:
     now: dt.datetime
     tenants: list[TenantPlan]
     seed: int = 12
+    # The shapes of a healthy system: every tenant keeps WEEKEND_SHARE % of its volume on Saturdays and
+    # Sundays and NIGHT_SHARE % between 00:00 and 06:00 UTC (quiet, never silent).
+    weekly: bool = True
+    nights: bool = True
     start: dt.datetime = field(init=False)
 
     def __post_init__(self):
@@ -79,7 +90,21 @@ def default_plan(
     tenants += [
         TenantPlan(f"tenant-s{i:02d}", "free", 800 + rng.randint(0, 1_200)) for i in range(1, small_tenants + 1)
     ]
+    if medium_tenants >= 2:  # one customer ramping up (x10 over a 30-day window), as real ones do
+        tenants[2] = dataclasses.replace(tenants[2], growing=True, events=tenants[2].events * 20)
+    if small_tenants >= 3:  # one onboarded 12 days before the current month began (mid-window early in a month)
+        onboard = month_start(now) - dt.timedelta(days=12)
+        tenants[1 + medium_tenants + 2] = dataclasses.replace(
+            tenants[1 + medium_tenants + 2], outages=((month_start(now) - dt.timedelta(days=120), onboard),))
     return SeedPlan(now=now, tenants=tenants, seed=seed)
+
+
+def month_start(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month_start(t: dt.datetime) -> dt.datetime:
+    return (month_start(t) + dt.timedelta(days=32)).replace(day=1)
 
 
 def _epoch(t: dt.datetime) -> int:
@@ -92,7 +117,22 @@ def _check(name: str) -> str:
     return name
 
 
-def events_insert_sql(database: str, tenant: TenantPlan, start: dt.datetime, end: dt.datetime, seed: int) -> str:
+def shape_sql(tenant: TenantPlan, end: dt.datetime, weekly: bool, nights: bool) -> str:
+    """The conditions that thin a tenant's even stream into a realistic one (weekends, nights, growth), on
+    per-event hashes k3..k5 and the event time `ts` (epoch seconds): pure arithmetic, the same on every engine.
+    Weekday from the epoch (1970-01-01 was a Thursday): (day + 3) % 7 is 5 on Saturday, 6 on Sunday."""
+    out = ""
+    if weekly:
+        out += f" AND NOT ((intDiv(ts, 86400) + 3) % 7 >= 5 AND k3 >= {WEEKEND_SHARE})"
+    if nights:
+        out += f" AND NOT (intDiv(ts % 86400, 3600) < 6 AND k4 >= {NIGHT_SHARE})"
+    if tenant.growing:  # keep 10^((ts - end of the current month) / 30 days): 1 % two months back, 100 % at its end
+        out += (f" AND k5 < 10000 * pow({GROWTH_PER_30_DAYS}, (ts - {_epoch(next_month_start(end))}) / 2592000)")
+    return out
+
+
+def events_insert_sql(database: str, tenant: TenantPlan, start: dt.datetime, end: dt.datetime, seed: int,
+                      weekly: bool = False, nights: bool = False) -> str:
     """One INSERT ... SELECT that generates the tenant's priced events between start and end.
 
     Events are laid out per UTC day (ids and values hashed from tenant, day and index), so a
@@ -129,6 +169,9 @@ FROM
         cityHash64({h}, 4) % 100 AS k,
         cityHash64({h}, 5) % 3 AS m,
         cityHash64({h}, 6) % 100 AS k2,
+        cityHash64({h}, 7) % 100 AS k3,
+        cityHash64({h}, 8) % 100 AS k4,
+        cityHash64({h}, 9) % 10000 AS k5,
         day + intDiv(i * 86400, {per_day}) + r % {step} AS ts,
         multiIf(k < 40, 'query', k < 65, 'token_input', k < 85, 'token_output',
                 k < 92, 'embedding', k < 97, 'storage_write', 'storage_read') AS et,
@@ -144,7 +187,7 @@ FROM
                 qty * 0.01 / 1000000000 * 1.2) AS cost
     FROM numbers({days * per_day})
 )
-WHERE ts < {_epoch(end)}{outage}
+WHERE ts < {_epoch(end)}{outage}{shape_sql(tenant, end, weekly, nights)}
 """
 
 
@@ -173,7 +216,7 @@ def seed(execute: Execute, database: str, plan: SeedPlan, reset: bool = True, tt
     for stmt in ddl(database, ttl=ttl):
         execute(stmt)
     for tenant in plan.tenants:
-        execute(events_insert_sql(database, tenant, plan.start, plan.now, plan.seed))
+        execute(events_insert_sql(database, tenant, plan.start, plan.now, plan.seed, plan.weekly, plan.nights))
     execute(quotas_insert_sql(database, plan.tenants, plan.now))
     return {"tenants": len(plan.tenants)}
 

@@ -105,6 +105,7 @@ def _validate(cfg: dict) -> None:
     if not 0 < cfg["coverage"]["partial_day_ratio"] < 1:
         raise ConfigError(f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
                           f"{cfg['coverage']['partial_day_ratio']!r}")
+    _validate_coverage(cfg["coverage"])
     if cfg["invoice"]["late_arrival_grace_seconds"] < 0:
         raise ConfigError("config key 'invoice.late_arrival_grace_seconds' must not be negative")
     if not all(isinstance(m, str) and m for m in cfg["invoice"]["accepted_mutations"]):
@@ -113,6 +114,22 @@ def _validate(cfg: dict) -> None:
         for i, panel in enumerate(cfg["dashboard"]["panels"]):
             if not isinstance(panel, dict) or not isinstance(panel.get("sql"), str) or not panel.get("title"):
                 raise ConfigError(f"config key 'dashboard.panels[{i}]' must be an object with 'title' and 'sql'")
+
+
+def _validate_coverage(c: dict) -> None:
+    bounds = {  # key: (low, high, why)
+        "ingest_guard_seconds": (0, 3600, "seconds an insert may take to reach the rollups; more hides today's drift"),
+        "max_ingest_silence_seconds": (60, 7 * 86400, "seconds"),
+        "ingest_silence_factor": (1, 100, "times the usual quiet spell"),
+        "tenant_silence_seconds": (600, 30 * 86400, "seconds"),
+        "tenant_silence_min_events": (1, 10**9, "events"),
+    }
+    for key, (low, high, why) in bounds.items():
+        if not low <= c[key] <= high:
+            raise ConfigError(f"config key 'coverage.{key}' must be between {low} and {high} ({why}), got {c[key]!r}")
+    if c["negative_values"] not in ("warn", "fail"):
+        raise ConfigError(f"config key 'coverage.negative_values' must be \"warn\" or \"fail\", got "
+                          f"{c['negative_values']!r}")
 
 
 def _between(q: dict, key: str, low: float, high: float, why: str = "") -> None:

@@ -64,8 +64,22 @@ DEFAULTS: dict[str, Any] = {
     # A SELECT returning one column named tenant_id; None: every tenant in tenant_quotas.
     "active_tenants_sql": None,
     "coverage": {
-        # A complete day with fewer events than this share of the tenant's median day is a partial loss.
+        # A complete day with fewer events than this share of both its neighbourhood (the 7 nearest days) and
+        # the same weekday in other weeks is a partial loss (never in a tenant's first 7 days: its ramp-up).
         "partial_day_ratio": 0.1,
+        # Rollup rows may differ from usage_events only by the events ingested (or dated) in the last this many
+        # seconds: an insert on its way into the materialized views. Everything older is reconciled exactly.
+        "ingest_guard_seconds": 300,
+        # The metering system is stalled when nothing was ingested (or dated) for longer than this *and* than
+        # ingest_silence_factor x its usual quiet spell at the same time of day over the window.
+        "max_ingest_silence_seconds": 1800,
+        "ingest_silence_factor": 4,
+        # A tenant silent for this long whose own history says it sends at least tenant_silence_min_events
+        # in such a span at this time of day (median of the previous days and of the same weekday) is a warning.
+        "tenant_silence_seconds": 10800,
+        "tenant_silence_min_events": 50,
+        # Events with a negative cost_usd or quantity (refunds recorded as usage): "warn" or "fail".
+        "negative_values": "warn",
     },
     "invoice": {
         # A SELECT with %(month_start)s / %(month_end)s (epoch seconds, end exclusive) returning the columns

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-NANOS_SQL = "toInt64(floor({col} * 1000000000 + 0.5))"  # per-event cost in integer nano-dollars (floor, not round: round() breaks ties differently across ClickHouse versions)
+# Per-event cost in integer nano-dollars (floor, not round: round() breaks ties differently across ClickHouse
+# versions). A NaN or infinite cost counts 0 here: it is never summed into a figure, it is a finding of its own.
+NANOS_SQL = "if(isFinite({col}), toInt64(floor({col} * 1000000000 + 0.5)), 0)"
 CENT = Decimal("0.01")
 
 

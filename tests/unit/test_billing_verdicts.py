@@ -25,15 +25,18 @@ def coverage_rows(window, tenants, skip=(), events=None, first_usage=None):
     per tenant per day; each tenant's first usage ever (usage_daily's first day) `first_usage[t]`, default long
     before the window."""
     first_usage = first_usage or {}
+    now = int(window.now.timestamp())
+    live = list(range(int(window.start.timestamp()) // 60, now // 60 + 1))  # something ingested every minute
     rows = {"active": [{"tenant_id": t} for t in tenants], "tenants": [], "duplicate_candidates": [],
             "future": [], "first_usage": [{"t": t, "first_day": first_usage.get(t, dt.date(2020, 1, 1))}
-                                          for t in tenants]}
+                                          for t in tenants],
+            "freshness": [{"event_minutes": live, "ingest_minutes": live}], "values": []}
     for t in tenants:
         days = [d for d in window.complete_days() + [window.today]
                 if (t, d) not in skip and d >= first_usage.get(t, dt.date.min)]
         n = [(events or {}).get((t, d), 1) for d in days]
         rows["tenants"].append({"t": t, "day_events": list(zip(days, n)), "cost_nanos": sum(n) * 1_000_000,
-                                "daily_drift": [], "hourly_drift": []})
+                                "daily_drift": [], "hourly_drift": [], "latest": now - 60})
     return rows
 
 
@@ -107,7 +110,7 @@ def test_coverage_drift_duplicates_orphans_future():
     tenant(rows, "a")["daily_drift"] = [daily_drift(d0, (1, 0.0, 0.0, 0.0, 1_000_000), (1, 0.0, 0.0, 0.0, 0.5))]
     rows["duplicates"] = [{"t": "a", "duplicated_ids": 2, "extra_rows": 3, "example_event_id": "evt-1"}]
     rows["tenants"].append({"t": "orphan", "day_events": [(d0, 4)], "cost_nanos": 4_000_000, "daily_drift": [],
-                            "hourly_drift": []})
+                            "hourly_drift": [], "latest": int(w.now.timestamp()) - 60})
     rows["future"] = [{"t": "a", "events": 2, "latest": int(NOW.timestamp()) + 86400}]
     r = coverage(rows, w)
     assert {f.code for f in r.failures} == {"rollup_drift_daily", "duplicate_event_ids"}

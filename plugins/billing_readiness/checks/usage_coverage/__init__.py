@@ -3,16 +3,23 @@
 Fails when an active tenant has no usage in the lookback window, when a tenant
 has a complete day without usage since its first usage ever (more than
 max_missing_days, default 0), when usage_daily or usage_hourly disagree with
-usage_events for a complete day, or when an event_id appears more than once
-(double billing). A day far below the tenant's median day is a partial-loss
-warning (a failure with partial_days_fail). Usage from tenants that are not
-active, and events dated in the future, are warnings. Four queries whatever the
-number of tenants (the rollups are compared with the events inside ClickHouse, so
-what comes back grows with the tenants, not their days), then the repeated id
-hashes (sliced to the memory limit) and, only if some repeat, the ids behind them.
+usage_events on any day up to now (today and its current hour included) by more
+than the events ingested in the last config coverage.ingest_guard_seconds (what
+can still be in flight into the materialized views), when ingestion has stalled
+(silence far beyond the usual quiet spell at this time of day), when an event
+carries a NaN or infinite cost or quantity, or when an event_id appears more than
+once (double billing). A day that collapsed against the days around it and the
+same weekday is a partial-loss warning (a failure with partial_days_fail); a large
+tenant gone silent is a warning (a failure with silent_tenants_fail); negative
+costs or quantities, usage from tenants that are not active and events dated in
+the future are warnings. Six queries whatever the number of tenants (the rollups
+are compared with the events inside ClickHouse, so what comes back grows with the
+tenants, not their days), then the repeated id hashes (sliced to the memory limit)
+and, only if some repeat, the ids behind them, and the hourly history of tenants
+silent for hours.
 
     queries.py  the SQL          verdict.py  the decision     gaps.py  missing and partial days
-    reconcile.py  rollups vs raw events                       render.py  its part of the report
+    reconcile.py  rollups vs raw events   freshness.py  stalled ingest, silent tenants   render.py  the report
 """
 from __future__ import annotations
 
@@ -21,37 +28,51 @@ from billing_readiness.checks.contract import ClickHouseCheck, RunContext, lazy,
 
 class UsageCoverage(ClickHouseCheck):
     """Check 1, ClickHouse data accuracy. Fails when an active tenant has no usage in the window, has a day
-    without usage since its first usage (beyond max_missing_days), has duplicate event ids, or the rollups
-    disagree with raw events. Failure means wrong or missing invoice lines."""
+    without usage since its first usage (beyond max_missing_days), has duplicate event ids, the rollups
+    disagree with raw events up to now (beyond what is still in flight), ingestion has stalled, or events
+    carry a NaN or infinite cost or quantity. Failure means wrong or missing invoice lines."""
 
     id = "usage_coverage"
     title = "Check 1: ClickHouse data accuracy"
     impact = "Billing mismatches: wrong or missing invoice lines."
-    params = ("lookback_days", "max_missing_days", "partial_days_fail", "reconciliation_tolerance_usd")
+    params = ("lookback_days", "max_missing_days", "partial_days_fail", "silent_tenants_fail",
+              "reconciliation_tolerance_usd")
     relaxing = {"lookback_days": ("lower", 30), "max_missing_days": ("higher", 0),
                 "reconciliation_tolerance_usd": ("higher", 0.01)}
 
     def queries(self, ctx: RunContext) -> dict:
+        from billing_readiness import cost_values
         from billing_readiness.checks.usage_coverage.queries import queries
-        from billing_readiness.timewindow import Window
+        from billing_readiness.timewindow import Window, epoch
 
-        return queries(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
-                       float(ctx.params["reconciliation_tolerance_usd"]))
+        window = Window(ctx.now, int(ctx.params["lookback_days"]))
+        return {**queries(ctx.cfg, window, float(ctx.params["reconciliation_tolerance_usd"])),
+                "values": cost_values.query(ctx.cfg, epoch(window.start), epoch(window.today_start) + 86400,
+                                            "lookback window")}
 
     def follow_up(self, ctx: RunContext, rows: dict) -> dict:
         """Duplicate ids in two steps: the repeated id hashes (in as many slices as the memory limit needs,
-        sized by the window's events), then, only if there are some, the ids behind them."""
-        from billing_readiness.checks.usage_coverage.queries import duplicate_candidates, duplicates, hash_partitions
+        sized by the window's events), then, only if there are some, the ids behind them. And the hourly
+        history of tenants silent for longer than config 'coverage.tenant_silence_seconds', if any."""
+        from billing_readiness.checks.usage_coverage.queries import (
+            duplicate_candidates, duplicates, hash_partitions, tenant_hours,
+        )
+        from billing_readiness.checks.usage_coverage.verdict import silent_candidates
         from billing_readiness.timewindow import Window
 
         window = Window(ctx.now, int(ctx.params["lookback_days"]))
+        more = {}
+        if "tenant_hours" not in rows:
+            query = tenant_hours(ctx.cfg, window, silent_candidates(rows, ctx.cfg, window))
+            more.update({"tenant_hours": query} if query else {})
         slices = sorted(k for k in rows if k.startswith("duplicate_candidates"))
         if not slices:
             events = sum(int(n) for r in rows["tenants"] for _, n in r["day_events"])
             parts = hash_partitions(ctx.cfg, events)
-            return {f"duplicate_candidates_{k}": duplicate_candidates(ctx.cfg, window, k, parts) for k in range(parts)}
+            return {**more, **{f"duplicate_candidates_{k}": duplicate_candidates(ctx.cfg, window, k, parts)
+                               for k in range(parts)}}
         query = duplicates(ctx.cfg, window, [r for k in slices for r in rows[k]])
-        return {"duplicates": query} if query else {}
+        return {**more, **({"duplicates": query} if query else {})}
 
     def evaluate(self, result, rows: dict, ctx: RunContext) -> None:
         from decimal import Decimal
@@ -62,7 +83,8 @@ class UsageCoverage(ClickHouseCheck):
         evaluate(result, rows, ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
                  max_missing_days=int(ctx.params["max_missing_days"] or 0),
                  tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
-                 partial_days_fail=bool(ctx.params.get("partial_days_fail")))
+                 partial_days_fail=bool(ctx.params.get("partial_days_fail")),
+                 silent_tenants_fail=bool(ctx.params.get("silent_tenants_fail")))
 
     Details = lazy("billing_readiness.checks.usage_coverage.verdict:Details")
     renderer = lazy("billing_readiness.checks.usage_coverage.render")

@@ -1,21 +1,29 @@
 """Check 1's day-by-day coverage: missing days and partial-loss days of one tenant (plain Python).
 
-A day counts from the tenant's first usage ever on: days before it (a tenant
-onboarded during the window) are neither missing nor partial. A complete day
-without events is missing; a day with events but under `ratio` of the tenant's
-median day (over its counted days with usage) is a partial loss.
+A day counts from the tenant's first usage ever on: days before it (a tenant onboarded during the window) are
+neither missing nor partial. A complete day without events is missing.
+
+A partial loss is a day that collapsed against its own neighbourhood, not against the window: fewer events than
+`ratio` of the median of its NEIGHBOURS nearest counted days (before and after it) *and* than `ratio` of the
+median of the same weekday in the window's other weeks (when there is one). A tenant growing 10x over the window
+changes by a few percent from one day to the next, a quiet weekend is quiet every week, so neither trips it.
+A tenant's first RAMP_UP_DAYS days from its first usage are never judged (onboarding ramps up from nothing).
 """
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from dataclasses import dataclass
+
+NEIGHBOURS = 7  # the nearest counted days a day is compared with
+RAMP_UP_DAYS = 7  # days from the first usage on that are never a partial loss
 
 
 @dataclass
 class PartialDay:
     day: str
     events: int
-    median_events: float
+    median_events: float  # the neighbourhood's median day
 
 
 def counted(days: list[str], first_usage: str | None) -> list[int]:
@@ -27,10 +35,23 @@ def missing_days(days: list[str], counts: list[int], first_usage: str | None) ->
     return [days[i] for i in counted(days, first_usage) if counts[i] == 0]
 
 
+def _after_ramp_up(day: str, first_usage: str | None) -> bool:
+    if first_usage is None:
+        return True
+    return dt.date.fromisoformat(day) >= dt.date.fromisoformat(first_usage) + dt.timedelta(days=RAMP_UP_DAYS)
+
+
 def partial_days(days: list[str], counts: list[int], first_usage: str | None, ratio: float) -> list[PartialDay]:
-    with_usage = [counts[i] for i in counted(days, first_usage) if counts[i] > 0]
-    if len(with_usage) < 3:  # too few days to know what a usual day is
-        return []
-    median = statistics.median(with_usage)
-    return [PartialDay(days[i], counts[i], float(median)) for i in counted(days, first_usage)
-            if 0 < counts[i] < ratio * median]
+    idx = [i for i in counted(days, first_usage) if counts[i] > 0]
+    out = []
+    for i in idx:
+        if not _after_ramp_up(days[i], first_usage):
+            continue
+        others = sorted((j for j in idx if j != i), key=lambda j: (abs(j - i), j))[:NEIGHBOURS]
+        if len(others) < 3:  # too few days to know what a usual day is
+            continue
+        near = statistics.median(counts[j] for j in others)
+        weekday = [counts[j] for j in idx if j != i and (j - i) % 7 == 0]
+        if counts[i] < ratio * near and (not weekday or counts[i] < ratio * statistics.median(weekday)):
+            out.append(PartialDay(days[i], counts[i], float(near)))
+    return out

@@ -1,6 +1,11 @@
-"""Check 1's SQL: four queries whatever the number of tenants, then the duplicate passes (the repeated id
-hashes, in slices sized to the memory limit; the ids only when some repeat). Rows are read by these column names."""
+"""Check 1's SQL: six queries whatever the number of tenants (active tenants, the window's scan against both
+rollups, first usage, freshness, future events) and the cost values (cost_values.py, shared with check 2), then
+follow-ups only when the rows call for them: the duplicate passes (the repeated id hashes, in slices sized to
+the memory limit; the ids only when some repeat) and the hourly history of silent tenants. Rows are read by these
+column names."""
 from __future__ import annotations
+
+import datetime as dt
 
 from billing_readiness.money import NANOS_SQL
 from billing_readiness.sql import Query, active_tenants_query
@@ -9,6 +14,7 @@ from billing_readiness.timewindow import Window, epoch
 FUTURE_SKEW_SECONDS = 300  # clock skew we forgive before an event counts as "from the future"
 MAX_CANDIDATES = 1000  # duplicated hashes sent back as a list; beyond that the second pass finds them itself
 BYTES_PER_ID = 40  # what ClickHouse's GROUP BY of one 64-bit hash with its count holds in memory, about
+MAX_SILENT_TENANTS = 200  # silent tenants whose hourly history is read (the largest ones)
 
 
 def _in_window(cfg: dict, window: Window) -> tuple[str, dict]:
@@ -18,51 +24,80 @@ def _in_window(cfg: dict, window: Window) -> tuple[str, dict]:
             {"start": epoch(window.start), "end": epoch(window.now)})
 
 
-def _differs(a: str, b: str) -> str:
-    """reconcile.qty_differs in SQL: float sums of the same quantities differ by summation order only."""
-    return f"abs({a} - {b}) > greatest(1e-6, 1e-9 * greatest(abs({a}), abs({b})))"
+def _differs(a: str, b: str, slack: str = "0") -> str:
+    """reconcile.qty_differs in SQL: float sums of the same quantities differ by summation order only, plus
+    what may still be in flight (`slack`); a non-finite rollup value always differs."""
+    return (f"(NOT isFinite({b}) OR abs({a} - {b}) > {slack} + greatest(1e-6, 1e-9 * greatest(abs({a}), abs({b}))))")
+
+
+def _count_differs(a: str, b: str, slack: str) -> str:
+    return f"abs(toInt64({a}) - toInt64({b})) > {slack}"
+
+
+def _cost_differs(nanos: str, rollup: str, slack_nanos: str) -> str:
+    return f"(NOT isFinite({rollup}) OR abs({nanos} / 1e9 - {rollup}) > %(cost_filter)s + {slack_nanos} / 1e9)"
 
 
 def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str, Query]:
     ev, hr, dl, types = cfg["usage_events"], cfg["usage_hourly"], cfg["usage_daily"], cfg["event_types"]
-    ts = ev["timestamp"]
-    in_window, span = _in_window(cfg, window)
-    rollup_span = {
+    ts, ing = ev["timestamp"], ev["ingested_at"] or ev["timestamp"]
+    guard = int(cfg["coverage"]["ingest_guard_seconds"])
+    tomorrow = window.today + dt.timedelta(days=1)
+    span = {
         "start": epoch(window.start),
-        "today_start": epoch(window.today_start),
+        "tomorrow_start": epoch(window.today_start) + 86400,
         "first_day": window.first_day.isoformat(),
-        "today": window.today.isoformat(),
+        "tomorrow": tomorrow.isoformat(),
+        "recent_after": epoch(window.now) - guard,
+        "now_skew": epoch(window.now) + FUTURE_SKEW_SECONDS,
     }
+    recent = f"_ing >= toDateTime(%(recent_after)s) OR _ts >= toDateTime(%(recent_after)s)"
     return {
         "active": active_tenants_query(cfg),
-        # One scan of the window's events, compared with both rollups inside ClickHouse: per tenant, its
-        # events per day (coverage) and only the tenant-days (and types) where a rollup disagrees. The
-        # filters match reconcile.py's rules (cost a micro-dollar looser), which judges what comes back;
-        # so the rows returned grow with the tenants, not with tenants x days x types.
+        # One scan of the window's events up to the end of today, compared with both rollups inside ClickHouse:
+        # per tenant, its events per day (coverage), the newest event, and only the tenant-days (and types) where a rollup disagrees by more than what was ingested
+        # in the last ingest_guard_seconds (what can still be on its way into the materialized views). Today
+        # and its current hour are reconciled too. The filters match reconcile.py's rules (cost a micro-dollar
+        # looser), which judges what comes back; the rows returned grow with the tenants, not their days.
         "tenants": Query(
-            "usage per tenant and day (usage_events), with the days where usage_daily or usage_hourly disagree",
+            "usage per tenant and day up to now (usage_events), with the days where usage_daily or usage_hourly "
+            "disagree beyond what is still in flight",
             f"""SELECT t, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
-       arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost), daily_bad))
-           AS daily_drift,
-       arraySort(groupArrayArray(hourly_bad)) AS hourly_drift
+       arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost,
+                               s_qc, s_in, s_out, s_sw, s_nanos), daily_bad)) AS daily_drift,
+       arraySort(groupArrayArray(hourly_bad)) AS hourly_drift,
+       max(latest) AS latest
 FROM
 (
     SELECT t, d, r_events, r_qc, r_in, r_out, r_sw, r_nanos, hourly_bad, d_qc, d_in, d_out, d_sw, d_cost,
-           d < toDate(%(today)s) AND (r_qc != d_qc OR {_differs('r_in', 'd_in')} OR {_differs('r_out', 'd_out')}
-               OR {_differs('r_sw', 'd_sw')} OR abs(r_nanos / 1e9 - d_cost) > %(cost_filter)s) AS daily_bad
+           s_qc, s_in, s_out, s_sw, s_nanos, latest,
+           ({_count_differs('r_qc', 'd_qc', 's_qc')} OR {_differs('r_in', 'd_in', 's_in')}
+               OR {_differs('r_out', 'd_out', 's_out')} OR {_differs('r_sw', 'd_sw', 's_sw')}
+               OR {_cost_differs('r_nanos', 'd_cost', 's_nanos')}) AS daily_bad
     FROM
     (
         SELECT t, d, sum(r_n) AS r_events, sumIf(r_n, et = %(query_type)s) AS r_qc,
                sumIf(r_q, et = %(input_type)s) AS r_in, sumIf(r_q, et = %(output_type)s) AS r_out,
                sumIf(r_q, et = %(storage_type)s) AS r_sw, sum(r_c) AS r_nanos,
-               groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c), d < toDate(%(today)s)
-                   AND (r_n != h_n OR {_differs('r_q', 'h_q')} OR abs(r_c / 1e9 - h_c) > %(cost_filter)s)) AS hourly_bad
+               sumIf(s_n, et = %(query_type)s) AS s_qc, sumIf(s_q, et = %(input_type)s) AS s_in,
+               sumIf(s_q, et = %(output_type)s) AS s_out, sumIf(s_q, et = %(storage_type)s) AS s_sw,
+               sum(s_c) AS s_nanos, max(latest) AS latest,
+               groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c, s_n, s_q, s_c),
+                   {_count_differs('r_n', 'h_n', 's_n')} OR {_differs('r_q', 'h_q', 's_q')}
+                   OR {_cost_differs('r_c', 'h_c', 's_c')}) AS hourly_bad
         FROM
         (
-            SELECT {ev['tenant_id']} AS t, toDate({ts}, 'UTC') AS d, toString({ev['event_type']}) AS et, count() AS r_n,
-                   sum({ev['quantity']}) AS r_q, sum({NANOS_SQL.format(col=ev['cost_usd'])}) AS r_c
-            FROM {ev['table']}
-            WHERE {in_window}
+            SELECT t, d, et, count() AS r_n, sum(_q_ok) AS r_q, sum(_c_n) AS r_c,
+                   countIf(_recent) AS s_n, sumIf(_q_ok, _recent) AS s_q, sumIf(_c_n, _recent) AS s_c,
+                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest
+            FROM
+            (
+                SELECT {ev['tenant_id']} AS t, toDate({ts}, 'UTC') AS d, toString({ev['event_type']}) AS et,
+                       {ev['quantity']} AS _q, {ev['cost_usd']} AS _c, {ts} AS _ts, {ing} AS _ing,
+                       if(isFinite(_q), _q, 0) AS _q_ok, {NANOS_SQL.format(col='_c')} AS _c_n, {recent} AS _recent
+                FROM {ev['table']}
+                WHERE {ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(tomorrow_start)s)
+            )
             GROUP BY t, d, et
         ) AS raw
         ALL FULL OUTER JOIN
@@ -70,7 +105,7 @@ FROM
             SELECT {hr['tenant_id']} AS t, toDate({hr['hour']}, 'UTC') AS d, toString({hr['event_type']}) AS et,
                    sum({hr['event_count']}) AS h_n, sum({hr['total_quantity']}) AS h_q, sum({hr['total_cost']}) AS h_c
             FROM {hr['table']}
-            WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(today_start)s)
+            WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(tomorrow_start)s)
             GROUP BY t, d, et
         ) AS hourly USING (t, d, et)
         GROUP BY t, d
@@ -81,15 +116,31 @@ FROM
                sum({dl['output_tokens']}) AS d_out, sum({dl['storage_writes_bytes']}) AS d_sw,
                sum({dl['total_cost_usd']}) AS d_cost
         FROM {dl['table']}
-        WHERE {dl['day']} >= toDate(%(first_day)s) AND {dl['day']} < toDate(%(today)s)
+        WHERE {dl['day']} >= toDate(%(first_day)s) AND {dl['day']} < toDate(%(tomorrow)s)
         GROUP BY t, d
     ) AS daily USING (t, d)
 )
 GROUP BY t""",
-            {**span, **rollup_span, "cost_filter": float(tolerance_usd) - 1e-6,
+            {**span, "cost_filter": float(tolerance_usd) - 1e-6,
              "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
              "storage_type": types["storage_write"]},
-            columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift"),
+            columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest"),
+        ),
+        # Freshness: the minutes of the window in which something was ingested, and in which events are dated
+        # (at most ~1,440 a day each): freshness.py measures the current silence against the usual quiet spell
+        # at the same time of day.
+        "freshness": Query(
+            "minutes with ingested and with dated events over the window (usage_events)",
+            f"""SELECT arraySort(groupUniqArrayIf(intDiv(toUInt32(_ts), 60), _ts <= toDateTime(%(now_skew)s))) AS event_minutes,
+       arraySort(groupUniqArrayIf(intDiv(toUInt32(_ing), 60), _ing <= toDateTime(%(now_skew)s))) AS ingest_minutes
+FROM
+(
+    SELECT {ts} AS _ts, {ing} AS _ing
+    FROM {ev['table']}
+    WHERE {ts} >= toDateTime(%(start)s) AND {ts} <= toDateTime(%(now_skew)s)
+)""",
+            {k: span[k] for k in ("start", "now_skew")},
+            columns=("event_minutes", "ingest_minutes"),
         ),
         # A tenant's first usage ever: the first day in the daily rollup (all history, tenants x days rows,
         # far smaller than the events). Days before it do not count as missing (a tenant onboarded lately).
@@ -175,4 +226,27 @@ GROUP BY t
 ORDER BY extra_rows DESC, t""",
         params,
         columns=("t", "duplicated_ids", "extra_rows", "example_event_id"),
+    )
+
+
+def tenant_hours(cfg: dict, window: Window, tenants: list[str]) -> Query | None:
+    """Only for tenants silent for longer than config 'coverage.tenant_silence_seconds': their events per hour
+    over the window (usage_hourly), so freshness.py can say how much they usually send at this time of day."""
+    if not tenants:
+        return None
+    hr = cfg["usage_hourly"]
+    return Query(
+        "events per hour of the silent tenants (usage_hourly)",
+        f"""SELECT t, arraySort(groupArray((h, n))) AS hours
+FROM
+(
+    SELECT {hr['tenant_id']} AS t, toUInt32({hr['hour']}) AS h, sum({hr['event_count']}) AS n
+    FROM {hr['table']}
+    WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(now)s) AND {hr['tenant_id']} IN %(tenants)s
+    GROUP BY t, h
+)
+GROUP BY t
+ORDER BY t""",
+        {"start": epoch(window.start), "now": epoch(window.now), "tenants": tuple(sorted(tenants))},
+        columns=("t", "hours"),
     )

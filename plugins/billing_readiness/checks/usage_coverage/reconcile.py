@@ -1,8 +1,9 @@
-"""Check 1's reconciliation: usage_daily and usage_hourly against usage_events, per tenant and complete day
+"""Check 1's reconciliation: usage_daily and usage_hourly against usage_events, per tenant and day, up to now
 (ClickHouse compares; the tenant-days it sends back are judged here)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -26,39 +27,53 @@ class DayTexts(dict):
         return text
 
 
-def qty_differs(a: float, b: float) -> bool:
-    """Float sums of the same quantities differ only by summation order: a few ulps, never a unit."""
-    return abs(a - b) > max(1e-6, 1e-9 * max(abs(a), abs(b)))
+def qty_differs(a: float, b: float, slack: float = 0.0) -> bool:
+    """Float sums of the same quantities differ only by summation order (a few ulps, never a unit), plus what may
+    still be in flight (`slack`: the quantities ingested in the last guard seconds). Non-finite always differs."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return True
+    return abs(a - b) > slack + max(1e-6, 1e-9 * max(abs(a), abs(b)))
 
 
-def cost_differs(nanos: int, rollup: float, tol: Decimal) -> bool:
-    """Raw cost (integer nano-dollars) vs a rollup's Float64 sum, beyond the tolerance, exactly."""
-    return abs(from_nanos(nanos) - from_float(rollup)) > tol
+def cost_differs(nanos: int, rollup: float, tol: Decimal, slack_nanos: int = 0) -> bool:
+    """Raw cost (integer nano-dollars) vs a rollup's Float64 sum, beyond the tolerance and what is in flight, exactly."""
+    if not math.isfinite(rollup):
+        return True
+    return abs(from_nanos(nanos) - from_float(rollup)) > tol + from_nanos(slack_nanos)
 
 
-def reconcile(result: CheckResult, tenant_rows: Rows, tol: Decimal) -> None:
-    """The rollups against usage_events, per tenant and complete day. ClickHouse compared every tenant-day
-    (queries.py) and sent back only those it found different: each is judged here by the same rules,
-    exactly (Decimal money), and becomes the evidence."""
+def reconcile(result: CheckResult, tenant_rows: Rows, tol: Decimal, skip: dict[str, set[str]] | None = None) -> None:
+    """The rollups against usage_events, per tenant and day up to now. ClickHouse compared every tenant-day and
+    sent back only those that differ by more than what was ingested in the last guard seconds (the slack: an
+    insert still on its way into the materialized views); each is judged here by the same rules, exactly
+    (Decimal money), and becomes the evidence. Days holding non-finite values (`skip`) are left to the value findings:
+    no figure computed from NaN or infinity is ever shown."""
     daily: dict[str, list[dict]] = defaultdict(list)
     hourly: dict[str, list[dict]] = defaultdict(list)
     for row in tenant_rows:
         t = row["t"]
-        for d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost in row["daily_drift"]:
+        poisoned = (skip or {}).get(t, set())
+        for d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost, *slack in row["daily_drift"]:
+            if day_text(d) in poisoned:
+                continue
+            s_qc, s_in, s_out, s_sw, s_nanos = slack or (0, 0.0, 0.0, 0.0, 0)
             for name, bad, e, f in (
-                ("query_count", int(r_qc) != int(d_qc), int(r_qc), int(d_qc)),
-                ("input_tokens", qty_differs(r_in, d_in), r_in, d_in),
-                ("output_tokens", qty_differs(r_out, d_out), r_out, d_out),
-                ("storage_writes_bytes", qty_differs(r_sw, d_sw), r_sw, d_sw),
-                ("total_cost_usd", cost_differs(r_nanos, d_cost, tol), from_nanos(r_nanos), from_float(d_cost)),
+                ("query_count", abs(int(r_qc) - int(d_qc)) > int(s_qc), int(r_qc), int(d_qc)),
+                ("input_tokens", qty_differs(r_in, d_in, s_in), r_in, d_in),
+                ("output_tokens", qty_differs(r_out, d_out, s_out), r_out, d_out),
+                ("storage_writes_bytes", qty_differs(r_sw, d_sw, s_sw), r_sw, d_sw),
+                ("total_cost_usd", cost_differs(r_nanos, d_cost, tol, s_nanos), from_nanos(r_nanos), _money(d_cost)),
             ):
                 if bad:
                     daily[t].append({"day": day_text(d), "column": name, "raw": _num(e), "rollup": _num(f)})
-        for d, et, n, q, nanos, fn, fq, fc in row["hourly_drift"]:
+        for d, et, n, q, nanos, fn, fq, fc, *slack in row["hourly_drift"]:
+            if day_text(d) in poisoned:
+                continue
+            s_n, s_q, s_c = slack or (0, 0.0, 0)
             for name, bad, e, f in (
-                ("event_count", int(n) != int(fn), int(n), int(fn)),
-                ("total_quantity", qty_differs(q, fq), q, fq),
-                ("total_cost", cost_differs(nanos, fc, tol), from_nanos(nanos), from_float(fc)),
+                ("event_count", abs(int(n) - int(fn)) > int(s_n), int(n), int(fn)),
+                ("total_quantity", qty_differs(q, fq, s_q), q, fq),
+                ("total_cost", cost_differs(nanos, fc, tol, s_c), from_nanos(nanos), _money(fc)),
             ):
                 if bad:
                     hourly[t].append({"day": day_text(d), "event_type": et, "column": name, "raw": _num(e),
@@ -67,11 +82,15 @@ def reconcile(result: CheckResult, tenant_rows: Rows, tol: Decimal) -> None:
     _drift_findings(result, "rollup_drift_hourly", "usage_hourly", hourly)
 
 
+def _money(v: float) -> Any:
+    return from_float(v) if math.isfinite(v) else v
+
+
 def _num(v) -> Any:
     if isinstance(v, Decimal):
         return f"{v:.6f}"
     if isinstance(v, float):
-        return round(v, 6)
+        return round(v, 6) if math.isfinite(v) else f"{v} (not a number a bill can hold)"
     return v
 
 

@@ -5,11 +5,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from billing_readiness import cost_values
+from billing_readiness.checks.usage_coverage import freshness
 from billing_readiness.checks.usage_coverage.gaps import PartialDay, missing_days, partial_days
 from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, DayTexts, Rows, day_text, reconcile
 from billing_readiness.money import from_nanos
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
-from billing_readiness.timewindow import Window
+from billing_readiness.timewindow import Window, epoch
 
 MATRIX_TENANT_LIMIT = 500  # above this, the report's heat map keeps only tenants with gaps
 
@@ -44,6 +46,7 @@ def evaluate(
     max_missing_days: int = 0,
     tolerance_usd: Decimal = Decimal("0.01"),
     partial_days_fail: bool = False,
+    silent_tenants_fail: bool = False,
 ) -> CheckResult:
     """Fill `result` with the verdict from the result sets of `queries()` (keyed the same way)."""
     result.details = Details()
@@ -93,13 +96,87 @@ def evaluate(
             tenant=t, events=events, cost_usd=f"{usd:.2f}",
         )
 
-    reconcile(result, rows["tenants"], tolerance_usd)
+    values = rows.get("values", [])
+    cost_values.add_findings(result, values, "the lookback window", cfg["coverage"]["negative_values"])
+    reconcile(result, rows["tenants"], tolerance_usd, skip=cost_values.non_finite_days(values))
+    result.metrics.update(reconciled_up_to=f"{window.now:%Y-%m-%d %H:%M:%S} UTC",
+                          in_flight_guard_seconds=int(cfg["coverage"]["ingest_guard_seconds"]))
+    _freshness(result, rows, cfg, window, silent_tenants_fail)
     _duplicates_and_future(result, rows, window)
     result.metrics["orphan_tenants"] = len(orphans)
     if result.passed:
         result.add(INFO, "ok", f"All {len(active)} active tenants have usage every day since their first usage; "
-                               "rollups agree with raw events.")
+                               f"rollups agree with raw events up to {window.now:%Y-%m-%d %H:%M} UTC; ingestion is live.")
     return result
+
+
+def silent_candidates(rows: dict[str, Rows], cfg: dict, window: Window) -> list[str]:
+    """Tenants whose newest event is older than config 'coverage.tenant_silence_seconds' (the largest first)."""
+    from billing_readiness.checks.usage_coverage.queries import MAX_SILENT_TENANTS
+
+    now, limit = epoch(window.now), int(cfg["coverage"]["tenant_silence_seconds"])
+    silent = [(-sum(int(n) for _, n in r["day_events"]), r["t"]) for r in rows["tenants"]
+              if int(r["latest"] or 0) and now - int(r["latest"]) >= limit]
+    return [t for _, t in sorted(silent)[:MAX_SILENT_TENANTS]]
+
+
+def _when(epoch_s: int | None) -> str:
+    if not epoch_s:
+        return "never in the window"
+    return dt.datetime.fromtimestamp(int(epoch_s), dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+
+
+def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Window, tenants_fail: bool) -> None:
+    """A stalled ingest fails (by ingestion time and by event time); a large tenant gone quiet is a warning."""
+    c, now = cfg["coverage"], epoch(window.now)
+    [fresh] = rows["freshness"] or [{"event_minutes": [], "ingest_minutes": []}]
+    series = [("event time", list(fresh["event_minutes"]))]
+    if cfg["usage_events"]["ingested_at"]:
+        series.insert(0, ("ingestion", list(fresh["ingest_minutes"])))
+    newest = {}
+    for name, minutes in series:
+        s = freshness.silence(name, minutes, now, window.days, int(c["max_ingest_silence_seconds"]),
+                              float(c["ingest_silence_factor"]))
+        newest[name] = s.newest
+        result.metrics[f"silence_by_{name.replace(' ', '_')}_s"] = s.silence_s
+        if s.stalled:
+            result.add(
+                FAIL, "ingest_stalled",
+                f"Nothing new by {name} for {_duration(s.silence_s)}: the newest {'ingestion' if name == 'ingestion' else 'event'}"
+                f" is from {_when(s.newest)} (now {window.now:%Y-%m-%d %H:%M} UTC). The usual quiet spell at this "
+                f"time of day is {_duration(s.usual_s)} over {s.samples} earlier day(s); the threshold is "
+                f"{_duration(s.threshold_s)} (config coverage.max_ingest_silence_seconds, "
+                f"{c['ingest_silence_factor']} x usual). Usage is not being metered: invoices would miss it.",
+                series=name, newest=_when(s.newest), silence_seconds=s.silence_s, usual_quiet_seconds=s.usual_s,
+                threshold_seconds=s.threshold_s,
+            )
+    result.metrics["newest_ingestion"] = _when(newest.get("ingestion"))
+    result.metrics["newest_event"] = _when(newest.get("event time"))
+    hours = {r["t"]: [(int(h), int(n)) for h, n in r["hours"]] for r in rows.get("tenant_hours", [])}
+    latest = {r["t"]: int(r["latest"] or 0) for r in rows["tenants"]}
+    for t in sorted(hours):
+        expected = freshness.expected_events(hours[t], latest[t], now, window.days)
+        if expected < c["tenant_silence_min_events"]:
+            continue
+        first_hour = min((h for h, _ in hours[t]), default=now)
+        rate = sum(n for _, n in hours[t]) / max(1.0, (now - first_hour) / 86400)
+        result.add(
+            FAIL if tenants_fail else WARN, "tenant_silent",
+            f"Tenant '{t}' has sent nothing for {_duration(now - latest[t])} (last event {_when(latest[t])}); it "
+            f"usually sends about {expected:,.0f} events in such a span at this time of day ({rate:,.0f} a day): "
+            "its usage may not be metered.",
+            tenant=t, last_event=_when(latest[t]), silence_seconds=now - latest[t],
+            usual_events_in_span=round(expected), events_per_day=round(rate),
+        )
 
 
 def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usage_rows: Rows, active: list[str], days: list[str], today: str,
@@ -152,7 +229,7 @@ def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usag
             result.add(
                 FAIL if partial_fails else WARN,
                 "partial_day_loss",
-                f"Tenant '{t}' has far less usage than on its median day ({partial[0].median_events:,.0f} events) "
+                f"Tenant '{t}' has far less usage than on the days around it and on the same weekday "
                 f"on {len(partial)} day(s): " + _list([_partial_text(p) for p in partial])
                 + ": usage may have been lost in ingestion.",
                 tenant=t, days=[{"day": p.day, "events": p.events, "median_events": p.median_events} for p in partial],
@@ -164,7 +241,7 @@ def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usag
 
 
 def _partial_text(p: PartialDay) -> str:
-    return f"{p.day} {p.events:,} events ({100 * p.events / p.median_events:.0f}% of median)"
+    return f"{p.day} {p.events:,} events ({100 * p.events / p.median_events:.0f}% of the days around it)"
 
 
 def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: Window) -> None:
