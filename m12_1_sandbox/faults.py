@@ -40,6 +40,12 @@ def onboarded_days_ago(plan: SeedPlan, tenant: str, days: int) -> SeedPlan:
     return with_outage(plan, tenant, plan.start.date(), (first - plan.start.date()).days)
 
 
+def _float_sql(value) -> str:
+    """A float literal both engines read, NaN and infinities included."""
+    v = float(value)
+    return "nan" if v != v else ("inf" if v == float("inf") else "-inf" if v == float("-inf") else repr(v))
+
+
 def insert_events(execute: Execute, database: str, events: Iterable[dict]) -> int:
     """Insert events given as dicts (event_id, tenant_id, event_type, quantity, cost_usd, timestamp and,
     optionally, created_at: when it was ingested, by default at its timestamp)."""
@@ -50,7 +56,7 @@ def insert_events(execute: Execute, database: str, events: Iterable[dict]) -> in
         selects.append(
             f"SELECT '{_check(e['event_id'])}' AS event_id, '{_check(e['tenant_id'])}' AS tenant_id, "
             f"CAST('{_check(e['event_type'])}' AS {EVENT_TYPE_ENUM}) AS event_type, "
-            f"toFloat64({float(e['quantity'])}) AS quantity, toFloat64({float(e['cost_usd'])}) AS cost_usd, "
+            f"toFloat64({_float_sql(e['quantity'])}) AS quantity, toFloat64({_float_sql(e['cost_usd'])}) AS cost_usd, "
             f"'{{\"fault\":true}}' AS metadata, toDateTime({ts}) AS timestamp, toDateTime({ingested}) AS created_at"
         )
     if selects:
@@ -152,3 +158,41 @@ def mutate_costs(execute: Execute, database: str, tenant: str, start: dt.datetim
         if time.monotonic() > deadline:
             raise TimeoutError(f"mutation on {db}.{table} not done after {timeout_s}s")
         time.sleep(0.1)
+
+
+def with_gap(plan: SeedPlan, tenants: Iterable[str] | None, start: dt.datetime, end: dt.datetime) -> SeedPlan:
+    """The plan with nothing stored for `tenants` (None: every tenant) between start and end."""
+    wanted = None if tenants is None else set(tenants)
+    return dataclasses.replace(plan, tenants=[
+        dataclasses.replace(t, outages=t.outages + ((start, end),)) if wanted is None or t.tenant_id in wanted else t
+        for t in plan.tenants])
+
+
+def stalled_ingest(plan: SeedPlan, hours: float = 2) -> SeedPlan:
+    """Ingestion stopped `hours` before now: no tenant has anything after that (every day still has usage)."""
+    return with_gap(plan, None, plan.now - dt.timedelta(hours=hours), plan.now + dt.timedelta(seconds=1))
+
+
+def silent_tenant(plan: SeedPlan, tenant: str = "acme-corp", hours: float = 6) -> SeedPlan:
+    """One (large) tenant has sent nothing for `hours`; everyone else is live."""
+    return with_gap(plan, [tenant], plan.now - dt.timedelta(hours=hours), plan.now + dt.timedelta(seconds=1))
+
+
+def drift_hourly_rollup(execute: Execute, database: str, tenant: str, hour: dt.datetime, extra_cost: float = 25.0,
+                        extra_events: int = 40, event_type: str = "query") -> None:
+    """Add events and cost to one tenant-hour in usage_hourly only (the hourly rollup drifts from raw events)."""
+    db, t, et = _check(database), _check(tenant), _check(event_type)
+    start = hour.replace(minute=0, second=0, microsecond=0)
+    execute(
+        f"INSERT INTO {db}.usage_hourly (tenant_id, event_type, hour, total_quantity, total_cost, event_count) "
+        f"SELECT '{t}', CAST('{et}' AS {EVENT_TYPE_ENUM}), toDateTime({_epoch(start)}), toFloat64({int(extra_events)}), "
+        f"toFloat64({float(extra_cost)}), toUInt64({int(extra_events)})"
+    )
+
+
+def add_value_events(execute: Execute, database: str, tenant: str, at: dt.datetime, cost: float, n: int = 3,
+                     tag: str = "value", quantity: float = 1.0) -> None:
+    """n events with this cost_usd (negative: a refund recorded as usage; float('nan') / float('inf'): a pricing
+    bug) and quantity, a second apart from `at`, ingested as they happen."""
+    events = _query_events(tenant, at, n, 0.0, tag)
+    insert_events(execute, database, [{**e, "cost_usd": cost, "quantity": quantity} for e in events])

@@ -9,7 +9,8 @@ Over the limit: HTTP 429, a JSON error, Retry-After and X-RateLimit-* headers.
 /admin/quota/{tenant} sets (PUT), shows (GET) and removes (DELETE) a tenant's limit override.
 
 `--fault` switches on a misbehaviour for the readiness tests: not_enforced,
-off_by_one, racy, error_5xx, no_headers, slow.
+off_by_one, racy, error_5xx, no_headers, slow, constant_limit, no_expiry (counters
+never expire), stale_reset (the 429 announces a reset in the past).
 
     python -m m12_1_sandbox.quota_api --port 18700 --redis-url redis://127.0.0.1:16379/0
 """
@@ -20,7 +21,8 @@ import datetime as dt
 import os
 import time
 
-FAULTS = ("none", "not_enforced", "off_by_one", "racy", "error_5xx", "no_headers", "slow", "constant_limit")
+FAULTS = ("none", "not_enforced", "off_by_one", "racy", "error_5xx", "no_headers", "slow", "constant_limit",
+          "no_expiry", "stale_reset")
 TIERS = {
     "free": {"hourly": 100, "daily": 1_000, "monthly": 20_000},
     "pro": {"hourly": 1_000, "daily": 50_000, "monthly": 1_000_000},
@@ -41,7 +43,7 @@ end
 local counts = {}
 for i = 1, n do
   counts[i] = redis.call('INCR', KEYS[i])
-  if counts[i] == 1 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[n + i])) end
+  if counts[i] == 1 and tonumber(ARGV[n + i]) > 0 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[n + i])) end
 end
 return {1, 1, counts[1]}
 """
@@ -120,6 +122,7 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
             "tenant_id": tenant,
             "limits": {k: v for k, v in values.items() if ":limit:" in k},
             "counters": {k: v for k, v in values.items() if k.startswith("quota:")},
+            "ttls": {k: r.ttl(k) for k in keys if k.startswith("quota:")},
         }
 
     @app.get("/health")
@@ -150,7 +153,9 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
                     r.expire(k, wins[w][1])
         else:
             slack = 1 if fault == "off_by_one" else 0
-            args = [limits[w] for w in WINDOWS] + [wins[w][1] for w in WINDOWS] + [slack]
+            # no_expiry: the counters are never given a TTL (a tenant at its limit stays blocked for good)
+            ttls = [0 if fault == "no_expiry" else wins[w][1] for w in WINDOWS]
+            args = [limits[w] for w in WINDOWS] + ttls + [slack]
             allowed, which, count = check_and_count(keys=keys, args=args)
         if fault == "not_enforced":
             allowed = 1
@@ -161,7 +166,7 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
                 "Retry-After": str(reset_in),
                 "X-RateLimit-Limit": str(limit),
                 "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(int(now.timestamp()) + reset_in),
+                "X-RateLimit-Reset": str(int(now.timestamp()) + (-7200 if fault == "stale_reset" else reset_in)),
                 "RateLimit-Policy": f'"{w}";q={limit};w={reset_in}',
                 "RateLimit": f'"{w}";r=0;t={reset_in}',
             }

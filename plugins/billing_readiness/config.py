@@ -106,6 +106,9 @@ def _validate(cfg: dict) -> None:
         raise ConfigError(f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
                           f"{cfg['coverage']['partial_day_ratio']!r}")
     _validate_coverage(cfg["coverage"])
+    if cfg["cost_values"]["negative"] not in ("warn", "fail"):
+        raise ConfigError(f"config key 'cost_values.negative' must be \"warn\" or \"fail\", got "
+                          f"{cfg['cost_values']['negative']!r}")
     if cfg["invoice"]["late_arrival_grace_seconds"] < 0:
         raise ConfigError("config key 'invoice.late_arrival_grace_seconds' must not be negative")
     if not all(isinstance(m, str) and m for m in cfg["invoice"]["accepted_mutations"]):
@@ -127,9 +130,6 @@ def _validate_coverage(c: dict) -> None:
     for key, (low, high, why) in bounds.items():
         if not low <= c[key] <= high:
             raise ConfigError(f"config key 'coverage.{key}' must be between {low} and {high} ({why}), got {c[key]!r}")
-    if c["negative_values"] not in ("warn", "fail"):
-        raise ConfigError(f"config key 'coverage.negative_values' must be \"warn\" or \"fail\", got "
-                          f"{c['negative_values']!r}")
 
 
 def _between(q: dict, key: str, low: float, high: float, why: str = "") -> None:

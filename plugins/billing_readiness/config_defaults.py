@@ -78,8 +78,11 @@ DEFAULTS: dict[str, Any] = {
         # in such a span at this time of day (median of the previous days and of the same weekday) is a warning.
         "tenant_silence_seconds": 10800,
         "tenant_silence_min_events": 50,
-        # Events with a negative cost_usd or quantity (refunds recorded as usage): "warn" or "fail".
-        "negative_values": "warn",
+    },
+    "cost_values": {
+        # Events with a negative cost_usd or quantity (refunds recorded as usage), in check 1's window and
+        # check 2's month: "warn" or "fail". NaN and infinite values always fail.
+        "negative": "warn",
     },
     "invoice": {
         # A SELECT with %(month_start)s / %(month_end)s (epoch seconds, end exclusive) returning the columns

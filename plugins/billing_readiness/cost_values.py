@@ -3,7 +3,7 @@
 Checked before any arithmetic, by checks 1 (the window) and 2 (the closed month) with the same query: a
 non-finite value fails (no sum containing it means anything, and no message shows a figure computed from it);
 a negative cost or quantity (a refund recorded as usage?) is a warning, or a failure with config
-`coverage.negative_values` = "fail". The money sums elsewhere count a non-finite cost as 0 (money.NANOS_SQL).
+`cost_values.negative` = "fail". The money sums elsewhere count a non-finite cost as 0 (money.NANOS_SQL).
 """
 from __future__ import annotations
 

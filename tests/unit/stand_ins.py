@@ -103,6 +103,11 @@ class KeyStoreControl:
     def leftovers(self):
         return sorted(k for k in self.keys if f":{self.probe}:" in k or k.endswith(f":{self.probe}"))
 
+    def counters(self):
+        """What the API counted, with TTLs: `counter_ttls` when a test sets it, else one hourly counter that
+        expires within its window."""
+        return getattr(self, "counter_ttls", None) or {f"quota:{self.probe}:queries_hourly": 3000}
+
     def lock(self, key, holder, ttl):
         current = self.locks.setdefault(key, holder)
         return None if current == holder else current

@@ -234,13 +234,13 @@ def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
 
     clean = RowsClickHouse({"active tenants (tenant_quotas)": [{"tenant_id": "a"}]})
     uc.CHECK.run(StandInServices(clean), context())
-    assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 5
+    assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 7
     found = RowsClickHouse({
         "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
         "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 2}],
         "event_ids stored more than once, per tenant": [
             {"t": "a", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "evt-1"}]})
     result = uc.CHECK.run(StandInServices(found), context())
-    assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 6
+    assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 8
     assert "duplicate_event_ids" in {f.code for f in result.failures}
     assert "event_ids stored more than once, per tenant" in {q["name"] for q in result.queries}

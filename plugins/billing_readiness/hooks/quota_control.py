@@ -79,6 +79,17 @@ class RedisQuotaControl:
     def ttls(self) -> dict[str, int]:
         return {key: int(self.redis.ttl(key)) for key in self.setup_keys}
 
+    def counters(self) -> dict[str, int]:
+        """The probe's counter keys (what the patterns match beyond the keys the probe wrote) and their TTLs
+        (-1: no expiry), read before any cleanup."""
+        keys = [k for k in self.matching_keys() if k not in self.setup_keys]
+        if not keys:
+            return {}
+        pipe = self.redis.pipeline()
+        for key in keys:
+            pipe.ttl(key)
+        return {k: int(ttl) for k, ttl in zip(keys, self._run(pipe))}
+
     def _run(self, pipe) -> list:
         import redis
 
@@ -129,6 +140,15 @@ class HttpAdminQuotaControl:
     def release(self) -> int:
         resp = self._call("DELETE")
         return 1 if resp["status"] and 200 <= resp["status"] < 300 else 0
+
+    def counters(self) -> dict[str, int] | None:
+        """The counters and TTLs the admin endpoint reports (`ttls` in its GET body); None when it reports none."""
+        resp = self._call("GET")
+        body = resp["body"] if isinstance(resp["body"], dict) else {}
+        ttls = body.get("ttls")
+        if not isinstance(ttls, dict):
+            return None
+        return {str(k): int(v) for k, v in ttls.items() if not str(k).split(":")[0] == "tenant"}
 
     def leftovers(self) -> list[str]:
         resp = self._call("GET")

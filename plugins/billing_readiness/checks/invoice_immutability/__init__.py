@@ -66,11 +66,14 @@ class InvoiceImmutability(Check):
 
         from billing_readiness.checks.invoice_immutability.queries import queries
         from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
+        from billing_readiness import cost_values
         from billing_readiness.results import Artifact, BaselineRecord
+        from billing_readiness.timewindow import epoch
 
         month = billing_month(ctx.params.get("billing_month"), ctx.now)
         clickhouse = io.clickhouse(ctx.cfg)
-        qs = queries(ctx.cfg, month)
+        qs = {**queries(ctx.cfg, month),
+              "values": cost_values.query(ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}")}
         rows = clickhouse.run_all(qs)
         key = baseline_key(clickhouse.source_id(), ctx.cfg, month)
         baseline = io.baseline(key)
@@ -78,7 +81,7 @@ class InvoiceImmutability(Check):
         result.show_queries(qs)
         evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline,
                  int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]), ctx.cfg["invoice"]["accepted_mutations"],
-                 ctx.cfg["clickhouse"]["cluster"])
+                 ctx.cfg["clickhouse"]["cluster"], ctx.cfg["cost_values"]["negative"])
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         details: Details = result.details
         details.baseline_variable = key

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from billing_readiness import cost_values
 from billing_readiness.checks.invoice_immutability.closed_month import (
     LateArrival, Mutation, late_arrivals, late_rows, mutations, mutations_scope,
 )
@@ -110,14 +112,18 @@ def evaluate(
     late_arrival_grace_s: int = 3600,
     accepted_mutations: list[str] = (),
     cluster: str | None = None,
+    negative: str = "warn",
 ) -> CheckResult:
     """Fill `result`; `baseline` is what an earlier run recorded for `month` (None: first time seen).
 
     Late arrivals come from `rows["late"]` or the invoice read's late columns; neither is there when the
     events table has no ingestion-time column."""
     active = sorted({r["tenant_id"] for r in rows["active"]})
-    a = totals(rows["raw"])
-    rollup = totals(rows["rollup"], cost_column="total_cost_usd")
+    values = rows.get("values", [])
+    cost_values.add_findings(result, values, str(month), negative)
+    unbillable = set(cost_values.non_finite_days(values))  # failed above; no figure is computed from them
+    a = totals([r for r in rows["raw"] if r["tenant_id"] not in unbillable])
+    rollup = totals(_finite_rollup(result, rows["rollup"], unbillable, month), cost_column="total_cost_usd")
     result.details = details = Details(str(month), invoice_lines(active, a, month))
     billed = sum((a[t][2] for t in active if t in a), Decimal(0))
     result.metrics.update(
@@ -156,6 +162,23 @@ def evaluate(
     if result.passed:
         result.add(INFO, "ok", f"{month}: {len(active)} invoice lines, ${to_cents(billed):.2f} in all, reproducible.")
     return result
+
+
+def _finite_rollup(result, rows: list[dict[str, Any]], unbillable: set[str], month: Month) -> list[dict[str, Any]]:
+    """The rollup's totals that a bill can be made of: a tenant whose events hold non-finite values is already
+    failed; a non-finite rollup total without such events is a rollup defect of its own."""
+    out = []
+    for r in rows:
+        if r["tenant_id"] in unbillable:
+            continue
+        if not (math.isfinite(float(r["total_cost_usd"])) and math.isfinite(float(r["total_tokens"]))):
+            result.add(FAIL, "rollup_non_finite",
+                       f"Tenant '{r['tenant_id']}', {month}: usage_daily holds a non-finite total "
+                       f"(cost {r['total_cost_usd']}, tokens {r['total_tokens']}) while its events are finite: "
+                       "the rollup cannot regenerate the invoice.", tenant=r["tenant_id"], month=str(month))
+            continue
+        out.append(r)
+    return out
 
 
 def _lines_and_reads(result, active, a: Totals, rollup: Totals, month, tol) -> None:

@@ -30,6 +30,9 @@ class ProbeRun:
     second: list[dict] = field(default_factory=list)
     concurrent: list[dict] | None = None
     cleanup: Cleanup = field(default_factory=Cleanup)
+    # After each sequence, before any cleanup: {"limit", "seen_at" (epoch), "counters" ({key: TTL}; None when
+    # the quota control cannot see TTLs)}, so windows.py can tell whether the quota comes back.
+    windows: list[dict] = field(default_factory=list)
 
 
 def second_limit(limit: int) -> int:
@@ -70,9 +73,11 @@ class Probe:
         try:
             self._clean(run)  # counters left by an earlier, crashed probe
             run.sequential = self._sequence(limit)
+            self._inspect(run, limit)  # the evidence of the first limit, read before anything is deleted
             if diagnose_sequence(run.sequential, limit) is None:
                 self._clean(run)  # counters back to zero; the next sequence writes its own quota
                 run.second = self._sequence(run.second_limit)
+                self._inspect(run, run.second_limit)
                 if concurrency and diagnose_sequence(run.second, run.second_limit) is None:
                     self._clean(run)
                     self.wait_for_window()
@@ -97,6 +102,14 @@ class Probe:
         while need_more(responses, limit):
             responses.append(self.api.request(self.method, self.q["path"], **self.request))
         return responses
+
+    def _inspect(self, run: ProbeRun, limit: int) -> None:
+        """The probe tenant's counters and their TTLs as the API left them (never another tenant's keys)."""
+        counters = self.control.counters()
+        if counters is not None:
+            mine, _ = split_owned(sorted(counters), self.q["cleanup_patterns"], self.probe)
+            counters = {k: counters[k] for k in mine}
+        run.windows.append({"limit": limit, "seen_at": self.io.time(), "counters": counters})
 
     def _clean(self, run: ProbeRun) -> None:
         mine, foreign = split_owned(self.control.matching_keys(), self.q["cleanup_patterns"], self.probe)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from billing_readiness.checks.quota_enforcement.diagnose import (
     _ok, describe, diagnose_concurrency, diagnose_sequence, inspect_429,
 )
+from billing_readiness.checks.quota_enforcement import windows
 from billing_readiness.checks.quota_enforcement.probe import Cleanup, ProbeRun
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
 
@@ -30,6 +31,13 @@ class Concurrent:
 
 
 @dataclass
+class WindowSeen:
+    limit: int
+    seen_at: str
+    counters: dict[str, int] | None = None  # key -> TTL seconds (-1: never expires); None: not visible
+
+
+@dataclass
 class Details:
     limit: int
     probe_tenant: str
@@ -38,6 +46,7 @@ class Details:
     second: list[Request] = field(default_factory=list)
     concurrent: Concurrent | None = None
     cleanup: Cleanup = field(default_factory=Cleanup)
+    windows: list[WindowSeen] = field(default_factory=list)
 
 
 def _request(n: int, r: dict) -> Request:
@@ -82,6 +91,7 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
         c_problem = diagnose_concurrency(concurrent, limit)
         if c_problem:
             result.add(FAIL, c_problem[0], c_problem[1], limit=limit, sent=len(concurrent), accepted=accepted)
+    _window_findings(result, run)
     _cleanup_findings(result, run.cleanup, probe_tenant)
     if result.passed:
         result.add(
@@ -91,6 +101,31 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
             + (f"; {limit} of {len(concurrent)} concurrent requests accepted" if concurrent else "") + ".",
         )
     return result
+
+
+def _window_findings(result: CheckResult, run: ProbeRun) -> None:
+    """Does the quota come back? Judged on the counters as the API left them after each limit (before cleanup)."""
+    seen_codes: set[str] = set()
+    for w in run.windows:
+        result.details.windows.append(WindowSeen(w["limit"], windows.at(w["seen_at"]), w["counters"]))
+        sequence = run.sequential if w["limit"] == run.limit else run.second
+        accepted = sum(1 for r in sequence if _ok(r.get("status")))
+        if w["counters"] is None:
+            found = [(WARN, "counter_expiry_not_checked",
+                      "The quota control shows no counter TTLs (an admin endpoint whose GET has no 'ttls'): whether "
+                      "a tenant's quota resets when its window ends was not checked.")]
+        elif not w["counters"] and accepted:
+            found = [(WARN, "counters_not_found",
+                      f"After {accepted} accepted request(s) no counter key of the probe tenant matched config "
+                      "'quota.cleanup_patterns': whether the quota resets when its window ends was not checked.")]
+        else:
+            refusal = sequence[w["limit"]] if len(sequence) > w["limit"] else {}
+            found = windows.judge_counters(w["counters"], w["seen_at"])
+            found += windows.judge_reset(refusal.get("headers") or {}, w["counters"], w["seen_at"])
+        for severity, code, message in found:
+            if (code, message) not in seen_codes:
+                seen_codes.add((code, message))
+                result.add(severity, code, message, limit=w["limit"])
 
 
 def _cleanup_findings(result: CheckResult, cleanup: Cleanup, probe: str) -> None:

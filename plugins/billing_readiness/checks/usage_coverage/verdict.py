@@ -97,7 +97,7 @@ def evaluate(
         )
 
     values = rows.get("values", [])
-    cost_values.add_findings(result, values, "the lookback window", cfg["coverage"]["negative_values"])
+    cost_values.add_findings(result, values, "the lookback window", cfg["cost_values"]["negative"])
     reconcile(result, rows["tenants"], tolerance_usd, skip=cost_values.non_finite_days(values))
     result.metrics.update(reconciled_up_to=f"{window.now:%Y-%m-%d %H:%M:%S} UTC",
                           in_flight_guard_seconds=int(cfg["coverage"]["ingest_guard_seconds"]))
