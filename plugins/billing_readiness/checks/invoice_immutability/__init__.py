@@ -66,6 +66,8 @@ class InvoiceImmutability(Check):
 
         from billing_readiness.checks.invoice_immutability.queries import queries
         from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
+        import datetime as dt
+
         from billing_readiness import cost_values
         from billing_readiness.results import Artifact, BaselineRecord
         from billing_readiness.timewindow import epoch
@@ -87,7 +89,14 @@ class InvoiceImmutability(Check):
         details.baseline_variable = key
         details.invoice_csv = f"invoices-{month}.csv"
         result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
-        if baseline is None and result.passed:
+        settled = month.end.timestamp() + int(ctx.cfg["invoice"]["late_arrival_grace_seconds"])
+        if baseline is None and result.passed and ctx.now.timestamp() < settled:
+            # Rows of the month's last seconds may still be on their way (normal lag): its totals are not final.
+            details.baseline = (f"not recorded yet: {month} closed {ctx.now - month.end} ago and rows may still "
+                                "arrive within config invoice.late_arrival_grace_seconds; a run after "
+                                f"{dt.datetime.fromtimestamp(settled, dt.timezone.utc):%Y-%m-%d %H:%M} UTC records it")
+            result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
+        elif baseline is None and result.passed:
             result.record = BaselineRecord(
                 key,
                 {"month": str(month), "source": clickhouse.describe(), "recorded_at": ctx.now.isoformat(),

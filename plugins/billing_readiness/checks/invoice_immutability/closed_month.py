@@ -1,7 +1,8 @@
 """What one run can see of a closed month's history, without an earlier run to compare with.
 
-Late arrivals: rows dated in the month but ingested after it closed (plus a grace
-period for normal ingest lag) changed its invoice after the fact. Mutations: an
+Late arrivals: rows dated in the month, ingested after it closed and longer after
+the event than normal ingest lag (the grace), changed its invoice after the fact;
+judged by each row's own lag, so it means the same at any instant after the close. Mutations: an
 ALTER ... UPDATE/DELETE recorded on the events table or a rollup since the month
 began may have rewritten its stored costs. Both fail check 2 on the first run too.
 """
@@ -69,7 +70,7 @@ def late_arrivals(result: CheckResult, rows: list[dict] | None, month: Month, gr
             FAIL,
             "late_arrivals",
             f"Tenant '{late.tenant}', {month}: {late.rows:,} row(s) worth ${late.cost_usd} were ingested after the "
-            f"month closed ({month.end:%Y-%m-%d %H:%M} UTC + {grace_s}s grace), from {late.first_ingested} to "
+            f"month closed ({month.end:%Y-%m-%d %H:%M} UTC) and more than {grace_s}s after they happened, from {late.first_ingested} to "
             f"{late.last_ingested}: a closed month's invoice changed after the fact (late backfill).",
             tenant=late.tenant, month=str(month), rows=late.rows, cost_usd=late.cost_usd,
             first_ingested=late.first_ingested, last_ingested=late.last_ingested,

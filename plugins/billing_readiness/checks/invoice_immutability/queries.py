@@ -100,11 +100,11 @@ ORDER BY name""",
        toUInt32(min({ev['ingested_at']})) AS first_ingested, toUInt32(max({ev['ingested_at']})) AS last_ingested
 FROM {ev['table']}
 WHERE {ev['timestamp']} >= toDateTime(%(month_start)s) AND {ev['timestamp']} < toDateTime(%(month_end)s)
-  AND {ev['ingested_at']} > toDateTime(%(closed_at)s)
+  AND {ev['ingested_at']} > toDateTime(%(month_end)s) AND {ev['ingested_at']} > {ev['timestamp']} + %(grace)s
 GROUP BY tenant_id
 ORDER BY tenant_id""",
             {"month_start": epoch(month.start), "month_end": epoch(month.end),
-             "closed_at": epoch(month.end) + int(cfg["invoice"]["late_arrival_grace_seconds"])},
+             "grace": int(cfg["invoice"]["late_arrival_grace_seconds"])},
             columns=("tenant_id", "late_rows", "cost_nanos", "first_ingested", "last_ingested"),
         )
     return out
@@ -128,9 +128,11 @@ def queries(cfg: dict, month: Month) -> dict[str, Query]:
         if late_inline:  # the same scan counts what arrived after the month closed
             raw_name += ", with late arrivals"
             columns = INVOICE_COLUMNS + LATE_COLUMNS
-            params["closed_at"] = epoch(month.end) + int(cfg["invoice"]["late_arrival_grace_seconds"])
+            params["grace"] = int(cfg["invoice"]["late_arrival_grace_seconds"])
             ing = ev["ingested_at"]
-            after = f"{ing} > toDateTime(%(closed_at)s)"
+            # Late: written after the month ended, and longer after the event than normal ingest lag (the
+            # grace). So an event of 23:59:59 written at 00:00:04 is not late, at whatever instant we look.
+            after = f"({ing} > toDateTime(%(month_end)s) AND {ing} > {ev['timestamp']} + %(grace)s)"
             late = f""",
        countIf({after}) AS late_rows, sumIf({NANOS_SQL.format(col=ev['cost_usd'])}, {after}) AS late_cost_nanos,
        toUInt32(minIf({ing}, {after})) AS first_ingested, toUInt32(maxIf({ing}, {after})) AS last_ingested"""
