@@ -124,11 +124,11 @@ def _faults(now: dt.datetime) -> dict:
                                 (set(), {"tenant_silent"}), None),
         "non-finite-cost-now": (
             None, lambda x, db: faults.add_value_events(x, db, "tenant-m01", now - dt.timedelta(minutes=10),
-                                                        float("nan"), n=2, tag="nan"),
+                                                        float("nan"), n=2, tag="pricing-bug"),
             ({"non_finite_values"}, set()),
             ({"non_finite_values"}, set()) if now - dt.timedelta(minutes=10) < month.end else (set(), set())),
         "infinite-cost-last-hour-of-the-closed-month": (
-            None, lambda x, db: faults.add_value_events(x, db, "tenant-m01", last_closed_hour, float("inf"), tag="inf"),
+            None, lambda x, db: faults.add_value_events(x, db, "tenant-m01", last_closed_hour, float("inf"), tag="overflow"),
             ({"non_finite_values"} if in_window else set(), set()), ({"non_finite_values"}, set())),
         "negative-cost-yesterday": (
             None, lambda x, db: faults.add_value_events(x, db, "tenant-s01", now - dt.timedelta(days=1), -1.25,
