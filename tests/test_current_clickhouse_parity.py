@@ -17,6 +17,8 @@ from billing_readiness.checks.invoice_immutability.queries import queries as inv
 from billing_readiness.checks.usage_coverage.queries import duplicate_candidates
 from billing_readiness.checks.usage_coverage.queries import duplicates as duplicates_query
 from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
+from billing_readiness.checks.usage_coverage.queries import tenant_hours
+from billing_readiness import cost_values
 
 FIRST_PASS_PROBE = (1, 2, 3)  # hashes nobody has: the second pass must agree on finding nothing for them
 from billing_readiness.config import load_config
@@ -36,12 +38,23 @@ class Chdb:
 
     def execute(self, sql, params=None, settings=None, with_column_types=False):
         text = Query("", sql, params or {}).render() if params else sql
+        # NaN and infinities come back as "nan"/"inf" strings (null otherwise): turned into floats below
+        if text.lstrip().upper().startswith(("SELECT", "WITH")):
+            settings = {**(settings or {}), "output_format_json_quote_denormals": 1}
         if settings:
             text += " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in settings.items())
         out = self.session.query(text, "JSONCompact").bytes()
         data = json.loads(out) if out.strip() else {"data": [], "meta": []}
-        rows = [tuple(row) for row in data["data"]]
+        rows = [tuple(_denormals(row)) for row in data["data"]]
         return (rows, [(m["name"], m["type"]) for m in data["meta"]]) if with_column_types else rows
+
+
+def _denormals(value):
+    if isinstance(value, list):
+        return [_denormals(v) for v in value]
+    if value in ("inf", "+inf", "-inf", "nan", "-nan"):
+        return float(value.replace("-nan", "nan"))
+    return value
 
 
 def named(execute, q):
@@ -62,19 +75,19 @@ def canon(value):
     return value
 
 
+def _same(x, y) -> bool:
+    """Equal, floats within 1e-9 (NaN equal to NaN: both engines stored the same non-finite value), recursively."""
+    if isinstance(x, tuple) and isinstance(y, tuple):
+        return len(x) == len(y) and all(_same(a, b) for a, b in zip(x, y))
+    if isinstance(x, float) and isinstance(y, float):
+        return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+    return x == y
+
+
 def same_rows(a, b):
     ka = sorted((tuple(canon(v) for v in r) for r in a), key=repr)
     kb = sorted((tuple(canon(v) for v in r) for r in b), key=repr)
-    if len(ka) != len(kb):
-        return False
-    for ra, rb in zip(ka, kb):
-        for x, y in zip(ra, rb):
-            if isinstance(x, float) and isinstance(y, float):
-                if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9):
-                    return False
-            elif x != y:
-                return False
-    return True
+    return len(ka) == len(kb) and all(_same(ra, rb) for ra, rb in zip(ka, kb))
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +109,10 @@ def engines(ch, tmp_path_factory):
         faults.add_orphan_usage(execute, DB, plan.now)
         faults.add_future_events(execute, DB, "tenant-s01", plan.now)
         faults.add_month_boundary_events(execute, DB, "tenant-s03", month.end)
+        faults.drift_hourly_rollup(execute, DB, "tenant-m02", plan.now)
+        faults.add_value_events(execute, DB, "tenant-m01", plan.now - dt.timedelta(days=5), float("nan"), tag="pricing-bug")
+        faults.add_value_events(execute, DB, "tenant-s01", plan.now - dt.timedelta(days=1), -1.25, tag="refund")
+        faults.add_value_events(execute, DB, "tenant-s04", month.start + dt.timedelta(days=5), float("-inf"), tag="overflow")
     current.execute(f"USE {DB}")
     from clickhouse_driver import Client
 
@@ -115,6 +132,10 @@ def all_queries(plan):
     now = int(plan.now.timestamp())
     for panel in dashboard_latency.panels_from_config(None):
         queries[f"check3 panel {panel.title}"] = dashboard_latency.bind(panel, "tenant", "acme-corp", now - 86400, now)
+    queries["check1 values"] = cost_values.query(cfg, int(window.start.timestamp()),
+                                                 int(window.today_start.timestamp()) + 86400, "lookback window")
+    queries["check2 values"] = cost_values.query(cfg, int(month.start.timestamp()), int(month.end.timestamp()), str(month))
+    queries["check1 tenant_hours"] = tenant_hours(cfg, window, ["acme-corp", "tenant-m01"])
     queries["check4 probe usage"] = quota_enforcement.probe_usage_query(cfg, "readiness-probe")
     # check 1's duplicate passes: the repeated hashes, whole and in two slices; the ids behind a few hashes
     queries["check1 duplicate_candidates"] = duplicate_candidates(cfg, window, 0, 1)
@@ -189,6 +210,7 @@ def test_verdicts_are_the_same_on_both_engines(engines):
         assert a == b
     assert verdicts["server"] == verdicts["current"]
     codes = {code for _, code, _ in verdicts["server"][0]}
-    assert {"tenant_without_usage", "rollup_drift_daily", "duplicate_event_ids", "usage_without_active_tenant",
-            "future_events", "missing_days"} <= codes
+    assert {"tenant_without_usage", "rollup_drift_daily", "rollup_drift_hourly", "duplicate_event_ids",
+            "usage_without_active_tenant", "future_events", "missing_days", "non_finite_values", "negative_costs"} <= codes
+    assert "non_finite_values" in {code for _, code, _ in verdicts["server"][1]}
 

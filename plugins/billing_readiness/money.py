@@ -4,8 +4,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 # Per-event cost in integer nano-dollars (floor, not round: round() breaks ties differently across ClickHouse
-# versions). A NaN or infinite cost counts 0 here: it is never summed into a figure, it is a finding of its own.
-NANOS_SQL = "if(isFinite({col}), toInt64(floor({col} * 1000000000 + 0.5)), 0)"
+# versions). A NaN or infinite cost counts 0 here: it is never summed into a figure, it is a finding of its own
+# (cost_values.py). The guard is inside the conversion: current ClickHouse refuses to convert NaN to an integer
+# even in an if() branch it does not take, and 18.16 silently returns garbage.
+NANOS_SQL = "toInt64(floor(if(isFinite({col}), {col}, 0) * 1000000000 + 0.5))"
 CENT = Decimal("0.01")
 
 

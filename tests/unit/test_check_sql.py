@@ -42,7 +42,7 @@ def test_check_1_compares_the_rollups_in_clickhouse_over_the_window_up_to_now_to
     assert "created_at AS _ing" in sql and "_ing >= toDateTime(1741607700) OR _ts >= toDateTime(1741607700)" in sql
     # exact money from nano-dollars, a non-finite cost never summed; the cost filter a micro-dollar looser
     # than the tolerance plus what is in flight, judged in Python
-    assert "if(isFinite(_c), toInt64(floor(_c * 1000000000 + 0.5)), 0) AS _c_n" in sql
+    assert "toInt64(floor(if(isFinite(_c), _c, 0) * 1000000000 + 0.5)) AS _c_n" in sql
     assert "abs(r_nanos / 1e9 - d_cost) > 0.049999 + s_nanos / 1e9" in sql and "NOT isFinite(d_cost)" in sql
     assert "sumIf(r_n, et = 'query') AS r_qc" in sql and "sumIf(r_q, et = 'storage_write') AS r_sw" in sql
     assert sql.count("ALL FULL OUTER JOIN") == 2
@@ -59,7 +59,7 @@ ORDER BY t"""
 
 def test_check_2_reads_the_invoice_and_its_late_arrivals_in_one_scan():
     qs = invoice_queries(CFG, Month.parse("2025-02"))
-    assert qs["raw"].render() == "SELECT org_id AS tenant_id,\n       countIf(event_type = 'query') AS total_queries,\n       sumIf(quantity, event_type IN ('token_input', 'token_output')) AS total_tokens,\n       sum(if(isFinite(cost_usd), toInt64(floor(cost_usd * 1000000000 + 0.5)), 0)) AS cost_nanos,\n       countIf((created_at > toDateTime(1740787200) AND created_at > event_time + 3600)) AS late_rows, sumIf(if(isFinite(cost_usd), toInt64(floor(cost_usd * 1000000000 + 0.5)), 0), (created_at > toDateTime(1740787200) AND created_at > event_time + 3600)) AS late_cost_nanos,\n       toUInt32(minIf(created_at, (created_at > toDateTime(1740787200) AND created_at > event_time + 3600))) AS first_ingested, toUInt32(maxIf(created_at, (created_at > toDateTime(1740787200) AND created_at > event_time + 3600))) AS last_ingested\nFROM metering.events\nWHERE event_time >= toDateTime(1738368000) AND event_time < toDateTime(1740787200)\nGROUP BY tenant_id"
+    assert qs["raw"].render() == "SELECT org_id AS tenant_id,\n       countIf(event_type = 'query') AS total_queries,\n       sumIf(quantity, event_type IN ('token_input', 'token_output')) AS total_tokens,\n       sum(toInt64(floor(if(isFinite(cost_usd), cost_usd, 0) * 1000000000 + 0.5))) AS cost_nanos,\n       countIf((created_at > toDateTime(1740787200) AND created_at > event_time + 3600)) AS late_rows, sumIf(toInt64(floor(if(isFinite(cost_usd), cost_usd, 0) * 1000000000 + 0.5)), (created_at > toDateTime(1740787200) AND created_at > event_time + 3600)) AS late_cost_nanos,\n       toUInt32(minIf(created_at, (created_at > toDateTime(1740787200) AND created_at > event_time + 3600))) AS first_ingested, toUInt32(maxIf(created_at, (created_at > toDateTime(1740787200) AND created_at > event_time + 3600))) AS last_ingested\nFROM metering.events\nWHERE event_time >= toDateTime(1738368000) AND event_time < toDateTime(1740787200)\nGROUP BY tenant_id"
     assert qs["raw"].settings == {} and "late" not in qs
     assert qs["rollup"].render() == """\
 SELECT tenant_id AS tenant_id, sum(query_count) AS total_queries,
@@ -73,7 +73,7 @@ GROUP BY tenant_id"""
 def test_check_2_with_a_configured_invoice_query_reads_late_arrivals_on_their_own():
     cfg = load_config({"usage_events": {"ingested_at": "inserted_at"},
                        "invoice": {"late_arrival_grace_seconds": 600, "sql": "SELECT 1 AS tenant_id"}})
-    assert invoice_queries(cfg, Month.parse("2025-02"))["late"].render() == 'SELECT tenant_id AS tenant_id, count() AS late_rows,\n       sum(if(isFinite(cost_usd), toInt64(floor(cost_usd * 1000000000 + 0.5)), 0)) AS cost_nanos,\n       toUInt32(min(inserted_at)) AS first_ingested, toUInt32(max(inserted_at)) AS last_ingested\nFROM usage_events\nWHERE timestamp >= toDateTime(1738368000) AND timestamp < toDateTime(1740787200)\n  AND inserted_at > toDateTime(1740787200) AND inserted_at > timestamp + 600\nGROUP BY tenant_id\nORDER BY tenant_id'
+    assert invoice_queries(cfg, Month.parse("2025-02"))["late"].render() == 'SELECT tenant_id AS tenant_id, count() AS late_rows,\n       sum(toInt64(floor(if(isFinite(cost_usd), cost_usd, 0) * 1000000000 + 0.5))) AS cost_nanos,\n       toUInt32(min(inserted_at)) AS first_ingested, toUInt32(max(inserted_at)) AS last_ingested\nFROM usage_events\nWHERE timestamp >= toDateTime(1738368000) AND timestamp < toDateTime(1740787200)\n  AND inserted_at > toDateTime(1740787200) AND inserted_at > timestamp + 600\nGROUP BY tenant_id\nORDER BY tenant_id'
     no_column = invoice_queries(load_config({"usage_events": {"ingested_at": None}}), Month.parse("2025-02"))
     assert "late" not in no_column and "late_rows" not in no_column["raw"].sql
 
