@@ -28,7 +28,19 @@ FAULTS = {
     "late-backfill": "check 2: usage backfilled into the last closed month after it closed",
     "slow-dashboard": "check 3: a dashboard panel over raw usage_events, threshold 0.05 s",
     "quota-not-enforced": "check 4: the quota API counts but never refuses",
+    "stalled-ingest": "check 1: nothing ingested for the last 2 hours (every day still has usage)",
+    "silent-tenant": "check 1 (warning): acme-corp, the largest tenant, has sent nothing for 6 hours",
+    "hourly-drift-today": "check 1: usage_hourly holds 40 events and $25 more than raw events in this hour",
+    "negative-costs": "check 1 (warning): refunds recorded as usage (cost_usd -1.25) in the last hour",
+    "non-finite-costs": "check 1 and 2: a NaN cost_usd ten minutes ago and an infinite one in the last closed month",
+    "counter-no-expiry": "check 4: the quota API's counters never expire (a tenant at its limit is blocked for good)",
 }
+# Faults that change what is seeded (relative to the seed's now), and the quota API's own misbehaviours.
+PLAN_FAULTS = {
+    "stalled-ingest": lambda plan: faults.stalled_ingest(plan, hours=2),
+    "silent-tenant": lambda plan: faults.silent_tenant(plan, "acme-corp", hours=6),
+}
+API_FAULTS = {"quota-not-enforced": "not_enforced", "counter-no-expiry": "no_expiry"}
 SLOW_PANEL = {
     "title": "Cost by model and hour (raw events)",
     "sql": "SELECT toStartOfHour(timestamp) AS h, visitParamExtractString(metadata, 'model') AS model, count(), "
@@ -73,14 +85,15 @@ def ui(env: dict) -> int:
     os.execvpe("airflow", ["airflow", "standalone"], env)
 
 
-def seed_sandbox(env: dict):
-    """Re-seed the sandbox database and the tenants' plans in Redis; (ClickHouse client, database, plan)."""
+def seed_sandbox(env: dict, fault: str = "none"):
+    """Re-seed the sandbox database (with the fault's changes when it is a seed-time fault) and the tenants'
+    plans in Redis; (ClickHouse client, database, plan)."""
     from clickhouse_driver import Client
     import redis
 
     database = env.get("SANDBOX_DATABASE", "m12_sandbox")
     ch = Client(host="127.0.0.1", port=int(env.get("SANDBOX_CH_TCP_PORT", 19000)))
-    plan = seed.default_plan()
+    plan = PLAN_FAULTS.get(fault, lambda p: p)(seed.default_plan())
     started = time.monotonic()
     seed.seed(ch.execute, database, plan)
     seed.seed_redis(redis.Redis(host="127.0.0.1", port=int(env.get("SANDBOX_REDIS_PORT", 16379))), plan)
@@ -114,10 +127,26 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
         config["connections"]["grafana"] = None
         config["dashboard"] = {"panels": DEFAULT_PANELS + [SLOW_PANEL]}
         conf = {"latency_threshold_s": 0.05, "repetitions": 3}
-    elif fault == "quota-not-enforced":
+    elif fault in ("hourly-drift-today", "negative-costs", "non-finite-costs"):
+        import datetime as dt
+
+        from billing_readiness.timewindow import last_closed_month
+
+        last_hour = last_closed_month(plan.now).end - dt.timedelta(hours=1)
+        if fault == "hourly-drift-today":
+            faults.drift_hourly_rollup(ch.execute, database, "tenant-m01", plan.now)
+        elif fault == "negative-costs":  # in the current month: a closed month with a baseline would change
+            this_month = plan.now.replace(day=1, hour=0, minute=0, second=0)
+            faults.add_value_events(ch.execute, database, "tenant-s01", max(plan.now - dt.timedelta(hours=1),
+                                                                            this_month), -1.25, tag="refund")
+        else:
+            faults.add_value_events(ch.execute, database, "tenant-m01", plan.now - dt.timedelta(minutes=10),
+                                    float("nan"), n=2, tag="pricing-bug")
+            faults.add_value_events(ch.execute, database, "tenant-m02", last_hour, float("inf"), tag="overflow")
+    elif fault in API_FAULTS:
         port = int(env.get("SANDBOX_API_PORT", 18700)) + 1
         api_proc = subprocess.Popen(
-            [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), "--fault", "not_enforced",
+            [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), "--fault", API_FAULTS[fault],
              "--redis-url", f"redis://127.0.0.1:{env.get('SANDBOX_REDIS_PORT', 16379)}/0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
@@ -151,7 +180,7 @@ def parse_args(doc: str, argv, *flags: tuple[str, str]) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def seed_cluster(env: dict, config: dict):
+def seed_cluster(env: dict, config: dict, fault: str = "none"):
     """The sandbox on the two-shard cluster (scripts/cluster.sh): Distributed tables in m12_sharded, the DAG's
     ClickHouse connection on shard 1, config clickhouse.cluster set. (admin execute on shard 1, database, plan,
     every shard's admin execute)."""
@@ -161,7 +190,7 @@ def seed_cluster(env: dict, config: dict):
 
     subprocess.run(["bash", str(Path(env["ROOT"]) / "scripts" / "cluster.sh"), "start"], check=True,
                    stdout=subprocess.DEVNULL)
-    shards, database, plan = cluster.clients(), "m12_sharded", seed.default_plan()
+    shards, database, plan = cluster.clients(), "m12_sharded", PLAN_FAULTS.get(fault, lambda p: p)(seed.default_plan())
     cluster.seed([c.execute for c in shards], database, plan)
     seed.seed_redis(redis.Redis(host="127.0.0.1", port=int(env.get("SANDBOX_REDIS_PORT", 16379))), plan)
     env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(
@@ -180,9 +209,9 @@ def main(argv=None) -> int:
     # The dashboard is read live from the (stand-in) Grafana API, as a deployment with Grafana would.
     config = sandbox_config(reports)
     if args.cluster:
-        ch, database, plan, shards = seed_cluster(env, config)
+        ch, database, plan, shards = seed_cluster(env, config, args.fault)
     else:
-        ch, database, plan = seed_sandbox(env)
+        ch, database, plan = seed_sandbox(env, args.fault)
         shards = [ch.execute]
     if args.ui:
         return ui(env)

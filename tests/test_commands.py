@@ -2,6 +2,8 @@
 import os
 import subprocess
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -58,3 +60,18 @@ def test_run_like_production_promotes_on_postgres_backed_airflow(services):
     assert "scheduler, dag-processor, api-server" in out.stdout
     assert "m12_2_billing_integration (triggered by the promotion Asset): success" in out.stdout
     assert "READY: all 4 checks passed" in out.stdout
+
+
+@pytest.mark.parametrize("fault, exit_zero, shown", [
+    ("stalled-ingest", False, "Nothing new by ingestion for 2.0 h"),
+    ("hourly-drift-today", False, "usage_hourly disagrees with usage_events"),
+    ("non-finite-costs", False, "NaN or infinite cost_usd"),
+    ("counter-no-expiry", False, "has no expiry"),
+    ("negative-costs", True, "negative cost_usd"),
+    ("silent-tenant", True, "Tenant 'acme-corp' has sent nothing for 6.0 h"),
+])
+def test_run_dag_with_the_time_dependent_faults(services, fault, exit_zero, shown):
+    """Each sandbox fault placed relative to now, through the README's one command: blocks, or warns."""
+    out = run_dag_command("--fault", fault)
+    assert (out.returncode == 0) == exit_zero, out.stdout[-3000:] + out.stderr[-3000:]
+    assert shown in out.stdout, out.stdout[-4000:]
