@@ -113,6 +113,8 @@ def quota_sandbox(make_sandbox, redis_client):
         ("racy", {"over_admission"}, set()),
         ("error_5xx", {"api_failing"}, set()),
         ("no_headers", set(), {"missing_retry_after", "missing_rate_limit_headers"}),
+        ("no_expiry", {"counter_never_expires"}, set()),
+        ("stale_reset", set(), {"reset_in_the_past"}),
     ],
 )
 def test_each_quota_api_misbehaviour_has_its_own_verdict(quota_sandbox, quota_api, run_dag, fault, expected_fail,
@@ -126,6 +128,12 @@ def test_each_quota_api_misbehaviour_has_its_own_verdict(quota_sandbox, quota_ap
         assert statuses == [200] * 10 + [429]
         assert c["details"]["concurrent"] == {"sent": 20, "accepted": 10, "refused_429": 10, "other": []}
         assert {k.lower() for k in c["details"]["sequential"][-1]["headers"]} >= {"retry-after", "x-ratelimit-remaining"}
+        # looked at before each cleanup: the hourly, daily and monthly counters, each expiring within its window
+        for seen in c["details"]["windows"]:
+            assert len(seen["counters"]) == 3 and all(0 < ttl <= 31 * 86400 + 1 for ttl in seen["counters"].values())
+        assert [w["limit"] for w in c["details"]["windows"]] == [10, 7]
+    if fault == "no_expiry":
+        assert all(ttl == -1 for w in c["details"]["windows"] for ttl in w["counters"].values())
     if fault == "off_by_one":
         assert statuses == [200] * 11 + [429] and "off by one" in c["summary"]
     if fault == "racy":
@@ -177,6 +185,7 @@ def test_quota_set_through_an_admin_endpoint(quota_sandbox, quota_api, run_dag, 
     c = run.check("quota_enforcement")
     assert c["passed"], c["findings"]
     assert c["metrics"]["quota_set_via"] == "admin endpoint /admin/quota/readiness-probe"
+    assert c["details"]["windows"][0]["counters"]  # the endpoint reports TTLs: the window reset was checked
     assert "adm1n" not in json.dumps(run.report)
 
 
