@@ -257,3 +257,28 @@ def test_invoice_late_arrivals_counted_by_the_invoice_read_itself():
     r = invoice(rows)
     assert [(f.code, f.evidence["tenant"], f.evidence["cost_usd"]) for f in r.failures] == [
         ("late_arrivals", "b", "0.750000")]
+
+
+def test_coverage_a_stalled_ingest_fails_naming_the_newest_ingestion_and_the_threshold():
+    w = Window(NOW, 5)
+    rows = coverage_rows(w, ["a"])
+    stopped = [m for m in rows["freshness"][0]["ingest_minutes"] if m * 60 < NOW.timestamp() - 3 * 3600]
+    rows["freshness"] = [{"event_minutes": rows["freshness"][0]["event_minutes"], "ingest_minutes": stopped}]
+    r = coverage(rows, w)
+    [f] = r.failures
+    assert f.code == "ingest_stalled" and f.evidence["series"] == "ingestion"
+    assert "newest ingestion is from 2025-03-10 08:59 UTC" in f.message and "threshold is 30 min" in f.message
+    assert f.evidence["threshold_seconds"] == 1800 and f.evidence["silence_seconds"] > 3 * 3600 - 60
+
+
+def test_coverage_today_drift_beyond_what_is_in_flight_fails_and_within_it_passes():
+    w = Window(NOW, 3)
+    rows = coverage_rows(w, ["a"])
+    today = w.today
+    # 5 queries in the raw events today, 9 in usage_daily: 4 more than anything that can be in flight (2)
+    tenant(rows, "a")["daily_drift"] = [(today, 5, 0.0, 0.0, 0.0, 5_000_000, 9, 0.0, 0.0, 0.0, 0.005,
+                                        2, 0.0, 0.0, 0.0, 2_000_000)]
+    assert [f.code for f in coverage(rows, w).failures] == ["rollup_drift_daily"]
+    tenant(rows, "a")["daily_drift"] = [(today, 5, 0.0, 0.0, 0.0, 5_000_000, 3, 0.0, 0.0, 0.0, 0.003,
+                                        2, 0.0, 0.0, 0.0, 2_000_000)]
+    assert coverage(rows, w).passed  # the rollup lags by the two events ingested in the last guard seconds

@@ -1,6 +1,7 @@
 """What each check's run() does around its verdict, with stand-ins for its services (no servers, no Airflow):
 month selection and baselines (check 2), where the panels come from (check 3), the probe's sequence
 (check 4), and rows read by column name."""
+import datetime as dt
 import json
 
 import pytest
@@ -244,3 +245,46 @@ def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
     assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 8
     assert "duplicate_event_ids" in {f.code for f in result.failures}
     assert "event_ids stored more than once, per tenant" in {q["name"] for q in result.queries}
+
+
+def test_check_2_records_no_baseline_before_the_month_settled():
+    """At 00:00:30 on the 1st the month's last events may still be on their way (normal lag): pass, do not record."""
+    early = dt.datetime(2025, 3, 1, 0, 0, 30, tzinfo=dt.timezone.utc)
+    result = inv.CHECK.run(StandInServices(invoice_clickhouse()), context(now=early))
+    assert result.passed and result.record is None and result.details.baseline.startswith("not recorded yet")
+    assert "baseline_recorded" not in {f.code for f in result.findings}
+    settled = inv.CHECK.run(StandInServices(invoice_clickhouse()), context(now=early + dt.timedelta(hours=1)))
+    assert settled.record is not None
+
+
+VALUES = "events with a non-finite or negative cost_usd or quantity, per tenant"
+
+
+def value_row(t, non_finite=0, negative=0, nanos=0):
+    return {"t": t, "non_finite": non_finite, "negative_cost": negative, "negative_nanos": nanos,
+            "negative_quantity": 0, "non_finite_days": ["2025-02-03"] if non_finite else [],
+            "negative_days": ["2025-02-04"] if negative else [], "non_finite_ids": ["e-1"] if non_finite else [],
+            "negative_cost_ids": ["e-2"] if negative else [], "negative_quantity_ids": []}
+
+
+def test_check_2_fails_non_finite_costs_without_arithmetic_on_them_and_warns_on_negative_ones():
+    ch = invoice_clickhouse()
+    ch.rows_by_name["invoice totals from usage_daily (summed)"][0]["total_cost_usd"] = float("inf")
+    ch.rows_by_name[f"{VALUES} (closed month 2025-02)"] = [value_row("a", non_finite=2)]
+    result = inv.CHECK.run(StandInServices(ch), context())
+    assert [f.code for f in result.failures] == ["non_finite_values"] and result.record is None
+    assert all("inf" not in f.message.replace("infinite", "") for f in result.findings), result.findings
+    ch = invoice_clickhouse()
+    ch.rows_by_name[f"{VALUES} (closed month 2025-02)"] = [value_row("a", negative=3, nanos=-3_750_000_000)]
+    result = inv.CHECK.run(StandInServices(ch), context())
+    assert result.passed and [f.code for f in result.warnings] == ["negative_costs"]
+    assert "totalling -$3.75" in result.warnings[0].message
+    strict = inv.CHECK.run(StandInServices(ch), context(cost_values={"negative": "fail"}))
+    assert [f.code for f in strict.failures] == ["negative_costs"]
+
+
+def test_a_non_finite_rollup_total_without_non_finite_events_fails_on_its_own():
+    ch = invoice_clickhouse()
+    ch.rows_by_name["invoice totals from usage_daily (summed)"][0]["total_cost_usd"] = float("nan")
+    result = inv.CHECK.run(StandInServices(ch), context())
+    assert [f.code for f in result.failures] == ["rollup_non_finite"]
