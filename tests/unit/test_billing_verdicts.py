@@ -267,7 +267,8 @@ def test_coverage_a_stalled_ingest_fails_naming_the_newest_ingestion_and_the_thr
     r = coverage(rows, w)
     [f] = r.failures
     assert f.code == "ingest_stalled" and f.evidence["series"] == "ingestion"
-    assert "newest ingestion is from 2025-03-10 08:59 UTC" in f.message and "threshold is 30 min" in f.message
+    assert "newest ingestion 2025-03-10 08:59 UTC, newest event 2025-03-10 12:00 UTC" in f.message
+    assert "threshold is 30 min" in f.message
     assert f.evidence["threshold_seconds"] == 1800 and f.evidence["silence_seconds"] > 3 * 3600 - 60
 
 

@@ -1,9 +1,18 @@
-"""Check 4 in the report: the sequential probe request by request, and the concurrent probe's tally."""
+"""Check 4 in the report: the sequential probe request by request, the counters before each cleanup, and the
+concurrent probe's tally."""
 from __future__ import annotations
 
 from html import escape
 
 from billing_readiness.checks.quota_enforcement.verdict import Details
+
+
+def _windows(d: Details) -> list[str]:
+    """The counters as the API left them after each limit, before cleanup: key and TTL (-1: never expires)."""
+    return [f"After the limit of {w.limit} ({w.seen_at}), before cleanup: "
+            + ("counter TTLs not visible" if w.counters is None else
+               ", ".join(f"{k} TTL {v}s" for k, v in sorted(w.counters.items())) or "no counter keys") + "."
+            for w in d.windows]
 
 
 def markdown(d: Details | None) -> list[str]:
@@ -18,6 +27,8 @@ def markdown(d: Details | None) -> list[str]:
         c = d.concurrent
         out += ["", f"Concurrent probe: {c.sent} requests at once, {c.accepted} accepted, "
                     f"{c.refused_429} refused with 429."]
+    for line in _windows(d):
+        out += ["", line]
     out += ["", f"Cleanup: deleted {len(d.cleanup.deleted)} key(s) of the probe tenant"
                 + (f": {', '.join(d.cleanup.deleted)}" if d.cleanup.deleted else "")
                 + f"; left alone {len(d.cleanup.foreign)} other key(s); {len(d.cleanup.leftovers)} left over."]
@@ -42,6 +53,7 @@ def html(d: Details | None) -> str:
     if d.second:
         out += (f"<p>Second probe with the quota at {d.second_limit}: "
                 + escape(", ".join(str(r.status or r.error) for r in d.second)) + ".</p>")
+    out += "".join(f"<p>{escape(line)}</p>" for line in _windows(d))
     out += (f"<p>Cleanup: deleted {len(d.cleanup.deleted)} key(s) of the probe tenant "
             f"({escape(', '.join(d.cleanup.deleted))}); left alone {len(d.cleanup.foreign)} other key(s); "
             f"{len(d.cleanup.leftovers)} left over.</p>")

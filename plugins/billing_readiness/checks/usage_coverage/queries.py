@@ -51,7 +51,7 @@ def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str,
         "recent_after": epoch(window.now) - guard,
         "now_skew": epoch(window.now) + FUTURE_SKEW_SECONDS,
     }
-    recent = f"_ing >= toDateTime(%(recent_after)s) OR _ts >= toDateTime(%(recent_after)s)"
+    recent = "_ing >= toDateTime(%(recent_after)s) OR _ts >= toDateTime(%(recent_after)s)"
     return {
         "active": active_tenants_query(cfg),
         # One scan of the window's events up to the end of today, compared with both rollups inside ClickHouse:

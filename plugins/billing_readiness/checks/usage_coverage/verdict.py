@@ -142,21 +142,22 @@ def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Wi
     series = [("event time", list(fresh["event_minutes"]))]
     if cfg["usage_events"]["ingested_at"]:
         series.insert(0, ("ingestion", list(fresh["ingest_minutes"])))
-    newest = {}
-    for name, minutes in series:
-        s = freshness.silence(name, minutes, now, window.days, int(c["max_ingest_silence_seconds"]),
-                              float(c["ingest_silence_factor"]))
-        newest[name] = s.newest
-        result.metrics[f"silence_by_{name.replace(' ', '_')}_s"] = s.silence_s
+    silences = [freshness.silence(name, minutes, now, window.days, int(c["max_ingest_silence_seconds"]),
+                                  float(c["ingest_silence_factor"])) for name, minutes in series]
+    newest = {s.series: s.newest for s in silences}
+    seen = f"newest ingestion {_when(newest['ingestion'])}, " if "ingestion" in newest else ""
+    seen += f"newest event {_when(newest['event time'])}"
+    for s in silences:
+        result.metrics[f"silence_by_{s.series.replace(' ', '_')}_s"] = s.silence_s
         if s.stalled:
             result.add(
                 FAIL, "ingest_stalled",
-                f"Nothing new by {name} for {_duration(s.silence_s)}: the newest {'ingestion' if name == 'ingestion' else 'event'}"
-                f" is from {_when(s.newest)} (now {window.now:%Y-%m-%d %H:%M} UTC). The usual quiet spell at this "
-                f"time of day is {_duration(s.usual_s)} over {s.samples} earlier day(s); the threshold is "
-                f"{_duration(s.threshold_s)} (config coverage.max_ingest_silence_seconds, "
-                f"{c['ingest_silence_factor']} x usual). Usage is not being metered: invoices would miss it.",
-                series=name, newest=_when(s.newest), silence_seconds=s.silence_s, usual_quiet_seconds=s.usual_s,
+                f"Nothing new by {s.series} for {_duration(s.silence_s)} ({seen}; now "
+                f"{window.now:%Y-%m-%d %H:%M} UTC). The usual quiet spell at this time of day is "
+                f"{_duration(s.usual_s)} over {s.samples} earlier day(s); the threshold is {_duration(s.threshold_s)} "
+                f"(config coverage.max_ingest_silence_seconds, {c['ingest_silence_factor']} x usual). Usage is not "
+                "being metered: invoices would miss it.",
+                series=s.series, newest=_when(s.newest), silence_seconds=s.silence_s, usual_quiet_seconds=s.usual_s,
                 threshold_seconds=s.threshold_s,
             )
     result.metrics["newest_ingestion"] = _when(newest.get("ingestion"))
