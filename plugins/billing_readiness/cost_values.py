@@ -14,17 +14,34 @@ from billing_readiness.results import FAIL, WARN, CheckResult
 from billing_readiness.sql import Query
 
 FIRST_IDS = 5  # event ids shown per kind
+COUNT_COLUMNS = ("non_finite", "negative_cost", "negative_quantity")  # what a check's own scan counts
 COLUMNS = ("t", "non_finite", "negative_cost", "negative_nanos", "negative_quantity", "non_finite_days",
            "negative_days", "non_finite_ids", "negative_cost_ids", "negative_quantity_ids")
 
 
-def query(cfg: dict, start: int, end: int, where: str) -> Query:
-    """Per tenant with such events in [start, end) (epoch seconds): counts, the negative total, days, first ids.
-    The filter on the two value columns lets ClickHouse read event ids only where such a row is."""
+def counts_sql(cost: str, quantity: str) -> str:
+    """The COUNT_COLUMNS as aggregates, for a scan that reads cost and quantity anyway: only when one of them is
+    not zero does the check ask `query()` for the days and ids, of those tenants only."""
+    return (f"countIf(NOT isFinite({cost}) OR NOT isFinite({quantity})) AS non_finite, "
+            f"countIf(isFinite({cost}) AND {cost} < 0) AS negative_cost, "
+            f"countIf(isFinite({quantity}) AND {quantity} < 0) AS negative_quantity")
+
+
+def flagged(rows: list[dict[str, Any]], tenant_column: str) -> list[str]:
+    """Tenants whose counts (COUNT_COLUMNS) say they have such events."""
+    return sorted({r[tenant_column] for r in rows if any(int(r.get(c) or 0) for c in COUNT_COLUMNS)})
+
+
+def query(cfg: dict, start: int, end: int, where: str, tenants: list[str] | None = None) -> Query:
+    """Per tenant with such events in [start, end) (epoch seconds): counts, the negative total, days, first ids;
+    only for `tenants` when given (the primary key starts with the tenant: only their rows are read). The filter
+    on the two value columns lets ClickHouse read event ids only where such a row is."""
     ev = cfg["usage_events"]
     ts, c, q = ev["timestamp"], ev["cost_usd"], ev["quantity"]
     bad = "NOT isFinite(_c) OR NOT isFinite(_q)"
     neg = "(isFinite(_c) AND _c < 0) OR (isFinite(_q) AND _q < 0)"
+
+    tenant_filter = f" AND {ev['tenant_id']} IN %(values_tenants)s" if tenants else ""
 
     def first(cond: str) -> str:
         return f"arraySlice(arraySort(groupArrayIf(1000)(_id, {cond})), 1, {FIRST_IDS})"
@@ -41,12 +58,13 @@ FROM
 (
     SELECT {ev['tenant_id']} AS t, {ev['event_id']} AS _id, {c} AS _c, {q} AS _q, {ts} AS _ts
     FROM {ev['table']}
-    WHERE {ts} >= toDateTime(%(values_start)s) AND {ts} < toDateTime(%(values_end)s)
+    WHERE {ts} >= toDateTime(%(values_start)s) AND {ts} < toDateTime(%(values_end)s){tenant_filter}
       AND (NOT isFinite({c}) OR NOT isFinite({q}) OR {c} < 0 OR {q} < 0)
 )
 GROUP BY t
 ORDER BY t""",
-        {"values_start": int(start), "values_end": int(end)},
+        {"values_start": int(start), "values_end": int(end),
+         **({"values_tenants": tuple(sorted(tenants))} if tenants else {})},
         columns=COLUMNS,
     )
 

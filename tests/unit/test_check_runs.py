@@ -20,7 +20,8 @@ A_LINE = {"tenant_id": "a", "total_queries": 3, "total_tokens": 10, "cost_nanos"
 def invoice_clickhouse(raw=(A_LINE,)):
     rows = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}],
             "invoice totals from usage_events, with late arrivals": [
-                {**r, "late_rows": 0, "late_cost_nanos": 0, "first_ingested": 0, "last_ingested": 0} for r in raw],
+                {"late_rows": 0, "late_cost_nanos": 0, "first_ingested": 0, "last_ingested": 0, "non_finite": 0,
+                 "negative_cost": 0, "negative_quantity": 0, **r} for r in raw],
             "invoice totals from usage_daily (summed)": [
                 {"tenant_id": r["tenant_id"], "total_queries": r["total_queries"], "total_tokens": r["total_tokens"],
                  "total_cost_usd": r["cost_nanos"] / 1e9} for r in raw]}
@@ -235,14 +236,14 @@ def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
 
     clean = RowsClickHouse({"active tenants (tenant_quotas)": [{"tenant_id": "a"}]})
     uc.CHECK.run(StandInServices(clean), context())
-    assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 7
+    assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 6
     found = RowsClickHouse({
         "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
         "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 2}],
         "event_ids stored more than once, per tenant": [
             {"t": "a", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "evt-1"}]})
     result = uc.CHECK.run(StandInServices(found), context())
-    assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 8
+    assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 7
     assert "duplicate_event_ids" in {f.code for f in result.failures}
     assert "event_ids stored more than once, per tenant" in {q["name"] for q in result.queries}
 
@@ -268,13 +269,14 @@ def value_row(t, non_finite=0, negative=0, nanos=0):
 
 
 def test_check_2_fails_non_finite_costs_without_arithmetic_on_them_and_warns_on_negative_ones():
-    ch = invoice_clickhouse()
+    ch = invoice_clickhouse([dict(A_LINE, non_finite=2)])  # the invoice scan counts them; then their details
     ch.rows_by_name["invoice totals from usage_daily (summed)"][0]["total_cost_usd"] = float("inf")
     ch.rows_by_name[f"{VALUES} (closed month 2025-02)"] = [value_row("a", non_finite=2)]
     result = inv.CHECK.run(StandInServices(ch), context())
     assert [f.code for f in result.failures] == ["non_finite_values"] and result.record is None
     assert all("inf" not in f.message.replace("infinite", "") for f in result.findings), result.findings
-    ch = invoice_clickhouse()
+    assert ch.sent[-1].params["values_tenants"] == ("a",)
+    ch = invoice_clickhouse([dict(A_LINE, negative_cost=3)])
     ch.rows_by_name[f"{VALUES} (closed month 2025-02)"] = [value_row("a", negative=3, nanos=-3_750_000_000)]
     result = inv.CHECK.run(StandInServices(ch), context())
     assert result.passed and [f.code for f in result.warnings] == ["negative_costs"]
@@ -288,3 +290,4 @@ def test_a_non_finite_rollup_total_without_non_finite_events_fails_on_its_own():
     ch.rows_by_name["invoice totals from usage_daily (summed)"][0]["total_cost_usd"] = float("nan")
     result = inv.CHECK.run(StandInServices(ch), context())
     assert [f.code for f in result.failures] == ["rollup_non_finite"]
+    assert VALUES not in {q.name.split(" (")[0] for q in ch.sent}  # nothing counted: no details asked for

@@ -17,7 +17,8 @@ def test_check_1_sends_its_queries_then_its_follow_ups():
     qs = coverage_queries(CFG, WINDOW)
     assert {k: q.columns for k, q in qs.items()} == {
         "active": ("tenant_id",),
-        "tenants": ("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest"),
+        "tenants": ("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", "non_finite",
+                    "negative_cost", "negative_quantity"),
         "freshness": ("event_minutes", "ingest_minutes"),
         "first_usage": ("t", "first_day"),
         "future": ("t", "events", "latest"),
@@ -59,7 +60,7 @@ ORDER BY t"""
 
 def test_check_2_reads_the_invoice_and_its_late_arrivals_in_one_scan():
     qs = invoice_queries(CFG, Month.parse("2025-02"))
-    assert qs["raw"].render() == "SELECT org_id AS tenant_id,\n       countIf(event_type = 'query') AS total_queries,\n       sumIf(quantity, event_type IN ('token_input', 'token_output')) AS total_tokens,\n       sum(toInt64(floor(if(isFinite(cost_usd), cost_usd, 0) * 1000000000 + 0.5))) AS cost_nanos,\n       countIf((created_at > toDateTime(1740787200) AND created_at > event_time + 3600)) AS late_rows, sumIf(toInt64(floor(if(isFinite(cost_usd), cost_usd, 0) * 1000000000 + 0.5)), (created_at > toDateTime(1740787200) AND created_at > event_time + 3600)) AS late_cost_nanos,\n       toUInt32(minIf(created_at, (created_at > toDateTime(1740787200) AND created_at > event_time + 3600))) AS first_ingested, toUInt32(maxIf(created_at, (created_at > toDateTime(1740787200) AND created_at > event_time + 3600))) AS last_ingested\nFROM metering.events\nWHERE event_time >= toDateTime(1738368000) AND event_time < toDateTime(1740787200)\nGROUP BY tenant_id"
+    assert qs["raw"].render() == "SELECT org_id AS tenant_id,\n       countIf(event_type = 'query') AS total_queries,\n       sumIf(quantity, event_type IN ('token_input', 'token_output')) AS total_tokens,\n       sum(toInt64(floor(if(isFinite(cost_usd), cost_usd, 0) * 1000000000 + 0.5))) AS cost_nanos,\n       countIf(NOT isFinite(cost_usd) OR NOT isFinite(quantity)) AS non_finite, countIf(isFinite(cost_usd) AND cost_usd < 0) AS negative_cost, countIf(isFinite(quantity) AND quantity < 0) AS negative_quantity,\n       countIf((created_at > toDateTime(1740787200) AND created_at > event_time + 3600)) AS late_rows, sumIf(toInt64(floor(if(isFinite(cost_usd), cost_usd, 0) * 1000000000 + 0.5)), (created_at > toDateTime(1740787200) AND created_at > event_time + 3600)) AS late_cost_nanos,\n       toUInt32(minIf(created_at, (created_at > toDateTime(1740787200) AND created_at > event_time + 3600))) AS first_ingested, toUInt32(maxIf(created_at, (created_at > toDateTime(1740787200) AND created_at > event_time + 3600))) AS last_ingested\nFROM metering.events\nWHERE event_time >= toDateTime(1738368000) AND event_time < toDateTime(1740787200)\nGROUP BY tenant_id"
     assert qs["raw"].settings == {} and "late" not in qs
     assert qs["rollup"].render() == """\
 SELECT tenant_id AS tenant_id, sum(query_count) AS total_queries,

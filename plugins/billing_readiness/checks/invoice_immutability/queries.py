@@ -3,6 +3,7 @@ closed, in the same scan) and from usage_daily, and the mutations recorded on th
 month began (on every shard of a cluster)."""
 from __future__ import annotations
 
+from billing_readiness import cost_values
 from billing_readiness.money import NANOS_SQL
 from billing_readiness.sql import Query, active_tenants_query
 from billing_readiness.timewindow import Month, epoch
@@ -124,16 +125,18 @@ def queries(cfg: dict, month: Month) -> dict[str, Query]:
         raw_sql, raw_name, source = cfg["invoice"]["sql"], "invoice totals (configured invoice.sql)", "config key 'invoice.sql'"
     else:
         raw_name = "invoice totals from usage_events"
-        late = ""
+        columns = INVOICE_COLUMNS + cost_values.COUNT_COLUMNS  # cost_values.py asks for details when needed
+        late = f""",
+       {cost_values.counts_sql(ev['cost_usd'], ev['quantity'])}"""
         if late_inline:  # the same scan counts what arrived after the month closed
             raw_name += ", with late arrivals"
-            columns = INVOICE_COLUMNS + LATE_COLUMNS
+            columns = columns + LATE_COLUMNS
             params["grace"] = int(cfg["invoice"]["late_arrival_grace_seconds"])
             ing = ev["ingested_at"]
             # Late: written after the month ended, and longer after the event than normal ingest lag (the
             # grace). So an event of 23:59:59 written at 00:00:04 is not late, at whatever instant we look.
             after = f"({ing} > toDateTime(%(month_end)s) AND {ing} > {ev['timestamp']} + %(grace)s)"
-            late = f""",
+            late += f""",
        countIf({after}) AS late_rows, sumIf({NANOS_SQL.format(col=ev['cost_usd'])}, {after}) AS late_cost_nanos,
        toUInt32(minIf({ing}, {after})) AS first_ingested, toUInt32(maxIf({ing}, {after})) AS last_ingested"""
         raw_sql = f"""SELECT {ev['tenant_id']} AS tenant_id,

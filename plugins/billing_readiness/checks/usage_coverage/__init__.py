@@ -12,11 +12,11 @@ once (double billing). A day that collapsed against the days around it and the
 same weekday is a partial-loss warning (a failure with partial_days_fail); a large
 tenant gone silent is a warning (a failure with silent_tenants_fail); negative
 costs or quantities, usage from tenants that are not active and events dated in
-the future are warnings. Six queries whatever the number of tenants (the rollups
+the future are warnings. Five queries whatever the number of tenants (the rollups
 are compared with the events inside ClickHouse, so what comes back grows with the
 tenants, not their days), then the repeated id hashes (sliced to the memory limit)
-and, only if some repeat, the ids behind them, and the hourly history of tenants
-silent for hours.
+and, only if some repeat, the ids behind them, the days and ids of events with
+non-finite or negative values, and the hourly history of tenants silent for hours.
 
     queries.py  the SQL          verdict.py  the decision     gaps.py  missing and partial days
     reconcile.py  rollups vs raw events   freshness.py  stalled ingest, silent tenants   render.py  the report
@@ -41,14 +41,11 @@ class UsageCoverage(ClickHouseCheck):
                 "reconciliation_tolerance_usd": ("higher", 0.01)}
 
     def queries(self, ctx: RunContext) -> dict:
-        from billing_readiness import cost_values
         from billing_readiness.checks.usage_coverage.queries import queries
-        from billing_readiness.timewindow import Window, epoch
+        from billing_readiness.timewindow import Window
 
-        window = Window(ctx.now, int(ctx.params["lookback_days"]))
-        return {**queries(ctx.cfg, window, float(ctx.params["reconciliation_tolerance_usd"])),
-                "values": cost_values.query(ctx.cfg, epoch(window.start), epoch(window.today_start) + 86400,
-                                            "lookback window")}
+        return queries(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
+                       float(ctx.params["reconciliation_tolerance_usd"]))
 
     def follow_up(self, ctx: RunContext, rows: dict) -> dict:
         """Duplicate ids in two steps: the repeated id hashes (in as many slices as the memory limit needs,
@@ -57,11 +54,16 @@ class UsageCoverage(ClickHouseCheck):
         from billing_readiness.checks.usage_coverage.queries import (
             duplicate_candidates, duplicates, hash_partitions, tenant_hours,
         )
+        from billing_readiness import cost_values
         from billing_readiness.checks.usage_coverage.verdict import silent_candidates
-        from billing_readiness.timewindow import Window
+        from billing_readiness.timewindow import Window, epoch
 
         window = Window(ctx.now, int(ctx.params["lookback_days"]))
         more = {}
+        flagged = cost_values.flagged(rows["tenants"], "t")
+        if flagged and "values" not in rows:
+            more["values"] = cost_values.query(ctx.cfg, epoch(window.start), epoch(window.today_start) + 86400,
+                                               "lookback window", flagged)
         if "tenant_hours" not in rows:
             query = tenant_hours(ctx.cfg, window, silent_candidates(rows, ctx.cfg, window))
             more.update({"tenant_hours": query} if query else {})

@@ -1,12 +1,14 @@
-"""Check 1's SQL: six queries whatever the number of tenants (active tenants, the window's scan against both
-rollups, first usage, freshness, future events) and the cost values (cost_values.py, shared with check 2), then
-follow-ups only when the rows call for them: the duplicate passes (the repeated id hashes, in slices sized to
-the memory limit; the ids only when some repeat) and the hourly history of silent tenants. Rows are read by these
+"""Check 1's SQL: five queries whatever the number of tenants (active tenants, the window's scan against both
+rollups, first usage, freshness, future events), then follow-ups only when the rows call for them: the duplicate
+passes (the repeated id hashes, in slices sized to the memory limit; the ids only when some repeat), the days and
+ids of events with non-finite or negative values (cost_values.py, shared with check 2) and the hourly history of
+silent tenants. Rows are read by these
 column names."""
 from __future__ import annotations
 
 import datetime as dt
 
+from billing_readiness import cost_values
 from billing_readiness.money import NANOS_SQL
 from billing_readiness.sql import Query, active_tenants_query
 from billing_readiness.timewindow import Window, epoch
@@ -55,7 +57,8 @@ def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str,
     return {
         "active": active_tenants_query(cfg),
         # One scan of the window's events up to the end of today, compared with both rollups inside ClickHouse:
-        # per tenant, its events per day (coverage), the newest event, and only the tenant-days (and types) where a rollup disagrees by more than what was ingested
+        # per tenant, its events per day (coverage), the newest event, how many events hold a non-finite or
+        # negative value (cost_values.py asks for their days and ids only when some do), and only the tenant-days (and types) where a rollup disagrees by more than what was ingested
         # in the last ingest_guard_seconds (what can still be on its way into the materialized views). Today
         # and its current hour are reconciled too. The filters match reconcile.py's rules (cost a micro-dollar
         # looser), which judges what comes back; the rows returned grow with the tenants, not their days.
@@ -66,11 +69,11 @@ def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str,
        arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost,
                                s_qc, s_in, s_out, s_sw, s_nanos), daily_bad)) AS daily_drift,
        arraySort(groupArrayArray(hourly_bad)) AS hourly_drift,
-       max(latest) AS latest
+       max(latest) AS latest, sum(v_bad) AS non_finite, sum(v_neg) AS negative_cost, sum(v_negq) AS negative_quantity
 FROM
 (
     SELECT t, d, r_events, r_qc, r_in, r_out, r_sw, r_nanos, hourly_bad, d_qc, d_in, d_out, d_sw, d_cost,
-           s_qc, s_in, s_out, s_sw, s_nanos, latest,
+           s_qc, s_in, s_out, s_sw, s_nanos, latest, v_bad, v_neg, v_negq,
            ({_count_differs('r_qc', 'd_qc', 's_qc')} OR {_differs('r_in', 'd_in', 's_in')}
                OR {_differs('r_out', 'd_out', 's_out')} OR {_differs('r_sw', 'd_sw', 's_sw')}
                OR {_cost_differs('r_nanos', 'd_cost', 's_nanos')}) AS daily_bad
@@ -81,7 +84,8 @@ FROM
                sumIf(r_q, et = %(storage_type)s) AS r_sw, sum(r_c) AS r_nanos,
                sumIf(s_n, et = %(query_type)s) AS s_qc, sumIf(s_q, et = %(input_type)s) AS s_in,
                sumIf(s_q, et = %(output_type)s) AS s_out, sumIf(s_q, et = %(storage_type)s) AS s_sw,
-               sum(s_c) AS s_nanos, max(latest) AS latest,
+               sum(s_c) AS s_nanos, max(latest) AS latest, sum(non_finite) AS v_bad,
+               sum(negative_cost) AS v_neg, sum(negative_quantity) AS v_negq,
                groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c, s_n, s_q, s_c),
                    {_count_differs('r_n', 'h_n', 's_n')} OR {_differs('r_q', 'h_q', 's_q')}
                    OR {_cost_differs('r_c', 'h_c', 's_c')}) AS hourly_bad
@@ -89,7 +93,7 @@ FROM
         (
             SELECT t, d, et, count() AS r_n, sum(_q_ok) AS r_q, sum(_c_n) AS r_c,
                    countIf(_recent) AS s_n, sumIf(_q_ok, _recent) AS s_q, sumIf(_c_n, _recent) AS s_c,
-                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest
+                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest, {cost_values.counts_sql('_c', '_q')}
             FROM
             (
                 SELECT {ev['tenant_id']} AS t, toDate({ts}, 'UTC') AS d, toString({ev['event_type']}) AS et,
@@ -124,7 +128,7 @@ GROUP BY t""",
             {**span, "cost_filter": float(tolerance_usd) - 1e-6,
              "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
              "storage_type": types["storage_write"]},
-            columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest"),
+            columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", *cost_values.COUNT_COLUMNS),
         ),
         # Freshness: the minutes of the window in which something was ingested, and in which events are dated
         # (at most ~1,440 a day each): freshness.py measures the current silence against the usual quiet spell
