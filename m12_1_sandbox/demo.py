@@ -34,11 +34,13 @@ FAULTS = {
     "negative-costs": "check 1 (warning): refunds recorded as usage (cost_usd -1.25) in the last hour",
     "non-finite-costs": "check 1 and 2: a NaN cost_usd ten minutes ago and an infinite one in the last closed month",
     "counter-no-expiry": "check 4: the quota API's counters never expire (a tenant at its limit is blocked for good)",
+    "growing-tenant": "none expected: acme-corp, the largest tenant, grows 10x over the window too (exit 0, no warning)",
 }
 # Faults that change what is seeded (relative to the seed's now), and the quota API's own misbehaviours.
 PLAN_FAULTS = {
     "stalled-ingest": lambda plan: faults.stalled_ingest(plan, hours=2),
     "silent-tenant": lambda plan: faults.silent_tenant(plan, "acme-corp", hours=6),
+    "growing-tenant": lambda plan: faults.growing(plan, "acme-corp"),
 }
 API_FAULTS = {"quota-not-enforced": "not_enforced", "counter-no-expiry": "no_expiry"}
 SLOW_PANEL = {
@@ -92,6 +94,10 @@ def seed_sandbox(env: dict, fault: str = "none"):
     import redis
 
     database = env.get("SANDBOX_DATABASE", "m12_sandbox")
+    if fault in PLAN_FAULTS:  # another history: its own database, so no baseline of the healthy one applies
+        database = f"{database}_{fault.replace('-', '_')}"
+        conn = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
+        env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps({**conn, "schema": database})
     ch = Client(host="127.0.0.1", port=int(env.get("SANDBOX_CH_TCP_PORT", 19000)))
     plan = PLAN_FAULTS.get(fault, lambda p: p)(seed.default_plan())
     started = time.monotonic()

@@ -196,3 +196,9 @@ def add_value_events(execute: Execute, database: str, tenant: str, at: dt.dateti
     bug) and quantity, a second apart from `at`, ingested as they happen."""
     events = _query_events(tenant, at, n, 0.0, tag)
     insert_events(execute, database, [{**e, "cost_usd": cost, "quantity": quantity} for e in events])
+
+
+def growing(plan: SeedPlan, tenant: str) -> SeedPlan:
+    """`tenant` ramps up x10 every 30 days (seed.GROWTH_PER_30_DAYS), at its planned volume by the month's end."""
+    return dataclasses.replace(plan, tenants=[dataclasses.replace(t, growing=True) if t.tenant_id == tenant else t
+                                              for t in plan.tenants])

@@ -69,9 +69,12 @@ def test_run_like_production_promotes_on_postgres_backed_airflow(services):
     ("counter-no-expiry", False, "has no expiry"),
     ("negative-costs", True, "negative cost_usd"),
     ("silent-tenant", True, "Tenant 'acme-corp' has sent nothing for 6.0 h"),
+    ("growing-tenant", True, "READY: all 4 checks passed"),
 ])
 def test_run_dag_with_the_time_dependent_faults(services, fault, exit_zero, shown):
     """Each sandbox fault placed relative to now, through the README's one command: blocks, or warns."""
     out = run_dag_command("--fault", fault)
     assert (out.returncode == 0) == exit_zero, out.stdout[-3000:] + out.stderr[-3000:]
     assert shown in out.stdout, out.stdout[-4000:]
+    if fault == "growing-tenant":  # a healthy shape: no warning at all
+        assert "**WARN**" not in out.stdout, out.stdout[-4000:]
