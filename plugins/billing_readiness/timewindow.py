@@ -23,6 +23,11 @@ def epoch(t: dt.datetime) -> int:
     return int(utc(t).timestamp())
 
 
+def utc_text(epoch_s: float, seconds: bool = True) -> str:
+    """An epoch as the reports write an instant: "2026-12-01 00:00:30 UTC" (or to the minute)."""
+    return dt.datetime.fromtimestamp(int(epoch_s), UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
 @dataclass(frozen=True)
 class Window:
     """`days` complete UTC days before today, plus today up to `now`."""

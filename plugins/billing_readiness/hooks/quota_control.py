@@ -148,7 +148,7 @@ class HttpAdminQuotaControl:
         ttls = body.get("ttls")
         if not isinstance(ttls, dict):
             return None
-        return {str(k): int(v) for k, v in ttls.items() if not str(k).split(":")[0] == "tenant"}
+        return {str(k): int(v) for k, v in ttls.items() if str(k).split(":")[0] != "tenant"}
 
     def leftovers(self) -> list[str]:
         resp = self._call("GET")

@@ -66,11 +66,9 @@ class InvoiceImmutability(Check):
 
         from billing_readiness.checks.invoice_immutability.queries import queries
         from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
-        import datetime as dt
-
         from billing_readiness import cost_values
         from billing_readiness.results import Artifact, BaselineRecord
-        from billing_readiness.timewindow import epoch
+        from billing_readiness.timewindow import epoch, utc_text
 
         month = billing_month(ctx.params.get("billing_month"), ctx.now)
         clickhouse = io.clickhouse(ctx.cfg)
@@ -100,7 +98,7 @@ class InvoiceImmutability(Check):
             # Rows of the month's last seconds may still be on their way (normal lag): its totals are not final.
             details.baseline = (f"not recorded yet: {month} closed {ctx.now - month.end} ago and rows may still "
                                 "arrive within config invoice.late_arrival_grace_seconds; a run after "
-                                f"{dt.datetime.fromtimestamp(settled, dt.timezone.utc):%Y-%m-%d %H:%M} UTC records it")
+                                f"{utc_text(settled, seconds=False)} records it")
             result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
         elif baseline is None and result.passed:
             result.record = BaselineRecord(

@@ -8,13 +8,12 @@ began may have rewritten its stored costs. Both fail check 2 on the first run to
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from billing_readiness.money import from_nanos
 from billing_readiness.results import FAIL, WARN, CheckResult
-from billing_readiness.timewindow import Month
+from billing_readiness.timewindow import Month, utc_text
 
 MAX_COMMAND = 300  # characters of a mutation's command kept in the report
 
@@ -39,7 +38,7 @@ class Mutation:
 
 
 def _utc(epoch_s: Any) -> str:
-    return dt.datetime.fromtimestamp(int(epoch_s), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc_text(epoch_s)
 
 
 def late_rows(rows: dict[str, list[dict]]) -> list[dict] | None:

@@ -123,8 +123,7 @@ def evaluate(
     cost_values.add_findings(result, values, str(month), negative)
     unbillable = set(cost_values.non_finite_days(values))  # failed above; no figure is computed from them
     a = totals([r for r in rows["raw"] if r["tenant_id"] not in unbillable])
-    finite_rollup = _finite_rollup(result, rows["rollup"], unbillable, month)
-    broken = {r["tenant_id"] for r in rows["rollup"]} - {r["tenant_id"] for r in finite_rollup} - unbillable
+    finite_rollup, broken = _finite_rollup(result, rows["rollup"], unbillable, month)
     rollup = totals(finite_rollup, cost_column="total_cost_usd")
     result.details = details = Details(str(month), invoice_lines(active, a, month))
     billed = sum((a[t][2] for t in active if t in a), Decimal(0))
@@ -166,10 +165,12 @@ def evaluate(
     return result
 
 
-def _finite_rollup(result, rows: list[dict[str, Any]], unbillable: set[str], month: Month) -> list[dict[str, Any]]:
-    """The rollup's totals that a bill can be made of: a tenant whose events hold non-finite values is already
-    failed; a non-finite rollup total without such events is a rollup defect of its own."""
-    out = []
+def _finite_rollup(result, rows: list[dict[str, Any]], unbillable: set[str], month: Month
+                   ) -> tuple[list[dict[str, Any]], set[str]]:
+    """The rollup's totals that a bill can be made of, and the tenants whose rollup total is non-finite while
+    their events are finite (a rollup defect of its own); a tenant whose events hold non-finite values is
+    already failed and left out of both."""
+    out, broken = [], set()
     for r in rows:
         if r["tenant_id"] in unbillable:
             continue
@@ -178,9 +179,10 @@ def _finite_rollup(result, rows: list[dict[str, Any]], unbillable: set[str], mon
                        f"Tenant '{r['tenant_id']}', {month}: usage_daily holds a non-finite total "
                        f"(cost {r['total_cost_usd']}, tokens {r['total_tokens']}) while its events are finite: "
                        "the rollup cannot regenerate the invoice.", tenant=r["tenant_id"], month=str(month))
+            broken.add(r["tenant_id"])
             continue
         out.append(r)
-    return out
+    return out, broken
 
 
 def _lines_and_reads(result, active, a: Totals, rollup: Totals, month, tol, skip: set[str] = frozenset()) -> None:

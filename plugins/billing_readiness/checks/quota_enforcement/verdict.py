@@ -9,6 +9,7 @@ from billing_readiness.checks.quota_enforcement.diagnose import (
 from billing_readiness.checks.quota_enforcement import windows
 from billing_readiness.checks.quota_enforcement.probe import Cleanup, ProbeRun
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
+from billing_readiness.timewindow import utc_text
 
 REPORTED_HEADERS = {"retry-after", "ratelimit", "ratelimit-policy"}
 
@@ -107,7 +108,7 @@ def _window_findings(result: CheckResult, run: ProbeRun) -> None:
     """Does the quota come back? Judged on the counters as the API left them after each limit (before cleanup)."""
     seen_codes: set[str] = set()
     for w in run.windows:
-        result.details.windows.append(WindowSeen(w["limit"], windows.at(w["seen_at"]), w["counters"]))
+        result.details.windows.append(WindowSeen(w["limit"], utc_text(w["seen_at"]), w["counters"]))
         sequence = run.sequential if w["limit"] == run.limit else run.second
         accepted = sum(1 for r in sequence if _ok(r.get("status")))
         if w["counters"] is None:

@@ -12,6 +12,7 @@ import email.utils
 import re
 
 from billing_readiness.results import FAIL, WARN
+from billing_readiness.timewindow import utc_text
 
 UTC = dt.timezone.utc
 MAX_WINDOW_SECONDS = 31 * 86400 + 3600  # a counter without a period label: at most a month (plus an hour)
@@ -59,8 +60,8 @@ def judge_counters(counters: dict[str, int], seen_at: float) -> list[tuple[str, 
         expires = seen_at + ttl
         if end is not None and expires > end.timestamp() + SLACK_SECONDS:
             out.append((FAIL, "counter_outlives_window",
-                        f"Quota counter {key} expires at {at(expires)}, {ttl - (end.timestamp() - seen_at):,.0f}s "
-                        f"after its window ends ({at(end.timestamp())}): the tenant gets its quota back late."))
+                        f"Quota counter {key} expires at {utc_text(expires)}, {ttl - (end.timestamp() - seen_at):,.0f}s "
+                        f"after its window ends ({utc_text(end.timestamp())}): the tenant gets its quota back late."))
         elif end is None and ttl > MAX_WINDOW_SECONDS:
             out.append((FAIL, "counter_outlives_window",
                         f"Quota counter {key} lives {ttl:,}s (more than a month): no quota window is that long."))
@@ -92,15 +93,13 @@ def judge_reset(headers: dict[str, str], counters: dict[str, int], seen_at: floa
         return []
     if reset < seen_at - SLACK_SECONDS:
         return [(WARN, "reset_in_the_past",
-                 f"The 429 announced the quota resets at {at(reset)}, before the refusal itself ({at(seen_at)}).")]
+                 f"The 429 announced the quota resets at {utc_text(reset)}, before the refusal itself ({utc_text(seen_at)}).")]
     ends = [e.timestamp() for e in map(window_end, counters) if e is not None]
     latest = max(ends) if ends else seen_at + MAX_WINDOW_SECONDS
     if reset > latest + SLACK_SECONDS:
         return [(WARN, "reset_beyond_window",
-                 f"The 429 announced the quota resets at {at(reset)}, after every counter's window ends "
-                 f"({at(latest)}).")]
+                 f"The 429 announced the quota resets at {utc_text(reset)}, after every counter's window ends "
+                 f"({utc_text(latest)}).")]
     return []
 
 
-def at(epoch_s: float) -> str:
-    return dt.datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -11,7 +11,8 @@ from billing_readiness.checks.usage_coverage.gaps import PartialDay, missing_day
 from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, DayTexts, Rows, day_text, reconcile
 from billing_readiness.money import from_nanos
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
-from billing_readiness.timewindow import Window, epoch
+from billing_readiness.checks.usage_coverage.queries import MAX_SILENT_TENANTS
+from billing_readiness.timewindow import Window, epoch, utc_text
 
 MATRIX_TENANT_LIMIT = 500  # above this, the report's heat map keeps only tenants with gaps
 
@@ -112,8 +113,6 @@ def evaluate(
 
 def silent_candidates(rows: dict[str, Rows], cfg: dict, window: Window) -> list[str]:
     """Tenants whose newest event is older than config 'coverage.tenant_silence_seconds' (the largest first)."""
-    from billing_readiness.checks.usage_coverage.queries import MAX_SILENT_TENANTS
-
     now, limit = epoch(window.now), int(cfg["coverage"]["tenant_silence_seconds"])
     silent = [(-sum(int(n) for _, n in r["day_events"]), r["t"]) for r in rows["tenants"]
               if int(r["latest"] or 0) and now - int(r["latest"]) >= limit]
@@ -121,9 +120,7 @@ def silent_candidates(rows: dict[str, Rows], cfg: dict, window: Window) -> list[
 
 
 def _when(epoch_s: int | None) -> str:
-    if not epoch_s:
-        return "never in the window"
-    return dt.datetime.fromtimestamp(int(epoch_s), dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_text(epoch_s, seconds=False) if epoch_s else "never in the window"
 
 
 def _duration(seconds: float) -> str:
