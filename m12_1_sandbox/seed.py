@@ -112,7 +112,7 @@ def _epoch(t: dt.datetime) -> int:
 
 
 def _check(name: str) -> str:
-    if not _SAFE.match(name):
+    if not _SAFE.fullmatch(name):
         raise ValueError(f"unsafe identifier for the sandbox: {name!r}")
     return name
 

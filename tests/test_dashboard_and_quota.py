@@ -227,10 +227,14 @@ def test_redis_control_writes_expiring_keys_and_finds_the_probes(redis_client):
         assert control.leftovers() == control.matching_keys()
         assert control.delete(control.matching_keys()) == 3 and control.leftovers() == []
         assert redis_client.get("quota:readiness-probe-2:queries_hourly:x") == "1"
-        assert control.lock("billing_readiness_probe_lock.readiness-probe", "run-a", 60) is None
-        assert control.lock("billing_readiness_probe_lock.readiness-probe", "run-b", 60) == "run-a"
-        control.unlock("billing_readiness_probe_lock.readiness-probe", "run-a")
-        assert redis_client.get("billing_readiness_probe_lock.readiness-probe") is None
+        marker = "billing_readiness_probe.readiness-probe"
+        assert control.claim(marker, "run-a", 60) is None and control.claim(marker, "run-b", 60) == "run-a"
+        assert not control.take_over(marker, "run-x", "run-b", 60)  # only from the owner it found
+        assert control.take_over(marker, "run-a", "run-b", 60) and redis_client.get(marker) == "run-b"
+        control.unlock(marker, "run-a")  # not its owner any more: stays
+        assert redis_client.get(marker) == "run-b"
+        control.unlock(marker, "run-b")
+        assert redis_client.get(marker) is None
     finally:
         redis_client.delete("quota:readiness-probe-2:queries_hourly:x", "quota:readiness-probe:queries_hourly:old",
                             *control.setup_keys)

@@ -59,7 +59,7 @@ def isolated(make_sandbox, raw_redis):
     for key in [k for k in raw_redis.scan_iter(match="*")]:  # leave Redis as clean as found, whatever failed
         raw_redis.delete(key)
     assert after == before  # byte-identical, whatever the variant did
-    assert left == [] and raw_redis.get(f"billing_readiness_probe_lock.{PROBE}") is None
+    assert left == [] and raw_redis.get(f"billing_readiness_probe.{PROBE}") is None
 
 
 def quota_api_process(fault="none", *args):

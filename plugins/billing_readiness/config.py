@@ -11,15 +11,25 @@ import copy
 import fnmatch
 import json
 import re
+import string
 from typing import Any
 
-from billing_readiness import VARIABLE_KEY
+from billing_readiness import VARIABLE_KEY, admin_path
 from billing_readiness.config_defaults import _FREEFORM, _NULLABLE, DEFAULTS
 from billing_readiness.redis_keys import PROBE_ID, template_problem
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,99}")
+
+
+def _format_fields(value) -> set[str] | None:
+    """The {fields} a str.format template uses; None when it is not a valid template."""
+    try:
+        return {f for _, f, _, _ in string.Formatter().parse(str(value)) if f is not None}
+    except ValueError:
+        return None
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names the key to fix."""
@@ -70,7 +80,7 @@ def _validate(cfg: dict) -> None:
             if name is None:  # a nullable column (usage_events.ingested_at): that sub-check does not run
                 continue
             pattern = _TABLE if key == "table" else _IDENT
-            if not pattern.match(name):
+            if not pattern.fullmatch(name):
                 raise ConfigError(
                     f"config key '{section}.{key}' is not a valid ClickHouse "
                     f"{'table name ([db.]name)' if key == 'table' else 'column name'}: {name!r}"
@@ -94,7 +104,7 @@ def _validate(cfg: dict) -> None:
     if limit is not None and limit < 100_000_000:
         raise ConfigError(f"config key 'clickhouse.max_memory_bytes' must be at least 100000000 (100 MB) or null, "
                           f"got {limit!r}")
-    if cfg["clickhouse"]["cluster"] is not None and not _IDENT.match(cfg["clickhouse"]["cluster"]):
+    if cfg["clickhouse"]["cluster"] is not None and not _IDENT.fullmatch(cfg["clickhouse"]["cluster"]):
         raise ConfigError(f"config key 'clickhouse.cluster' must be a cluster name from the server's remote_servers, "
                           f"got {cfg['clickhouse']['cluster']!r}")
     for key in ("active_tenants_sql", ):
@@ -139,7 +149,7 @@ def _between(q: dict, key: str, low: float, high: float, why: str = "") -> None:
 
 def _validate_quota(q: dict) -> None:
     """The probe may touch only its own keys: a plain probe id and key templates that pin the tenant segment."""
-    if not PROBE_ID.match(q["probe_tenant_id"]):
+    if not PROBE_ID.fullmatch(q["probe_tenant_id"]):
         raise ConfigError(
             "config key 'quota.probe_tenant_id' may hold only letters, digits and . _ - (no ':' key separator, no "
             f"glob character: cleanup could reach another tenant's keys): {q['probe_tenant_id']!r}"
@@ -158,15 +168,21 @@ def _validate_quota(q: dict) -> None:
         if not any(fnmatch.fnmatchcase(template, p) for p in q["cleanup_patterns"]):
             raise ConfigError(f"config key 'quota.setup_keys' key {template!r} is matched by no "
                               "'quota.cleanup_patterns' entry: the probe could not remove it")
-    if q["admin_path"] is not None and not (q["admin_path"].startswith("/") and "{tenant_id}" in q["admin_path"]):
-        raise ConfigError(
-            f"config key 'quota.admin_path' must be a path starting with / and containing {{tenant_id}}: "
-            f"{q['admin_path']!r}"
-        )
+    for template, value in q["setup_keys"].items():
+        fields = _format_fields(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        if fields is None or fields - {"limit"}:
+            raise ConfigError(
+                f"config key 'quota.setup_keys' value of {template!r} must be a string or integer that may use "
+                f"{{limit}} only (the tenant id goes in the key), got {value!r}")
+    if q["admin_path"] is not None:
+        problem = admin_path.problem(q["admin_path"])
+        if problem:
+            raise ConfigError(f"config key 'quota.admin_path' {problem}")
     if q["method"].upper() not in {"GET", "POST"}:
         raise ConfigError(f"config key 'quota.method' must be GET or POST, got {q['method']!r}")
-    if not q["tenant_header"].strip():
-        raise ConfigError("config key 'quota.tenant_header' must name the header that carries the tenant id")
+    if not _HEADER.fullmatch(q["tenant_header"]):
+        raise ConfigError("config key 'quota.tenant_header' must name the header that carries the tenant id "
+                          f"(letters, digits and -; no space or line break), got {q['tenant_header']!r}")
     if not q["path"].startswith("/"):
         raise ConfigError(f"config key 'quota.path' must be a path starting with /, got {q['path']!r}")
     _between(q, "request_timeout_seconds", 0.1, 60)

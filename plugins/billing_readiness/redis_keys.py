@@ -14,13 +14,15 @@ import re
 
 SEP = ":"
 GLOB = "*?[]\\"
-PROBE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # no key separator, no glob character
-_TEMPLATE = re.compile(r"^(?P<literal>[^*?\[\]\\{}]+):\{tenant_id\}(?::(?P<suffix>[^{}]+))?$")
+# No key separator, no glob character, no path dot segment (it starts with a letter or digit); matched with
+# fullmatch everywhere, so a trailing newline is refused too.
+PROBE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_TEMPLATE = re.compile(r"(?P<literal>[^*?\[\]\\{}\s]+):\{tenant_id\}(?::(?P<suffix>[^{}\s]+))?")  # no whitespace
 
 
 def template_problem(template: str, suffix_may_glob: bool) -> str | None:
     """Why `template` is not `<literal>:{tenant_id}[:<suffix>]`, or None when it is."""
-    m = _TEMPLATE.match(template) if isinstance(template, str) else None
+    m = _TEMPLATE.fullmatch(template) if isinstance(template, str) else None
     if not m or m.group("literal").endswith(SEP) or m.group("literal").startswith(SEP):
         return (f"{template!r} must have the form '<literal>:{{tenant_id}}' or '<literal>:{{tenant_id}}:<suffix>', "
                 "with no glob character (* ? [ ] \\) before the tenant id")
@@ -54,3 +56,17 @@ def split_owned(keys: list[str], templates: list[str], probe: str) -> tuple[list
 def probe_key_patterns(probe: str) -> list[str]:
     """SCAN patterns for any key of the probe, whatever the configured patterns: `*:<probe>:*`, `*:<probe>`."""
     return [f"*{SEP}{probe}{SEP}*", f"*{SEP}{probe}"]
+
+
+def uncovered(keys: list[str], templates: list[str], probe: str) -> dict[str, str]:
+    """{key: the cleanup pattern that would match it} for each of the probe's keys no template matches."""
+    out = {}
+    for key in keys:
+        if any(fnmatch.fnmatchcase(key, t.format(tenant_id=probe)) for t in templates):
+            continue
+        parts = key.split(SEP)
+        if probe not in parts:
+            continue
+        i = parts.index(probe)
+        out[key] = SEP.join(parts[:i] + ["{tenant_id}"]) + (f"{SEP}*" if i < len(parts) - 1 else "")
+    return out

@@ -62,7 +62,7 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> "Month":
-        m = _MONTH.match(text or "")
+        m = _MONTH.fullmatch(text or "")
         if not m:
             raise ValueError(f"not a month in YYYY-MM form: {text!r}")
         return cls(int(m.group(1)), int(m.group(2)))

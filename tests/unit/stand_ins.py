@@ -76,6 +76,7 @@ class KeyStoreControl:
 
         self.keys, self.q, self.probe = dict(keys or {}), (cfg or load_config())["quota"], probe
         self.actions, self.locks = [], {}
+        self.api_writes: dict[str, str] = {}  # keys the API writes for the probe tenant on each setup
 
     def describe(self):
         return "stand-in key store"
@@ -84,6 +85,7 @@ class KeyStoreControl:
         self.actions.append(("setup", limit))
         for template, value in self.q["setup_keys"].items():
             self.keys[template.format(tenant_id=self.probe)] = str(value).format(limit=limit)
+        self.keys.update(self.api_writes)
 
     def matching_keys(self):
         import fnmatch
@@ -108,12 +110,18 @@ class KeyStoreControl:
         expires within its window."""
         return getattr(self, "counter_ttls", None) or {f"quota:{self.probe}:queries_hourly": 3000}
 
-    def lock(self, key, holder, ttl):
-        current = self.locks.setdefault(key, holder)
-        return None if current == holder else current
+    def claim(self, key, owner, ttl):
+        current = self.locks.setdefault(key, owner)
+        return None if current == owner else current
 
-    def unlock(self, key, holder):
-        if self.locks.get(key) == holder:
+    def take_over(self, key, old, new, ttl):
+        if self.locks.get(key) != old:
+            return False
+        self.locks[key] = new
+        return True
+
+    def unlock(self, key, owner):
+        if self.locks.get(key) == owner:
             del self.locks[key]
 
 
@@ -142,6 +150,18 @@ class StandInServices:
 
     def time(self):
         return self.clock
+
+    def process(self):
+        return "stand-in-host", 4242
+
+    task_states: dict = {}  # (dag_id, run_id, task_id) -> state; absent ones are "running"
+    alive: dict = {}  # pid -> alive on this host
+
+    def task_state(self, dag_id, run_id, task_id):
+        return self.task_states.get((dag_id, run_id, task_id), "running")
+
+    def process_alive(self, host, pid):
+        return self.alive.get(pid) if host == "stand-in-host" else None
 
 
 def context(params: dict | None = None, now: dt.datetime = NOW, **config) -> RunContext:

@@ -196,19 +196,59 @@ def test_check_4_an_unreachable_api_is_transient_after_cleanup():
     assert services.slept == [5.0] and services.control.keys == {} and services.control.locks == {}
 
 
-def test_check_4_a_probe_key_outside_the_cleanup_patterns_fails_as_a_leftover():
-    services, api, run = probe(enforcing(), keys={"usage:readiness-probe:extra": "1"})
-    result = run()
-    assert [f.code for f in result.failures] == ["cleanup_incomplete"]
-    assert result.failures[0].evidence["keys"] == ["usage:readiness-probe:extra"]
-
-
-def test_check_4_refuses_to_probe_while_another_run_holds_the_probe_tenant():
+def test_check_4_a_probe_key_outside_the_cleanup_patterns_is_a_cleanup_pattern_problem_naming_the_pattern():
     services, api, run = probe(enforcing())
-    services.control.locks["billing_readiness_probe_lock.readiness-probe"] = "scheduled__other-run"
-    with pytest.raises(CheckError, match="another run \\(scheduled__other-run\\) is probing"):
+    services.control.api_writes = {"usage:readiness-probe:extra": "1"}
+    result = run()
+    assert [f.code for f in result.failures] == ["cleanup_pattern_missing"]
+    assert result.failures[0].evidence["keys"] == ["usage:readiness-probe:extra"]
+    assert "add the pattern 'usage:{tenant_id}:*'" in result.failures[0].message
+    # the marker stays, so the next run (with the pattern added) knows the key is the probe's
+    assert list(services.control.locks) == ["billing_readiness_probe.readiness-probe"]
+
+
+def test_check_4_refuses_a_probe_id_with_keys_it_did_not_create_and_touches_nothing():
+    stranger = {"tenant:readiness-probe:tier": "pro", "quota:readiness-probe:queries_hourly:x": "3"}
+    services, api, run = probe(enforcing(), keys=stranger)
+    with pytest.raises(CheckError, match="already has 2 key\\(s\\) the probe did not create"):
+        run()
+    assert services.control.keys == stranger and services.control.actions == [] and api.calls == []
+    assert services.control.locks == {}
+
+
+def owner(**over):
+    base = {"dag_id": "billing_readiness", "run_id": "scheduled__other-run", "task_id": "check_quota_enforcement",
+            "try_number": 1, "host": "stand-in-host", "pid": 99}
+    return json.dumps({**base, **over}, sort_keys=True)
+
+
+def test_check_4_refuses_to_probe_while_another_live_run_holds_the_probe_tenant():
+    services, api, run = probe(enforcing())
+    services.control.locks["billing_readiness_probe.readiness-probe"] = owner()
+    services.alive = {99: True}
+    with pytest.raises(CheckError, match="another run \\(run scheduled__other-run, task check_quota_enforcement "
+                                         "try 1 \\(pid 99 on stand-in-host\\)\\) is probing"):
         run()
     assert api.calls == []
+
+
+@pytest.mark.parametrize("state, alive, why", [
+    ("failed", True, "its task instance is failed"),
+    ("running", False, "its process 99 on stand-in-host is gone"),
+    ("absent", None, "no longer exists"),
+])
+def test_check_4_takes_over_a_crashed_probe_and_cleans_only_its_keys(state, alive, why):
+    left = {"tenant:readiness-probe:tier": "free", "quota:readiness-probe:queries_hourly:x": "4"}
+    other = {"tenant:tenant-m01:tier": "pro"}
+    services, api, run = probe(enforcing(), keys={**left, **other})
+    services.control.locks["billing_readiness_probe.readiness-probe"] = owner()
+    services.task_states = {("billing_readiness", "scheduled__other-run", "check_quota_enforcement"): state}
+    services.alive = {99: alive}
+    result = run()
+    assert result.passed, result.findings
+    assert [f.code for f in result.warnings] == ["probe_taken_over"] and why in result.warnings[0].message
+    assert services.control.keys == other and services.control.locks == {}
+    assert set(left) <= set(result.details.cleanup.deleted)
 
 
 def test_check_4_key_ttl_must_outlive_the_probe():

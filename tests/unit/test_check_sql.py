@@ -134,7 +134,11 @@ LIMIT 2"""
 
 def test_check_4_probe_usage_sql_and_active_tenants():
     assert qe.probe_usage_query(CFG, "readiness-probe").render() == (
-        "SELECT org_id AS tenant_id FROM metering.events WHERE org_id = 'readiness-probe' LIMIT 1")
+        "SELECT 'tenant_quotas' AS source FROM (SELECT 1 FROM tenant_quotas WHERE tenant_id = 'readiness-probe' "
+        "LIMIT 1) UNION ALL SELECT 'usage_events' AS source FROM (SELECT 1 FROM metering.events WHERE org_id = "
+        "'readiness-probe' LIMIT 1) UNION ALL SELECT 'usage_hourly' AS source FROM (SELECT 1 FROM usage_hourly "
+        "WHERE tenant_id = 'readiness-probe' LIMIT 1) UNION ALL SELECT 'usage_daily' AS source FROM (SELECT 1 FROM "
+        "metering.daily WHERE tenant_id = 'readiness-probe' LIMIT 1)")
     assert active_tenants_query(CFG).render() == (
         "SELECT DISTINCT tenant_id AS tenant_id FROM tenant_quotas ORDER BY tenant_id")
     configured = active_tenants_query(load_config({"active_tenants_sql": "SELECT id AS tenant_id FROM t"}))

@@ -23,10 +23,14 @@ def test_a_key_to_write_holds_no_glob():
     assert template_problem("tenant:{tenant_id}:limit:queries_hourly", suffix_may_glob=False) is None
 
 
-def test_probe_ids_hold_no_separator_or_glob():
-    assert PROBE_ID.match("readiness-probe") and PROBE_ID.match("probe_2.b")
-    for bad in ("tenant-m01:limit", "m0*", "p?", "p[1]", "", "a" * 129):
-        assert not PROBE_ID.match(bad)
+def test_probe_ids_hold_no_separator_glob_dot_segment_or_newline():
+    assert PROBE_ID.fullmatch("readiness-probe") and PROBE_ID.fullmatch("probe_2.b")
+    for bad in ("tenant-m01:limit", "m0*", "p?", "p[1]", "", "a" * 129, "readiness-probe\n", "..", ".hidden"):
+        assert not PROBE_ID.fullmatch(bad)
+
+
+def test_a_template_with_a_trailing_newline_is_refused():
+    assert template_problem("tenant:{tenant_id}:tier\n", suffix_may_glob=False) is not None
 
 
 def test_only_keys_whose_tenant_segment_is_the_probe_are_its_own():

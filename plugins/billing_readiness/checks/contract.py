@@ -72,6 +72,8 @@ class RunContext:
     run_id: str = "manual"
     dag_id: str = "billing_readiness"
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("billing_readiness"))
+    task_id: str = "manual"
+    try_number: int = 1
 
 
 class ClickHouse(Protocol):
@@ -93,6 +95,9 @@ class Services(Protocol):
     def baseline(self, key: str) -> dict | None: ...
     def sleep(self, seconds: float) -> None: ...
     def time(self) -> float: ...
+    def process(self) -> tuple[str, int]: ...  # this host and pid
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None: ...  # "absent"; None: unknown
+    def process_alive(self, host: str, pid: int) -> bool | None: ...  # None: another host
 
 
 class Check:

@@ -11,6 +11,21 @@ from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.redis_keys import probe_key_patterns
 
 
+def redis_error(conn_id: str, what: str, exc) -> Exception:
+    """A Redis error as the check reports it: a lost connection is transient (the task retries); a refused
+    password or a missing permission is permanent and names the connection to fix; anything else is a refusal."""
+    import redis
+
+    text = str(exc)
+    if isinstance(exc, (redis.AuthenticationError, redis.AuthorizationError)) or any(
+            s in text for s in ("NOAUTH", "WRONGPASS", "NOPERM", "invalid password", "invalid username")):
+        return CheckError(f"Redis (connection '{conn_id}') refused its credentials or permissions for {what}: "
+                          f"{text[:200]}. Fix the login/password of connection '{conn_id}' or the user's ACL.")
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return ServiceUnavailable(f"Redis (connection '{conn_id}') unreachable: {text[:200]}")
+    return CheckError(f"Redis (connection '{conn_id}') refused {what}: {text[:200]}")
+
+
 class RedisQuotaControl:
     def __init__(self, redis, quota_cfg: dict, probe: str, conn_id: str = "redis_default"):
         self.redis, self.q, self.probe, self.conn_id = redis, quota_cfg, probe, conn_id
@@ -27,10 +42,8 @@ class RedisQuotaControl:
             for pattern in patterns:
                 for key in self.redis.scan_iter(match=pattern, count=500):
                     found.add(key.decode() if isinstance(key, bytes) else key)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise ServiceUnavailable(f"Redis (connection '{self.conn_id}') unreachable: {exc}") from exc
         except redis.RedisError as exc:
-            raise CheckError(f"Redis (connection '{self.conn_id}') refused a SCAN: {exc}") from None
+            raise redis_error(self.conn_id, "a SCAN", exc) from None
         return sorted(found)
 
     def matching_keys(self) -> list[str]:
@@ -58,23 +71,50 @@ class RedisQuotaControl:
     def release(self) -> int:
         return 0  # nothing beyond the deleted keys
 
-    def lock(self, key: str, holder: str, ttl_seconds: int) -> str | None:
-        """Take the probe lock for `holder`; None when taken, else who holds it."""
+    def claim(self, key: str, owner: str, ttl_seconds: int) -> str | None:
+        """Write the probe marker `key` = `owner` unless one exists; None when written, else the current owner."""
         import redis
 
         try:
-            if self.redis.set(key, holder, nx=True, ex=ttl_seconds):
-                return None
-            current = self.redis.get(key)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise ServiceUnavailable(f"Redis (connection '{self.conn_id}') unreachable: {exc}") from exc
-        current = current.decode() if isinstance(current, bytes) else current
-        return current if current != holder else None
+            for _ in range(3):  # a marker deleted between SET NX and GET: try again
+                if self.redis.set(key, owner, nx=True, ex=ttl_seconds):
+                    return None
+                current = self.redis.get(key)
+                if current is not None:
+                    return current.decode() if isinstance(current, bytes) else current
+        except redis.RedisError as exc:
+            raise redis_error(self.conn_id, "the probe marker", exc) from None
+        raise CheckError(f"the probe marker {key} keeps changing hands: another run is probing")
 
-    def unlock(self, key: str, holder: str) -> None:
-        current = self.redis.get(key)
-        if (current.decode() if isinstance(current, bytes) else current) == holder:
-            self.redis.delete(key)
+    def take_over(self, key: str, old: str, new: str, ttl_seconds: int) -> bool:
+        """Replace the marker of a crashed owner, only if it still holds `old` (WATCH/MULTI)."""
+        return self._swap(key, old, new, ttl_seconds)
+
+    def unlock(self, key: str, owner: str) -> None:
+        """Remove the marker if it is still `owner`'s."""
+        self._swap(key, owner, None, 0)
+
+    def _swap(self, key: str, old: str, new: str | None, ttl_seconds: int) -> bool:
+        import redis
+
+        try:
+            with self.redis.pipeline() as pipe:
+                pipe.watch(key)
+                current = pipe.get(key)
+                if (current.decode() if isinstance(current, bytes) else current) != old:
+                    pipe.unwatch()
+                    return False
+                pipe.multi()
+                if new is None:
+                    pipe.delete(key)
+                else:
+                    pipe.set(key, new, ex=ttl_seconds)
+                pipe.execute()
+                return True
+        except redis.WatchError:
+            return False
+        except redis.RedisError as exc:
+            raise redis_error(self.conn_id, "the probe marker", exc) from None
 
     def ttls(self) -> dict[str, int]:
         return {key: int(self.redis.ttl(key)) for key in self.setup_keys}
@@ -95,23 +135,32 @@ class RedisQuotaControl:
 
         try:
             return pipe.execute()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise ServiceUnavailable(f"Redis (connection '{self.conn_id}') unreachable: {exc}") from exc
         except redis.RedisError as exc:
-            raise CheckError(f"Redis (connection '{self.conn_id}') refused the probe's keys: {exc}") from None
+            raise redis_error(self.conn_id, "the probe's keys", exc) from None
+
 
 
 class HttpAdminQuotaControl:
     """PUT {limit, ttl_seconds} / DELETE / GET on the quota API's admin endpoint for the probe tenant."""
 
     def __init__(self, api, quota_cfg: dict, probe: str):
+        from billing_readiness import admin_path
+
         self.api, self.q, self.probe = api, quota_cfg, probe
-        self.path = quota_cfg["admin_path"].format(tenant_id=probe)
+        self.path = admin_path.for_probe(quota_cfg["admin_path"], probe)
+        self._checked = False
 
     def describe(self) -> str:
         return f"admin endpoint {self.path}"
 
     def _call(self, method: str, **kwargs) -> dict:
+        if not self._checked:  # the final URL names the probe tenant only, or nothing is sent
+            from billing_readiness import admin_path
+
+            why = admin_path.url_names_only(self.api.base_url + self.path, self.q["admin_path"], self.probe)
+            if why:
+                raise CheckError(f"config key 'quota.admin_path': {why}; nothing was sent")
+            self._checked = True
         resp = self.api.request(method, self.path, **kwargs)
         if resp["status"] is None:
             raise ServiceUnavailable(f"quota admin endpoint {self.path} unreachable: {resp['error']}")
@@ -125,10 +174,13 @@ class HttpAdminQuotaControl:
                 f"{str(resp['body'])[:200]}); check config 'quota.admin_path' and the connection's credentials."
             )
 
-    def lock(self, key: str, holder: str, ttl_seconds: int) -> str | None:
-        return None  # no Redis on this path: the API's admin endpoint is the only shared state
+    def claim(self, key: str, owner: str, ttl_seconds: int) -> str | None:
+        return None  # no Redis on this path: what the endpoint shows before setup (leftovers) decides
 
-    def unlock(self, key: str, holder: str) -> None:
+    def take_over(self, key: str, old: str, new: str, ttl_seconds: int) -> bool:
+        return True
+
+    def unlock(self, key: str, owner: str) -> None:
         pass
 
     def matching_keys(self) -> list[str]:

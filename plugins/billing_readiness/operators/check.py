@@ -55,7 +55,8 @@ class ReadinessCheckOperator(BaseOperator):
         try:
             self._refuse_unknown_conf(context)
             cfg = services.config(self.config_variable)
-            ctx = RunContext(cfg, dict(context["params"]), now, context["run_id"], context["dag"].dag_id, self.log)
+            ctx = RunContext(cfg, dict(context["params"]), now, context["run_id"], context["dag"].dag_id, self.log,
+                             task_id=self.task_id, try_number=int(ti.try_number or 1))
             result = self.check.run(services, ctx)
             self._keep(result, cfg, ctx, services)
         except Exception as exc:

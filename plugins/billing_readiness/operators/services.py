@@ -70,3 +70,35 @@ class AirflowServices:
 
     def time(self) -> float:
         return time.time()
+
+    def process(self) -> tuple[str, int]:
+        import os
+        import socket
+
+        return socket.gethostname(), os.getpid()
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        """The task instance's state from the Airflow API server ("absent" when it has none); None when
+        the question cannot be asked here (no supervisor, or the API refused)."""
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+            states = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=[task_id], run_ids=[run_id])
+        except Exception:  # noqa: BLE001 - an unknown state keeps the marker's owner alive: the safe side
+            return None
+        state = (states or {}).get(run_id, {}).get(task_id, "absent")
+        return "none" if state is None else str(getattr(state, "value", state))
+
+    def process_alive(self, host: str, pid: int) -> bool | None:
+        import os
+        import socket
+
+        if host != socket.gethostname():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True

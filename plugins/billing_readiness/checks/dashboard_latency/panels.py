@@ -85,7 +85,7 @@ def time_range_seconds(export: dict | str | None, default: int = 24 * 3600) -> i
     """The dashboard's relative time range ("time": {"from": "now-24h"}), in seconds, for $__timeFilter."""
     data = json.loads(export) if isinstance(export, str) else (export or {})
     data = data.get("dashboard", data) if isinstance(data, dict) else {}
-    m = _RELATIVE.match(str((data.get("time") or {}).get("from", "")))
+    m = _RELATIVE.fullmatch(str((data.get("time") or {}).get("from", "")))
     return int(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else default
 
 

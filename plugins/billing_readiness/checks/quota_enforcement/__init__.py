@@ -50,13 +50,15 @@ class QuotaEnforcement(Check):
 
     @staticmethod
     def refuse_real_tenant(io: Services, cfg: dict, probe: str) -> None:
-        from billing_readiness.checks.quota_enforcement.diagnose import probe_tenant_conflict, probe_usage_query
+        from billing_readiness.checks.quota_enforcement.diagnose import (admin_path_conflict, probe_tenant_conflict,
+                                                                          probe_usage_query)
         from billing_readiness.sql import active_tenants_query
 
         clickhouse = io.clickhouse(cfg)
         active = [r["tenant_id"] for r in clickhouse.run(active_tenants_query(cfg))]
-        used = [r["tenant_id"] for r in clickhouse.run(probe_usage_query(cfg, probe))]
-        conflict = probe_tenant_conflict(probe, active, used)
+        found_in = [r["source"] for r in clickhouse.run(probe_usage_query(cfg, probe))]
+        conflict = probe_tenant_conflict(probe, active, found_in) or admin_path_conflict(
+            cfg["quota"]["admin_path"], active)
         if conflict:
             raise CheckError(conflict)
 
@@ -66,7 +68,7 @@ class QuotaEnforcement(Check):
 
 CHECK = QuotaEnforcement()
 __getattr__ = lazy_exports(__name__, {
-    **{name: f".diagnose:{name}" for name in ("diagnose_concurrency", "diagnose_sequence", "inspect_429",
+    **{name: f".diagnose:{name}" for name in ("admin_path_conflict", "diagnose_concurrency", "diagnose_sequence", "inspect_429",
                                               "need_more", "probe_tenant_conflict", "probe_usage_query")},
     **{name: f".probe:{name}" for name in ("Probe", "ProbeRun", "second_limit")},
     "Details": ".verdict:Details", "evaluate": ".verdict:evaluate", "render": ".render"})

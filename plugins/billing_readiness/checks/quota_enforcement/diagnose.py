@@ -30,21 +30,36 @@ def need_more(responses: list[dict], limit: int) -> bool:
 
 
 def probe_usage_query(cfg: dict, probe: str) -> Query:
-    """Whether the probe tenant id has any usage: a real tenant must never be probed."""
-    ev = cfg["usage_events"]
-    return Query(
-        "usage events of the probe tenant",
-        f"SELECT {ev['tenant_id']} AS tenant_id FROM {ev['table']} WHERE {ev['tenant_id']} = %(probe)s LIMIT 1",
-        {"probe": probe},
-        columns=("tenant_id",),
-    )
+    """Where the probe tenant id appears in the billing data (tenant_quotas, usage_events ever, the rollups):
+    a real tenant must never be probed."""
+    parts = []
+    for section in ("tenant_quotas", "usage_events", "usage_hourly", "usage_daily"):
+        t = cfg[section]
+        parts.append(f"SELECT '{section}' AS source FROM (SELECT 1 FROM {t['table']} "
+                     f"WHERE {t['tenant_id']} = %(probe)s LIMIT 1)")
+    return Query("the probe tenant in the billing tables", " UNION ALL ".join(parts), {"probe": probe},
+                 columns=("source",))
 
 
-def probe_tenant_conflict(probe: str, active: list[str], with_usage: list[str]) -> str | None:
+def probe_tenant_conflict(probe: str, active: list[str], found_in: list[str]) -> str | None:
     if probe in set(active):
         return f"probe tenant '{probe}' is an active tenant: choose another config 'quota.probe_tenant_id'"
-    if probe in set(with_usage):
-        return f"probe tenant '{probe}' has usage events: it may be a real tenant; choose another 'quota.probe_tenant_id'"
+    if found_in:
+        return (f"probe tenant '{probe}' appears in {', '.join(sorted(set(found_in)))}: it may be a real tenant; "
+                "choose another config 'quota.probe_tenant_id'")
+    return None
+
+
+def admin_path_conflict(template: str | None, tenants: list[str]) -> str | None:
+    """A literal segment of `quota.admin_path` that is a known tenant id: the request would name that tenant."""
+    if not template:
+        return None
+    from billing_readiness.admin_path import literal_segments
+
+    named = sorted(set(literal_segments(template)) & set(tenants))
+    if named:
+        return (f"config key 'quota.admin_path' ({template!r}) names tenant(s) {', '.join(named)} in a fixed "
+                "segment: only {tenant_id} may name a tenant")
     return None
 
 

@@ -2,17 +2,18 @@
 
 The order is the check's logic, so it lives here (tested with stand-ins); the hooks only do I/O.
 Deletion goes through redis_keys.split_owned: a key is deleted only when its tenant segment is the
-probe id exactly; every other key that matched a pattern is left alone and reported.
+probe id exactly; every other key that matched a pattern is left alone and reported. Before anything, the
+probe claims its tenant with a marker (ownership.py): a probe id with keys but no marker is somebody
+else's and is refused; a marker whose owner crashed is taken over and its keys cleaned.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from billing_readiness.checks.quota_enforcement.diagnose import diagnose_sequence, need_more
+from billing_readiness.checks.quota_enforcement.ownership import MARKER_KEY, MARKER_TTL_SECONDS, Owner, holder_gone
 from billing_readiness.errors import CheckError
-from billing_readiness.redis_keys import split_owned
-
-LOCK_KEY = "billing_readiness_probe_lock.{probe}"  # no ':' segment: never one of the probe's quota keys
+from billing_readiness.redis_keys import split_owned, uncovered
 
 
 @dataclass
@@ -20,6 +21,9 @@ class Cleanup:
     deleted: list[str] = field(default_factory=list)  # the probe's own keys, deleted
     foreign: list[str] = field(default_factory=list)  # matched a pattern but are not the probe's: left alone
     leftovers: list[str] = field(default_factory=list)  # anything of the probe still there at the end
+    took_over: str | None = None  # the crashed probe whose marker and keys this run took over, and why
+    # Leftovers no 'quota.cleanup_patterns' entry matches: {key: the pattern that would match it}
+    uncovered: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,23 +67,21 @@ class Probe:
             raise CheckError(
                 f"config key 'quota.key_ttl_seconds' ({self.q['key_ttl_seconds']}) is shorter than the probe can take "
                 f"with param 'probe_quota_limit' = {limit} (up to {needed:.0f}s): raise it, or lower the limit")
-        holder = self.control.lock(LOCK_KEY.format(probe=self.probe), self.ctx.run_id, int(self.q["key_ttl_seconds"]))
-        if holder is not None:
-            raise CheckError(
-                f"another run ({holder}) is probing the quota API with probe tenant '{self.probe}' right now: two "
-                "probes on one tenant would share counters. Wait for it, or give this run another "
-                "config 'quota.probe_tenant_id'.")
+        marker = MARKER_KEY.format(probe=self.probe)
+        host, pid = self.io.process()
+        me = Owner(self.ctx.dag_id, self.ctx.run_id, self.ctx.task_id, self.ctx.try_number, host, pid)
+        took_over = self._claim(marker, me)
         run = ProbeRun(limit, second_limit=second_limit(limit))
+        run.cleanup.took_over = took_over
         try:
-            self._clean(run)  # counters left by an earlier, crashed probe
+            self._clean(run)  # what a crashed probe left (the marker says the keys are the probe's)
             run.sequential = self._sequence(limit)
             self._inspect(run, limit)  # the evidence of the first limit, read before anything is deleted
-            if diagnose_sequence(run.sequential, limit) is None:
-                self._clean(run)  # counters back to zero; the next sequence writes its own quota
+            if diagnose_sequence(run.sequential, limit) is None and self._clean_and_covered(run):
                 run.second = self._sequence(run.second_limit)
                 self._inspect(run, run.second_limit)
-                if concurrency and diagnose_sequence(run.second, run.second_limit) is None:
-                    self._clean(run)
+                if concurrency and diagnose_sequence(run.second, run.second_limit) is None \
+                        and self._clean_and_covered(run):
                     self.wait_for_window()
                     self.control.setup(limit)
                     run.concurrent = self.api.concurrently(2 * limit, self.method, self.q["path"], **self.request)
@@ -90,10 +92,42 @@ class Probe:
                 self.io.sleep(float(self.q["cleanup_grace_seconds"]))
                 self._clean(run)
             run.cleanup.leftovers = self.control.leftovers()
-            self.control.unlock(LOCK_KEY.format(probe=self.probe), self.ctx.run_id)
+            run.cleanup.uncovered = uncovered(run.cleanup.leftovers, self.q["cleanup_patterns"], self.probe)
+            if not run.cleanup.leftovers:  # else the marker stays: the keys left are known to be the probe's
+                self.control.unlock(marker, me.to_json())
             self.ctx.log.info("Probe cleanup: deleted %d key(s) of tenant %s (%s); left alone %d other key(s)",
                               len(run.cleanup.deleted), self.probe, self.control.describe(), len(run.cleanup.foreign))
         return run
+
+    def _claim(self, marker: str, me: Owner) -> str | None:
+        """Claim the probe tenant; the crashed owner taken over (and why), or None. Refuses a tenant with
+        keys the probe did not create, and one another live run is probing."""
+        held = self.control.claim(marker, me.to_json(), MARKER_TTL_SECONDS)
+        if held is None:
+            strangers = self.control.leftovers()
+            if strangers:
+                self.control.unlock(marker, me.to_json())
+                raise CheckError(
+                    f"probe tenant '{self.probe}' already has {len(strangers)} key(s) the probe did not create: "
+                    f"{', '.join(strangers[:5])}. It may be a real tenant known only to the quota system; the probe "
+                    "touches nothing of it. Choose another config 'quota.probe_tenant_id'.")
+            return None
+        owner = Owner.from_json(held)
+        if owner is None:
+            raise CheckError(f"the probe marker '{marker}' holds {held[:80]!r}, not a probe owner: "
+                             "remove it if it is not in use, or choose another config 'quota.probe_tenant_id'.")
+        gone = holder_gone(owner, me, self.io.task_state(owner.dag_id, owner.run_id, owner.task_id),
+                           self.io.process_alive(owner.host, owner.pid))
+        if gone is None:
+            raise CheckError(
+                f"another run ({owner.describe()}) is probing the quota API with probe tenant '{self.probe}' right "
+                "now: two probes on one tenant would share counters. Wait for it, or give this run another "
+                "config 'quota.probe_tenant_id'.")
+        if not self.control.take_over(marker, held, me.to_json(), MARKER_TTL_SECONDS):
+            raise CheckError(f"another run took over probe tenant '{self.probe}' at the same moment: wait for it.")
+        self.ctx.log.warning("Took over probe tenant %s from %s: %s; cleaning what it left",
+                             self.probe, owner.describe(), gone)
+        return f"{owner.describe()}: {gone}"
 
     def _sequence(self, limit: int) -> list[dict]:
         self.wait_for_window()
@@ -110,6 +144,13 @@ class Probe:
             mine, _ = split_owned(sorted(counters), self.q["cleanup_patterns"], self.probe)
             counters = {k: counters[k] for k in mine}
         run.windows.append({"limit": limit, "seen_at": self.io.time(), "counters": counters})
+
+    def _clean_and_covered(self, run: ProbeRun) -> bool:
+        """Counters back to zero for the next sequence; False when keys of the probe are left that the cleanup
+        patterns miss: the next sequence would start on old counters, and the verdict would blame the API."""
+        self._clean(run)
+        run.cleanup.uncovered = uncovered(self.control.leftovers(), self.q["cleanup_patterns"], self.probe)
+        return not run.cleanup.uncovered
 
     def _clean(self, run: ProbeRun) -> None:
         mine, foreign = split_owned(self.control.matching_keys(), self.q["cleanup_patterns"], self.probe)

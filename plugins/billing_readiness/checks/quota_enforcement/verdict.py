@@ -134,8 +134,19 @@ def _cleanup_findings(result: CheckResult, cleanup: Cleanup, probe: str) -> None
         result.add(WARN, "cleanup_left_other_keys",
                    f"{len(cleanup.foreign)} key(s) matched a cleanup pattern but do not belong to probe tenant "
                    f"'{probe}' and were left alone: {', '.join(cleanup.foreign[:10])}.", keys=cleanup.foreign)
-    if cleanup.leftovers:
+    if cleanup.uncovered:
+        keys = sorted(cleanup.uncovered)
+        result.add(FAIL, "cleanup_pattern_missing",
+                   f"Keys of probe tenant '{probe}' are left because no 'quota.cleanup_patterns' entry matches them: "
+                   + "; ".join(f"{k} (add the pattern {cleanup.uncovered[k]!r})" for k in keys[:10])
+                   + ". Fix the config: the probe cannot remove what its patterns do not cover.",
+                   keys=keys, patterns=sorted(set(cleanup.uncovered.values())))
+    rest = [k for k in cleanup.leftovers if k not in cleanup.uncovered]
+    if rest:
         result.add(FAIL, "cleanup_incomplete",
-                   f"Keys of probe tenant '{probe}' are left after cleanup: {', '.join(cleanup.leftovers[:10])} "
-                   "(a key the cleanup patterns do not cover, or a counter written after the last cleanup).",
-                   keys=cleanup.leftovers)
+                   f"Keys of probe tenant '{probe}' are left after cleanup: {', '.join(rest[:10])} "
+                   "(a counter the API wrote after the last cleanup).", keys=rest)
+    if cleanup.took_over:
+        result.add(WARN, "probe_taken_over",
+                   f"An earlier probe crashed and left its marker: this run took it over ({cleanup.took_over}) "
+                   "and cleaned the probe tenant's keys it left.", owner=cleanup.took_over)

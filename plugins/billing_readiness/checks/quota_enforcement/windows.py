@@ -28,7 +28,7 @@ def window_end(key: str) -> dt.datetime | None:
     """When the counter's period ends, from its label; None when the key has no recognisable label."""
     label = key.rsplit(":", 1)[-1]
     for pattern, unit in _LABELS:
-        m = pattern.match(label)
+        m = pattern.fullmatch(label)
         if not m:
             continue
         parts = [int(x) for x in m.groups()]
