@@ -49,12 +49,16 @@ TIMEZONE = os.environ.get("BILLING_READINESS_TIMEZONE", "UTC")
 PARAMS = {
     "lookback_days": Param(
         30, type="integer", minimum=1, maximum=366, title="Lookback days",
-        description="Complete UTC days (plus today so far) in which every active tenant must have usage.",
+        description="Complete UTC days (plus today so far) in which every active tenant must have usage. "
+        "Below 30 the run is 'relaxed': "
+        "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "max_missing_days": Param(
         0, type="integer", minimum=0, maximum=366, title="Missing days allowed per tenant",
         description="Complete UTC days without usage (since the tenant's first usage) a tenant may have before "
-        "check 1 fails. 0: usage every day. Raise it only where quiet days are normal for some tenants.",
+        "check 1 fails. 0: usage every day. Raise it only where quiet days are normal for some tenants. "
+        "Above 0 the run is 'relaxed': "
+        "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "partial_days_fail": Param(
         False, type="boolean", title="Partial-loss days fail",
@@ -70,36 +74,46 @@ PARAMS = {
         0.01, type="number", minimum=0, maximum=0.1, title="Rollup tolerance (USD, at most 0.10)",
         description="Largest cost difference per tenant and day between usage_events and the rollups. Cents, not "
         "dollars: float summation error is far below a cent, so more hides real drift. Above 0.01 the run is "
-        "'relaxed'.",
+        "'relaxed': "
+        "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "billing_month": Param(
         None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", title="Billing month (YYYY-MM)",
-        description="Closed month whose invoices check 2 regenerates. Empty: the last closed UTC month.",
+        description="Closed month whose invoices check 2 regenerates. Empty: the last closed UTC month. "
+        "Any other month leaves the last closed month unchecked: the run is 'relaxed': "
+        "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "invoice_tolerance_usd": Param(
         0.01, type="number", minimum=0, maximum=0.1, title="Invoice tolerance (USD, at most 0.10)",
         description="Largest per-tenant difference between two generations of the same invoice (the spec: +-$0.01). "
-        "Cents, not dollars: a re-priced small tenant differs by cents. Above 0.01 the run is 'relaxed'.",
+        "Cents, not dollars: a re-priced small tenant differs by cents. Above 0.01 the run is 'relaxed': "
+        "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "latency_threshold_s": Param(
         1.0, type="number", exclusiveMinimum=0, maximum=60, title="Dashboard load threshold (seconds)",
-        description="The largest tenant's dashboard must load (p95, all panels concurrently) in less than this.",
+        description="The largest tenant's dashboard must load (p95, all panels concurrently) in less than this. "
+        "Above 1.0 the run is 'relaxed': "
+        "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "repetitions": Param(
         5, type="integer", minimum=1, maximum=100, title="Dashboard loads to time",
-        description="Timed loads after one warm-up; p95 is taken over these.",
+        description="Timed loads after one warm-up; p95 is taken over these. Below 5 the run is 'relaxed': "
+        "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "top_k_tenants": Param(
         1, type="integer", minimum=1, maximum=20, title="Largest tenants to time",
         description="How many of the largest tenants (most events in the lookback window) get their dashboard timed.",
     ),
     "probe_quota_limit": Param(
-        10, type="integer", minimum=1, maximum=500, title="Probe quota limit",
-        description="Quota given to the probe tenant: requests 1..N must pass, request N+1 must get HTTP 429.",
+        10, type="integer", minimum=1, maximum=80, title="Probe quota limit",
+        description="Quota given to the probe tenant: requests 1..N must pass, request N+1 must get HTTP 429. At "
+        "most 80: the probe's keys must outlive it under the default config quota.key_ttl_seconds (900).",
     ),
     "concurrency_probe": Param(
         True, type="boolean", title="Concurrency probe",
-        description="Also send 2 x limit requests at once; more than the limit accepted fails check 4.",
+        description="Also send 2 x limit requests at once; more than the limit accepted fails check 4. "
+        "Off: the run is 'relaxed': "
+        "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
 }
 

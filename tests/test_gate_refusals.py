@@ -19,6 +19,7 @@ def alerting(sb, receiver, monkeypatch):
 def test_a_manual_run_with_relaxed_params_promotes_only_saying_so(make_sandbox, run_dag, receiver, monkeypatch):
     sb = make_sandbox("gr_relaxed", **SMALL)
     alerting(sb, receiver, monkeypatch)
+    sb.configure(promotion={"allow_relaxed": "manual"})  # a deployment opts in; the default is "never"
     run = run_dag(sb, invoice_tolerance_usd=0.05, concurrency_probe=False)
     assert run.state == "success"
     relaxed = ["invoice_tolerance_usd = 0.05 (strict: 0.01)", "concurrency_probe = False (strict: True)"]
@@ -30,10 +31,9 @@ def test_a_manual_run_with_relaxed_params_promotes_only_saying_so(make_sandbox, 
     assert gate.xcom_pull(task_ids="promote_to_m12_2")["relaxed"] == relaxed  # the Asset event's extra
 
 
-def test_the_config_can_forbid_relaxed_promotion_and_the_refusal_alerts(make_sandbox, run_dag, receiver, monkeypatch):
+def test_by_default_a_relaxed_run_never_promotes_and_the_refusal_alerts(make_sandbox, run_dag, receiver, monkeypatch):
     sb = make_sandbox("gr_never", **SMALL)
     alerting(sb, receiver, monkeypatch)
-    sb.configure(promotion={"allow_relaxed": "never"})
     run = run_dag(sb, reconciliation_tolerance_usd=0.1)
     assert run.state == "failed" and run.tasks["promote_to_m12_2"] == "failed"
     assert all(run.tasks[t] == "success" for t in run.tasks if t.startswith("check_"))

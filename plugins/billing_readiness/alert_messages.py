@@ -43,11 +43,10 @@ def failure_message(context: Any, config_problem: str | None = None) -> dict[str
 
 
 def promotion_message(context: Any, config_problem: str | None = None) -> dict[str, Any]:
-    from billing_readiness.relaxation import relaxed_params
-
     run_id = context.get("run_id") or context["ti"].run_id
     checks = getattr(context.get("task"), "checks", {}) or {}
-    relaxed = relaxed_params(list(checks.values()), dict(context.get("params") or {}))
+    gate = context["ti"].xcom_pull(task_ids=context["ti"].task_id, key="return_value") or {}
+    relaxed = list(gate.get("relaxed") or [])  # what the gate promoted with
     text = (f":white_check_mark: *M12.1 promoted to M12.2*: all {len(checks) or 'the'} readiness checks passed"
             + (f"; promoted with relaxed checks: {'; '.join(relaxed)}" if relaxed else "") + f".\n*Run:* {run_id}")
     return {"text": text, "event": PROMOTION, "run_id": run_id, "log_url": getattr(context["ti"], "log_url", ""),

@@ -14,13 +14,14 @@ import re
 import string
 from typing import Any
 
-from billing_readiness import VARIABLE_KEY, admin_path
+from billing_readiness import VARIABLE_KEY, admin_path, sql_guard
 from billing_readiness.config_defaults import _FREEFORM, _NULLABLE, DEFAULTS
 from billing_readiness.redis_keys import PROBE_ID, template_problem
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
+MAX_LATE_ARRIVAL_GRACE_SECONDS = 48 * 3600
 _HEADER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,99}")
 
 
@@ -107,11 +108,7 @@ def _validate(cfg: dict) -> None:
     if cfg["clickhouse"]["cluster"] is not None and not _IDENT.fullmatch(cfg["clickhouse"]["cluster"]):
         raise ConfigError(f"config key 'clickhouse.cluster' must be a cluster name from the server's remote_servers, "
                           f"got {cfg['clickhouse']['cluster']!r}")
-    for key in ("active_tenants_sql", ):
-        if cfg[key] is not None and not cfg[key].lstrip().upper().startswith(("SELECT", "WITH")):
-            raise ConfigError(f"config key '{key}' must be a SELECT statement")
-    if cfg["invoice"]["sql"] is not None and not cfg["invoice"]["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
-        raise ConfigError("config key 'invoice.sql' must be a SELECT statement")
+    _validate_sql(cfg)
     if not 0 < cfg["coverage"]["partial_day_ratio"] < 1:
         raise ConfigError(f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
                           f"{cfg['coverage']['partial_day_ratio']!r}")
@@ -119,14 +116,39 @@ def _validate(cfg: dict) -> None:
     if cfg["cost_values"]["negative"] not in ("warn", "fail"):
         raise ConfigError(f"config key 'cost_values.negative' must be \"warn\" or \"fail\", got "
                           f"{cfg['cost_values']['negative']!r}")
-    if cfg["invoice"]["late_arrival_grace_seconds"] < 0:
-        raise ConfigError("config key 'invoice.late_arrival_grace_seconds' must not be negative")
+    if not 0 <= cfg["invoice"]["late_arrival_grace_seconds"] <= MAX_LATE_ARRIVAL_GRACE_SECONDS:
+        raise ConfigError(
+            f"config key 'invoice.late_arrival_grace_seconds' must be between 0 and {MAX_LATE_ARRIVAL_GRACE_SECONDS} "
+            "(48 hours): normal ingestion lag is seconds to hours, and a row arriving days after the month closed "
+            f"is a backfill that must be seen; got {cfg['invoice']['late_arrival_grace_seconds']!r}")
     if not all(isinstance(m, str) and m for m in cfg["invoice"]["accepted_mutations"]):
         raise ConfigError("config key 'invoice.accepted_mutations' must be a list of mutation_id strings")
     if cfg["dashboard"]["panels"] is not None:
         for i, panel in enumerate(cfg["dashboard"]["panels"]):
             if not isinstance(panel, dict) or not isinstance(panel.get("sql"), str) or not panel.get("title"):
                 raise ConfigError(f"config key 'dashboard.panels[{i}]' must be an object with 'title' and 'sql'")
+            problem = sql_guard.problem(panel["sql"])
+            if problem:
+                raise ConfigError(f"config key 'dashboard.panels[{i}]' ({panel['title']!r}) {problem}")
+
+
+def _validate_sql(cfg: dict) -> None:
+    """Configured SQL is one plain SELECT (sql_guard); the active tenants are not read from the data checked
+    against them: a tenant with no usage would then never be missed."""
+    for key, sql in (("active_tenants_sql", cfg["active_tenants_sql"]), ("invoice.sql", cfg["invoice"]["sql"])):
+        if sql is None:
+            continue
+        problem = sql_guard.problem(sql)
+        if problem:
+            raise ConfigError(f"config key '{key}' {problem}")
+    if cfg["active_tenants_sql"] is not None:
+        usage = [cfg[s]["table"] for s in ("usage_events", "usage_hourly", "usage_daily")]
+        read = sql_guard.tables_read(cfg["active_tenants_sql"], usage)
+        if read:
+            raise ConfigError(
+                f"config key 'active_tenants_sql' reads {', '.join(read)}: the active tenants must come from where "
+                "tenants are provisioned (e.g. tenant_quotas or a CRM table), not from the usage they are checked "
+                "against, or a tenant whose usage is missing would never be missed")
 
 
 def _validate_coverage(c: dict) -> None:

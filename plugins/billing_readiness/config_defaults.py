@@ -89,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
         # tenant_id, total_queries, total_tokens, cost_nanos (Int64 nano-dollars); None: built from usage_events.
         "sql": None,
         # Rows of a closed month ingested later than its end plus this are late arrivals (normal lag: seconds).
+        # At most 48 hours; above the default 3600 the run counts as relaxed.
         "late_arrival_grace_seconds": 3600,
         # mutation_id values of system.mutations reviewed and accepted (e.g. a deliberate correction).
         "accepted_mutations": [],
@@ -130,9 +131,10 @@ DEFAULTS: dict[str, Any] = {
         "dir": None,  # None: $AIRFLOW_HOME/billing_readiness_reports
     },
     "promotion": {
-        # May a run whose params are looser than the checks' strict values promote? "never", "manual" (only
-        # runs triggered by hand, which then say so in the report, the Asset event and the notice), "always".
-        "allow_relaxed": "manual",
+        # May a relaxed run promote (params or config looser than the checks' strict values, or a part of a
+        # check that could not run)? "never" (the default), "manual" (only runs triggered by hand, which then
+        # say so in the report, the Asset event and the notice), "always". A deployment opts in.
+        "allow_relaxed": "never",
     },
 }
 

@@ -1,8 +1,11 @@
-"""Relaxed runs: params looser than the checks' strict values, and whether such a run may promote.
+"""Relaxed runs: params or config looser than the checks' strict values, or a part of a check that could
+not run, and whether such a run may promote.
 
-Each check declares which of its params loosen it and the strict value (Check.relaxing). A run
-triggered by hand with, say, a wider invoice tolerance may still promote where config
-'promotion.allow_relaxed' allows, but the report, the Asset event and the notice say so.
+Each check declares which of its params (Check.relaxing) and config keys (Check.relaxing_config) loosen it
+and the strict value; a check that could not verify part of its question says so in its result (metric
+"not_verified"). By default a relaxed run never promotes (config 'promotion.allow_relaxed' = "never"); a
+deployment may opt in to promoting runs triggered by hand ("manual") or any ("always"), and then the
+report, the Asset event and the notice say what was relaxed.
 """
 from __future__ import annotations
 
@@ -15,14 +18,37 @@ def relaxed_params(checks: list, params: dict) -> list[str]:
             value = params.get(name, strict)
             if value is None:
                 continue
-            if direction == "higher":
+            if direction == "set":  # any value: the strict run leaves it empty (e.g. billing_month)
+                looser = value not in ("", strict)
+            elif direction == "higher":
                 looser = value > strict
             elif direction == "lower":
                 looser = value < strict
             else:  # "off": a probe switched off
                 looser = value is False and strict is True
             if looser:
-                out.append(f"{name} = {value} (strict: {strict})")
+                out.append(f"{name} = {value} (strict: {'empty' if strict is None else strict})")
+    return out
+
+
+def relaxed_config(checks: list, cfg: dict) -> list[str]:
+    """The config keys looser than the checks' strict references (Check.relaxing_config), in words."""
+    out = []
+    for check in checks:
+        for path, (direction, strict) in getattr(check, "relaxing_config", {}).items():
+            value = cfg
+            for part in path.split("."):
+                value = value[part]
+            if (direction == "higher" and value > strict) or (direction == "lower" and value < strict):
+                out.append(f"config {path} = {value} (strict: {strict})")
+    return out
+
+
+def relaxations(checks: list, params: dict, cfg: dict | None = None, results: dict | None = None) -> list[str]:
+    """Everything that makes this run looser than a strict one: params, config, and what checks could not verify."""
+    out = relaxed_params(checks, params) + (relaxed_config(checks, cfg) if cfg else [])
+    for r in (results or {}).values():
+        out += [str(x) for x in ((r or {}).get("metrics") or {}).get("not_verified", [])]
     return out
 
 

@@ -41,7 +41,7 @@ class PromotionGateOperator(BaseOperator):
         from airflow.sdk import Variable
 
         from billing_readiness.config import config_or_defaults
-        from billing_readiness.relaxation import relaxation_refused, relaxed_params
+        from billing_readiness.relaxation import relaxation_refused, relaxations
         from billing_readiness.results import collect_results
 
         results = collect_results(context, self.checks)
@@ -52,8 +52,8 @@ class PromotionGateOperator(BaseOperator):
                 "Not promoting M12.1 to M12.2: "
                 + "; ".join([f"{t}: no result (skipped, crashed or never ran)" for t in missing] + failed)
             )
-        relaxed = relaxed_params(list(self.checks.values()), dict(context["params"]))
         cfg, _ = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
+        relaxed = relaxations(list(self.checks.values()), dict(context["params"]), cfg, results)
         refused = relaxation_refused(relaxed, cfg["promotion"]["allow_relaxed"], getattr(context["dag_run"].run_type, "value", str(context["dag_run"].run_type)))
         if refused:
             raise AirflowFailException(f"Not promoting M12.1 to M12.2: {refused}.")

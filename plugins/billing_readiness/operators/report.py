@@ -33,19 +33,20 @@ class ReadinessReportOperator(BaseOperator):
 
         from billing_readiness import report, report_html
         from billing_readiness.config import config_or_defaults
-        from billing_readiness.relaxation import relaxed_params
+        from billing_readiness.relaxation import relaxations
         from billing_readiness.results import collect_results
 
         cfg, problem = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
+        results = collect_results(context, self.checks)
         run = {
             "dag_id": context["dag"].dag_id,
             "run_id": context["run_id"],
             "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
             "params": {k: v for k, v in context["params"].items()},
             "config_problem": problem,
-            "relaxed": relaxed_params(list(self.checks.values()), dict(context["params"])),
+            "relaxed": relaxations(list(self.checks.values()), dict(context["params"]), cfg, results),
         }
-        doc = report.build(list(self.checks.values()), list(collect_results(context, self.checks).values()), run)
+        doc = report.build(list(self.checks.values()), list(results.values()), run)
         out = report.run_report_dir(cfg, run["dag_id"], run["run_id"])
         markdown = report.to_markdown(doc, self.checks.values())
         self.log.info("Readiness report for %s\n\n%s", run["run_id"], markdown)

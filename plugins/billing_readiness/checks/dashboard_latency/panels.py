@@ -97,17 +97,11 @@ _MACRO_TIME_FILTER = re.compile(r"\$__timeFilter\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s
 _LEFTOVER = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*|\[\[[A-Za-z_]")
 
 
-_STATEMENT_START = re.compile(r"^\s*(SELECT|WITH)\b", re.I)
-
-
 def single_select_problem(sql: str) -> str | None:
-    """Why a panel's SQL is not one SELECT (or WITH ... SELECT) statement, or None."""
-    body = sql.strip().rstrip(";").strip()
-    if not _STATEMENT_START.match(body):
-        return "is not a SELECT (or WITH ... SELECT) statement"
-    if ";" in re.sub(r"'(?:[^'\\]|\\.)*'", "''", body):
-        return "holds more than one statement"
-    return None
+    """Why a panel's SQL may not run (not one SELECT, a table function, a SETTINGS clause: sql_guard), or None."""
+    from billing_readiness.sql_guard import problem
+
+    return problem(sql)
 
 
 def bind(panel: Panel, variable: str, tenant: str, time_from: int, time_to: int) -> Query:

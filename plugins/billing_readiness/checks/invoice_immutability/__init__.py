@@ -59,7 +59,9 @@ class InvoiceImmutability(Check):
     title = "Check 2: Immutable cost storage"
     impact = "Billing disputes when prices change: a regenerated invoice would not match what was sent."
     params = ("billing_month", "invoice_tolerance_usd")
-    relaxing = {"invoice_tolerance_usd": ("higher", 0.01)}
+    # A month picked by hand is checked instead of the last closed month: that month was not verified.
+    relaxing = {"invoice_tolerance_usd": ("higher", 0.01), "billing_month": ("set", None)}
+    relaxing_config = {"invoice.late_arrival_grace_seconds": ("higher", 3600)}
 
     def run(self, io: Services, ctx: RunContext):
         from decimal import Decimal
@@ -94,7 +96,17 @@ class InvoiceImmutability(Check):
         details.invoice_csv = f"invoices-{month}.csv"
         result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
         settled = month.end.timestamp() + int(ctx.cfg["invoice"]["late_arrival_grace_seconds"])
-        if baseline is None and result.passed and ctx.now.timestamp() < settled:
+        unverified = [] if ctx.cfg["usage_events"]["ingested_at"] else [
+            f"late arrivals in {month} not checked: no ingestion-time column (config usage_events.ingested_at)"]
+        if unverified:
+            result.metrics["not_verified"] = unverified
+        if baseline is None and result.passed and unverified:
+            # A first run that could not look for late arrivals has not verified the month: its totals
+            # may already hold a backfill, and must not become what later runs are held to.
+            details.baseline = (f"not recorded: {unverified[0]}, so {month} is not verified and its totals are "
+                                "no baseline")
+            result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
+        elif baseline is None and result.passed and ctx.now.timestamp() < settled:
             # Rows of the month's last seconds may still be on their way (normal lag): its totals are not final.
             details.baseline = (f"not recorded yet: {month} closed {ctx.now - month.end} ago and rows may still "
                                 "arrive within config invoice.late_arrival_grace_seconds; a run after "
