@@ -28,6 +28,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from billing_readiness.checks.contract import load_check
 from billing_readiness.notifiers import PROMOTION, REFUSED, ReadinessNotifier
+from billing_readiness.param_formats import FINITE, register as register_param_formats
 from billing_readiness.operators import (
     PromotionGateOperator,
     ReadinessCheckOperator,
@@ -46,6 +47,7 @@ CHECKS = [
 SCHEDULE = os.environ.get("BILLING_READINESS_SCHEDULE", "0 3 * * *")  # nightly; "none": manual runs only
 TIMEZONE = os.environ.get("BILLING_READINESS_TIMEZONE", "UTC")
 
+register_param_formats()  # NaN and infinities refused where the run is created
 PARAMS = {
     "lookback_days": Param(
         30, type="integer", minimum=1, maximum=366, title="Lookback days",
@@ -71,7 +73,7 @@ PARAMS = {
         "events at this time of day is a warning in the report; with this on, it fails check 1.",
     ),
     "reconciliation_tolerance_usd": Param(
-        0.01, type="number", minimum=0, maximum=0.1, title="Rollup tolerance (USD, at most 0.10)",
+        0.01, type="number", format=FINITE, minimum=0, maximum=0.1, title="Rollup tolerance (USD, at most 0.10)",
         description="Largest cost difference per tenant and day between usage_events and the rollups. Cents, not "
         "dollars: float summation error is far below a cent, so more hides real drift. Above 0.01 the run is "
         "'relaxed': "
@@ -84,13 +86,13 @@ PARAMS = {
         "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "invoice_tolerance_usd": Param(
-        0.01, type="number", minimum=0, maximum=0.1, title="Invoice tolerance (USD, at most 0.10)",
+        0.01, type="number", format=FINITE, minimum=0, maximum=0.1, title="Invoice tolerance (USD, at most 0.10)",
         description="Largest per-tenant difference between two generations of the same invoice (the spec: +-$0.01). "
         "Cents, not dollars: a re-priced small tenant differs by cents. Above 0.01 the run is 'relaxed': "
         "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",
     ),
     "latency_threshold_s": Param(
-        1.0, type="number", exclusiveMinimum=0, maximum=60, title="Dashboard load threshold (seconds)",
+        1.0, type="number", format=FINITE, exclusiveMinimum=0, maximum=60, title="Dashboard load threshold (seconds)",
         description="The largest tenant's dashboard must load (p95, all panels concurrently) in less than this. "
         "Above 1.0 the run is 'relaxed': "
         "a relaxed run never promotes unless config promotion.allow_relaxed opts in.",

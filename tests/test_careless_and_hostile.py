@@ -156,3 +156,196 @@ def test_20_21_bad_probe_config_is_refused_naming_the_key(isolated, run_dag, quo
 def test_21_a_table_name_with_a_trailing_newline_is_refused(isolated, run_dag):
     isolated.configure(usage_events={"table": "usage_events\n"})
     assert "config key 'usage_events.table'" in refused(run_dag(isolated), "usage_coverage")
+
+
+# --- 4-8: false promotions that launder a broken month --------------------------------------------------------
+
+def promotion_refused(run) -> str:
+    assert all(run.tasks[t] == "success" for t in run.tasks if t.startswith("check_")), run.tasks
+    assert run.state == "failed" and run.tasks["promote_to_m12_2"] == "failed"
+    return " ".join(run.report["run"]["relaxed"])
+
+
+def baseline_stored(key: str) -> bool:
+    from test_first_run_trust import baseline_stored as stored
+
+    return stored(key)
+
+
+def test_4_an_older_billing_month_cannot_launder_a_backfilled_last_month(make_sandbox, run_dag):
+    from billing_readiness.timewindow import last_closed_month
+    from m12_1_sandbox import faults
+
+    sb = make_sandbox("ch_month", large_events=20_000, medium_tenants=2, small_tenants=3)
+    last = last_closed_month(sb.now)
+    older = last_closed_month(last.start)
+    faults.backfill_closed_month(sb.execute, sb.database, "tenant-m01", last.start, n=3, cost=0.25)
+    run = run_dag(sb, billing_month=str(older))
+    assert run.check("invoice_immutability")["metrics"]["month"] == str(older)
+    assert f"billing_month = {older} (strict: empty)" in promotion_refused(run)
+    assert run_dag(sb).codes("invoice_immutability") == {"late_arrivals"}  # the strict run sees the backfill
+
+
+def test_5_the_late_arrival_grace_is_bounded_and_above_the_default_it_relaxes(make_sandbox, run_dag):
+    sb = make_sandbox("ch_grace", large_events=20_000, medium_tenants=2, small_tenants=3)
+    sb.configure(invoice={"late_arrival_grace_seconds": 10**10})
+    message = refused(run_dag(sb), "invoice_immutability")
+    assert "config key 'invoice.late_arrival_grace_seconds' must be between 0 and 172800" in message
+    sb.configure(invoice={"late_arrival_grace_seconds": 7200})
+    assert "config invoice.late_arrival_grace_seconds = 7200 (strict: 3600)" in promotion_refused(run_dag(sb))
+
+
+def test_6_a_first_run_without_an_ingestion_time_column_records_no_baseline_and_is_relaxed(make_sandbox, run_dag):
+    from billing_readiness.timewindow import last_closed_month
+    from m12_1_sandbox import faults
+
+    sb = make_sandbox("ch_no_ingest", large_events=20_000, medium_tenants=2, small_tenants=3)
+    faults.backfill_closed_month(sb.execute, sb.database, "tenant-m01", last_closed_month(sb.now).start, n=3)
+    sb.configure(usage_events={"ingested_at": None})
+    run = run_dag(sb)
+    c = run.check("invoice_immutability")
+    assert "late arrivals in" in promotion_refused(run) and "no ingestion-time column" in promotion_refused(run)
+    assert c["details"]["baseline"].startswith("not recorded: late arrivals")
+    assert not baseline_stored(c["details"]["baseline_variable"])
+
+
+@pytest.mark.parametrize("sql, read", [
+    ("SELECT DISTINCT tenant_id FROM usage_events", "usage_events"),
+    ("SELECT tenant_id FROM tenant_quotas WHERE tenant_id IN (SELECT tenant_id FROM usage_daily)", "usage_daily"),
+])
+def test_7_active_tenants_read_from_the_usage_they_are_checked_against_are_refused(make_sandbox, run_dag, sql, read):
+    from m12_1_sandbox import faults
+
+    sb = make_sandbox("ch_active", large_events=20_000, medium_tenants=2, small_tenants=3)
+    faults.add_active_tenant_without_usage(sb.execute, sb.database)
+    sb.configure(active_tenants_sql=sql)
+    message = refused(run_dag(sb), "usage_coverage")
+    assert f"config key 'active_tenants_sql' reads {read}" in message
+
+
+def test_8_switching_off_the_concurrency_probe_against_a_racy_api_does_not_promote(isolated, run_dag):
+    proc, port = quota_api_process("racy")
+    try:
+        isolated.use_api(port)
+        run = run_dag(isolated, concurrency_probe=False)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "concurrency_probe = False (strict: True)" in promotion_refused(run)
+
+
+# --- 12, 15-17: table functions, SETTINGS ----------------------------------------------------------------------
+
+PANEL = "SELECT count() AS n FROM usage_hourly WHERE tenant_id = '$tenant'"
+
+
+@pytest.mark.parametrize("sql, why", [
+    ("SELECT * FROM url('http://127.0.0.1:18730/api/health', 'JSONEachRow', 'status String')", "url"),
+    ("SELECT name FROM remote('127.0.0.1:19000', system, databases, 'default', '')", "remote"),
+    ("SELECT count() FROM usage_hourly WHERE tenant_id = '$tenant' AND sleepEachRow(3) = 0 "
+     "SETTINGS max_execution_time = 0", "SETTINGS"),
+    ("SELECT number FROM numbers(10)", "numbers"),
+])
+def test_12_15_16_panel_sql_with_a_table_function_or_settings_is_refused_naming_the_panel(make_sandbox, run_dag,
+                                                                                            sql, why):
+    sb = make_sandbox("ch_panel", large_events=5_000, medium_tenants=1, small_tenants=3)
+    sb.configure(dashboard={"panels": [{"title": "ok", "sql": PANEL}, {"title": "exfil", "sql": sql}]})
+    message = refused(run_dag(sb), "dashboard_latency")
+    assert "config key 'dashboard.panels[1]' ('exfil')" in message and why in message
+
+
+def test_17_active_tenants_from_a_url_are_refused(make_sandbox, run_dag):
+    sb = make_sandbox("ch_url", large_events=5_000, medium_tenants=1, small_tenants=3)
+    sb.configure(active_tenants_sql="SELECT tenant_id FROM url('http://127.0.0.1:18730/t', 'CSV', 'tenant_id String')")
+    message = refused(run_dag(sb), "usage_coverage")
+    assert "config key 'active_tenants_sql' calls the table function(s) url" in message
+
+
+# --- 14, 26: bounds that agree ------------------------------------------------------------------------------------
+
+def test_14_a_counter_window_barely_longer_than_its_guard_is_refused(isolated, run_dag):
+    isolated.configure(quota={"window_seconds": 301, "window_guard_seconds": 300})
+    assert "config key 'quota.window_guard_seconds'" in refused(run_dag(isolated))
+
+
+def test_26_the_form_allows_no_probe_limit_the_default_config_refuses(dag):
+    from billing_readiness.checks.quota_enforcement.probe import longest_probe_seconds
+    from billing_readiness.config import load_config
+
+    q = load_config()["quota"]
+    top = dag.params.get_param("probe_quota_limit").schema["maximum"]
+    assert longest_probe_seconds(q, top) <= q["key_ttl_seconds"] < longest_probe_seconds(q, top + 10)
+
+
+# --- 9-10: secrets in durable outputs ------------------------------------------------------------------------------
+
+def secret_forms_seen(run, logs: str, secret: str) -> list[str]:
+    """Where any printable form of `secret` (raw, stripped, URL-encoded, escaped) appears in what a run keeps."""
+    from urllib.parse import quote
+
+    from test_secrets_stay_secret import everything_stored
+
+    text = everything_stored(run) + logs
+    forms = {secret, secret.strip(), quote(secret, safe=""), repr(secret)[1:-1]}
+    return sorted(f for f in forms if f in text)
+
+
+def test_9_credentials_written_into_the_quota_api_host_appear_nowhere(isolated, run_dag, monkeypatch, capfd):
+    secret = "host-secret-9f3k"
+    proc, port = quota_api_process("none")
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
+            {"conn_type": "http", "host": f"http://probe:{secret}@127.0.0.1", "port": port}))
+        run = run_dag(isolated)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    c = run.check("quota_enforcement")
+    assert c["passed"], c["findings"]
+    assert c["metrics"]["api"] == f"http://127.0.0.1:{port}/query"
+    assert secret_forms_seen(run, "".join(capfd.readouterr()), secret) == []
+
+
+def test_10_a_token_with_a_trailing_newline_is_used_stripped_and_never_printed(isolated, run_dag, monkeypatch,
+                                                                                 capfd):
+    token = "adm1n-secret-10q"
+    proc, port = quota_api_process("none", "--admin-token", token)
+    try:
+        isolated.use_api(port)
+        isolated.configure(quota={"admin_path": "/admin/quota/{tenant_id}"})
+        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": token + "\n"}))
+        run = run_dag(isolated)
+        assert run.check("quota_enforcement")["passed"], run.check("quota_enforcement")["findings"]
+        # a wrong token with a newline: refused by the API, and the error names no form of it
+        wrong = "wrong-secret-10z\n"
+        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": wrong}))
+        refused_run = run_dag(isolated)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert not refused_run.check("quota_enforcement")["passed"]
+    logs = "".join(capfd.readouterr())
+    assert secret_forms_seen(run, logs, token + "\n") == []
+    assert secret_forms_seen(refused_run, logs, wrong) == []
+
+
+# --- 25: non-finite numbers --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("param", ["reconciliation_tolerance_usd", "invoice_tolerance_usd", "latency_threshold_s"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_25_a_non_finite_number_param_is_refused_where_the_run_is_created(dag, param_defaults, param, value):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match=param):
+        dag.test(run_conf={**param_defaults, param: value})
+
+
+def test_25_the_cli_refuses_a_nan_param_before_any_task_runs(services):
+    out = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "billing_readiness", "-c",
+                          '{"reconciliation_tolerance_usd": NaN}'], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"}, timeout=300)
+    assert out.returncode != 0
+    assert "reconciliation_tolerance_usd" in out.stdout + out.stderr and "finite" in out.stdout + out.stderr
+    assert "check_usage_coverage" not in out.stdout  # refused at creation: no task ran

@@ -58,7 +58,7 @@ def test_panels_live_from_a_grafana_api_with_a_token(make_sandbox, grafana, run_
     run = run_dag(sb)
     c = run.check("dashboard_latency")
     assert c["passed"], c["findings"]
-    assert c["metrics"]["panel_source"] == "Grafana dashboard uid m12-tenant-usage"
+    assert c["metrics"]["panel_source"] == "Grafana dashboard uid 'm12-tenant-usage' (connection 'grafana_test')"
     assert "s3cret-token" not in json.dumps(run.report) and "s3cret-token" not in run.markdown
 
     monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(

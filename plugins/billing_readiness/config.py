@@ -101,6 +101,11 @@ def _validate(cfg: dict) -> None:
     if not 0 < timeout <= 3600:
         raise ConfigError(f"config key 'clickhouse.query_timeout_seconds' must be between 1 and 3600 (0 would mean "
                           f"no server-side limit), got {timeout!r}")
+    budget = cfg["clickhouse"]["check_budget_seconds"]
+    if not timeout <= budget <= 3600:
+        raise ConfigError(f"config key 'clickhouse.check_budget_seconds' must be between "
+                          f"clickhouse.query_timeout_seconds ({timeout}) and 3600 (the task's timeout is 20 min), "
+                          f"got {budget!r}")
     limit = cfg["clickhouse"]["max_memory_bytes"]
     if limit is not None and limit < 100_000_000:
         raise ConfigError(f"config key 'clickhouse.max_memory_bytes' must be at least 100000000 (100 MB) or null, "
@@ -210,8 +215,9 @@ def _validate_quota(q: dict) -> None:
     _between(q, "request_timeout_seconds", 0.1, 60)
     _between(q, "cleanup_grace_seconds", 0, 120)
     _between(q, "window_seconds", 1, 31 * 86400)
-    _between(q, "window_guard_seconds", 0, min(300, q["window_seconds"] - 1),
-             " (below quota.window_seconds, and short enough to wait within the task's timeout)")
+    _between(q, "window_guard_seconds", 0, min(300, q["window_seconds"] // 4),
+             " (at most a quarter of quota.window_seconds, so one wait gives the probe a fresh window, and at most "
+             "300 s, so it waits within the task's timeout)")
     _between(q, "key_ttl_seconds", 60, 86400, " (long enough to outlive the probe; a crash leaves nothing for longer)")
 
 

@@ -100,7 +100,7 @@ def test_check_3_grafana_comes_before_an_export_file_and_config(tmp_path):
     services = StandInServices(RowsClickHouse(TOP), http={"grafana_default": grafana})
     result = latency_run(services, connections={"grafana": "grafana_default"},
                          dashboard={"grafana_uid": "u1", "export_file": str(export), "panels": []})
-    assert result.metrics["panel_source"] == "Grafana dashboard uid u1"
+    assert result.metrics["panel_source"] == "Grafana dashboard uid 'u1' (connection 'grafana_default')"
     assert [p.title for p in result.details.tenants[0].panels] == ["Live"]
     assert grafana.calls == [("GET", "/api/dashboards/uid/u1", {})]
 

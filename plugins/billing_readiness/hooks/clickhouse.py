@@ -1,9 +1,12 @@
 """ClickHouse over the native protocol (clickhouse-driver), from an Airflow Connection, read-only.
 
 Every query runs with readonly=2 (reads and per-query settings only: a write
-fails on the server) and a max_execution_time. Network trouble raises
-ClickHouseUnavailable (transient: Airflow retries the task); a query the server
-rejects raises ClickHouseQueryError with the query, so the check fails at once.
+fails on the server) and a max_execution_time, and the client keeps its own deadline whatever the server
+does: a query still running past its timeout is cancelled, a server that stops answering fails the check
+once the socket timeout passes, and every socket wait is cut to what is left of the check's time budget
+(config clickhouse.check_budget_seconds). A refused connection raises ClickHouseUnavailable (transient:
+Airflow retries the task); a query the server rejects, wrong credentials, a server that accepted the
+connection and went silent, or a spent budget raise ClickHouseQueryError naming the connection.
 Rows come back as dicts by column name, checked against the columns the query declares.
 """
 from __future__ import annotations
@@ -27,6 +30,11 @@ class ClickHouseQueryError(CheckError):
     """ClickHouse rejected a check query (missing table or column, syntax): not worth a retry."""
 
 
+# Server error codes that mean the connection's credentials or grants are wrong, not the query: UNKNOWN_USER,
+# WRONG_PASSWORD, REQUIRED_PASSWORD, IP_ADDRESS_NOT_ALLOWED, DATABASE_ACCESS_DENIED, ACCESS_DENIED,
+# AUTHENTICATION_FAILED; and UNKNOWN_DATABASE when it is the connection's schema.
+ACCESS_ERRORS = {192, 193, 194, 195, 291, 497, 516}
+UNKNOWN_DATABASE = 81
 UNSAFE_SETTINGS = {"readonly", "allow_ddl", "allow_introspection_functions"}  # what would lift the read-only guard
 
 
@@ -43,8 +51,10 @@ class ClickHouseHook(BaseHook):
     hook_name = "ClickHouse"
 
     def __init__(self, clickhouse_conn_id: str = default_conn_name, query_timeout_seconds: int = 120,
-                 settings: dict[str, Any] | None = None):
+                 settings: dict[str, Any] | None = None, budget_seconds: float | None = None):
         super().__init__()
+        self.budget_seconds = budget_seconds
+        self.deadline = time.monotonic() + budget_seconds if budget_seconds else None
         self.clickhouse_conn_id = clickhouse_conn_id
         self.query_timeout_seconds = query_timeout_seconds
         self.settings = dict(settings or {})  # on every query (sql.memory_settings), under the query's own
@@ -101,6 +111,43 @@ class ClickHouseHook(BaseHook):
             raise CheckError(f"the query '{query.name}' asks for setting(s) {', '.join(lifted)}: the checks only read, "
                              "and no query may lift readonly")
 
+    def _arm(self, client, query: Query) -> float:
+        """Cut the client's socket timeouts to what is left of the budget; the seconds this query may take."""
+        allowed = float(self.query_timeout_seconds) + 5
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise ClickHouseQueryError(
+                    f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}'): the check's time "
+                    f"budget of {self.budget_seconds:.0f} s (config clickhouse.check_budget_seconds) is spent "
+                    f"before the query '{query.name}'")
+            allowed = min(allowed, left)
+        conn = client.connection
+        extra = self._connection().extra_dejson
+        conn.send_receive_timeout = min(float(extra.get("send_receive_timeout", self.query_timeout_seconds + 30)),
+                                        allowed + 1)
+        conn.connect_timeout = min(float(extra.get("connect_timeout", 10)), allowed + 1)
+        if getattr(conn, "socket", None) is not None and conn.connected:
+            conn.socket.settimeout(conn.send_receive_timeout)
+        return allowed
+
+    def _execute(self, client, query: Query, with_column_types: bool):
+        """Run `query`, cancelling it once it runs past its allowed time (a SETTINGS clause or a server
+        profile may have lifted max_execution_time; the client's deadline holds anyway)."""
+        allowed = self._arm(client, query)
+        started = time.monotonic()
+        progress = client.execute_with_progress(query.sql, query.params or None, settings=query.settings or None,
+                                                with_column_types=with_column_types)
+        for _ in progress:
+            if time.monotonic() - started > allowed:
+                client.cancel()
+                client.disconnect()
+                raise ClickHouseQueryError(
+                    f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}'): the query "
+                    f"'{query.name}' ran past {allowed:.0f} s and was cancelled (config "
+                    "clickhouse.query_timeout_seconds / check_budget_seconds)")
+        return progress.get_result(), progress
+
     def run(self, query: Query, client=None) -> list[dict[str, Any]]:
         """The query's rows as dicts by column name (its declared columns checked)."""
         from clickhouse_driver import errors
@@ -109,16 +156,32 @@ class ClickHouseHook(BaseHook):
         client = client or self.get_conn()
         self.queries_sent += 1
         try:
-            rows, columns = client.execute(query.sql, query.params or None, settings=query.settings or None,
-                                           with_column_types=True)
+            (rows, columns), _ = self._execute(client, query, with_column_types=True)
+        except errors.SocketTimeoutError as exc:
+            raise self._silent(query, exc) from None
         except errors.ServerException as exc:
+            first = exc.message.splitlines()[0] if exc.message else str(exc)
+            if exc.code in ACCESS_ERRORS or (
+                    exc.code == UNKNOWN_DATABASE and f"Database {self.database} " in first.replace("`", "")):
+                raise ClickHouseQueryError(
+                    f"ClickHouse at {self.describe()} refused connection '{self.clickhouse_conn_id}': {first[:200]}. "
+                    f"Fix the login, password or database of Airflow connection '{self.clickhouse_conn_id}', or "
+                    "the user's grants (it needs SELECT on the billing tables and system.mutations)."
+                ) from None
             raise ClickHouseQueryError(
-                f"ClickHouse ({self.describe()}) rejected the query '{query.name}': "
-                f"{exc.message.splitlines()[0] if exc.message else exc} -- SQL: {query.render()}"
+                f"ClickHouse ({self.describe()}, connection '{self.clickhouse_conn_id}') rejected the query "
+                f"'{query.name}': {first} -- SQL: {query.render()}"
             ) from None
         except _network_errors() as exc:
             raise self._unavailable(query, exc) from exc
         return query.named_rows([name for name, _ in columns], rows)
+
+    def _silent(self, query: Query, exc: BaseException) -> ClickHouseQueryError:
+        """A server that took the connection and then went silent (frozen, overloaded): retrying in 30 s
+        would wait as long again, so this fails the check now, within its budget."""
+        return ClickHouseQueryError(
+            f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') stopped answering during "
+            f"'{query.name}' (no reply within the socket timeout: {exc}); the server is frozen or overloaded")
 
     def _unavailable(self, query: Query, exc: BaseException) -> ClickHouseUnavailable:
         return ClickHouseUnavailable(
@@ -147,7 +210,7 @@ class ClickHouseHook(BaseHook):
             started = time.perf_counter()
             self.queries_sent += 1
             try:
-                rows = client.execute(q.sql, q.params or None, settings=q.settings or None)
+                rows, _ = self._execute(client, q, with_column_types=False)
                 progress = client.last_query.progress
                 return {
                     "title": q.name,
@@ -157,11 +220,16 @@ class ClickHouseHook(BaseHook):
                     "result_rows": len(rows),
                     "error": None,
                 }
+            except errors.SocketTimeoutError as exc:
+                raise self._silent(q, exc) from None
             except _network_errors() as exc:
                 raise self._unavailable(q, exc) from exc
-            except errors.Error as exc:
+            except ClickHouseQueryError as exc:  # cancelled past its time: the panel's error
+                return {"title": q.name, "elapsed_s": time.perf_counter() - started, "error": str(exc)[:300]}
+            except errors.Error as exc:  # the server's first line only, cut short: never the panel's data
                 msg = getattr(exc, "message", None) or str(exc)
-                return {"title": q.name, "elapsed_s": time.perf_counter() - started, "error": msg.splitlines()[0]}
+                return {"title": q.name, "elapsed_s": time.perf_counter() - started,
+                        "error": (msg.splitlines() or [""])[0][:300]}
 
         loads = []
         try:
@@ -169,8 +237,11 @@ class ClickHouseHook(BaseHook):
                 for n in range(warmups + repetitions):
                     started = time.perf_counter()
                     runs = list(pool.map(one, range(len(queries))))
-                    if n >= warmups:
+                    failed = any(r.get("error") for r in runs)
+                    if n >= warmups or failed:
                         loads.append({"load_s": time.perf_counter() - started, "panels": runs})
+                    if failed:  # a panel that failed (or timed out) once is reported, not run again
+                        break
         finally:
             for client in clients:
                 client.disconnect()

@@ -13,9 +13,30 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from urllib.parse import quote, unquote
+
 from airflow.sdk import BaseHook
 
 from billing_readiness.hooks.connections import get_connection
+
+
+def secret_forms(*secrets: str | None) -> list[str]:
+    """Every form in which a secret may be printed (raw, stripped, URL-encoded, as a header value), longest
+    first, each also registered with Airflow's log masker."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if not secret or len(secret.strip()) < 4:  # too short to mask without masking ordinary words
+            continue
+        for form in (secret, secret.strip()):
+            forms |= {form, quote(form, safe=""), f"Bearer {form}", repr(form)[1:-1]}
+    try:
+        from airflow.sdk.log import mask_secret
+
+        for form in forms:
+            mask_secret(form)
+    except Exception:  # noqa: BLE001 - no masker outside a task: redaction below still applies
+        pass
+    return sorted(forms, key=len, reverse=True)
 
 
 class HttpApiHook(BaseHook):
@@ -32,6 +53,7 @@ class HttpApiHook(BaseHook):
         self.timeout_seconds = timeout_seconds
         self._session = None
         self._base = None
+        self._secrets: list[str] = []
 
     def get_conn(self):
         if self._session is None:
@@ -45,16 +67,30 @@ class HttpApiHook(BaseHook):
             extra = c.extra_dejson
             scheme = c.schema or "http"
             host = c.host if "://" not in c.host else c.host.split("://", 1)[1]
+            login, password = c.login, c.password
+            if "@" in host:  # credentials written into the host: used, and never part of the URL we show
+                userinfo, host = host.rsplit("@", 1)
+                user, _, secret = userinfo.partition(":")
+                login, password = login or unquote(user), password or unquote(secret)
+            login = login.strip() if login else login  # a pasted token's trailing newline is no part of it
+            password = password.strip() if password else password
+            self._secrets = secret_forms(c.password, password, login if password else None)
             self._base = f"{scheme}://{host.rstrip('/')}" + (f":{c.port}" if c.port else "")
             session = requests.Session()
             session.headers.update(extra.get("headers", {}))
             session.verify = extra.get("verify", True)
-            if c.login and c.password:  # e.g. Grafana's admin login: HTTP basic auth
-                session.auth = (c.login, c.password)
-            elif c.password:  # a token: a Grafana service account, the quota API's admin token
-                session.headers["Authorization"] = f"Bearer {c.password}"
+            if login and password:  # e.g. Grafana's admin login: HTTP basic auth
+                session.auth = (login, password)
+            elif password:  # a token: a Grafana service account, the quota API's admin token
+                session.headers["Authorization"] = f"Bearer {password}"
             self._session = session
         return self._session
+
+    def redact(self, text: str) -> str:
+        """`text` with every form of this connection's secrets replaced by ***."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     @property
     def base_url(self) -> str:
@@ -70,13 +106,13 @@ class HttpApiHook(BaseHook):
             resp = session.request(method, self._base + path, timeout=self.timeout_seconds, **kwargs)
         except requests.RequestException as exc:
             reason = re.sub(r"with url: \S+", "with url: <path>", str(exc))  # a webhook's path is a secret
-            return {"status": None, "error": f"{type(exc).__name__}: {reason[:200]}", "headers": {},
+            return {"status": None, "error": self.redact(f"{type(exc).__name__}: {reason}")[:200], "headers": {},
                     "body": None, "elapsed_s": round(time.perf_counter() - started, 4),
                     "unreachable": isinstance(exc, requests.ConnectionError)}
         try:
             body = resp.json()
         except ValueError:
-            body = resp.text[:500]
+            body = self.redact(resp.text[:500])
         return {"status": resp.status_code, "headers": dict(resp.headers), "body": body, "error": None,
                 "elapsed_s": round(time.perf_counter() - started, 4)}
 

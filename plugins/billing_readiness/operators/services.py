@@ -33,7 +33,8 @@ class AirflowServices:
             from billing_readiness.sql import memory_settings
 
             self._clickhouse = ClickHouseHook(cfg["connections"]["clickhouse"], cfg["clickhouse"]["query_timeout_seconds"],
-                                              settings=memory_settings(cfg))
+                                              settings=memory_settings(cfg),
+                                              budget_seconds=cfg["clickhouse"]["check_budget_seconds"])
         return self._clickhouse
 
     def http(self, conn_id: str, timeout_seconds: float, purpose: str):

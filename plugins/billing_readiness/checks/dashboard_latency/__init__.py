@@ -36,7 +36,11 @@ def dashboard_panels(io: Services, cfg: dict) -> tuple[list, str, int]:
         if resp["status"] != 200:
             raise CheckError(f"Grafana (connection '{conn_id}') answered HTTP {resp['status']} for dashboard uid "
                              f"'{d['grafana_uid']}' (config key 'dashboard.grafana_uid')")
-        source = f"Grafana dashboard uid {d['grafana_uid']}"
+        source = f"Grafana dashboard uid '{d['grafana_uid']}' (connection '{conn_id}')"
+        if not isinstance(resp["body"], dict):
+            raise CheckError(f"{source} answered HTTP 200 with {str(resp['body'])[:60]!r}..., not a dashboard's "
+                             "JSON: check the connection's host (Grafana's URL, not a login page or proxy) and "
+                             "config key 'dashboard.grafana_uid'")
         return panels_from_export(resp["body"], source), source, time_range_seconds(resp["body"])
     if d["export_file"]:
         path = Path(d["export_file"])

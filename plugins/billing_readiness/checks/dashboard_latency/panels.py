@@ -49,29 +49,38 @@ class Panel:
 
 def panels_from_export(export: dict | str, source: str = "dashboard export") -> list[Panel]:
     """SQL panels of a Grafana dashboard JSON (the Export file, or the API's {"dashboard": ...})."""
-    data = json.loads(export) if isinstance(export, str) else export
+    if isinstance(export, str):
+        try:
+            data = json.loads(export)
+        except ValueError:
+            raise DashboardError(f"{source}: not JSON (got {export[:60]!r}...): is it Grafana's API, or a login "
+                                 "page or proxy answering in its place?") from None
+    else:
+        data = export
     if isinstance(data, dict) and "dashboard" in data and "panels" not in data:
         data = data["dashboard"]
     if not isinstance(data, dict) or not isinstance(data.get("panels"), list):
         raise DashboardError(f"{source}: not a Grafana dashboard (no 'panels' list)")
     panels: list[Panel] = []
 
-    def walk(items):
-        for p in items:
+    def walk(items, where):
+        for n, p in enumerate(items):
+            if not isinstance(p, dict):
+                raise DashboardError(f"{source}: {where}[{n}] is {p!r}, not a panel object")
             if p.get("type") == "row":
-                walk(p.get("panels", []))
+                walk(p.get("panels") or [], f"{where}[{n}].panels")
                 continue
             targets = [
                 t for t in (p.get("targets") or [])
-                if not t.get("hide") and isinstance(t.get("rawSql") or t.get("query"), str)
+                if isinstance(t, dict) and not t.get("hide") and isinstance(t.get("rawSql") or t.get("query"), str)
                 and (t.get("rawSql") or t.get("query")).strip()
             ]
             for i, target in enumerate(targets):
-                title = p.get("title") or f"panel {p.get('id', '?')}"
+                title = str(p.get("title") or f"panel {p.get('id', '?')}")
                 suffix = f" [{target.get('refId', i)}]" if len(targets) > 1 else ""
                 panels.append(Panel(title + suffix, (target.get("rawSql") or target.get("query")).strip()))
 
-    walk(data["panels"])
+    walk(data["panels"], "panels")
     if not panels:
         raise DashboardError(f"{source}: no panel has a SQL target (targets[].rawSql or .query)")
     return panels

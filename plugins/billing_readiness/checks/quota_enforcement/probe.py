@@ -60,6 +60,7 @@ class Probe:
         self.request = {"headers": {self.q["tenant_header"]: self.probe},
                         **({"json": self.q["json_body"]} if method == "POST" else {})}
         self.method = method
+        self.waited = False
 
     def run(self, limit: int, concurrency: bool) -> ProbeRun:
         needed = longest_probe_seconds(self.q, limit)
@@ -162,8 +163,10 @@ class Probe:
         run.cleanup.foreign += [k for k in foreign if k not in run.cleanup.foreign]
 
     def wait_for_window(self) -> None:
-        """Don't straddle the API's counter window: wait for the next one if it rolls over soon."""
+        """Don't straddle the API's counter window: wait for the next one if it rolls over soon, at most once a
+        run (after one wait the probe starts on a fresh window, at least 4 guards long: config.py)."""
         left = self.q["window_seconds"] - (self.io.time() % self.q["window_seconds"])
-        if left < self.q["window_guard_seconds"]:
+        if left < self.q["window_guard_seconds"] and not self.waited:
+            self.waited = True
             self.ctx.log.info("Counter window rolls over in %.1fs: waiting for the next window", left)
             self.io.sleep(left + 1)
