@@ -349,3 +349,119 @@ def test_25_the_cli_refuses_a_nan_param_before_any_task_runs(services):
     assert out.returncode != 0
     assert "reconciliation_tolerance_usd" in out.stdout + out.stderr and "finite" in out.stdout + out.stderr
     assert "check_usage_coverage" not in out.stdout  # refused at creation: no task ran
+
+
+# --- 11-13: hangs ------------------------------------------------------------------------------------------------
+
+def test_11_a_panel_that_times_out_is_reported_once_and_not_run_again(make_sandbox, run_dag):
+    sb = make_sandbox("ch_slow_panel", large_events=20_000, medium_tenants=1, small_tenants=3)
+    slow = ("SELECT count() AS n FROM usage_events AS a CROSS JOIN usage_events AS b "
+            "WHERE a.tenant_id = '$tenant' AND a.cost_usd * b.cost_usd >= 0")
+    sb.configure(clickhouse={"query_timeout_seconds": 2, "check_budget_seconds": 60},
+                 dashboard={"panels": [{"title": "fast", "sql": PANEL}, {"title": "never ends", "sql": slow}]})
+    run = run_dag(sb)
+    c = run.check("dashboard_latency")
+    assert run.codes("dashboard_latency") == {"panel_error"}, c["findings"]
+    [f] = [f for f in c["findings"] if f["code"] == "panel_error"]
+    assert f["evidence"]["panel"] == "never ends" and len(f["evidence"]["error"]) <= 300
+    assert c["metrics"]["clickhouse_queries"] == 1 + 2  # the top tenant, then one load of both panels: no re-run
+
+
+def test_12_the_client_cancels_a_query_whose_server_limit_was_lifted(services, ch):
+    from billing_readiness.hooks.clickhouse import ClickHouseHook, ClickHouseQueryError
+    from billing_readiness.sql import Query
+
+    hook = ClickHouseHook("clickhouse_default", query_timeout_seconds=1, budget_seconds=60)
+    os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(
+        {"conn_type": "clickhouse", "host": "127.0.0.1", "port": services["clickhouse"], "login": "readiness",
+         "password": os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7Qx2"), "schema": "system"})
+    endless = Query("endless", "SELECT count() FROM system.numbers WHERE number % 7 = 8",
+                    settings={"max_execution_time": 0})  # lifted: readonly=2 lets a query do that
+    with pytest.raises(ClickHouseQueryError, match="ran past 6 s and was cancelled"):
+        hook.run(endless)
+    del os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"]
+
+
+def clickhouse_pid() -> int:
+    return int((ROOT / ".local" / "run" / "clickhouse.pid").read_text().strip())
+
+
+def test_13_a_frozen_clickhouse_fails_each_check_within_its_budget_naming_the_connection(make_sandbox, run_dag):
+    sb = make_sandbox("ch_frozen", large_events=5_000, medium_tenants=1, small_tenants=3)
+    sb.configure(clickhouse={"query_timeout_seconds": 3, "check_budget_seconds": 5})
+    pid = clickhouse_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        run = run_dag(sb)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for check in ("usage_coverage", "invoice_immutability", "dashboard_latency"):
+        message = refused(run, check)
+        assert "connection 'clickhouse_default'" in message and "stopped answering" in message, message
+    tries = {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances()}
+    assert tries["check_usage_coverage"] == 1  # failed, not retried: waiting again would wait as long
+
+
+# --- 22-24: errors that name what to fix ----------------------------------------------------------------------
+
+class Answers:
+    """An HTTP server on loopback answering every GET with one fixed body (a proxy's login page, say)."""
+
+    def __init__(self, body: bytes, content_type: str):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("body, content_type, says", [
+    (b"<html><body>Please log in</body></html>", "text/html", "not a dashboard's JSON"),
+    (json.dumps({"dashboard": {"panels": [1, "x", None]}}).encode(), "application/json", "panels[0] is 1"),
+])
+def test_22_grafana_answering_something_else_is_named_with_uid_and_connection(make_sandbox, run_dag, monkeypatch,
+                                                                            body, content_type, says):
+    sb = make_sandbox("ch_grafana", large_events=5_000, medium_tenants=1, small_tenants=3)
+    grafana = Answers(body, content_type)
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": grafana.port}))
+        sb.configure(connections={"grafana": "grafana_test"}, dashboard={"grafana_uid": "m12-tenant-usage"})
+        message = refused(run_dag(sb), "dashboard_latency")
+    finally:
+        grafana.server.shutdown()
+    assert "uid 'm12-tenant-usage' (connection 'grafana_test')" in message and says in message, message
+
+
+def test_23_a_wrong_clickhouse_password_names_the_connection(make_sandbox, run_dag, monkeypatch):
+    sb = make_sandbox("ch_password", large_events=5_000, medium_tenants=1, small_tenants=3)
+    conn = json.loads(os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps({**conn, "password": "not-the-password"}))
+    run = run_dag(sb)
+    message = refused(run, "usage_coverage")
+    assert "refused connection 'clickhouse_default'" in message and "Fix the login, password" in message
+    assert "not-the-password" not in json.dumps(run.report)
+
+
+def test_24_a_redis_authentication_error_is_permanent_and_names_the_connection(isolated, run_dag, monkeypatch):
+    from conftest import REDIS_PORT
+
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_DEFAULT", json.dumps(
+        {"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT, "login": "nobody", "password": "wrong-pw"}))
+    run = run_dag(isolated)
+    message = refused(run)
+    assert "Redis (connection 'redis_default') refused its credentials" in message
+    assert "transient" not in message
+    tries = {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances()}
+    assert tries["check_quota_enforcement"] == 1

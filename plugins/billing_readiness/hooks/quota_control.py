@@ -17,7 +17,9 @@ def redis_error(conn_id: str, what: str, exc) -> Exception:
     import redis
 
     text = str(exc)
-    if isinstance(exc, (redis.AuthenticationError, redis.AuthorizationError)) or any(
+    refusals = tuple(getattr(redis.exceptions, n) for n in ("AuthenticationError", "AuthorizationError",
+                                                            "NoPermissionError") if hasattr(redis.exceptions, n))
+    if isinstance(exc, refusals) or any(
             s in text for s in ("NOAUTH", "WRONGPASS", "NOPERM", "invalid password", "invalid username")):
         return CheckError(f"Redis (connection '{conn_id}') refused its credentials or permissions for {what}: "
                           f"{text[:200]}. Fix the login/password of connection '{conn_id}' or the user's ACL.")
