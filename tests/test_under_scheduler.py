@@ -39,6 +39,11 @@ def test_runs_under_the_scheduler_alert_and_promote(standalone):
 
     refused = airflow.trigger("billing_readiness", {"lookback_days": 0})
     assert refused.status_code == 400 and "lookback_days" in refused.text
+    # NaN passes every JSON-schema bound (NaN > 0.1 is false); the plugin's "finite" format refuses it in the
+    # API server too, before a run exists whose tasks would all fail on the null the task API hands them
+    nan = airflow.api("POST", "/dags/billing_readiness/dagRuns", data='{"logical_date": null, "conf": '
+                      '{"reconciliation_tolerance_usd": NaN}}', headers={"Content-Type": "application/json"})
+    assert nan.status_code in (400, 422) and "reconciliation_tolerance_usd" in nan.text, nan.text
     assert airflow.runs("billing_readiness") == []
 
     ok = airflow.trigger("billing_readiness").json()["dag_run_id"]
