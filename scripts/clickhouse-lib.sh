@@ -60,7 +60,10 @@ XML
   <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
     <profile>default</profile><quota>default</quota></default>
     <readiness><password>$SANDBOX_CH_READONLY_PASSWORD</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-    <profile>readiness</profile><quota>default</quota></readiness></users>
+    <profile>readiness</profile><quota>default</quota></readiness>
+    <walled><password>$SANDBOX_CH_READONLY_PASSWORD</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+    <profile>readiness</profile><quota>default</quota>
+    <allow_databases><database>system</database></allow_databases></walled></users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
     <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>

@@ -465,3 +465,15 @@ def test_24_a_redis_authentication_error_is_permanent_and_names_the_connection(i
     assert "transient" not in message
     tries = {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances()}
     assert tries["check_quota_enforcement"] == 1
+
+
+def test_24_a_clickhouse_user_without_access_to_the_database_is_permanent_and_names_the_connection(
+        make_sandbox, run_dag, monkeypatch):
+    sb = make_sandbox("ch_walled", large_events=5_000, medium_tenants=1, small_tenants=3)
+    conn = json.loads(os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps({**conn, "login": "walled"}))  # system only
+    run = run_dag(sb)
+    message = refused(run, "usage_coverage")
+    assert f"refused connection 'clickhouse_default' the database '{sb.database}'" in message, message
+    tries = {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances()}
+    assert tries["check_usage_coverage"] == 1

@@ -59,6 +59,7 @@ class ClickHouseHook(BaseHook):
         self.query_timeout_seconds = query_timeout_seconds
         self.settings = dict(settings or {})  # on every query (sql.memory_settings), under the query's own
         self.queries_sent = 0
+        self._answered = False  # no query has come back yet: a hang-up may be a refused login
         self._conn = None
         self._client = None
 
@@ -173,8 +174,32 @@ class ClickHouseHook(BaseHook):
                 f"'{query.name}': {first} -- SQL: {query.render()}"
             ) from None
         except _network_errors() as exc:
+            if not self._answered and isinstance(exc, EOFError):
+                refused = self._database_refused()
+                if refused:
+                    raise refused from None
             raise self._unavailable(query, exc) from exc
+        self._answered = True
         return query.named_rows([name for name, _ in columns], rows)
+
+    def _database_refused(self) -> ClickHouseQueryError | None:
+        """Older servers (18.16) hang up on a login whose user may not use the connection's database instead
+        of saying so: when the same login to `system` works, that is what happened (permanent, not a
+        network blip to retry)."""
+        from clickhouse_driver import errors
+
+        probe = self.new_client()
+        probe.connection.database = "system"
+        try:
+            probe.execute("SELECT 1")
+        except (errors.Error, EOFError, OSError):
+            return None
+        finally:
+            probe.disconnect()
+        return ClickHouseQueryError(
+            f"ClickHouse at {self.describe()} refused connection '{self.clickhouse_conn_id}' the database "
+            f"'{self.database}': the user logs in but may not use it. Fix the schema of Airflow connection "
+            f"'{self.clickhouse_conn_id}' or the user's allowed databases / grants.")
 
     def _silent(self, query: Query, exc: BaseException) -> ClickHouseQueryError:
         """A server that took the connection and then went silent (frozen, overloaded): retrying in 30 s
