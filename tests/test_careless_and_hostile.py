@@ -4,6 +4,7 @@ harm another tenant, launder a broken month into a promotion, leak a secret or h
 
 The probe tests use test_probe_isolation's `isolated` sandbox: every Redis key that is not the probe's is
 byte-identical (DUMP) before and after, tenants known only to Redis included."""
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,17 @@ from conftest import ROOT
 from test_probe_isolation import PROBE, isolated, quota_api_process, raw_redis  # noqa: F401 (fixtures)
 
 ONLY_IN_REDIS = "newco"  # a tenant the quota system knows and ClickHouse not yet
+
+
+@contextlib.contextmanager
+def quota_api(fault="none", *args):
+    """A quota API process of its own (sandbox m12_1_sandbox.quota_api) for the block: its port."""
+    proc, port = quota_api_process(fault, *args)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def refused(run, check_id="quota_enforcement") -> str:
@@ -60,14 +72,10 @@ def test_1_a_probe_id_in_a_rollup_or_tenant_quotas_is_refused(isolated, run_dag)
     "/admin/quota/x{tenant_id}",
 ])
 def test_2_3_an_admin_path_that_could_reach_another_tenant_is_refused_before_any_request(isolated, run_dag, path):
-    proc, port = quota_api_process("none")
-    try:
+    with quota_api("none") as port:
         isolated.use_api(port)
         isolated.configure(quota={"admin_path": path})
         run = run_dag(isolated)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     message = refused(run)
     assert "config key 'quota.admin_path'" in message, message
 
@@ -82,8 +90,7 @@ def test_2_3_an_admin_path_naming_a_tenant_in_a_fixed_segment_is_refused(isolate
 
 def test_18_a_probe_killed_mid_run_is_taken_over_by_the_next_run_which_cleans_its_keys(isolated, raw_redis,
                                                                                       run_dag):
-    proc, port = quota_api_process("none")
-    try:
+    with quota_api("none") as port:
         isolated.use_api(port)
         env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"}
         dags_test = subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", "billing_readiness"],
@@ -101,9 +108,6 @@ def test_18_a_probe_killed_mid_run_is_taken_over_by_the_next_run_which_cleans_it
         assert marker is not None and json.loads(marker)["pid"] == dags_test.pid
         assert list(raw_redis.scan_iter(match=f"*:{PROBE}:*"))  # what the crashed probe left
         run = run_dag(isolated)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     c = run.check("quota_enforcement")
     assert c["passed"], c["findings"]
     [took] = [f for f in c["findings"] if f["code"] == "probe_taken_over"]
@@ -113,14 +117,10 @@ def test_18_a_probe_killed_mid_run_is_taken_over_by_the_next_run_which_cleans_it
 
 def test_19_a_cleanup_pattern_that_misses_the_counters_is_named_with_the_pattern_that_would_match(
         isolated, raw_redis, run_dag):
-    proc, port = quota_api_process("none")
-    try:
+    with quota_api("none") as port:
         isolated.use_api(port)
         isolated.configure(quota={"cleanup_patterns": ["tenant:{tenant_id}:*"]})
         run = run_dag(isolated, concurrency_probe=False)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     c = run.check("quota_enforcement")
     assert run.codes("quota_enforcement") == {"cleanup_pattern_missing"}, c["findings"]
     [f] = [f for f in c["findings"] if f["code"] == "cleanup_pattern_missing"]
@@ -129,13 +129,9 @@ def test_19_a_cleanup_pattern_that_misses_the_counters_is_named_with_the_pattern
     # the marker stays, so the keys are known to be the probe's: the next run, configured right, cleans them
     assert raw_redis.get(f"billing_readiness_probe.{PROBE}") is not None
     isolated.configure(quota={})
-    proc, port = quota_api_process("none")
-    try:
+    with quota_api("none") as port:
         isolated.use_api(port)
         again = run_dag(isolated, concurrency_probe=False)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     assert again.check("quota_enforcement")["passed"], again.check("quota_enforcement")["findings"]
 
 
@@ -224,13 +220,9 @@ def test_7_active_tenants_read_from_the_usage_they_are_checked_against_are_refus
 
 
 def test_8_switching_off_the_concurrency_probe_against_a_racy_api_does_not_promote(isolated, run_dag):
-    proc, port = quota_api_process("racy")
-    try:
+    with quota_api("racy") as port:
         isolated.use_api(port)
         run = run_dag(isolated, concurrency_probe=False)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     assert "concurrency_probe = False (strict: True)" in promotion_refused(run)
 
 
@@ -292,14 +284,10 @@ def secret_forms_seen(run, logs: str, secret: str) -> list[str]:
 
 def test_9_credentials_written_into_the_quota_api_host_appear_nowhere(isolated, run_dag, monkeypatch, capfd):
     secret = "host-secret-9f3k"
-    proc, port = quota_api_process("none")
-    try:
+    with quota_api("none") as port:
         monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
             {"conn_type": "http", "host": f"http://probe:{secret}@127.0.0.1", "port": port}))
         run = run_dag(isolated)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     c = run.check("quota_enforcement")
     assert c["passed"], c["findings"]
     assert c["metrics"]["api"] == f"http://127.0.0.1:{port}/query"
@@ -309,8 +297,7 @@ def test_9_credentials_written_into_the_quota_api_host_appear_nowhere(isolated, 
 def test_10_a_token_with_a_trailing_newline_is_used_stripped_and_never_printed(isolated, run_dag, monkeypatch,
                                                                                  capfd):
     token = "adm1n-secret-10q"
-    proc, port = quota_api_process("none", "--admin-token", token)
-    try:
+    with quota_api("none", "--admin-token", token) as port:
         isolated.use_api(port)
         isolated.configure(quota={"admin_path": "/admin/quota/{tenant_id}"})
         monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
@@ -322,9 +309,6 @@ def test_10_a_token_with_a_trailing_newline_is_used_stripped_and_never_printed(i
         monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
             {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": wrong}))
         refused_run = run_dag(isolated)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     assert not refused_run.check("quota_enforcement")["passed"]
     logs = "".join(capfd.readouterr())
     assert secret_forms_seen(run, logs, token + "\n") == []
