@@ -15,7 +15,8 @@ from pathlib import Path
 import bench_parse
 import minimal_sql
 from bench_scale import PARAMS, ROOT, BenchServices, concurrent_loads, readonly
-from billing_readiness.checks.contract import RunContext, load_check
+from billing_readiness.checks import quota_enforcement
+from billing_readiness.checks.contract import RunContext
 from billing_readiness.timewindow import Window, last_closed_month
 
 DAG_SCALE = "t100_e1m"  # the database the whole-DAG comparison runs on
@@ -76,7 +77,7 @@ def measure_probe(args, cfg, now) -> dict:
         def clickhouse(self, cfg):
             return self._bench.hook
 
-    check, ctx = load_check("billing_readiness.checks.quota_enforcement"), RunContext(cfg, dict(PARAMS), now)
+    check, ctx = quota_enforcement.CHECK, RunContext(cfg, dict(PARAMS), now)
     shape = {}
 
     def probe():

@@ -29,17 +29,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(ROOT / "bench")]
 
 import minimal_sql  # noqa: E402
 import scale_data  # noqa: E402
-from billing_readiness.checks.contract import RunContext, load_check  # noqa: E402
+from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage  # noqa: E402
+from billing_readiness.checks.contract import RunContext  # noqa: E402
 from billing_readiness.config import load_config  # noqa: E402
 from billing_readiness.hooks.clickhouse import ClickHouseHook  # noqa: E402
+from billing_readiness.params import strict_params  # noqa: E402
 from billing_readiness.sql import memory_settings  # noqa: E402
 from billing_readiness.timewindow import Window, last_closed_month  # noqa: E402
 
-PARAMS = {"lookback_days": 30, "max_missing_days": 0, "partial_days_fail": False, "reconciliation_tolerance_usd": 0.01,
-          "billing_month": None, "invoice_tolerance_usd": 0.01, "latency_threshold_s": 1.0, "repetitions": 5,
-          "top_k_tenants": 1, "probe_quota_limit": 10, "concurrency_probe": True}
-CHECKS = {"check 1": "billing_readiness.checks.usage_coverage", "check 2": "billing_readiness.checks.invoice_immutability",
-          "check 3": "billing_readiness.checks.dashboard_latency"}
+CHECKS = {"check 1": usage_coverage.CHECK, "check 2": invoice_immutability.CHECK, "check 3": dashboard_latency.CHECK}
+PARAMS = strict_params([*CHECKS.values(), quota_enforcement.CHECK])  # the checks' own strict params
 # What each check must find in the benchmark's data: the known fault (scale_data.DUPLICATED ids stored
 # twice) fails check 1 with exactly that finding; checks 2 and 3 pass.
 EXPECTED = {"check 1": {"duplicate_event_ids"}, "check 2": set(), "check 3": set()}
@@ -90,7 +89,7 @@ def concurrent_loads(args, database: str, cfg: dict, window, now, loads: int) ->
     """The dashboard as Grafana loads it, by hand: the largest tenant, then all panels at once, `loads` times."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from billing_readiness.checks.dashboard_latency import bind, panels_from_config
+    from billing_readiness.checks.dashboard_latency.panels import bind, panels_from_config
 
     sql, params = minimal_sql.largest_tenant(window)
     clients = [readonly(args, database, cfg) for _ in range(4)]
@@ -123,8 +122,7 @@ def measure_scale(args, scale, cfg, now) -> dict:
     minimal = {"check 1": minimal_sql.check_1(window), "check 2": minimal_sql.check_2(month)}
     out = {"scale": scale.name, "tenants": scale.tenants, "events": scale.events,
            "stored_events": ch.execute(f"SELECT count() FROM {scale.database}.usage_events")[0][0], "checks": {}}
-    for name, module in CHECKS.items():
-        check = load_check(module)
+    for name, check in CHECKS.items():
         verdict = {}
 
         def ours():

@@ -2,7 +2,7 @@
 ### m12_2_billing_integration (example)
 
 Scheduled on the Asset `m12_1_ready_for_billing`, which `billing_readiness`
-updates only when all four readiness checks passed. This example only reads
+updates only when every readiness check passed. This example only reads
 and logs the readiness summary it was handed; a real M12.2 DAG would start
 invoice generation here.
 """

@@ -128,7 +128,7 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
         else:
             faults.backfill_closed_month(ch.execute, database, "tenant-m02", month.start, n=3, cost=0.25)
     elif fault == "slow-dashboard":
-        from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS
+        from billing_readiness.checks.dashboard_latency.panels import DEFAULT_PANELS
 
         config["connections"]["grafana"] = None
         config["dashboard"] = {"panels": DEFAULT_PANELS + [SLOW_PANEL]}

@@ -298,3 +298,31 @@ def assert_check_3_timed_alone(task_instances):
     others = [span[t] for t in ("check_usage_coverage", "check_invoice_immutability", "check_quota_enforcement")]
     assert span["check_dashboard_latency"][0] >= max(end for _, end in others), span
     assert max(start for start, _ in others) < min(end for _, end in others), span  # the three overlapped
+
+
+FIFTH_IMPORT = "import fifth_check  # check 5 (tests only)\n"
+FIFTH_LINE = "    fifth_check.CHECK,  # check 5 (tests only): plan limits\n"
+
+
+@pytest.fixture(scope="session")
+def five_check_dag(airflow_db, tmp_path_factory):
+    """The DAG file with tests/fifth_check.py added as the DAG file says a check is added: its import and one
+    line in CHECKS (and a test-only dag id)."""
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    source = (ROOT / "dags" / "billing_readiness_dag.py").read_text()
+    anchor = "    quota_enforcement.CHECK,  # check 4: quota enforcement\n"
+    imports = "from billing_readiness.params import dag_params\n"
+    assert anchor in source and imports in source
+    folder = tmp_path_factory.mktemp("dags")
+    copy = source.replace(anchor, anchor + FIFTH_LINE).replace(imports, imports + FIFTH_IMPORT).replace(
+        'dag_id="billing_readiness"', 'dag_id="billing_readiness_5"')
+    assert len(copy.splitlines()) == len(source.splitlines()) + 2  # two lines added (and a test-only dag id)
+    (folder / "billing_readiness_5.py").write_text(copy)
+    bag = DagBag(dag_folder=str(folder))
+    assert not bag.import_errors, bag.import_errors
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()  # dag.test() runs only DAGs the DB knows, in a bundle it knows
+    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
+    return bag.dags["billing_readiness_5"]

@@ -1,5 +1,6 @@
 """A fifth, trivial readiness check that lives in the tests only: it proves that a check is one module
-(this one) plus one line in the DAG file, and then shows up in the gate, the report and the alerts.
+(this one) plus its import and one line in the DAG's CHECKS list, and then shows up in the gate, the
+report and the alerts.
 
 Check 5: every active tenant's plan has a positive daily query limit in tenant_quotas.
 """
@@ -25,7 +26,9 @@ class PlanLimits(ClickHouseCheck):
     id = "plan_limits"
     title = "Check 5: Plan limits"
     impact = "Tenants without a limit can run up usage nobody agreed to pay for."
-    Details = Details
+
+    def parts(self):
+        return Details, None  # its rendering is its own markdown() and html() below
 
     def queries(self, ctx: RunContext) -> dict[str, Query]:
         tq = ctx.cfg["tenant_quotas"]

@@ -1,33 +1,11 @@
-"""A fifth check is one module (tests/fifth_check.py) and one line in the DAG file: it then runs as a task,
-gates promotion, appears in the report (Markdown and HTML) and sends its own alert."""
+"""A fifth check is one module (tests/fifth_check.py), its import and one line in the DAG's CHECKS list: it
+then runs as a task, gates promotion, appears in the report (Markdown and HTML), sends its own alert, and
+the DAG integrity tests hold for it as they do for the four (they derive everything from CHECKS)."""
 import json
 
 import pytest
 
-from conftest import ROOT, Run
-
-FIFTH_LINE = '    "fifth_check",  # check 5 (tests only): plan limits\n'
-
-
-@pytest.fixture(scope="module")
-def five_check_dag(airflow_db, tmp_path_factory):
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    source = (ROOT / "dags" / "billing_readiness.py").read_text()
-    anchor = '    "billing_readiness.checks.quota_enforcement",  # check 4: quota enforcement\n'
-    assert anchor in source
-    folder = tmp_path_factory.mktemp("dags")
-    copy = source.replace(anchor, anchor + FIFTH_LINE).replace('dag_id="billing_readiness"', 'dag_id="billing_readiness_5"')
-    assert len(copy.splitlines()) == len(source.splitlines()) + 1  # one line added (and a test-only dag id)
-    (folder / "billing_readiness_5.py").write_text(copy)
-    bag = DagBag(dag_folder=str(folder))
-    assert not bag.import_errors, bag.import_errors
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-
-    DagBundlesManager().sync_bundles_to_db()  # dag.test() runs only DAGs the DB knows, in a bundle it knows
-    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
-    return bag.dags["billing_readiness_5"]
-
+from conftest import Run
 
 def test_the_fifth_check_gates_reports_and_alerts(five_check_dag, make_sandbox, param_defaults, receiver, monkeypatch):
     dag = five_check_dag

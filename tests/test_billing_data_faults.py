@@ -53,7 +53,9 @@ def test_three_missing_days_fail_by_default_and_pass_when_the_param_allows_three
     assert verdict(run_dag(sb, max_missing_days=2), "usage_coverage") == ({"missing_days"}, set())
     allowed = run_dag(sb, max_missing_days=3)
     assert verdict(allowed, "usage_coverage") == (set(), {"missing_days"})  # allowed, and still reported
-    assert allowed.state == "success"
+    assert allowed.state == "failed" and allowed.tasks["check_usage_coverage"] == "success"  # relaxed: never
+    sb.configure(promotion={"allow_relaxed": "manual"})  # a deployment that opts in promotes it by hand
+    assert run_dag(sb, max_missing_days=3).state == "success"
 
 
 def test_a_tenant_onboarded_ten_days_ago_passes(make_sandbox, run_dag):

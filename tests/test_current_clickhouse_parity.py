@@ -12,11 +12,15 @@ from decimal import Decimal
 import pytest
 
 from m12_1_sandbox import faults, seed
-from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
+from billing_readiness.checks import invoice_immutability, usage_coverage
+from billing_readiness.checks.dashboard_latency import panels as dl_panels
+from billing_readiness.checks.invoice_immutability import verdict as inv_verdict
 from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
+from billing_readiness.checks.quota_enforcement import diagnose as qe_diagnose
 from billing_readiness.checks.usage_coverage.queries import duplicate_candidates
 from billing_readiness.checks.usage_coverage.queries import duplicates as duplicates_query
 from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
+from billing_readiness.checks.usage_coverage import verdict as uc_verdict
 from billing_readiness.checks.usage_coverage.queries import tenant_hours
 from billing_readiness import cost_values
 
@@ -128,15 +132,15 @@ def all_queries(plan):
     month = last_closed_month(plan.now)
     queries = {f"check1 {k}": q for k, q in coverage_queries(cfg, window).items()}
     queries.update({f"check2 {k}": q for k, q in invoice_queries(cfg, month).items()})
-    queries["check3 top tenants"] = dashboard_latency.top_tenants_query(cfg, window, 3)
+    queries["check3 top tenants"] = dl_panels.top_tenants_query(cfg, window, 3)
     now = int(plan.now.timestamp())
-    for panel in dashboard_latency.panels_from_config(None):
-        queries[f"check3 panel {panel.title}"] = dashboard_latency.bind(panel, "tenant", "acme-corp", now - 86400, now)
+    for panel in dl_panels.panels_from_config(None):
+        queries[f"check3 panel {panel.title}"] = dl_panels.bind(panel, "tenant", "acme-corp", now - 86400, now)
     queries["check1 values"] = cost_values.query(cfg, int(window.start.timestamp()),
                                                  int(window.today_start.timestamp()) + 86400, "lookback window")
     queries["check2 values"] = cost_values.query(cfg, int(month.start.timestamp()), int(month.end.timestamp()), str(month))
     queries["check1 tenant_hours"] = tenant_hours(cfg, window, ["acme-corp", "tenant-m01"])
-    queries["check4 probe usage"] = quota_enforcement.probe_usage_query(cfg, "readiness-probe")
+    queries["check4 probe usage"] = qe_diagnose.probe_usage_query(cfg, "readiness-probe")
     # check 1's duplicate passes: the repeated hashes, whole and in two slices; the ids behind a few hashes
     queries["check1 duplicate_candidates"] = duplicate_candidates(cfg, window, 0, 1)
     for part in (0, 1):
@@ -199,8 +203,8 @@ def test_verdicts_are_the_same_on_both_engines(engines):
 
     verdicts = {}
     for engine in ("server", "current"):
-        c1 = usage_coverage.evaluate(usage_coverage.CHECK.new_result(), rows(engine, "check1"), cfg, window)
-        c2 = invoice_immutability.evaluate(invoice_immutability.CHECK.new_result(), rows(engine, "check2"), month)
+        c1 = uc_verdict.evaluate(usage_coverage.CHECK.new_result(), rows(engine, "check1"), cfg, window)
+        c2 = inv_verdict.evaluate(invoice_immutability.CHECK.new_result(), rows(engine, "check2"), month)
         verdicts[engine] = (
             sorted((f.severity, f.code, f.message) for f in c1.findings),
             sorted((f.severity, f.code, f.message) for f in c2.findings),

@@ -6,7 +6,16 @@ import pytest
 
 from conftest import ROOT
 
-CHECKS = ["check_usage_coverage", "check_invoice_immutability", "check_dashboard_latency", "check_quota_enforcement"]
+@pytest.fixture(params=["four checks", "with a fifth check"])
+def any_dag(request, dag):
+    """Every shape test holds for the DAG as shipped and for the one with tests/fifth_check.py added."""
+    return dag if request.param == "four checks" else request.getfixturevalue("five_check_dag")
+
+
+def check_tasks(dag) -> list:
+    from billing_readiness.operators import ReadinessCheckOperator
+
+    return [t for t in dag.tasks if isinstance(t, ReadinessCheckOperator)]
 
 
 def test_no_import_errors():
@@ -17,37 +26,65 @@ def test_no_import_errors():
     assert "billing_readiness" in bag.dags
 
 
-def test_four_checks_fan_in_to_a_final_gate_that_runs_whatever_they_did(dag):
-    gate = dag.get_task("promote_to_m12_2")
+def test_one_task_per_check_of_the_dag_files_list(any_dag):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dag_file", ROOT / "dags" / "billing_readiness_dag.py")
+    shipped = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shipped)
+    ids = [t.check.id for t in check_tasks(any_dag)]
+    assert ids[:len(shipped.CHECKS)] == [c.id for c in shipped.CHECKS] and len(set(ids)) == len(ids)
+    assert [t.task_id for t in check_tasks(any_dag)] == [f"check_{i}" for i in ids]
+
+
+def test_every_check_fans_in_to_a_final_gate_that_runs_whatever_they_did(any_dag):
+    gate = any_dag.get_task("promote_to_m12_2")
     assert gate.trigger_rule == "all_done"  # a skipped check cannot skip the gate and leave the run green
-    assert set(gate.upstream_task_ids) == set(CHECKS)
+    assert set(gate.upstream_task_ids) == {t.task_id for t in check_tasks(any_dag)}
     assert gate.downstream_task_ids == set()  # a final task: its failure fails the run
 
 
-def test_check_3_runs_after_the_other_checks_whatever_their_outcome(dag):
-    latency = dag.get_task("check_dashboard_latency")
-    assert latency.upstream_task_ids == {"check_usage_coverage", "check_invoice_immutability",
-                                         "check_quota_enforcement"}
-    assert latency.trigger_rule == "all_done"
-    for task_id in ("check_usage_coverage", "check_invoice_immutability", "check_quota_enforcement"):
-        assert dag.get_task(task_id).upstream_task_ids == set() and dag.get_task(task_id).trigger_rule == "all_success"
+def test_a_check_that_times_runs_after_the_other_checks_whatever_their_outcome(any_dag):
+    last = [t for t in check_tasks(any_dag) if t.check.runs_last]
+    others = {t.task_id for t in check_tasks(any_dag) if not t.check.runs_last}
+    assert [t.task_id for t in last] == ["check_dashboard_latency"]
+    for task in last:
+        assert task.upstream_task_ids == others and task.trigger_rule == "all_done"
+    for task_id in others:
+        task = any_dag.get_task(task_id)
+        assert task.upstream_task_ids == set() and task.trigger_rule == "all_success"
 
 
-def test_report_runs_whatever_happened_and_is_final(dag):
-    report = dag.get_task("readiness_report")
+def test_report_runs_whatever_happened_and_is_final(any_dag):
+    report = any_dag.get_task("readiness_report")
     assert report.trigger_rule == "all_done"
-    assert set(report.upstream_task_ids) == set(CHECKS)
+    assert set(report.upstream_task_ids) == {t.task_id for t in check_tasks(any_dag)}
     assert report.downstream_task_ids == set()
 
 
-def test_checks_have_retries_for_transient_errors_a_timeout_and_docs(dag):
+def test_checks_have_retries_for_transient_errors_a_timeout_and_docs(any_dag):
     # Which errors are retried is errors.is_transient (unit-tested); that a definite failure is not retried
     # and an unreachable service is, is shown by try numbers in test_e2e_dag and test_dashboard_and_quota.
-    for task_id in CHECKS:
-        task = dag.get_task(task_id)
+    for task in check_tasks(any_dag):
         assert (task.retries, task.retry_delay.total_seconds()) == (2, 30)
         assert task.execution_timeout is not None and task.doc_md == task.check.doc_md != ""
-    assert dag.get_task("promote_to_m12_2").retries == 0
+    assert any_dag.get_task("promote_to_m12_2").retries == 0
+
+
+def test_the_form_is_the_checks_params(any_dag):
+    from billing_readiness.params import declared
+
+    checks = [t.check for t in check_tasks(any_dag)]
+    assert {k: v for k, v in any_dag.params.dump().items()} == {
+        name: spec.default for name, spec in declared(checks).items()}
+
+
+def test_the_dag_file_cannot_shadow_the_package():
+    """With dags/ ahead of plugins/ on sys.path, `billing_readiness` is still the package."""
+    code = ("import sys; sys.path[:0] = [%r, %r]; import billing_readiness.checks; print('ok')"
+            % (str(ROOT / "dags"), str(ROOT / "plugins")))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
 def test_schedule_and_run_limits(dag):
@@ -66,7 +103,7 @@ CHECK_INTERNALS = (".queries", ".verdict", ".render", ".panels", ".probe", ".dia
                    ".closed_month")
 
 
-@pytest.mark.parametrize("dag_file", ["billing_readiness.py", "m12_2_billing_integration.py"])
+@pytest.mark.parametrize("dag_file", ["billing_readiness_dag.py", "m12_2_billing_integration.py"])
 def test_dag_files_import_only_what_defines_the_dag(dag_file):
     code = (
         "import sys; sys.path[:0] = [%r, %r]; import runpy; runpy.run_path(%r); "
@@ -77,5 +114,5 @@ def test_dag_files_import_only_what_defines_the_dag(dag_file):
     heavy = [m for m in loaded if m.startswith(NOT_AT_PARSE_TIME)
              or (m.startswith("billing_readiness.checks.") and m.endswith(CHECK_INTERNALS))]
     assert heavy == []
-    if dag_file == "billing_readiness.py":  # the check cards themselves are loaded: they name the tasks
+    if dag_file == "billing_readiness_dag.py":  # the check cards themselves are loaded: they name the tasks
         assert "billing_readiness.checks.usage_coverage" in loaded

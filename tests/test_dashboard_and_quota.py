@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import ROOT, _free_port
-from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS, panels_from_export
+from billing_readiness.checks.dashboard_latency.panels import DEFAULT_PANELS, panels_from_export
 
 SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
 EXPORT = ROOT / "m12_1_sandbox" / "grafana" / "tenant-usage-dashboard.json"

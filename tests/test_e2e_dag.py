@@ -66,7 +66,7 @@ def test_closed_month_costs_changing_between_runs_fails_check_2(make_sandbox, ru
 
 
 def test_slow_dashboard_panel_fails_check_3(large_sandbox, run_dag):
-    from billing_readiness.checks.dashboard_latency import DEFAULT_PANELS
+    from billing_readiness.checks.dashboard_latency.panels import DEFAULT_PANELS
 
     from m12_1_sandbox.demo import SLOW_PANEL as slow
 

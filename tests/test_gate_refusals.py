@@ -78,8 +78,8 @@ def test_a_skipped_check_fails_the_run_and_alerts(make_sandbox, param_defaults, 
     alerting(sb, receiver, monkeypatch)
     folder = tmp_path / "dags"
     folder.mkdir()
-    source = (ROOT / "dags" / "billing_readiness.py").read_text()
-    build = "    checks = [ReadinessCheckOperator(check=load_check(module)) for module in CHECKS]\n"
+    source = (ROOT / "dags" / "billing_readiness_dag.py").read_text()
+    build = "    checks = [ReadinessCheckOperator(check=check) for check in CHECKS]\n"
     assert build in source
     skipping = (
         "from airflow.sdk.exceptions import AirflowSkipException\n\n\n"
@@ -88,8 +88,8 @@ def test_a_skipped_check_fails_the_run_and_alerts(make_sandbox, param_defaults, 
         "        raise AirflowSkipException('skipped from outside the check')\n\n\n"
     )
     copy = source.replace("SCHEDULE = os.environ", skipping + "SCHEDULE = os.environ").replace(build, (
-        "    checks = [(SkippedCheckOperator if module.endswith('invoice_immutability') else ReadinessCheckOperator)"
-        "(check=load_check(module)) for module in CHECKS]\n")).replace(
+        "    checks = [(SkippedCheckOperator if check.id == 'invoice_immutability' else ReadinessCheckOperator)"
+        "(check=check) for check in CHECKS]\n")).replace(
         'dag_id="billing_readiness"', 'dag_id="billing_readiness_skip"')
     (folder / "skipping.py").write_text(copy)
     bag = DagBag(dag_folder=str(folder))

@@ -256,3 +256,10 @@ def config_or_defaults(read) -> tuple[dict, str | None]:
         if isinstance(value, str) and value:
             cfg[section][key] = value
     return cfg, problem
+
+
+def variable_config_or_defaults(variable_key: str = VARIABLE_KEY) -> tuple[dict, str | None]:
+    """config_or_defaults of the Airflow Variable `variable_key` (for the gate, the report and the alerts)."""
+    from airflow.sdk import Variable
+
+    return config_or_defaults(lambda: Variable.get(variable_key, default=None))

@@ -32,12 +32,10 @@ class ReadinessNotifier(BaseNotifier):
         self.config_variable = config_variable
 
     def notify(self, context: Any) -> None:
-        from airflow.sdk import Variable
-
         from billing_readiness.alert_messages import BUILDERS
-        from billing_readiness.config import config_or_defaults
+        from billing_readiness.config import variable_config_or_defaults
 
-        cfg, problem = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
+        cfg, problem = variable_config_or_defaults(self.config_variable)
         message = BUILDERS[self.kind](context, problem)
         if message is None:
             self.log.info("billing-readiness: no %s alert (the failed checks sent their own)", self.kind)

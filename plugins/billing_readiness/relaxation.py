@@ -1,8 +1,8 @@
 """Relaxed runs: params or config looser than the checks' strict values, or a part of a check that could
 not run, and whether such a run may promote.
 
-Each check declares which of its params (Check.relaxing) and config keys (Check.relaxing_config) loosen it
-and the strict value; a check that could not verify part of its question says so in its result (metric
+Each check declares its params (the default is the strict value, `loosens` the direction that relaxes it:
+params.py) and the config keys that loosen it (Check.relaxing_config); a check that could not verify part of its question says so in its result (metric
 "not_verified"). By default a relaxed run never promotes (config 'promotion.allow_relaxed' = "never"); a
 deployment may opt in to promoting runs triggered by hand ("manual") or any ("always"), and then the
 report, the Asset event and the notice say what was relaxed.
@@ -11,23 +11,25 @@ from __future__ import annotations
 
 
 def relaxed_params(checks: list, params: dict) -> list[str]:
-    """The run's params that are looser than the checks' strict references, in words (empty: none)."""
+    """The run's params that are looser than the checks' strict values (their defaults), in words."""
+    from billing_readiness.params import declared
+
     out = []
-    for check in checks:
-        for name, (direction, strict) in check.relaxing.items():
-            value = params.get(name, strict)
-            if value is None:
-                continue
-            if direction == "set":  # any value: the strict run leaves it empty (e.g. billing_month)
-                looser = value not in ("", strict)
-            elif direction == "higher":
-                looser = value > strict
-            elif direction == "lower":
-                looser = value < strict
-            else:  # "off": a probe switched off
-                looser = value is False and strict is True
-            if looser:
-                out.append(f"{name} = {value} (strict: {'empty' if strict is None else strict})")
+    for name, spec in declared(checks).items():
+        direction, strict = spec.loosens, spec.default
+        value = params.get(name, strict)
+        if direction is None or value is None:
+            continue
+        if direction == "set":  # any value: the strict run leaves it empty (e.g. billing_month)
+            looser = value not in ("", strict)
+        elif direction == "higher":
+            looser = value > strict
+        elif direction == "lower":
+            looser = value < strict
+        else:  # "off": a probe switched off
+            looser = value is False and strict is True
+        if looser:
+            out.append(f"{name} = {value} (strict: {'empty' if strict is None else strict})")
     return out
 
 

@@ -7,19 +7,37 @@ a baseline to record in Airflow's metadata database (`record`).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
-FAIL, WARN, INFO = "fail", "warn", "info"
+
+class Severity(str, Enum):
+    """How much a finding weighs: a failure blocks promotion, a warning asks a human to look."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    INFO = "info"
+
+    @property
+    def log_level(self) -> int:
+        return {"fail": logging.ERROR, "warn": logging.WARNING}.get(self.value, logging.INFO)
+
+
+FAIL, WARN, INFO = Severity.FAIL, Severity.WARN, Severity.INFO
 RESULT_XCOM_KEY = "check_result"
 
 
 @dataclass
 class Finding:
-    severity: str  # fail | warn | info
+    severity: Severity
     code: str  # stable machine name, e.g. "tenant_without_usage"
     message: str  # one sentence a person can act on: who, when, expected vs found
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.severity = Severity(self.severity)  # also when rebuilt from its XCom form ("fail")
 
 
 @dataclass(frozen=True)
@@ -66,8 +84,8 @@ class CheckResult:
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == WARN]
 
-    def add(self, severity: str, code: str, message: str, **evidence: Any) -> Finding:
-        finding = Finding(severity, code, message, evidence)
+    def add(self, severity: Severity, code: str, message: str, **evidence: Any) -> Finding:
+        finding = Finding(Severity(severity), code, message, evidence)
         self.findings.append(finding)
         return finding
 
@@ -86,7 +104,7 @@ class CheckResult:
             "title": self.title,
             "passed": self.passed,
             "summary": self.summary(),
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [{**asdict(f), "severity": Severity(f.severity).value} for f in self.findings],
             "metrics": self.metrics,
             "details": asdict(self.details) if self.details is not None else None,
             "queries": self.queries,

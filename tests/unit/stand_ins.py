@@ -17,7 +17,8 @@ NOW = dt.datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
 
 class RowsClickHouse:
-    """Answers each query by its name with rows (dicts), read through the query's column check."""
+    """Answers each query by its name with rows (dicts), read through the query's column check. A query it
+    has no rows for is an error, not an empty answer: a renamed query must fail its test, not starve it."""
 
     def __init__(self, rows_by_name: dict[str, list[dict]]):
         self.rows_by_name, self.sent = rows_by_name, []
@@ -26,7 +27,10 @@ class RowsClickHouse:
     def run(self, query):
         self.queries_sent += 1
         self.sent.append(query)
-        rows = self.rows_by_name.get(query.name, [])
+        if query.name not in self.rows_by_name:
+            raise KeyError(f"stand-in ClickHouse has no rows for the query {query.name!r} "
+                           f"(it knows {sorted(self.rows_by_name)})")
+        rows = self.rows_by_name[query.name]
         names = list(rows[0]) if rows else list(query.columns)
         return query.named_rows(names, [tuple(r[n] for n in names) for r in rows])
 
@@ -165,7 +169,10 @@ class StandInServices:
 
 
 def context(params: dict | None = None, now: dt.datetime = NOW, **config) -> RunContext:
-    defaults = {"lookback_days": 30, "max_missing_days": None, "reconciliation_tolerance_usd": 0.01,
-                "billing_month": None, "invoice_tolerance_usd": 0.01, "latency_threshold_s": 1.0, "repetitions": 3,
-                "top_k_tenants": 1, "probe_quota_limit": 10, "concurrency_probe": True}
-    return RunContext(load_config(config), {**defaults, **(params or {})}, now, "run-1", "billing_readiness")
+    """A run's context with the checks' own strict params (params.py), `params` over them."""
+    from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
+    from billing_readiness.params import strict_params
+
+    checks = [usage_coverage.CHECK, invoice_immutability.CHECK, dashboard_latency.CHECK, quota_enforcement.CHECK]
+    return RunContext(load_config(config), {**strict_params(checks), **(params or {})}, now, "run-1",
+                      "billing_readiness")

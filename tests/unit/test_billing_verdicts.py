@@ -7,6 +7,8 @@ from billing_readiness.checks import usage_coverage as uc
 from billing_readiness.checks.usage_coverage.reconcile import qty_differs
 from billing_readiness.config import load_config
 from billing_readiness.timewindow import Month, Window
+from billing_readiness.checks.invoice_immutability import verdict as inv_verdict
+from billing_readiness.checks.usage_coverage import verdict as uc_verdict
 from stand_ins import NOW
 
 
@@ -45,7 +47,7 @@ def tenant(rows, t):
 
 
 def coverage(rows, window, **kwargs):
-    return uc.evaluate(uc.CHECK.new_result(), rows, load_config(), window, **kwargs)
+    return uc_verdict.evaluate(uc.CHECK.new_result(), rows, load_config(), window, **kwargs)
 
 
 def test_coverage_healthy_passes():
@@ -160,7 +162,7 @@ def invoice_rows(costs_nanos, active=None, rollup=None):
 
 
 def invoice(rows, tolerance=Decimal("0.01"), baseline=None):
-    return inv.evaluate(inv.CHECK.new_result(), rows, MONTH, tolerance, baseline)
+    return inv_verdict.evaluate(inv.CHECK.new_result(), rows, MONTH, tolerance, baseline)
 
 
 def test_invoice_lines_zero_usage_and_cents_at_the_end():
@@ -169,7 +171,7 @@ def test_invoice_lines_zero_usage_and_cents_at_the_end():
     lines = {ln.tenant_id: ln for ln in r.details.invoice_lines}
     assert lines["a"].total_cost_usd == "47.23" and lines["z"].total_cost_usd == "0.00"
     assert lines["a"].invoice_date == "2025-02-28"
-    csv = inv.invoice_csv(r.details.invoice_lines).splitlines()
+    csv = inv_verdict.invoice_csv(r.details.invoice_lines).splitlines()
     assert csv == ["tenant_id,month,total_queries,total_tokens,total_cost_usd,invoice_date",
                    "a,2025-02,10,1000,47.23,2025-02-28", "z,2025-02,0,0,0.00,2025-02-28"]
     assert r.details.baseline.startswith("recorded")
@@ -193,7 +195,7 @@ def test_invoice_within_tolerance_passes_and_beyond_fails():
 
 def test_invoice_baseline_comparison():
     first = invoice(invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000}))
-    baseline = {"recorded_at": "t0", "lines": inv.verdict.baseline_lines(first.details.invoice_lines)}
+    baseline = {"recorded_at": "t0", "lines": inv_verdict.baseline_lines(first.details.invoice_lines)}
     assert invoice(invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000}), baseline=baseline).passed
     later = invoice(invoice_rows({"a": 1_500_000_000, "b": 2_000_000_000}), baseline=baseline)
     changed = [f for f in later.failures if f.code == "closed_month_changed"]
@@ -223,7 +225,7 @@ def test_invoice_late_arrivals_and_mutations_fail_a_first_run_and_block_its_base
     assert mutated.evidence["table"] == "m.usage_events" and "cost_usd * 1.2" in mutated.message
     assert r.details.baseline == "not recorded: this run found closed_month_mutated, late_arrivals, so its totals " \
                                  "cannot be the reference"
-    accepted = inv.evaluate(inv.CHECK.new_result(), {**rows, "late": []}, MONTH, accepted_mutations=["mutation_7.txt"])
+    accepted = inv_verdict.evaluate(inv.CHECK.new_result(), {**rows, "late": []}, MONTH, accepted_mutations=["mutation_7.txt"])
     assert accepted.passed and [f.code for f in accepted.warnings] == ["accepted_mutation"]
 
 
@@ -241,9 +243,9 @@ def test_invoice_over_distributed_tables_needs_the_cluster_configured_to_trust_m
     unconfigured = invoice(rows)
     assert [f.code for f in unconfigured.failures] == ["mutations_not_checked_on_cluster"]
     assert "config 'clickhouse.cluster'" in unconfigured.failures[0].message and "'two_shards'" in unconfigured.failures[0].message
-    other = inv.evaluate(inv.CHECK.new_result(), rows, MONTH, cluster="elsewhere")
+    other = inv_verdict.evaluate(inv.CHECK.new_result(), rows, MONTH, cluster="elsewhere")
     assert [f.code for f in other.failures] == ["mutations_not_checked_on_cluster"]
-    assert inv.evaluate(inv.CHECK.new_result(), rows, MONTH, cluster="two_shards").passed
+    assert inv_verdict.evaluate(inv.CHECK.new_result(), rows, MONTH, cluster="two_shards").passed
     assert invoice({**rows, "distributed": []}).passed  # one server: its own system.mutations is the whole story
 
 

@@ -24,7 +24,9 @@ def invoice_clickhouse(raw=(A_LINE,)):
                  "negative_cost": 0, "negative_quantity": 0, **r} for r in raw],
             "invoice totals from usage_daily (summed)": [
                 {"tenant_id": r["tenant_id"], "total_queries": r["total_queries"], "total_tokens": r["total_tokens"],
-                 "total_cost_usd": r["cost_nanos"] / 1e9} for r in raw]}
+                 "total_cost_usd": r["cost_nanos"] / 1e9} for r in raw],
+            "mutations of the billing tables since the month began (system.mutations)": [],
+            "Distributed billing tables and their cluster (system.tables)": []}
     return RowsClickHouse(rows)
 
 
@@ -134,7 +136,7 @@ def test_check_3_dashboard_source_errors_name_what_to_fix(tmp_path):
 
 # ---- check 4: the probe's sequence ------------------------------------------------------------
 
-PROBE_CH = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}]}
+PROBE_CH = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}], "the probe tenant in the billing tables": []}
 
 
 def enforcing(calls_per_phase=(11, 8, 20)):
@@ -274,11 +276,13 @@ def test_check_4_refuses_a_probe_id_that_is_an_active_tenant_before_sending_anyt
 def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
     from billing_readiness.checks import usage_coverage as uc
 
-    clean = RowsClickHouse({"active tenants (tenant_quotas)": [{"tenant_id": "a"}]})
+    nothing = {q.name: [] for q in uc.CHECK.queries(context()).values()}  # every first-pass query: no rows
+    nothing["event_id hashes stored more than once (first pass)"] = []
+    clean = RowsClickHouse({**nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}]})
     uc.CHECK.run(StandInServices(clean), context())
     assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 6
     found = RowsClickHouse({
-        "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
+        **nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
         "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 2}],
         "event_ids stored more than once, per tenant": [
             {"t": "a", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "evt-1"}]})

@@ -6,6 +6,8 @@ from billing_readiness.checks.usage_coverage.queries import queries as coverage_
 from billing_readiness.config import load_config
 from billing_readiness.sql import active_tenants_query
 from billing_readiness.timewindow import Month, Window
+from billing_readiness.checks.dashboard_latency import panels as dl_panels
+from billing_readiness.checks.quota_enforcement import diagnose as qe_diagnose
 from stand_ins import NOW
 
 CFG = load_config({"usage_events": {"table": "metering.events", "timestamp": "event_time", "tenant_id": "org_id"},
@@ -123,7 +125,7 @@ def test_check_2_configured_invoice_sql_is_sent_as_written_with_the_month_as_par
 
 
 def test_check_3_largest_tenants_sql():
-    assert dl.top_tenants_query(CFG, WINDOW, 2).render() == """\
+    assert dl_panels.top_tenants_query(CFG, WINDOW, 2).render() == """\
 SELECT tenant_id AS t, sum(event_count) AS events
 FROM usage_hourly
 WHERE hour >= toDateTime(1741305600)
@@ -133,7 +135,7 @@ LIMIT 2"""
 
 
 def test_check_4_probe_usage_sql_and_active_tenants():
-    assert qe.probe_usage_query(CFG, "readiness-probe").render() == (
+    assert qe_diagnose.probe_usage_query(CFG, "readiness-probe").render() == (
         "SELECT 'tenant_quotas' AS source FROM (SELECT 1 FROM tenant_quotas WHERE tenant_id = 'readiness-probe' "
         "LIMIT 1) UNION ALL SELECT 'usage_events' AS source FROM (SELECT 1 FROM metering.events WHERE org_id = "
         "'readiness-probe' LIMIT 1) UNION ALL SELECT 'usage_hourly' AS source FROM (SELECT 1 FROM usage_hourly "

@@ -3,16 +3,21 @@ import pytest
 
 from billing_readiness.checks import dashboard_latency as dl
 from billing_readiness.checks import quota_enforcement as qe
+from billing_readiness.checks.dashboard_latency import panels as dl_panels
+from billing_readiness.checks.dashboard_latency import verdict as dl_verdict
+from billing_readiness.checks.quota_enforcement import diagnose as qe_diagnose
+from billing_readiness.checks.quota_enforcement import probe as qe_probe
+from billing_readiness.checks.quota_enforcement import verdict as qe_verdict
 
 
 def test_dashboard_binding_never_pastes_the_tenant():
-    panel = dl.Panel("p", "SELECT 100 * x % 7 FROM usage_hourly WHERE tenant_id = '$tenant' AND $__timeFilter(hour)")
-    q = dl.bind(panel, "tenant", "evil' OR 1=1 --", 100, 200)
+    panel = dl_panels.Panel("p", "SELECT 100 * x % 7 FROM usage_hourly WHERE tenant_id = '$tenant' AND $__timeFilter(hour)")
+    q = dl_panels.bind(panel, "tenant", "evil' OR 1=1 --", 100, 200)
     assert "evil" not in q.sql and "%(tenant)s" in q.sql and "%%" in q.sql
     assert "hour >= toDateTime(%(time_from)s)" in q.sql
     assert "'evil\\' OR 1=1 --'" in q.render()
-    with pytest.raises(dl.DashboardError, match="panel 'x'.*\\$region"):
-        dl.bind(dl.Panel("x", "SELECT 1 WHERE r = '$region'"), "tenant", "t", 0, 1)
+    with pytest.raises(dl_panels.DashboardError, match="panel 'x'.*\\$region"):
+        dl_panels.bind(dl_panels.Panel("x", "SELECT 1 WHERE r = '$region'"), "tenant", "t", 0, 1)
 
 
 def test_dashboard_export_parsing_and_raw_table_flag():
@@ -21,19 +26,19 @@ def test_dashboard_export_parsing_and_raw_table_flag():
         {"title": "B", "targets": [{"query": "SELECT 2 FROM usage_hourly"}, {"rawSql": "", "hide": True}]},
         {"title": "text", "type": "text"},
     ]}}
-    panels = dl.panels_from_export(export)
+    panels = dl_panels.panels_from_export(export)
     assert [p.title for p in panels] == ["A", "B"]
-    assert dl.panels.reads_raw_table(panels[0].sql, "usage_events")
-    assert not dl.panels.reads_raw_table(panels[1].sql, "usage_events")
-    with pytest.raises(dl.DashboardError):
-        dl.panels_from_export({"panels": [{"title": "t", "type": "text"}]})
+    assert dl_panels.reads_raw_table(panels[0].sql, "usage_events")
+    assert not dl_panels.reads_raw_table(panels[1].sql, "usage_events")
+    with pytest.raises(dl_panels.DashboardError):
+        dl_panels.panels_from_export({"panels": [{"title": "t", "type": "text"}]})
 
 
 def test_percentiles_nearest_rank():
     samples = [0.1 * i for i in range(1, 21)]
-    assert dl.percentile(samples, 95) == pytest.approx(1.9)
-    assert dl.percentile(samples, 50) == pytest.approx(1.0)
-    assert dl.percentile([0.3], 95) == 0.3
+    assert dl_verdict.percentile(samples, 95) == pytest.approx(1.9)
+    assert dl_verdict.percentile(samples, 50) == pytest.approx(1.0)
+    assert dl_verdict.percentile([0.3], 95) == 0.3
 
 
 def loads(times, panel_errors=None):
@@ -42,11 +47,11 @@ def loads(times, panel_errors=None):
 
 
 def latency(measurements, panels):
-    return dl.evaluate(dl.CHECK.new_result(), measurements, 1.0, "usage_events", panels)
+    return dl_verdict.evaluate(dl.CHECK.new_result(), measurements, 1.0, "usage_events", panels)
 
 
 def test_dashboard_verdicts():
-    panels = [dl.Panel("p", "SELECT 1 FROM usage_hourly")]
+    panels = [dl_panels.Panel("p", "SELECT 1 FROM usage_hourly")]
     ok = latency([{"tenant": "t", "events": 5, "loads": loads([0.1, 0.2, 0.3])}], panels)
     assert ok.passed and ok.details.tenants[0].load.p95 == 0.3
     slow = latency([{"tenant": "t", "events": 5, "loads": loads([0.1, 0.2, 1.3])}], panels)
@@ -78,43 +83,43 @@ GOOD_HEADERS = {"Retry-After": "30", "X-RateLimit-Limit": "10", "X-RateLimit-Rem
     ],
 )
 def test_quota_sequence_diagnosis(statuses, code):
-    got = qe.diagnose_sequence(responses(*statuses, headers=GOOD_HEADERS), 10)
+    got = qe_diagnose.diagnose_sequence(responses(*statuses, headers=GOOD_HEADERS), 10)
     assert (got[0] if got else None) == code
 
 
 def test_quota_probe_stops_at_first_refusal_and_looks_one_past_the_limit():
-    assert qe.need_more(responses(*[200] * 5), 10)
-    assert not qe.need_more(responses(200, 429), 10)
-    assert qe.need_more(responses(*[200] * 11), 10)
-    assert not qe.need_more(responses(*[200] * 12), 10)
+    assert qe_diagnose.need_more(responses(*[200] * 5), 10)
+    assert not qe_diagnose.need_more(responses(200, 429), 10)
+    assert qe_diagnose.need_more(responses(*[200] * 11), 10)
+    assert not qe_diagnose.need_more(responses(*[200] * 12), 10)
 
 
 def test_quota_concurrency_and_headers():
-    assert qe.diagnose_concurrency(responses(*[200] * 10 + [429] * 10), 10) is None
-    assert qe.diagnose_concurrency(responses(*[200] * 14 + [429] * 6), 10)[0] == "over_admission"
-    assert qe.diagnose_concurrency(responses(*[200] * 5 + [503] * 15), 10)[0] == "api_failing_under_load"
-    assert qe.inspect_429(GOOD_HEADERS, {"error": "quota_exceeded"}) == []
+    assert qe_diagnose.diagnose_concurrency(responses(*[200] * 10 + [429] * 10), 10) is None
+    assert qe_diagnose.diagnose_concurrency(responses(*[200] * 14 + [429] * 6), 10)[0] == "over_admission"
+    assert qe_diagnose.diagnose_concurrency(responses(*[200] * 5 + [503] * 15), 10)[0] == "api_failing_under_load"
+    assert qe_diagnose.inspect_429(GOOD_HEADERS, {"error": "quota_exceeded"}) == []
     ietf = {"Retry-After": "3", "RateLimit": '"h";r=0;t=3', "RateLimit-Policy": '"h";q=10;w=3600'}
-    assert qe.inspect_429(ietf, {"error": "x"}) == []
-    codes = {c for _, c, _ in qe.inspect_429({}, "too many")}
+    assert qe_diagnose.inspect_429(ietf, {"error": "x"}) == []
+    codes = {c for _, c, _ in qe_diagnose.inspect_429({}, "too many")}
     assert codes == {"missing_retry_after", "missing_rate_limit_headers", "no_error_body"}
 
 
 def test_quota_probe_tenant_must_not_be_real():
-    assert qe.probe_tenant_conflict("probe", ["a", "probe"], []) is not None
-    assert qe.probe_tenant_conflict("probe", ["a"], ["probe"]) is not None
-    assert qe.probe_tenant_conflict("probe", ["a"], []) is None
+    assert qe_diagnose.probe_tenant_conflict("probe", ["a", "probe"], []) is not None
+    assert qe_diagnose.probe_tenant_conflict("probe", ["a"], ["probe"]) is not None
+    assert qe_diagnose.probe_tenant_conflict("probe", ["a"], []) is None
 
 
 def test_quota_evaluate_reports_cleanup_leftovers():
-    run = qe.ProbeRun(10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), 7,
+    run = qe_probe.ProbeRun(10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), 7,
                       responses(*[200] * 7 + [429], headers=GOOD_HEADERS))
     run.cleanup.leftovers, run.cleanup.foreign = ["quota:probe:x"], ["quota:probe-2:x"]
-    r = qe.evaluate(qe.CHECK.new_result(), run, "probe")
+    r = qe_verdict.evaluate(qe.CHECK.new_result(), run, "probe")
     assert [f.code for f in r.failures] == ["cleanup_incomplete"]
     assert [f.code for f in r.warnings] == ["cleanup_left_other_keys"]
     run.second = responses(*[200] * 9, headers=GOOD_HEADERS)
-    r = qe.evaluate(qe.CHECK.new_result(), run, "probe")
+    r = qe_verdict.evaluate(qe.CHECK.new_result(), run, "probe")
     assert {f.code for f in r.failures} == {"cleanup_incomplete", "quota_ignored"}
 
 
@@ -127,7 +132,7 @@ def test_quota_evaluate_reports_cleanup_leftovers():
 ])
 def test_a_panel_must_be_one_select(sql, problem):
     if problem is None:
-        assert dl.bind(dl.Panel("p", sql), "tenant", "t", 0, 1).sql
+        assert dl_panels.bind(dl_panels.Panel("p", sql), "tenant", "t", 0, 1).sql
     else:
-        with pytest.raises(dl.DashboardError, match=f"panel 'p' {problem}"):
-            dl.bind(dl.Panel("p", sql), "tenant", "t", 0, 1)
+        with pytest.raises(dl_panels.DashboardError, match=f"panel 'p' {problem}"):
+            dl_panels.bind(dl_panels.Panel("p", sql), "tenant", "t", 0, 1)

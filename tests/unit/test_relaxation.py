@@ -1,10 +1,28 @@
-"""Which params make a run 'relaxed', and when such a run may promote."""
+"""Which params make a run 'relaxed', and when such a run may promote. The strict values are the checks'
+own param defaults (params.py); the M12.1 pass criteria pin the ones the spec states."""
 from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
+from billing_readiness.params import strict_params
 from billing_readiness.relaxation import relaxation_refused, relaxed_params
 
 CHECKS = [usage_coverage.CHECK, invoice_immutability.CHECK, dashboard_latency.CHECK, quota_enforcement.CHECK]
-STRICT = {"lookback_days": 30, "max_missing_days": 0, "reconciliation_tolerance_usd": 0.01, "invoice_tolerance_usd": 0.01,
-          "latency_threshold_s": 1.0, "repetitions": 5, "concurrency_probe": True, "partial_days_fail": False}
+STRICT = strict_params(CHECKS)
+
+
+def test_the_defaults_are_the_m12_1_pass_criteria():
+    """docs/m12_1_system.md: usage for the last 30 days, invoices identical within +-$0.01, the dashboard in
+    under 1.0 s, the quota enforced (also under concurrency). A check whose default drifts looser fails here."""
+    assert {k: STRICT[k] for k in ("lookback_days", "max_missing_days", "reconciliation_tolerance_usd",
+                                   "invoice_tolerance_usd", "latency_threshold_s", "concurrency_probe",
+                                   "billing_month")} == {
+        "lookback_days": 30, "max_missing_days": 0, "reconciliation_tolerance_usd": 0.01,
+        "invoice_tolerance_usd": 0.01, "latency_threshold_s": 1.0, "concurrency_probe": True, "billing_month": None}
+
+
+def test_every_param_that_loosens_a_check_is_named_when_loosened():
+    nudged = {"higher": lambda v: v + 1, "lower": lambda v: v - 1, "off": lambda v: False, "set": lambda v: "2025-01"}
+    for check in CHECKS:
+        for name, (direction, strict) in check.relaxing.items():
+            assert relaxed_params(CHECKS, {**STRICT, name: nudged[direction](strict)})[0].startswith(f"{name} = ")
 
 
 def test_the_dag_defaults_are_not_relaxed_and_stricter_values_are_not_either():

@@ -3,25 +3,24 @@ stay generic: none of them names a check or reads a check's details.
 
 A check is one module (or package) defining a `Check` subclass and `CHECK`, its instance:
 
-- `id`, `title`, `impact` (what a failure means for billing), `params` (the DAG Params it reads);
-  its docstring is the task's documentation in the Airflow UI;
+- `id`, `title`, `impact` (what a failure means for billing), `params` (the DAG Params it reads, declared
+  there once: params.py); its docstring is the task's documentation in the Airflow UI;
 - `queries(...)` returning named `Query` values and `evaluate(...)` returning a `CheckResult`
   whose `details` is the check's own `Details` dataclass (both pure);
-- `run(io, ctx)`: fetch through the injected services `io` (ClickHouse, HTTP, quota control,
+- `run(services, ctx)`: fetch through the injected `services` (ClickHouse, HTTP, quota control,
   baselines), then evaluate; what the run must keep is returned typed (`result.artifacts`,
   `result.record`), never signalled by a string;
-- `markdown(result)` and `html(result)`: its own rendering of its details for the report
-  (by default through `renderer`, its render module).
+- `parts()`: its Details dataclass and render module, which `markdown(result)` and `html(result)` use
+  for its part of the report.
 
-The DAG file loads every check at parse time, and the scheduler parses it again and again: a check
+The DAG file imports every check at parse time, and the scheduler parses it again and again: a check
 module keeps its top level to its card (id, title, docstring, params) and imports its queries, verdict
-and renderer when it runs (`lazy` class attributes, `lazy_exports` for the names it re-exports).
+and render module inside the methods that use them (plain function-local imports).
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib
 import inspect
 import logging
 import types
@@ -30,36 +29,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from billing_readiness.params import ParamSpec
     from billing_readiness.results import CheckResult
     from billing_readiness.sql import Query
-
-
-def _import(target: str, package: str | None = None) -> Any:
-    """"pkg.module" -> the module; "pkg.module:name" -> that attribute (a leading "." is relative to `package`)."""
-    module, _, name = target.partition(":")
-    loaded = importlib.import_module(module, package)
-    return getattr(loaded, name) if name else loaded
-
-
-class lazy:  # noqa: N801 (used like a value in a class body)
-    """A class attribute imported on first use, e.g. `Details = lazy("...verdict:Details")`."""
-
-    def __init__(self, target: str):
-        self.target = target
-
-    def __get__(self, obj: Any, owner: type) -> Any:
-        return _import(self.target)
-
-
-def lazy_exports(package: str, names: dict[str, str]):
-    """A module `__getattr__` that imports the names a check package re-exports on first use."""
-
-    def __getattr__(name: str) -> Any:
-        if name not in names:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return _import(names[name], package)
-
-    return __getattr__
 
 
 @dataclass(frozen=True)
@@ -89,10 +61,12 @@ class ClickHouse(Protocol):
 class Services(Protocol):
     """Where a check gets its I/O: the Airflow hooks in production (operators/services.py), stand-ins in unit tests."""
 
+    def config(self, variable_key: str) -> dict: ...  # the validated config (config.py)
     def clickhouse(self, cfg: dict) -> ClickHouse: ...
     def http(self, conn_id: str, timeout_seconds: float, purpose: str) -> Any: ...
     def quota_control(self, cfg: dict, api: Any, probe: str) -> Any: ...
     def baseline(self, key: str) -> dict | None: ...
+    def record(self, key: str, value: dict[str, Any], description: str) -> None: ...
     def sleep(self, seconds: float) -> None: ...
     def time(self) -> float: ...
     def process(self) -> tuple[str, int]: ...  # this host and pid
@@ -104,17 +78,17 @@ class Check:
     id: ClassVar[str]
     title: ClassVar[str]
     impact: ClassVar[str]
-    params: ClassVar[tuple[str, ...]] = ()
-    Details: ClassVar[type]
-    renderer: ClassVar[Any] = None  # a module with markdown(details) -> list[str] and html(details) -> str
-    # Params that loosen the check, with the direction that loosens and the strict reference value:
-    # {"max_missing_days": ("higher", 0)}. A run whose param is looser says so wherever it promotes.
-    relaxing: ClassVar[dict[str, tuple[str, Any]]] = {}
+    params: ClassVar[dict[str, ParamSpec]] = {}  # the DAG Params it reads, declared here once (params.py)
     # Config keys that loosen the check, the same way: {"invoice.late_arrival_grace_seconds": ("higher", 3600)}.
     relaxing_config: ClassVar[dict[str, tuple[str, Any]]] = {}
     # A check that measures time (check 3) runs after every other check of the run has finished, whatever
     # their outcome, so it never times load that the gate itself puts on the inspected system.
-    runs_alone: ClassVar[bool] = False
+    runs_last: ClassVar[bool] = False
+
+    @property
+    def relaxing(self) -> dict[str, tuple[str, Any]]:
+        """Params that loosen the check: {name: (the direction that loosens, the strict value)}."""
+        return {name: (spec.loosens, spec.default) for name, spec in self.params.items() if spec.loosens}
 
     @property
     def doc_md(self) -> str:
@@ -130,7 +104,7 @@ class Check:
 
         return CheckResult(self.id, self.title, details=details)
 
-    def run(self, io: Services, ctx: RunContext) -> CheckResult:
+    def run(self, services: Services, ctx: RunContext) -> CheckResult:
         raise NotImplementedError
 
     def result_from_dict(self, data: dict) -> CheckResult:
@@ -142,15 +116,22 @@ class Check:
             title=data["title"],
             findings=[Finding(**f) for f in data.get("findings", [])],
             metrics=dict(data.get("metrics") or {}),
-            details=from_dict(self.Details, data["details"]) if data.get("details") is not None else None,
+            details=from_dict(self.parts()[0], data["details"]) if data.get("details") is not None else None,
             queries=list(data.get("queries") or []),
         )
 
+    def parts(self) -> tuple[type, Any]:
+        """(its Details dataclass, its render module or None), imported inside the check's own `parts` when a
+        result is rebuilt or rendered: never at parse time."""
+        raise NotImplementedError
+
     def markdown(self, result: CheckResult) -> list[str]:
-        return self.renderer.markdown(result.details) if self.renderer else []
+        render = self.parts()[1]
+        return render.markdown(result.details) if render else []
 
     def html(self, result: CheckResult) -> str:
-        return self.renderer.html(result.details) if self.renderer else ""
+        render = self.parts()[1]
+        return render.html(result.details) if render else ""
 
 
 class ClickHouseCheck(Check):
@@ -168,8 +149,8 @@ class ClickHouseCheck(Check):
     def evaluate(self, result: CheckResult, rows: dict[str, list[dict[str, Any]]], ctx: RunContext) -> None:
         raise NotImplementedError
 
-    def run(self, io: Services, ctx: RunContext) -> CheckResult:
-        clickhouse = io.clickhouse(ctx.cfg)
+    def run(self, services: Services, ctx: RunContext) -> CheckResult:
+        clickhouse = services.clickhouse(ctx.cfg)
         queries = self.queries(ctx)
         rows = clickhouse.run_all(queries)
         while more := {k: q for k, q in self.follow_up(ctx, rows).items() if k not in rows}:
@@ -200,11 +181,3 @@ def from_dict(tp: Any, value: Any) -> Any:
         _, item = typing.get_args(tp) or (str, Any)
         return {k: from_dict(item, v) for k, v in value.items()}
     return value
-
-
-def load_check(module: str) -> Check:
-    """The check defined by `module` (its `CHECK`), e.g. "billing_readiness.checks.usage_coverage"."""
-    check = getattr(importlib.import_module(module), "CHECK", None)
-    if not isinstance(check, Check):
-        raise TypeError(f"module {module} defines no CHECK (an instance of billing_readiness.checks.contract.Check)")
-    return check

@@ -33,7 +33,7 @@ class ReadinessCheckOperator(BaseOperator):
         kwargs.setdefault("retries", 2)
         kwargs.setdefault("retry_delay", timedelta(seconds=30))
         kwargs.setdefault("execution_timeout", timedelta(minutes=20))
-        if check.runs_alone:  # it runs after the other checks, whatever their outcome (see after_the_others)
+        if check.runs_last:  # it runs after the other checks, whatever their outcome (see after_the_others)
             kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
         super().__init__(**kwargs)
         self.check = check
@@ -101,22 +101,27 @@ class ReadinessCheckOperator(BaseOperator):
             self.log.info("Recorded baseline %s", result.record.key)
 
     def _hand_over(self, ti, result: CheckResult, now: dt.datetime) -> None:
-        from billing_readiness.results import FAIL, RESULT_XCOM_KEY
+        from billing_readiness.results import RESULT_XCOM_KEY, Severity
 
         result.metrics.setdefault("checked_at", now.isoformat())
         ti.xcom_push(key=RESULT_XCOM_KEY, value=result.to_dict())
         self.log.info("%s", result.summary())
         for f in result.findings:
-            self.log.log(40 if f.severity == FAIL else 30 if f.severity == "warn" else 20, "[%s] %s", f.code, f.message)
+            self.log.log(Severity(f.severity).log_level, "[%s] %s", f.code, f.message)
 
 
 def after_the_others(checks: list[ReadinessCheckOperator]) -> None:
-    """Make every check that runs alone (it measures time) downstream of all the others: under a real
+    """Make every check that runs last (it measures time) downstream of all the others: under a real
     scheduler the checks run in parallel, and a timing taken while checks 1 and 2 scan a month of events
     would measure the gate's own load. The fan-in to the gate is unchanged."""
-    alone = [t for t in checks if t.check.runs_alone]
-    others = [t for t in checks if not t.check.runs_alone]
+    alone = [t for t in checks if t.check.runs_last]
+    others = [t for t in checks if not t.check.runs_last]
     for task in alone:
         others >> task
     for first, second in zip(alone, alone[1:]):
         first >> second
+
+
+def checks_by_task(tasks: list) -> dict[str, Check]:
+    """task id -> the check it runs, for the check operators the gate or the report follows."""
+    return {task.task_id: task.check for task in tasks}

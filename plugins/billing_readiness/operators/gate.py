@@ -9,12 +9,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from billing_readiness import VARIABLE_KEY
 from billing_readiness.assets import M12_1_READY_FOR_BILLING
-from billing_readiness.checks.contract import Check
-
-
-def checks_of(tasks: list) -> dict[str, Check]:
-    """task id -> the check it runs, for the check operators the gate or the report follows."""
-    return {task.task_id: task.check for task in tasks}
+from billing_readiness.operators.check import checks_by_task
 
 
 class PromotionGateOperator(BaseOperator):
@@ -32,15 +27,13 @@ class PromotionGateOperator(BaseOperator):
         kwargs.setdefault("outlets", [M12_1_READY_FOR_BILLING])
         kwargs.setdefault("execution_timeout", timedelta(minutes=5))
         super().__init__(**kwargs)
-        self.checks = checks_of(checks)
+        self.checks = checks_by_task(checks)
         self.config_variable = config_variable
         if not self.checks:
             raise ValueError("PromotionGateOperator needs the check tasks it gates (checks=[...])")
 
     def execute(self, context: Any) -> dict:
-        from airflow.sdk import Variable
-
-        from billing_readiness.config import config_or_defaults
+        from billing_readiness.config import variable_config_or_defaults
         from billing_readiness.relaxation import relaxation_refused, relaxations
         from billing_readiness.results import collect_results
 
@@ -52,7 +45,7 @@ class PromotionGateOperator(BaseOperator):
                 "Not promoting M12.1 to M12.2: "
                 + "; ".join([f"{t}: no result (skipped, crashed or never ran)" for t in missing] + failed)
             )
-        cfg, _ = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
+        cfg, _ = variable_config_or_defaults(self.config_variable)
         relaxed = relaxations(list(self.checks.values()), dict(context["params"]), cfg, results)
         refused = relaxation_refused(relaxed, cfg["promotion"]["allow_relaxed"], getattr(context["dag_run"].run_type, "value", str(context["dag_run"].run_type)))
         if refused:

@@ -9,7 +9,7 @@ from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
 from billing_readiness import VARIABLE_KEY
-from billing_readiness.operators.gate import checks_of
+from billing_readiness.operators.check import checks_by_task
 
 
 class ReadinessReportOperator(BaseOperator):
@@ -25,18 +25,16 @@ class ReadinessReportOperator(BaseOperator):
         kwargs.setdefault("retries", 1)
         kwargs.setdefault("execution_timeout", timedelta(minutes=10))
         super().__init__(**kwargs)
-        self.checks = checks_of(checks)
+        self.checks = checks_by_task(checks)
         self.config_variable = config_variable
 
     def execute(self, context: Any) -> str:
-        from airflow.sdk import Variable
-
         from billing_readiness import report, report_html
-        from billing_readiness.config import config_or_defaults
+        from billing_readiness.config import variable_config_or_defaults
         from billing_readiness.relaxation import relaxations
         from billing_readiness.results import collect_results
 
-        cfg, problem = config_or_defaults(lambda: Variable.get(self.config_variable, default=None))
+        cfg, problem = variable_config_or_defaults(self.config_variable)
         results = collect_results(context, self.checks)
         run = {
             "dag_id": context["dag"].dag_id,

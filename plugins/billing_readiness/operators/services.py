@@ -1,6 +1,6 @@
 """Where the check operators get their I/O: Airflow hooks, Variables and the clock, behind one small factory.
 
-A check's `run(io, ctx)` sees only this interface (checks/contract.py `Services`), so
+A check's `run(services, ctx)` sees only this interface (checks/contract.py `Services`), so
 unit tests hand it stand-ins and the operator logic is tested without servers.
 """
 from __future__ import annotations

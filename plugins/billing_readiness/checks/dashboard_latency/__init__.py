@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from billing_readiness.checks.contract import Check, RunContext, Services, lazy, lazy_exports
+from billing_readiness.checks.contract import Check, RunContext, Services
 from billing_readiness.errors import CheckError, ServiceUnavailable
+from billing_readiness.params import LOOKBACK_DAYS, ParamSpec
 
 DAY = 24 * 3600
 
 
-def dashboard_panels(io: Services, cfg: dict) -> tuple[list, str, int]:
+def dashboard_panels(services: Services, cfg: dict) -> tuple[list, str, int]:
     """The dashboard's SQL panels, where they came from, and its time range in seconds.
 
     Precedence: Grafana's API (connections.grafana + dashboard.grafana_uid), then an export file
@@ -29,7 +30,7 @@ def dashboard_panels(io: Services, cfg: dict) -> tuple[list, str, int]:
     d = cfg["dashboard"]
     conn_id = cfg["connections"]["grafana"]
     if conn_id and d["grafana_uid"]:
-        http = io.http(conn_id, 15, "reading the dashboard from Grafana")
+        http = services.http(conn_id, 15, "reading the dashboard from Grafana")
         resp = http.request("GET", f"/api/dashboards/uid/{d['grafana_uid']}")
         if resp["status"] is None:
             raise ServiceUnavailable(f"Grafana (connection '{conn_id}') unreachable: {resp['error']}")
@@ -63,20 +64,32 @@ class DashboardLatency(Check):
     id = "dashboard_latency"
     title = "Check 3: Dashboard performance"
     impact = "Customers cannot verify invoices; payments are delayed."
-    params = ("lookback_days", "latency_threshold_s", "repetitions", "top_k_tenants")
-    relaxing = {"latency_threshold_s": ("higher", 1.0), "repetitions": ("lower", 5)}
-    runs_alone = True  # checks 1 and 2 scan a month of events: timing the dashboard meanwhile measures us
+    params = {
+        "lookback_days": LOOKBACK_DAYS,
+        "latency_threshold_s": ParamSpec(
+            1.0, "number", "Dashboard load threshold (seconds)",
+            "The largest tenant's dashboard must load (p95, all panels concurrently) in less than this.",
+            loosens="higher", schema={"exclusiveMinimum": 0, "maximum": 60}),
+        "repetitions": ParamSpec(
+            5, "integer", "Dashboard loads to time", "Timed loads after one warm-up; p95 is taken over these.",
+            loosens="lower", schema={"minimum": 1, "maximum": 100}),
+        "top_k_tenants": ParamSpec(
+            1, "integer", "Largest tenants to time",
+            "How many of the largest tenants (most events in the lookback window) get their dashboard timed.",
+            schema={"minimum": 1, "maximum": 20}),
+    }
+    runs_last = True  # checks 1 and 2 scan a month of events: timing the dashboard meanwhile measures us
 
-    def run(self, io: Services, ctx: RunContext):
+    def run(self, services: Services, ctx: RunContext):
         from billing_readiness.checks.dashboard_latency.panels import DashboardError, bind, top_tenants_query
         from billing_readiness.checks.dashboard_latency.verdict import evaluate
         from billing_readiness.timewindow import Window
 
         params = ctx.params
-        panels, source, range_s = dashboard_panels(io, ctx.cfg)
+        panels, source, range_s = dashboard_panels(services, ctx.cfg)
         if not panels:
             raise CheckError(f"{source}: the dashboard has no SQL panels (config key 'dashboard.panels' is empty)")
-        clickhouse = io.clickhouse(ctx.cfg)
+        clickhouse = services.clickhouse(ctx.cfg)
         window = Window(ctx.now, int(params["lookback_days"]))
         top = clickhouse.run(top_tenants_query(ctx.cfg, window, int(params["top_k_tenants"])))
         variable = ctx.cfg["dashboard"]["tenant_variable"]
@@ -95,13 +108,10 @@ class DashboardLatency(Check):
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         return result
 
-    Details = lazy("billing_readiness.checks.dashboard_latency.verdict:Details")
-    renderer = lazy("billing_readiness.checks.dashboard_latency.render")
+    def parts(self):
+        from billing_readiness.checks.dashboard_latency import render, verdict
+
+        return verdict.Details, render
 
 
 CHECK = DashboardLatency()
-__getattr__ = lazy_exports(__name__, {
-    **{name: f".panels:{name}" for name in ("DEFAULT_PANELS", "DashboardError", "Panel", "bind", "panels_from_config",
-                                            "panels_from_export", "time_range_seconds", "top_tenants_query")},
-    **{name: f".verdict:{name}" for name in ("Details", "evaluate", "percentile", "stats")},
-    "panels": ".panels", "render": ".render"})

@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-from billing_readiness.checks.contract import Check, RunContext, Services, lazy, lazy_exports
+from billing_readiness.checks.contract import Check, RunContext, Services
 from billing_readiness.errors import CheckError
+from billing_readiness.params import ParamSpec
 
 BASELINE_PREFIX = "billing_readiness_invoice_baseline"
 
@@ -58,12 +59,21 @@ class InvoiceImmutability(Check):
     id = "invoice_immutability"
     title = "Check 2: Immutable cost storage"
     impact = "Billing disputes when prices change: a regenerated invoice would not match what was sent."
-    params = ("billing_month", "invoice_tolerance_usd")
-    # A month picked by hand is checked instead of the last closed month: that month was not verified.
-    relaxing = {"invoice_tolerance_usd": ("higher", 0.01), "billing_month": ("set", None)}
+    params = {
+        "billing_month": ParamSpec(  # a month picked by hand is checked instead of the last closed month
+            None, ("null", "string"), "Billing month (YYYY-MM)",
+            "Closed month whose invoices check 2 regenerates. Empty: the last closed UTC month. Another month "
+            "leaves the last closed month unchecked.",
+            loosens="set", schema={"pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}),
+        "invoice_tolerance_usd": ParamSpec(
+            0.01, "number", "Invoice tolerance (USD, at most 0.10)",
+            "Largest per-tenant difference between two generations of the same invoice (the spec: +-$0.01). "
+            "Cents, not dollars: a re-priced small tenant differs by cents.",
+            loosens="higher", schema={"minimum": 0, "maximum": 0.1}),
+    }
     relaxing_config = {"invoice.late_arrival_grace_seconds": ("higher", 3600)}
 
-    def run(self, io: Services, ctx: RunContext):
+    def run(self, services: Services, ctx: RunContext):
         from decimal import Decimal
 
         from billing_readiness.checks.invoice_immutability.queries import queries
@@ -73,7 +83,7 @@ class InvoiceImmutability(Check):
         from billing_readiness.timewindow import epoch, utc_text
 
         month = billing_month(ctx.params.get("billing_month"), ctx.now)
-        clickhouse = io.clickhouse(ctx.cfg)
+        clickhouse = services.clickhouse(ctx.cfg)
         qs = queries(ctx.cfg, month)
         if ctx.cfg["invoice"]["sql"]:  # a configured invoice query counts no values: the cost-values query does
             qs["values"] = cost_values.query(ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}")
@@ -84,7 +94,7 @@ class InvoiceImmutability(Check):
                                              flagged)
             rows.update(clickhouse.run_all({"values": qs["values"]}))
         key = baseline_key(clickhouse.source_id(), ctx.cfg, month)
-        baseline = io.baseline(key)
+        baseline = services.baseline(key)
         result = self.new_result()
         result.show_queries(qs)
         evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline,
@@ -121,11 +131,10 @@ class InvoiceImmutability(Check):
             )
         return result
 
-    Details = lazy("billing_readiness.checks.invoice_immutability.verdict:Details")
-    renderer = lazy("billing_readiness.checks.invoice_immutability.render")
+    def parts(self):
+        from billing_readiness.checks.invoice_immutability import render, verdict
+
+        return verdict.Details, render
 
 
 CHECK = InvoiceImmutability()
-__getattr__ = lazy_exports(__name__, {
-    "INVOICE_COLUMNS": ".queries:INVOICE_COLUMNS", "Details": ".verdict:Details", "evaluate": ".verdict:evaluate",
-    "invoice_csv": ".verdict:invoice_csv", "verdict": ".verdict", "render": ".render"})

@@ -13,8 +13,9 @@ family. The probe deletes only keys whose tenant segment is the probe id.
 """
 from __future__ import annotations
 
-from billing_readiness.checks.contract import Check, RunContext, Services, lazy, lazy_exports
+from billing_readiness.checks.contract import Check, RunContext, Services
 from billing_readiness.errors import CheckError, ServiceUnavailable
+from billing_readiness.params import ParamSpec
 
 
 class QuotaEnforcement(Check):
@@ -24,19 +25,27 @@ class QuotaEnforcement(Check):
     id = "quota_enforcement"
     title = "Check 4: Quota enforcement"
     impact = "Runaway usage that nobody will pay for."
-    params = ("probe_quota_limit", "concurrency_probe")
-    relaxing = {"concurrency_probe": ("off", True)}
+    params = {
+        "probe_quota_limit": ParamSpec(
+            10, "integer", "Probe quota limit",
+            "Quota given to the probe tenant: requests 1..N must pass, request N+1 must get HTTP 429. At most 80: "
+            "the probe's keys must outlive it under the default config quota.key_ttl_seconds (900).",
+            schema={"minimum": 1, "maximum": 80}),
+        "concurrency_probe": ParamSpec(
+            True, "boolean", "Concurrency probe",
+            "Also send 2 x limit requests at once; more than the limit accepted fails check 4.", loosens="off"),
+    }
 
-    def run(self, io: Services, ctx: RunContext):
+    def run(self, services: Services, ctx: RunContext):
         from billing_readiness.checks.quota_enforcement.probe import Probe
         from billing_readiness.checks.quota_enforcement.verdict import evaluate
 
         q, limit = ctx.cfg["quota"], int(ctx.params["probe_quota_limit"])
-        self.refuse_real_tenant(io, ctx.cfg, q["probe_tenant_id"])
-        api = io.http(ctx.cfg["connections"]["quota_api"], float(q["request_timeout_seconds"]),
+        self.refuse_real_tenant(services, ctx.cfg, q["probe_tenant_id"])
+        api = services.http(ctx.cfg["connections"]["quota_api"], float(q["request_timeout_seconds"]),
                       "the quota enforcement probe")
-        control = io.quota_control(ctx.cfg, api, q["probe_tenant_id"])
-        run = Probe(io, ctx, api, control).run(limit, bool(ctx.params["concurrency_probe"]))
+        control = services.quota_control(ctx.cfg, api, q["probe_tenant_id"])
+        run = Probe(services, ctx, api, control).run(limit, bool(ctx.params["concurrency_probe"]))
         unreachable = [r for r in run.sequential if r.get("unreachable")]
         if unreachable and len(unreachable) == len(run.sequential):
             raise ServiceUnavailable(
@@ -49,12 +58,12 @@ class QuotaEnforcement(Check):
         return result
 
     @staticmethod
-    def refuse_real_tenant(io: Services, cfg: dict, probe: str) -> None:
+    def refuse_real_tenant(services: Services, cfg: dict, probe: str) -> None:
         from billing_readiness.checks.quota_enforcement.diagnose import (admin_path_conflict, probe_tenant_conflict,
                                                                           probe_usage_query)
         from billing_readiness.sql import active_tenants_query
 
-        clickhouse = io.clickhouse(cfg)
+        clickhouse = services.clickhouse(cfg)
         active = [r["tenant_id"] for r in clickhouse.run(active_tenants_query(cfg))]
         found_in = [r["source"] for r in clickhouse.run(probe_usage_query(cfg, probe))]
         conflict = probe_tenant_conflict(probe, active, found_in) or admin_path_conflict(
@@ -62,13 +71,10 @@ class QuotaEnforcement(Check):
         if conflict:
             raise CheckError(conflict)
 
-    Details = lazy("billing_readiness.checks.quota_enforcement.verdict:Details")
-    renderer = lazy("billing_readiness.checks.quota_enforcement.render")
+    def parts(self):
+        from billing_readiness.checks.quota_enforcement import render, verdict
+
+        return verdict.Details, render
 
 
 CHECK = QuotaEnforcement()
-__getattr__ = lazy_exports(__name__, {
-    **{name: f".diagnose:{name}" for name in ("admin_path_conflict", "diagnose_concurrency", "diagnose_sequence", "inspect_429",
-                                              "need_more", "probe_tenant_conflict", "probe_usage_query")},
-    **{name: f".probe:{name}" for name in ("Probe", "ProbeRun", "second_limit")},
-    "Details": ".verdict:Details", "evaluate": ".verdict:evaluate", "render": ".render"})

@@ -52,8 +52,8 @@ def longest_probe_seconds(q: dict, limit: int) -> float:
 
 
 class Probe:
-    def __init__(self, io, ctx, api, control):
-        self.io, self.ctx, self.api, self.control = io, ctx, api, control
+    def __init__(self, services, ctx, api, control):
+        self.services, self.ctx, self.api, self.control = services, ctx, api, control
         self.q = ctx.cfg["quota"]
         self.probe = self.q["probe_tenant_id"]
         method = self.q["method"].upper()
@@ -69,7 +69,7 @@ class Probe:
                 f"config key 'quota.key_ttl_seconds' ({self.q['key_ttl_seconds']}) is shorter than the probe can take "
                 f"with param 'probe_quota_limit' = {limit} (up to {needed:.0f}s): raise it, or lower the limit")
         marker = MARKER_KEY.format(probe=self.probe)
-        host, pid = self.io.process()
+        host, pid = self.services.process()
         me = Owner(self.ctx.dag_id, self.ctx.run_id, self.ctx.task_id, self.ctx.try_number, host, pid)
         took_over = self._claim(marker, me)
         run = ProbeRun(limit, second_limit=second_limit(limit))
@@ -90,7 +90,7 @@ class Probe:
             self._clean(run)
             if any(r.get("status") is None for r in run.sequential + run.second + (run.concurrent or [])):
                 # A request we gave up on may still be counted by the API after our cleanup.
-                self.io.sleep(float(self.q["cleanup_grace_seconds"]))
+                self.services.sleep(float(self.q["cleanup_grace_seconds"]))
                 self._clean(run)
             run.cleanup.leftovers = self.control.leftovers()
             run.cleanup.uncovered = uncovered(run.cleanup.leftovers, self.q["cleanup_patterns"], self.probe)
@@ -117,8 +117,8 @@ class Probe:
         if owner is None:
             raise CheckError(f"the probe marker '{marker}' holds {held[:80]!r}, not a probe owner: "
                              "remove it if it is not in use, or choose another config 'quota.probe_tenant_id'.")
-        gone = holder_gone(owner, me, self.io.task_state(owner.dag_id, owner.run_id, owner.task_id),
-                           self.io.process_alive(owner.host, owner.pid))
+        gone = holder_gone(owner, me, self.services.task_state(owner.dag_id, owner.run_id, owner.task_id),
+                           self.services.process_alive(owner.host, owner.pid))
         if gone is None:
             raise CheckError(
                 f"another run ({owner.describe()}) is probing the quota API with probe tenant '{self.probe}' right "
@@ -144,7 +144,7 @@ class Probe:
         if counters is not None:
             mine, _ = split_owned(sorted(counters), self.q["cleanup_patterns"], self.probe)
             counters = {k: counters[k] for k in mine}
-        run.windows.append({"limit": limit, "seen_at": self.io.time(), "counters": counters})
+        run.windows.append({"limit": limit, "seen_at": self.services.time(), "counters": counters})
 
     def _clean_and_covered(self, run: ProbeRun) -> bool:
         """Counters back to zero for the next sequence; False when keys of the probe are left that the cleanup
@@ -165,8 +165,8 @@ class Probe:
     def wait_for_window(self) -> None:
         """Don't straddle the API's counter window: wait for the next one if it rolls over soon, at most once a
         run (after one wait the probe starts on a fresh window, at least 4 guards long: config.py)."""
-        left = self.q["window_seconds"] - (self.io.time() % self.q["window_seconds"])
+        left = self.q["window_seconds"] - (self.services.time() % self.q["window_seconds"])
         if left < self.q["window_guard_seconds"] and not self.waited:
             self.waited = True
             self.ctx.log.info("Counter window rolls over in %.1fs: waiting for the next window", left)
-            self.io.sleep(left + 1)
+            self.services.sleep(left + 1)

@@ -23,7 +23,8 @@ non-finite or negative values, and the hourly history of tenants silent for hour
 """
 from __future__ import annotations
 
-from billing_readiness.checks.contract import ClickHouseCheck, RunContext, lazy, lazy_exports
+from billing_readiness.checks.contract import ClickHouseCheck, RunContext
+from billing_readiness.params import LOOKBACK_DAYS, ParamSpec
 
 
 class UsageCoverage(ClickHouseCheck):
@@ -35,10 +36,27 @@ class UsageCoverage(ClickHouseCheck):
     id = "usage_coverage"
     title = "Check 1: ClickHouse data accuracy"
     impact = "Billing mismatches: wrong or missing invoice lines."
-    params = ("lookback_days", "max_missing_days", "partial_days_fail", "silent_tenants_fail",
-              "reconciliation_tolerance_usd")
-    relaxing = {"lookback_days": ("lower", 30), "max_missing_days": ("higher", 0),
-                "reconciliation_tolerance_usd": ("higher", 0.01)}
+    params = {
+        "lookback_days": LOOKBACK_DAYS,
+        "max_missing_days": ParamSpec(
+            0, "integer", "Missing days allowed per tenant",
+            "Complete UTC days without usage (since the tenant's first usage) a tenant may have before check 1 "
+            "fails. 0: usage every day. Raise it only where quiet days are normal for some tenants.",
+            loosens="higher", schema={"minimum": 0, "maximum": 366}),
+        "partial_days_fail": ParamSpec(
+            False, "boolean", "Partial-loss days fail",
+            "A day with under 10% (config coverage.partial_day_ratio) of both the days around it and the same "
+            "weekday is a warning in the report; with this on, it fails check 1."),
+        "silent_tenants_fail": ParamSpec(
+            False, "boolean", "Silent large tenants fail",
+            "A tenant silent for hours (config coverage.tenant_silence_seconds) that usually sends many events at "
+            "this time of day is a warning in the report; with this on, it fails check 1."),
+        "reconciliation_tolerance_usd": ParamSpec(
+            0.01, "number", "Rollup tolerance (USD, at most 0.10)",
+            "Largest cost difference per tenant and day between usage_events and the rollups. Cents, not dollars: "
+            "float summation error is far below a cent, so more hides real drift.",
+            loosens="higher", schema={"minimum": 0, "maximum": 0.1}),
+    }
 
     def queries(self, ctx: RunContext) -> dict:
         from billing_readiness.checks.usage_coverage.queries import queries
@@ -88,10 +106,10 @@ class UsageCoverage(ClickHouseCheck):
                  partial_days_fail=bool(ctx.params.get("partial_days_fail")),
                  silent_tenants_fail=bool(ctx.params.get("silent_tenants_fail")))
 
-    Details = lazy("billing_readiness.checks.usage_coverage.verdict:Details")
-    renderer = lazy("billing_readiness.checks.usage_coverage.render")
+    def parts(self):
+        from billing_readiness.checks.usage_coverage import render, verdict
+
+        return verdict.Details, render
 
 
 CHECK = UsageCoverage()
-__getattr__ = lazy_exports(__name__, {"Details": ".verdict:Details", "evaluate": ".verdict:evaluate",
-                                      "queries": ".queries:queries", "render": ".render"})
