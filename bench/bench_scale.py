@@ -10,7 +10,7 @@ interleaved with the minimal SQL of bench/minimal_sql.py; medians of --repeat ru
 query, ClickHouse's own figures (system.query_log): rows read, bytes read, peak memory. Then the quota
 probe against the same number of plain HTTP requests, the parse time of each DAG file, and the whole
 `airflow dags test` against a no-op DAG of the same shape plus the raw SQL (bench_dag.py).
-Prints a table and writes bench/results/latest.json (with the machine) and latest.md (the README's table).
+Prints a table and writes bench/results/latest.json (with the machine) and latest.md (the table in bench/README.md).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The benchmark's results as the Markdown table kept in the README (bench/results/latest.md)."""
+"""The benchmark's results as the Markdown table kept in bench/README.md (bench/results/latest.md)."""
 from __future__ import annotations
 
 TARGET_RATIO, TARGET_TENANTS, TARGET_DAG, TARGET_PROBE, TARGET_PARSE_MS = 1.2, 1.3, 1.3, 1.2, 30.0

@@ -24,7 +24,7 @@ export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
 export PYTHONPATH="$ROOT:$ROOT/plugins${PYTHONPATH:+:$PYTHONPATH}"
 
 # The sandbox's connections, the way a deployment would define them (AIRFLOW_CONN_<ID>), set only where the
-# user has not exported their own (README: "Pointing it at a real system"). No ${VAR:-default} here: a JSON
+# user has not exported their own (docs/operations.md: "Pointing it at a real system"). No ${VAR:-default} here: a JSON
 # default holds '}', which would end the expansion early and corrupt an exported value.
 default_conn() {  # name, JSON
   if [ -z "${!1:-}" ]; then export "$1=$2"; fi

@@ -28,7 +28,7 @@ def test_run_dag_with_a_fault_exits_non_zero_and_names_the_check(services):
 
 
 def test_connections_exported_as_the_readme_shows_are_used_as_written(services):
-    """README "Pointing it at a real system": export AIRFLOW_CONN_* as JSON, then run; env.sh keeps them intact."""
+    """docs/operations.md "Pointing it at a real system": export AIRFLOW_CONN_* as JSON, then run; env.sh keeps them intact."""
     import json
 
     from conftest import CH_PASSWORD, CH_PORT, REDIS_PORT
@@ -51,7 +51,7 @@ def test_connections_exported_as_the_readme_shows_are_used_as_written(services):
 
 
 def test_run_like_production_promotes_on_postgres_backed_airflow(services):
-    """README "Run it like production": one command, PostgreSQL metadata database, four Airflow processes."""
+    """docs/operations.md "Run it like production": one command, PostgreSQL metadata database, four Airflow processes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "PYTHONPATH"}
     out = subprocess.run(["bash", str(ROOT / "scripts" / "run-like-production.sh")], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=900)

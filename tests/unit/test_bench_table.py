@@ -1,4 +1,4 @@
-"""The benchmark's README table says which targets are met and by how much the others are missed."""
+"""The benchmark table (bench/README.md) says which targets are met and by how much the others are missed."""
 import sys
 from pathlib import Path
 

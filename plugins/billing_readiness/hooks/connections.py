@@ -27,5 +27,5 @@ def get_connection(conn_id: str, kind: str, purpose: str):
         raise ConnectionMissing(
             f"Airflow connection '{conn_id}' ({kind}, for {purpose}) is not defined. Create it in the UI "
             f"(Admin > Connections), with `airflow connections add {conn_id} ...`, or as {env}='{EXAMPLES[kind]}'. "
-            "README.md, section Connections, lists its fields (the config key 'connections.*' names the id)."
+            "docs/operations.md, section Connections, lists its fields (the config key 'connections.*' names the id)."
         ) from None

@@ -1,0 +1,48 @@
+"""The README is the front door: every command it shows exists (scripts, Python files, --fault names), and
+every file that it or a docs page links to is there."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
+
+
+def shell_lines(text: str) -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    return [line.split("#")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_every_command_the_readme_shows_exists():
+    import ast
+
+    demo = ast.parse((ROOT / "m12_1_sandbox" / "demo.py").read_text())
+    faults = next(node.value for node in demo.body if isinstance(node, ast.Assign)
+                  and getattr(node.targets[0], "id", "") == "FAULTS")
+    names = {k.value for k in faults.keys} | {"none"}
+    commands = [c for c in shell_lines((ROOT / "README.md").read_text())
+                if c.startswith(("bash ", ".venv/bin/python "))]
+    assert len(commands) >= 10
+    for command in commands:
+        words = command.split()
+        target = words[2] if words[1] == "-m" else words[1]
+        if words[1] == "-m":
+            assert target == "pytest" or (ROOT / target.replace(".", "/")).with_suffix(".py").exists(), command
+        else:
+            assert (ROOT / target).is_file(), command
+        if "--fault" in words:
+            assert words[words.index("--fault") + 1] in names, command
+
+
+def test_every_linked_file_is_present():
+    for page in PAGES:
+        for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if link.startswith(("http://", "https://", "mailto:")):
+                continue
+            assert (page.parent / link).exists(), f"{page.relative_to(ROOT)} links to a missing {link}"
+
+
+def test_the_readme_stays_a_front_door():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    for page in ("docs/checks.md", "docs/operations.md", "docs/reliability.md", "bench/README.md"):
+        assert f"]({page})" in text, page
