@@ -98,8 +98,9 @@ class InvoiceImmutability(Check):
         result = self.new_result()
         result.show_queries(qs)
         evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline,
-                 int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]), ctx.cfg["invoice"]["accepted_mutations"],
-                 ctx.cfg["clickhouse"]["cluster"], ctx.cfg["cost_values"]["negative"])
+                 late_arrival_grace_s=int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]),
+                 accepted_mutations=ctx.cfg["invoice"]["accepted_mutations"], cluster=ctx.cfg["clickhouse"]["cluster"],
+                 negative=ctx.cfg["cost_values"]["negative"])
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         details: Details = result.details
         details.baseline_variable = key

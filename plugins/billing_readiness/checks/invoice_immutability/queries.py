@@ -40,9 +40,23 @@ def _table_params(table: str, param: str) -> dict[str, str]:
 def closed_month_queries(cfg: dict, month: Month, late_query: bool = True) -> dict[str, Query]:
     """What one run can see of a closed month's history: mutations, and late arrivals (unless the invoice
     read already counts them: `late_query` False)."""
-    ev = cfg["usage_events"]
-    tables = {"events": ev["table"], "daily": cfg["usage_daily"]["table"], "hourly": cfg["usage_hourly"]["table"]}
+    tables = {"events": cfg["usage_events"]["table"], "daily": cfg["usage_daily"]["table"],
+              "hourly": cfg["usage_hourly"]["table"]}
     table_params = {k: v for key, table in tables.items() for k, v in _table_params(table, key).items()}
+    out = {"mutations": _mutations(cfg, month, tables, table_params),
+           "distributed": _distributed(tables, table_params)}
+    if cfg["usage_events"]["ingested_at"] and late_query:
+        out["late"] = _late(cfg, month)
+    return out
+
+
+def _mutations(cfg: dict, month: Month, tables: dict, table_params: dict) -> Query:
+    # Recorded ALTER ... UPDATE/DELETE since the month began on the events table or a rollup, a rollup's
+    # inner table (`.inner.<name>`, or `.inner_id.<uuid>` on Atomic databases), or the local tables a
+    # Distributed one reads: any of them may have changed the month's stored costs. Readable by a read-only
+    # user. The tables are matched where the query starts, after the rows are read: a shard's
+    # currentDatabase() is not the connection's, and 18.16 drops rows when system.mutations' own
+    # database/table columns meet an IN subquery directly.
     params = {**table_params, "month_start": epoch(month.start), "distributed_db": _DISTRIBUTED_DB,
               "distributed_table": _DISTRIBUTED_TABLE}
     configured = _configured(tables)
@@ -51,17 +65,10 @@ def closed_month_queries(cfg: dict, month: Month, late_query: bool = True) -> di
     source = "system.mutations"
     if cluster:
         source, params["cluster"] = "cluster(%(cluster)s, system, mutations)", cluster
-    out = {
-        # Recorded ALTER ... UPDATE/DELETE since the month began on the events table or a rollup, a rollup's
-        # inner table (`.inner.<name>`, or `.inner_id.<uuid>` on Atomic databases), or the local tables a
-        # Distributed one reads: any of them may have changed the month's stored costs. Readable by a read-only
-        # user. The tables are matched where the query starts, after the rows are read: a shard's
-        # currentDatabase() is not the connection's, and 18.16 drops rows when system.mutations' own
-        # database/table columns meet an IN subquery directly.
-        "mutations": Query(
-            "mutations of the billing tables since the month began (system.mutations"
-            + (f" on every server of cluster {cluster})" if cluster else ")"),
-            f"""SELECT database, table, mutation_id, command, created, is_done
+    return Query(
+        "mutations of the billing tables since the month began (system.mutations"
+        + (f" on every server of cluster {cluster})" if cluster else ")"),
+        f"""SELECT database, table, mutation_id, command, created, is_done
 FROM
 (
     SELECT database, table, mutation_id, command, toUInt32(create_time) AS created, is_done
@@ -78,25 +85,31 @@ WHERE (database, table) GLOBAL IN
       )
    OR (startsWith(table, '.inner_id.') AND database GLOBAL IN (SELECT database FROM system.tables WHERE {configured}))
 ORDER BY created, table""",
-            params,
-            columns=("database", "table", "mutation_id", "command", "created", "is_done"),
-        ),
-        # Which configured tables are Distributed, and over which cluster: without config 'clickhouse.cluster'
-        # the mutations above come from one server only, which must not pass for the whole cluster.
-        "distributed": Query(
-            "Distributed billing tables and their cluster (system.tables)",
-            f"""SELECT name, extract(engine_full, %(distributed_cluster)s) AS cluster
+        params,
+        columns=("database", "table", "mutation_id", "command", "created", "is_done"),
+    )
+
+
+def _distributed(tables: dict, table_params: dict) -> Query:
+    # Which configured tables are Distributed, and over which cluster: without config 'clickhouse.cluster'
+    # the mutations above come from one server only, which must not pass for the whole cluster.
+    configured = _configured(tables)
+    return Query(
+        "Distributed billing tables and their cluster (system.tables)",
+        f"""SELECT name, extract(engine_full, %(distributed_cluster)s) AS cluster
 FROM system.tables
 WHERE engine = 'Distributed' AND ({configured})
 ORDER BY name""",
-            {**table_params, "distributed_cluster": _DISTRIBUTED_CLUSTER},
-            columns=("name", "cluster"),
-        ),
-    }
-    if ev["ingested_at"] and late_query:
-        out["late"] = Query(
-            "rows of the month ingested after it closed, per tenant",
-            f"""SELECT {ev['tenant_id']} AS tenant_id, count() AS late_rows,
+        {**table_params, "distributed_cluster": _DISTRIBUTED_CLUSTER},
+        columns=("name", "cluster"),
+    )
+
+
+def _late(cfg: dict, month: Month) -> Query:
+    ev = cfg["usage_events"]
+    return Query(
+        "rows of the month ingested after it closed, per tenant",
+        f"""SELECT {ev['tenant_id']} AS tenant_id, count() AS late_rows,
        sum({NANOS_SQL.format(col=ev['cost_usd'])}) AS cost_nanos,
        toUInt32(min({ev['ingested_at']})) AS first_ingested, toUInt32(max({ev['ingested_at']})) AS last_ingested
 FROM {ev['table']}
@@ -104,11 +117,10 @@ WHERE {ev['timestamp']} >= toDateTime(%(month_start)s) AND {ev['timestamp']} < t
   AND {ev['ingested_at']} > toDateTime(%(month_end)s) AND {ev['ingested_at']} > {ev['timestamp']} + %(grace)s
 GROUP BY tenant_id
 ORDER BY tenant_id""",
-            {"month_start": epoch(month.start), "month_end": epoch(month.end),
-             "grace": int(cfg["invoice"]["late_arrival_grace_seconds"])},
-            columns=("tenant_id", "late_rows", "cost_nanos", "first_ingested", "last_ingested"),
-        )
-    return out
+        {"month_start": epoch(month.start), "month_end": epoch(month.end),
+         "grace": int(cfg["invoice"]["late_arrival_grace_seconds"])},
+        columns=("tenant_id", "late_rows", "cost_nanos", "first_ingested", "last_ingested"),
+    )
 
 
 def queries(cfg: dict, month: Month) -> dict[str, Query]:

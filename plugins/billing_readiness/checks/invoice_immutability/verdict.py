@@ -89,7 +89,9 @@ def _differ(result: CheckResult, code: str, tenant: str, month: Month, before: s
     result.details.differences.append(Difference(tenant, str(month), code, before, now))
 
 
-def _compare(result, code, label_a, a: Totals, label_b, b: Totals, tol, month, why) -> None:
+def _compare(result, code, sides: tuple[tuple[str, Totals], tuple[str, Totals]], tol, month, why) -> None:
+    """Per tenant, the two sides' totals (label, totals) must agree: queries and tokens exactly, cost within `tol`."""
+    (label_a, a), (label_b, b) = sides
     for t in sorted(set(a) | set(b)):
         qa, ta, ca = a.get(t, (0, 0, Decimal(0)))
         qb, tb, cb = b.get(t, (0, 0, Decimal(0)))
@@ -109,6 +111,7 @@ def evaluate(
     month: Month,
     tolerance_usd: Decimal = Decimal("0.01"),
     baseline: dict | None = None,
+    *,
     late_arrival_grace_s: int = 3600,
     accepted_mutations: list[str] = (),
     cluster: str | None = None,
@@ -198,7 +201,7 @@ def _lines_and_reads(result, active, a: Totals, rollup: Totals, month, tol, skip
             tenant=t, month=str(month), cost_usd=f"{a[t][2]:.2f}",
         )
     a = {t: v for t, v in a.items() if t not in skip}  # a non-finite rollup total: already its own finding
-    _compare(result, "invoice_rollup_mismatch", "usage_events", a, "usage_daily", rollup, tol, month,
+    _compare(result, "invoice_rollup_mismatch", (("usage_events", a), ("usage_daily", rollup)), tol, month,
              "The rollup would bill a different amount than the raw events.")
 
 

@@ -41,31 +41,41 @@ def _cost_differs(nanos: str, rollup: str, slack_nanos: str) -> str:
 
 
 def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str, Query]:
-    ev, hr, dl, types = cfg["usage_events"], cfg["usage_hourly"], cfg["usage_daily"], cfg["event_types"]
-    ts, ing = ev["timestamp"], ev["ingested_at"] or ev["timestamp"]
+    span = _span(cfg, window)
+    return {
+        "active": active_tenants_query(cfg),
+        "tenants": _scan(cfg, span, tolerance_usd),
+        "freshness": _freshness(cfg, span),
+        "first_usage": _first_usage(cfg),
+        "future": _future(cfg, window),
+    }
+
+
+def _span(cfg: dict, window: Window) -> dict:
+    """The window's bounds as the queries' parameters (epoch seconds and ISO dates)."""
     guard = int(cfg["coverage"]["ingest_guard_seconds"])
-    tomorrow = window.today + dt.timedelta(days=1)
-    span = {
+    return {
         "start": epoch(window.start),
         "tomorrow_start": epoch(window.today_start) + 86400,
         "first_day": window.first_day.isoformat(),
-        "tomorrow": tomorrow.isoformat(),
+        "tomorrow": (window.today + dt.timedelta(days=1)).isoformat(),
         "recent_after": epoch(window.now) - guard,
         "now_skew": epoch(window.now) + FUTURE_SKEW_SECONDS,
     }
-    recent = "_ing >= toDateTime(%(recent_after)s) OR _ts >= toDateTime(%(recent_after)s)"
-    return {
-        "active": active_tenants_query(cfg),
-        # One scan of the window's events up to the end of today, compared with both rollups inside ClickHouse:
-        # per tenant, its events per day (coverage), the newest event, how many events hold a non-finite or
-        # negative value (cost_values.py asks for their days and ids only when some do), and only the tenant-days (and types) where a rollup disagrees by more than what was ingested
-        # in the last ingest_guard_seconds (what can still be on its way into the materialized views). Today
-        # and its current hour are reconciled too. The filters match reconcile.py's rules (cost a micro-dollar
-        # looser), which judges what comes back; the rows returned grow with the tenants, not their days.
-        "tenants": Query(
-            "usage per tenant and day up to now (usage_events), with the days where usage_daily or usage_hourly "
-            "disagree beyond what is still in flight",
-            f"""SELECT t, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
+
+
+def _scan(cfg: dict, span: dict, tolerance_usd: float) -> Query:
+    # One scan of the window's events up to the end of today, compared with both rollups inside ClickHouse:
+    # per tenant, its events per day (coverage), the newest event, how many events hold a non-finite or
+    # negative value (cost_values.py asks for their days and ids only when some do), and only the tenant-days (and types) where a rollup disagrees by more than what was ingested
+    # in the last ingest_guard_seconds (what can still be on its way into the materialized views). Today
+    # and its current hour are reconciled too. The filters match reconcile.py's rules (cost a micro-dollar
+    # looser), which judges what comes back; the rows returned grow with the tenants, not their days.
+    types = cfg["event_types"]
+    return Query(
+        "usage per tenant and day up to now (usage_events), with the days where usage_daily or usage_hourly "
+        "disagree beyond what is still in flight",
+        f"""SELECT t, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
        arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost,
                                s_qc, s_in, s_out, s_sw, s_nanos), daily_bad)) AS daily_drift,
        arraySort(groupArrayArray(hourly_bad)) AS hourly_drift,
@@ -79,7 +89,27 @@ FROM
                OR {_cost_differs('r_nanos', 'd_cost', 's_nanos')}) AS daily_bad
     FROM
     (
-        SELECT t, d, sum(r_n) AS r_events, sumIf(r_n, et = %(query_type)s) AS r_qc,
+{_by_day_sql(cfg)}
+    ) AS by_day
+    ALL FULL OUTER JOIN
+    (
+{_daily_sql(cfg)}
+    ) AS daily USING (t, d)
+)
+GROUP BY t""",
+        {**span, "cost_filter": float(tolerance_usd) - 1e-6,
+         "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
+         "storage_type": types["storage_write"]},
+        columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", *cost_values.COUNT_COLUMNS),
+    )
+
+
+def _by_day_sql(cfg: dict) -> str:
+    """Per tenant, day and event type: the raw events (with what is still in flight) against usage_hourly."""
+    ev, hr = cfg["usage_events"], cfg["usage_hourly"]
+    ts, ing = ev["timestamp"], ev["ingested_at"] or ev["timestamp"]
+    recent = "_ing >= toDateTime(%(recent_after)s) OR _ts >= toDateTime(%(recent_after)s)"
+    return f"""        SELECT t, d, sum(r_n) AS r_events, sumIf(r_n, et = %(query_type)s) AS r_qc,
                sumIf(r_q, et = %(input_type)s) AS r_in, sumIf(r_q, et = %(output_type)s) AS r_out,
                sumIf(r_q, et = %(storage_type)s) AS r_sw, sum(r_c) AS r_nanos,
                sumIf(s_n, et = %(query_type)s) AS s_qc, sumIf(s_q, et = %(input_type)s) AS s_in,
@@ -112,30 +142,29 @@ FROM
             WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(tomorrow_start)s)
             GROUP BY t, d, et
         ) AS hourly USING (t, d, et)
-        GROUP BY t, d
-    ) AS by_day
-    ALL FULL OUTER JOIN
-    (
-        SELECT {dl['tenant_id']} AS t, {dl['day']} AS d, sum({dl['query_count']}) AS d_qc, sum({dl['input_tokens']}) AS d_in,
+        GROUP BY t, d"""
+
+
+def _daily_sql(cfg: dict) -> str:
+    """Per tenant and day: usage_daily over the window's days."""
+    dl = cfg["usage_daily"]
+    return f"""        SELECT {dl['tenant_id']} AS t, {dl['day']} AS d, sum({dl['query_count']}) AS d_qc, sum({dl['input_tokens']}) AS d_in,
                sum({dl['output_tokens']}) AS d_out, sum({dl['storage_writes_bytes']}) AS d_sw,
                sum({dl['total_cost_usd']}) AS d_cost
         FROM {dl['table']}
         WHERE {dl['day']} >= toDate(%(first_day)s) AND {dl['day']} < toDate(%(tomorrow)s)
-        GROUP BY t, d
-    ) AS daily USING (t, d)
-)
-GROUP BY t""",
-            {**span, "cost_filter": float(tolerance_usd) - 1e-6,
-             "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
-             "storage_type": types["storage_write"]},
-            columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", *cost_values.COUNT_COLUMNS),
-        ),
-        # Freshness: the minutes of the window in which something was ingested, and in which events are dated
-        # (at most ~1,440 a day each): freshness.py measures the current silence against the usual quiet spell
-        # at the same time of day.
-        "freshness": Query(
-            "minutes with ingested and with dated events over the window (usage_events)",
-            f"""SELECT arraySort(groupUniqArrayIf(intDiv(toUInt32(_ts), 60), _ts <= toDateTime(%(now_skew)s))) AS event_minutes,
+        GROUP BY t, d"""
+
+
+def _freshness(cfg: dict, span: dict) -> Query:
+    ev = cfg["usage_events"]
+    ts, ing = ev["timestamp"], ev["ingested_at"] or ev["timestamp"]
+    # Freshness: the minutes of the window in which something was ingested, and in which events are dated
+    # (at most ~1,440 a day each): freshness.py measures the current silence against the usual quiet spell
+    # at the same time of day.
+    return Query(
+        "minutes with ingested and with dated events over the window (usage_events)",
+        f"""SELECT arraySort(groupUniqArrayIf(intDiv(toUInt32(_ts), 60), _ts <= toDateTime(%(now_skew)s))) AS event_minutes,
        arraySort(groupUniqArrayIf(intDiv(toUInt32(_ing), 60), _ing <= toDateTime(%(now_skew)s))) AS ingest_minutes
 FROM
 (
@@ -143,29 +172,37 @@ FROM
     FROM {ev['table']}
     WHERE {ts} >= toDateTime(%(start)s) AND {ts} <= toDateTime(%(now_skew)s)
 )""",
-            {k: span[k] for k in ("start", "now_skew")},
-            columns=("event_minutes", "ingest_minutes"),
-        ),
-        # A tenant's first usage ever: the first day in the daily rollup (all history, tenants x days rows,
-        # far smaller than the events). Days before it do not count as missing (a tenant onboarded lately).
-        "first_usage": Query(
-            "first day with usage per tenant (usage_daily, all history)",
-            f"""SELECT {dl['tenant_id']} AS t, min({dl['day']}) AS first_day
+        {k: span[k] for k in ("start", "now_skew")},
+        columns=("event_minutes", "ingest_minutes"),
+    )
+
+
+def _first_usage(cfg: dict) -> Query:
+    dl = cfg["usage_daily"]
+    # A tenant's first usage ever: the first day in the daily rollup (all history, tenants x days rows,
+    # far smaller than the events). Days before it do not count as missing (a tenant onboarded lately).
+    return Query(
+        "first day with usage per tenant (usage_daily, all history)",
+        f"""SELECT {dl['tenant_id']} AS t, min({dl['day']}) AS first_day
 FROM {dl['table']}
 GROUP BY t""",
-            columns=("t", "first_day"),
-        ),
-        "future": Query(
-            "events dated in the future, per tenant",
-            f"""SELECT {ev['tenant_id']} AS t, count() AS events, toUInt32(max({ts})) AS latest
+        columns=("t", "first_day"),
+    )
+
+
+def _future(cfg: dict, window: Window) -> Query:
+    ev = cfg["usage_events"]
+    ts = ev["timestamp"]
+    return Query(
+        "events dated in the future, per tenant",
+        f"""SELECT {ev['tenant_id']} AS t, count() AS events, toUInt32(max({ts})) AS latest
 FROM {ev['table']}
 WHERE {ts} > toDateTime(%(after)s)
 GROUP BY t
 ORDER BY t""",
-            {"after": epoch(window.now) + FUTURE_SKEW_SECONDS},
-            columns=("t", "events", "latest"),
-        ),
-    }
+        {"after": epoch(window.now) + FUTURE_SKEW_SECONDS},
+        columns=("t", "events", "latest"),
+    )
 
 
 def hash_partitions(cfg: dict, events: int) -> int:

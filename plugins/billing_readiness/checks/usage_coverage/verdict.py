@@ -34,6 +34,17 @@ class Details:
     coverage: Coverage | None = None
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What the run's params and config allow: the verdict's thresholds in one place."""
+
+    max_missing_days: int = 0
+    tolerance_usd: Decimal = Decimal("0.01")
+    partial_days_fail: bool = False
+    silent_tenants_fail: bool = False
+    partial_day_ratio: float = 0.1
+
+
 def _list(items: list[str], limit: int = MAX_EVIDENCE) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
@@ -44,59 +55,31 @@ def evaluate(
     rows: dict[str, Rows],
     cfg: dict,
     window: Window,
+    *,
     max_missing_days: int = 0,
     tolerance_usd: Decimal = Decimal("0.01"),
     partial_days_fail: bool = False,
     silent_tenants_fail: bool = False,
 ) -> CheckResult:
     """Fill `result` with the verdict from the result sets of `queries()` (keyed the same way)."""
+    rules = Rules(max_missing_days, tolerance_usd, partial_days_fail, silent_tenants_fail,
+                  cfg["coverage"]["partial_day_ratio"])
     result.details = Details()
     active = sorted({r["tenant_id"] for r in rows["active"]})
     days = [d.isoformat() for d in window.complete_days()]
     today = window.today.isoformat()
-    result.metrics.update(
-        active_tenants=len(active),
-        lookback_days=window.days,
-        window=f"{days[0]} .. {today} {window.now:%H:%M} UTC",
-        max_missing_days=max_missing_days,
-    )
+    result.metrics.update(active_tenants=len(active), lookback_days=window.days,
+                          window=f"{days[0]} .. {today} {window.now:%H:%M} UTC", max_missing_days=max_missing_days)
     if not active:
-        result.add(
-            FAIL,
-            "no_active_tenants",
-            "No active tenants to check: the active-tenant query returned no rows "
-            "(tenant_quotas is empty or config 'active_tenants_sql' selects nothing).",
-        )
+        result.add(FAIL, "no_active_tenants",
+                   "No active tenants to check: the active-tenant query returned no rows "
+                   "(tenant_quotas is empty or config 'active_tenants_sql' selects nothing).")
         return result
-
-    # counts[t][d] = events that day (days with events only); cost per tenant in nano-dollars
-    texts = DayTexts()
-    counts: dict[str, dict[str, int]] = {}
-    cost: dict[str, int] = {}
-    for r in rows["tenants"]:
-        counts[r["t"]] = {texts[d]: int(n) for d, n in r["day_events"] if n}
-        cost[r["t"]] = int(r["cost_nanos"])
+    counts, cost = _day_counts(rows["tenants"])
     result.metrics.update(events_in_window=sum(sum(c.values()) for c in counts.values()))
-    coverage = _coverage(result, counts, rows["first_usage"], active, days, today, max_missing_days,
-                         cfg["coverage"]["partial_day_ratio"], partial_days_fail)
-    shown = active if len(active) <= MATRIX_TENANT_LIMIT else sorted(set(coverage.partial) | {
-        t for t, counts in coverage.tenants.items() if 0 in counts})
-    result.details.coverage = Coverage(
-        days, today, {t: coverage.tenants[t] for t in shown}, {t: coverage.today_counts[t] for t in shown},
-        {t: d for t, d in coverage.first_usage.items() if t in shown},
-        {t: d for t, d in coverage.partial.items() if t in shown})
-
-    orphans = sorted(t for t in set(counts) - set(active) if counts[t])
-    for t in orphans:
-        events, usd = sum(counts[t].values()), from_nanos(cost[t])
-        result.add(
-            WARN,
-            "usage_without_active_tenant",
-            f"Tenant '{t}' has {events:,} events (${usd:.2f}) in the window but is not an active tenant: "
-            "nobody would be billed for them.",
-            tenant=t, events=events, cost_usd=f"{usd:.2f}",
-        )
-
+    coverage = _coverage(result, counts, rows["first_usage"], active, (days, today), rules)
+    result.details.coverage = _shown(coverage, active)
+    orphans = _orphans(result, counts, cost, active)
     values = rows.get("values", [])
     cost_values.add_findings(result, values, "the lookback window", cfg["cost_values"]["negative"])
     reconcile(result, rows["tenants"], tolerance_usd, skip=cost_values.non_finite_days(values))
@@ -109,6 +92,39 @@ def evaluate(
         result.add(INFO, "ok", f"All {len(active)} active tenants have usage every day since their first usage; "
                                f"rollups agree with raw events up to {window.now:%Y-%m-%d %H:%M} UTC; ingestion is live.")
     return result
+
+
+def _day_counts(tenant_rows: Rows) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """counts[t][d] = events that day (days with events only), and each tenant's cost in nano-dollars."""
+    texts = DayTexts()
+    counts = {r["t"]: {texts[d]: int(n) for d, n in r["day_events"] if n} for r in tenant_rows}
+    return counts, {r["t"]: int(r["cost_nanos"]) for r in tenant_rows}
+
+
+def _shown(coverage: Coverage, active: list[str]) -> Coverage:
+    """The report's heat map: every tenant, or above MATRIX_TENANT_LIMIT only those with gaps."""
+    shown = active if len(active) <= MATRIX_TENANT_LIMIT else sorted(set(coverage.partial) | {
+        t for t, counts in coverage.tenants.items() if 0 in counts})
+    return Coverage(
+        coverage.days, coverage.today, {t: coverage.tenants[t] for t in shown},
+        {t: coverage.today_counts[t] for t in shown}, {t: d for t, d in coverage.first_usage.items() if t in shown},
+        {t: d for t, d in coverage.partial.items() if t in shown})
+
+
+def _orphans(result: CheckResult, counts: dict[str, dict[str, int]], cost: dict[str, int],
+             active: list[str]) -> list[str]:
+    """Usage of tenants that are not active: nobody would be billed for it (a warning each)."""
+    orphans = sorted(t for t in set(counts) - set(active) if counts[t])
+    for t in orphans:
+        events, usd = sum(counts[t].values()), from_nanos(cost[t])
+        result.add(
+            WARN,
+            "usage_without_active_tenant",
+            f"Tenant '{t}' has {events:,} events (${usd:.2f}) in the window but is not an active tenant: "
+            "nobody would be billed for them.",
+            tenant=t, events=events, cost_usd=f"{usd:.2f}",
+        )
+    return orphans
 
 
 def silent_candidates(rows: dict[str, Rows], cfg: dict, window: Window) -> list[str]:
@@ -177,9 +193,12 @@ def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Wi
         )
 
 
-def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usage_rows: Rows, active: list[str], days: list[str], today: str,
-              max_missing: int, ratio: float, partial_fails: bool) -> Coverage:
-    """Events per tenant and day, and the findings about missing and partial days."""
+def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usage_rows: Rows, active: list[str],
+              span: tuple[list[str], str], rules: Rules) -> Coverage:
+    """Events per tenant and day (`span`: the complete days and today), and the findings about missing and
+    partial days."""
+    days, today = span
+    max_missing, ratio = rules.max_missing_days, rules.partial_day_ratio
 
     def events_on(t: str, d: str) -> int:
         return counts.get(t, {}).get(d, 0)
@@ -224,18 +243,22 @@ def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usag
         partial = partial_days(days, matrix[t], first[t], ratio)
         if partial:
             coverage.partial[t] = [p.day for p in partial]
-            result.add(
-                FAIL if partial_fails else WARN,
-                "partial_day_loss",
-                f"Tenant '{t}' has far less usage than on the days around it and on the same weekday "
-                f"on {len(partial)} day(s): " + _list([_partial_text(p) for p in partial])
-                + ": usage may have been lost in ingestion.",
-                tenant=t, days=[{"day": p.day, "events": p.events, "median_events": p.median_events} for p in partial],
-                ratio=ratio,
-            )
+            _partial_finding(result, t, partial, rules)
     result.metrics.update(tenants_with_usage=len(active) - len(without), tenants_with_gaps=gaps,
                           tenants_with_partial_days=len(coverage.partial))
     return coverage
+
+
+def _partial_finding(result: CheckResult, t: str, partial: list[PartialDay], rules: Rules) -> None:
+    result.add(
+        FAIL if rules.partial_days_fail else WARN,
+        "partial_day_loss",
+        f"Tenant '{t}' has far less usage than on the days around it and on the same weekday "
+        f"on {len(partial)} day(s): " + _list([_partial_text(p) for p in partial])
+        + ": usage may have been lost in ingestion.",
+        tenant=t, days=[{"day": p.day, "events": p.events, "median_events": p.median_events} for p in partial],
+        ratio=rules.partial_day_ratio,
+    )
 
 
 def _partial_text(p: PartialDay) -> str:
