@@ -75,7 +75,56 @@ def _type_name(t) -> str:
     return {str: "a string", int: "an integer", list: "a list", dict: "an object", bool: "a boolean"}.get(t, str(t))
 
 
-def _validate(cfg: dict) -> None:
+# Numbers with bounds: (key, low, high, why). A bound may depend on the config (a callable of it).
+_RANGES: list[tuple[str, Any, Any, str]] = [
+    ("clickhouse.query_timeout_seconds", 1, 3600, "0 would mean no server-side limit"),
+    ("clickhouse.check_budget_seconds", lambda c: c["clickhouse"]["query_timeout_seconds"], 3600,
+     "at least clickhouse.query_timeout_seconds; the task's timeout is 20 min"),
+    ("coverage.ingest_guard_seconds", 0, 3600, "seconds an insert may take to reach the rollups; more hides "
+                                               "today's drift"),
+    ("coverage.max_ingest_silence_seconds", 60, 7 * 86400, "seconds"),
+    ("coverage.ingest_silence_factor", 1, 100, "times the usual quiet spell"),
+    ("coverage.tenant_silence_seconds", 600, 30 * 86400, "seconds"),
+    ("coverage.tenant_silence_min_events", 1, 10**9, "events"),
+    ("invoice.late_arrival_grace_seconds", 0, MAX_LATE_ARRIVAL_GRACE_SECONDS,
+     "48 hours: normal ingestion lag is seconds to hours, and a row arriving days after the month closed is a "
+     "backfill that must be seen"),
+    ("quota.request_timeout_seconds", 0.1, 60, "seconds"),
+    ("quota.cleanup_grace_seconds", 0, 120, "seconds"),
+    ("quota.window_seconds", 1, 31 * 86400, "seconds"),
+    ("quota.window_guard_seconds", 0, lambda c: min(300, c["quota"]["window_seconds"] // 4),
+     "at most a quarter of quota.window_seconds, so one wait gives the probe a fresh window, and at most 300 s, "
+     "so it waits within the task's timeout"),
+    ("quota.key_ttl_seconds", 60, 86400, "long enough to outlive the probe; a crash leaves nothing for longer"),
+]
+# Strings with a fixed set of values.
+_CHOICES = {"promotion.allow_relaxed": ("never", "manual", "always"), "cost_values.negative": ("warn", "fail")}
+
+
+def _at(cfg: dict, key: str) -> Any:
+    value = cfg
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def _ranges(cfg: dict) -> None:
+    for key, low, high, why in _RANGES:
+        low, high = (b(cfg) if callable(b) else b for b in (low, high))
+        value = _at(cfg, key)
+        if not low <= value <= high:
+            raise ConfigError(f"config key '{key}' must be between {low} and {high} ({why}), got {value!r}")
+
+
+def _choices(cfg: dict) -> None:
+    for key, allowed in _CHOICES.items():
+        if _at(cfg, key) not in allowed:
+            raise ConfigError(f"config key '{key}' must be " + " or ".join(f'"{a}"' for a in allowed)
+                              + f", got {_at(cfg, key)!r}")
+
+
+def _identifiers(cfg: dict) -> None:
+    """Tables, columns and enum values go into SQL as written: each must be a plain identifier or value."""
     for section in ("usage_events", "usage_hourly", "usage_daily", "tenant_quotas"):
         for key, name in cfg[section].items():
             if name is None:  # a nullable column (usage_events.ingested_at): that sub-check does not run
@@ -89,52 +138,38 @@ def _validate(cfg: dict) -> None:
     for key, value in cfg["event_types"].items():
         if not value or "'" in value or "\\" in value:
             raise ConfigError(f"config key 'event_types.{key}' must be a plain enum value: {value!r}")
+    if cfg["clickhouse"]["cluster"] is not None and not _IDENT.fullmatch(cfg["clickhouse"]["cluster"]):
+        raise ConfigError(f"config key 'clickhouse.cluster' must be a cluster name from the server's remote_servers, "
+                          f"got {cfg['clickhouse']['cluster']!r}")
+
+
+def _shapes(cfg: dict) -> None:
+    """Connection ids named, limits that are a share or a floor, lists of the right things."""
+    if not 0 < cfg["coverage"]["partial_day_ratio"] < 1:
+        raise ConfigError(f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
+                          f"{cfg['coverage']['partial_day_ratio']!r}")
     for key in ("connections.clickhouse", "connections.redis", "connections.quota_api"):
-        section, name = key.split(".")
-        if not cfg[section][name]:
+        if not _at(cfg, key):
             raise ConfigError(f"config key '{key}' must name an Airflow connection id")
-    _validate_quota(cfg["quota"])
-    if cfg["promotion"]["allow_relaxed"] not in ("never", "manual", "always"):
-        raise ConfigError("config key 'promotion.allow_relaxed' must be \"never\", \"manual\" or \"always\", got "
-                          f"{cfg['promotion']['allow_relaxed']!r}")
-    timeout = cfg["clickhouse"]["query_timeout_seconds"]
-    if not 0 < timeout <= 3600:
-        raise ConfigError(f"config key 'clickhouse.query_timeout_seconds' must be between 1 and 3600 (0 would mean "
-                          f"no server-side limit), got {timeout!r}")
-    budget = cfg["clickhouse"]["check_budget_seconds"]
-    if not timeout <= budget <= 3600:
-        raise ConfigError(f"config key 'clickhouse.check_budget_seconds' must be between "
-                          f"clickhouse.query_timeout_seconds ({timeout}) and 3600 (the task's timeout is 20 min), "
-                          f"got {budget!r}")
     limit = cfg["clickhouse"]["max_memory_bytes"]
     if limit is not None and limit < 100_000_000:
         raise ConfigError(f"config key 'clickhouse.max_memory_bytes' must be at least 100000000 (100 MB) or null, "
                           f"got {limit!r}")
-    if cfg["clickhouse"]["cluster"] is not None and not _IDENT.fullmatch(cfg["clickhouse"]["cluster"]):
-        raise ConfigError(f"config key 'clickhouse.cluster' must be a cluster name from the server's remote_servers, "
-                          f"got {cfg['clickhouse']['cluster']!r}")
-    _validate_sql(cfg)
-    if not 0 < cfg["coverage"]["partial_day_ratio"] < 1:
-        raise ConfigError(f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
-                          f"{cfg['coverage']['partial_day_ratio']!r}")
-    _validate_coverage(cfg["coverage"])
-    if cfg["cost_values"]["negative"] not in ("warn", "fail"):
-        raise ConfigError(f"config key 'cost_values.negative' must be \"warn\" or \"fail\", got "
-                          f"{cfg['cost_values']['negative']!r}")
-    if not 0 <= cfg["invoice"]["late_arrival_grace_seconds"] <= MAX_LATE_ARRIVAL_GRACE_SECONDS:
-        raise ConfigError(
-            f"config key 'invoice.late_arrival_grace_seconds' must be between 0 and {MAX_LATE_ARRIVAL_GRACE_SECONDS} "
-            "(48 hours): normal ingestion lag is seconds to hours, and a row arriving days after the month closed "
-            f"is a backfill that must be seen; got {cfg['invoice']['late_arrival_grace_seconds']!r}")
     if not all(isinstance(m, str) and m for m in cfg["invoice"]["accepted_mutations"]):
         raise ConfigError("config key 'invoice.accepted_mutations' must be a list of mutation_id strings")
-    if cfg["dashboard"]["panels"] is not None:
-        for i, panel in enumerate(cfg["dashboard"]["panels"]):
-            if not isinstance(panel, dict) or not isinstance(panel.get("sql"), str) or not panel.get("title"):
-                raise ConfigError(f"config key 'dashboard.panels[{i}]' must be an object with 'title' and 'sql'")
-            problem = sql_guard.problem(panel["sql"])
-            if problem:
-                raise ConfigError(f"config key 'dashboard.panels[{i}]' ({panel['title']!r}) {problem}")
+    for i, panel in enumerate(cfg["dashboard"]["panels"] or []):
+        if not isinstance(panel, dict) or not isinstance(panel.get("sql"), str) or not panel.get("title"):
+            raise ConfigError(f"config key 'dashboard.panels[{i}]' must be an object with 'title' and 'sql'")
+        problem = sql_guard.problem(panel["sql"])
+        if problem:
+            raise ConfigError(f"config key 'dashboard.panels[{i}]' ({panel['title']!r}) {problem}")
+
+
+def _validate(cfg: dict) -> None:
+    """Every rule, in order; the first broken one names its key."""
+    for rule in (_identifiers, _shapes, _choices, _ranges, _validate_sql,
+                 lambda c: _validate_quota(c["quota"])):
+        rule(cfg)
 
 
 def _validate_sql(cfg: dict) -> None:
@@ -154,24 +189,6 @@ def _validate_sql(cfg: dict) -> None:
                 f"config key 'active_tenants_sql' reads {', '.join(read)}: the active tenants must come from where "
                 "tenants are provisioned (e.g. tenant_quotas or a CRM table), not from the usage they are checked "
                 "against, or a tenant whose usage is missing would never be missed")
-
-
-def _validate_coverage(c: dict) -> None:
-    bounds = {  # key: (low, high, why)
-        "ingest_guard_seconds": (0, 3600, "seconds an insert may take to reach the rollups; more hides today's drift"),
-        "max_ingest_silence_seconds": (60, 7 * 86400, "seconds"),
-        "ingest_silence_factor": (1, 100, "times the usual quiet spell"),
-        "tenant_silence_seconds": (600, 30 * 86400, "seconds"),
-        "tenant_silence_min_events": (1, 10**9, "events"),
-    }
-    for key, (low, high, why) in bounds.items():
-        if not low <= c[key] <= high:
-            raise ConfigError(f"config key 'coverage.{key}' must be between {low} and {high} ({why}), got {c[key]!r}")
-
-
-def _between(q: dict, key: str, low: float, high: float, why: str = "") -> None:
-    if not low <= q[key] <= high:
-        raise ConfigError(f"config key 'quota.{key}' must be between {low} and {high}{why}, got {q[key]!r}")
 
 
 def _validate_quota(q: dict) -> None:
@@ -212,13 +229,6 @@ def _validate_quota(q: dict) -> None:
                           f"(letters, digits and -; no space or line break), got {q['tenant_header']!r}")
     if not q["path"].startswith("/"):
         raise ConfigError(f"config key 'quota.path' must be a path starting with /, got {q['path']!r}")
-    _between(q, "request_timeout_seconds", 0.1, 60)
-    _between(q, "cleanup_grace_seconds", 0, 120)
-    _between(q, "window_seconds", 1, 31 * 86400)
-    _between(q, "window_guard_seconds", 0, min(300, q["window_seconds"] // 4),
-             " (at most a quarter of quota.window_seconds, so one wait gives the probe a fresh window, and at most "
-             "300 s, so it waits within the task's timeout)")
-    _between(q, "key_ttl_seconds", 60, 86400, " (long enough to outlive the probe; a crash leaves nothing for longer)")
 
 
 def load_config(override: dict | str | None = None) -> dict:
