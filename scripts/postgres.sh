@@ -5,6 +5,7 @@
 # PostgreSQL refuses to run as root: the server runs as the `postgres` system user.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$(dirname "$0")/lib.sh"
 PG_DIR="$LOCAL_DIR/postgres"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
 as_pg() { runuser -u postgres -- "$@"; }
@@ -14,10 +15,7 @@ running() { [ -n "$PG_BIN" ] && [ -f "$PG_DIR/data/postmaster.pid" ] && as_pg "$
 start() {
   if running; then return; fi
   [ -n "$PG_BIN" ] || { echo "postgres: Debian's postgresql is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
-  if (exec 3<>"/dev/tcp/127.0.0.1/$SANDBOX_PG_PORT") 2>/dev/null; then
-    echo "postgres: port $SANDBOX_PG_PORT is in use by another process; choose another with SANDBOX_PG_PORT=..." >&2
-    exit 1
-  fi
+  port_free postgres "$SANDBOX_PG_PORT" SANDBOX_PG_PORT
   mkdir -p "$PG_DIR/run" "$LOCAL_DIR/log"
   chown postgres "$PG_DIR" "$PG_DIR/run"
   if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then

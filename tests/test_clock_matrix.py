@@ -18,12 +18,12 @@ from billing_readiness.checks import invoice_immutability, usage_coverage
 from billing_readiness.checks.contract import RunContext
 from billing_readiness.config import load_config
 from billing_readiness.operators.services import AirflowServices
+from billing_readiness.params import strict_params
 from billing_readiness.timewindow import Window, last_closed_month
 
 UTC = dt.timezone.utc
 NON_FINITE = re.compile(r"\b(nan|inf|infinity)\b|e\+?\d{2,}", re.IGNORECASE)
-PARAMS = {"lookback_days": 30, "max_missing_days": 0, "partial_days_fail": False, "silent_tenants_fail": False,
-          "reconciliation_tolerance_usd": 0.01, "billing_month": None, "invoice_tolerance_usd": 0.01}
+PARAMS = strict_params([usage_coverage.CHECK, invoice_immutability.CHECK])  # the checks' own strict params
 SIZE = {"large_events": 60_000, "medium_tenants": 2, "small_tenants": 4}
 
 INSTANTS = {
