@@ -52,7 +52,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, _NETWORK) or isinstance(exc, _third_party_network_errors())
 
 
-def describe(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """A one-line message for a failure: our own errors already name what to fix."""
     if isinstance(exc, (CheckError, ServiceUnavailable)):
         return str(exc)

@@ -57,7 +57,7 @@ def md_escape(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def typed(checks: Iterable[Check], doc: dict) -> list[tuple[Check, dict, CheckResult]]:
+def with_checks(checks: Iterable[Check], doc: dict) -> list[tuple[Check, dict, CheckResult]]:
     """Each report entry with its check and its result, details typed again."""
     by_id = {c.id: c for c in checks}
     return [(by_id[e["check"]], e, by_id[e["check"]].result_from_dict(e)) for e in doc["checks"]]
@@ -79,7 +79,7 @@ def to_markdown(doc: dict, checks: Iterable[Check]) -> str:
     out += ["", "| # | check | verdict | summary |", "|---|---|---|---|"]
     for i, c in enumerate(doc["checks"], start=1):
         out.append(f"| {i} | {c['title']} | {'PASS' if c['passed'] else 'FAIL'} | {md_escape(c['summary'])} |")
-    for check, c, result in typed(checks, doc):
+    for check, c, result in with_checks(checks, doc):
         out += ["", f"## {c['title']}: {'PASS' if c['passed'] else 'FAIL'}", ""]
         if not c["passed"]:
             out += [f"Impact if promoted anyway: {c['impact']}", ""]

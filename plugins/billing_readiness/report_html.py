@@ -5,7 +5,7 @@ from html import escape
 from typing import Any, Iterable
 
 from billing_readiness.checks.contract import Check
-from billing_readiness.report import typed
+from billing_readiness.report import with_checks
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#1d2733;padding:0 16px}
@@ -55,7 +55,7 @@ def to_html(doc: dict[str, Any], checks: Iterable[Check]) -> str:
         for c in doc["checks"]
     )
     sections = []
-    for check, c, result in typed(checks, doc):
+    for check, c, result in with_checks(checks, doc):
         sections.append(
             f"<h2>{_badge(c['passed'])} {escape(c['title'])}</h2>"
             + (f'<p class="fail">If promoted anyway: {escape(c["impact"])}</p>' if not c["passed"] else "")

@@ -42,7 +42,7 @@ class ReadinessCheckOperator(BaseOperator):
 
     def execute(self, context: Any) -> None:
         from billing_readiness.checks.contract import RunContext
-        from billing_readiness.errors import describe, is_transient
+        from billing_readiness.errors import error_text, is_transient
         from billing_readiness.results import FAIL
 
         ti = context["ti"]
@@ -58,17 +58,17 @@ class ReadinessCheckOperator(BaseOperator):
             ctx = RunContext(cfg, dict(context["params"]), now, context["run_id"], context["dag"].dag_id, self.log,
                              task_id=self.task_id, try_number=int(ti.try_number or 1))
             result = self.check.run(services, ctx)
-            self._keep(result, cfg, ctx, services)
+            self._write_files_and_baseline(result, cfg, ctx, services)
         except Exception as exc:
             transient = is_transient(exc)
             will_retry = transient and ti.try_number <= (self.retries or 0)
             result = self.check.new_result()
-            result.add(FAIL, "check_error", describe(exc) + (" (transient: the task will retry)" if will_retry else ""))
-            self._hand_over(ti, result, now)
+            result.add(FAIL, "check_error", error_text(exc) + (" (transient: the task will retry)" if will_retry else ""))
+            self._push_result(ti, result, now)
             if transient:
                 raise
-            raise AirflowFailException(describe(exc)) from None
-        self._hand_over(ti, result, now)
+            raise AirflowFailException(error_text(exc)) from None
+        self._push_result(ti, result, now)
         if not result.passed:
             raise AirflowFailException(result.summary())
 
@@ -83,7 +83,7 @@ class ReadinessCheckOperator(BaseOperator):
             raise CheckError(f"unknown param(s) in the run's conf: {', '.join(unknown)} "
                              f"(the params are: {', '.join(sorted(declared))})")
 
-    def _keep(self, result: CheckResult, cfg: dict, ctx: RunContext, services) -> None:
+    def _write_files_and_baseline(self, result: CheckResult, cfg: dict, ctx: RunContext, services) -> None:
         """Write the result's files beside the report and record its baseline (Airflow metadata DB only)."""
         if result.artifacts:
             from billing_readiness.report import run_report_dir
@@ -100,7 +100,7 @@ class ReadinessCheckOperator(BaseOperator):
             services.record(result.record.key, result.record.value, result.record.description)
             self.log.info("Recorded baseline %s", result.record.key)
 
-    def _hand_over(self, ti, result: CheckResult, now: dt.datetime) -> None:
+    def _push_result(self, ti, result: CheckResult, now: dt.datetime) -> None:
         from billing_readiness.results import RESULT_XCOM_KEY, Severity
 
         result.metrics.setdefault("checked_at", now.isoformat())

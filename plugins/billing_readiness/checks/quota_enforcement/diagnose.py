@@ -14,7 +14,7 @@ def _ok(status: int | None) -> bool:
     return status is not None and 200 <= status < 300
 
 
-def describe(r: dict) -> str:
+def response_text(r: dict) -> str:
     return f"error ({r.get('error') or 'no response'})" if r.get("status") is None else f"HTTP {r['status']}"
 
 
@@ -69,7 +69,7 @@ def diagnose_sequence(responses: list[dict], limit: int) -> tuple[str, str] | No
         status = r.get("status")
         if status is None or status >= 500:
             return "api_failing", (
-                f"Request {k} of {limit + 1} got {describe(r)}: the API is failing, not enforcing."
+                f"Request {k} of {limit + 1} got {response_text(r)}: the API is failing, not enforcing."
             )
         if k <= limit and status == 429:
             return "limit_applied_early", (
@@ -121,7 +121,7 @@ def diagnose_concurrency(responses: list[dict], limit: int) -> tuple[str, str] |
     failing = [r for r in responses if r.get("status") is None or r["status"] >= 500]
     if failing:
         return "api_failing_under_load", (
-            f"{len(failing)} of {len(responses)} concurrent requests got {describe(failing[0])}: "
+            f"{len(failing)} of {len(responses)} concurrent requests got {response_text(failing[0])}: "
             "the API is failing under concurrent load, not enforcing."
         )
     if accepted > limit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from billing_readiness.checks.quota_enforcement.diagnose import (
-    _ok, describe, diagnose_concurrency, diagnose_sequence, inspect_429,
+    _ok, diagnose_concurrency, diagnose_sequence, inspect_429, response_text,
 )
 from billing_readiness.checks.quota_enforcement import windows
 from billing_readiness.checks.quota_enforcement.probe import Cleanup, ProbeRun
@@ -86,7 +86,7 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
         accepted = sum(1 for r in concurrent if _ok(r.get("status")))
         details.concurrent = Concurrent(
             len(concurrent), accepted, sum(1 for r in concurrent if r.get("status") == 429),
-            sorted({describe(r) for r in concurrent if not _ok(r.get("status")) and r.get("status") != 429}),
+            sorted({response_text(r) for r in concurrent if not _ok(r.get("status")) and r.get("status") != 429}),
         )
         result.metrics["concurrent_accepted"] = accepted
         c_problem = diagnose_concurrency(concurrent, limit)
