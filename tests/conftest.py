@@ -66,7 +66,7 @@ def airflow_db():
 def _airflow_db_for_integration_tests(request):
     """Every test outside tests/unit gets a fresh Airflow metadata database (once per session);
     the pure tests in tests/unit need none and never import Airflow."""
-    if "unit" not in request.node.path.parent.parts[-1:]:
+    if "unit" not in request.node.path.relative_to(ROOT).parts[:2]:
         request.getfixturevalue("airflow_db")
 
 
