@@ -38,7 +38,7 @@ os.environ.update(
 )
 for var in [k for k in os.environ if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
     del os.environ[var]
-sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(ROOT / "tests" / "unit")]  # stand_ins for tests/unit/checks
 
 UTC = dt.timezone.utc
 
