@@ -197,13 +197,25 @@ def test_a_sandbox_without_tenants_fails(make_sandbox, run_dag):
     assert run.codes("invoice_immutability") == {"no_active_tenants"}
 
 
+SILENT_HISTORY = "events per hour of the silent tenants (usage_hourly)"
+
+
+def queries_without_the_silence_follow_up(run, check: str) -> int:
+    """The check's query count, less the one follow-up that depends on the hour: at night small tenants are
+    quiet for hours, and check 1 then reads their hourly history (one query, however many tenants)."""
+    names = [q["name"] for q in run.check(check)["queries"]]
+    assert names.count(SILENT_HISTORY) <= 1
+    return run.check(check)["metrics"]["clickhouse_queries"] - names.count(SILENT_HISTORY)
+
+
 def test_query_count_does_not_depend_on_the_number_of_tenants(make_sandbox, run_dag):
     few = run_dag(make_sandbox("bd_few", large_events=5_000, medium_tenants=1, small_tenants=2))
     many = run_dag(make_sandbox("bd_many", large_events=5_000, medium_tenants=10, small_tenants=40))
     for check in ("usage_coverage", "invoice_immutability"):
         assert few.check(check)["metrics"]["active_tenants"] < many.check(check)["metrics"]["active_tenants"]
-        assert few.check(check)["metrics"]["clickhouse_queries"] == many.check(check)["metrics"]["clickhouse_queries"]
-    assert many.check("usage_coverage")["metrics"]["clickhouse_queries"] == 6  # active, scan, freshness, first usage, future, one hash pass: nothing more on a healthy system
+        assert queries_without_the_silence_follow_up(few, check) == queries_without_the_silence_follow_up(many, check)
+    # active, scan, freshness, first usage, future, one hash pass: nothing more on a healthy system
+    assert queries_without_the_silence_follow_up(many, "usage_coverage") == 6
 
 
 def test_billing_month_param_must_be_closed(make_sandbox, run_dag):
