@@ -79,6 +79,26 @@ def test_the_form_is_the_checks_params(any_dag):
         name: spec.default for name, spec in declared(checks).items()}
 
 
+def test_every_param_schema_is_draft_7_and_its_default_valid_under_it(any_dag):
+    """Airflow validates each default at every parse; a schema without "$schema" is first checked against
+    the 2020-12 meta-schema, four times the cost (bench/bench_parse.py)."""
+    from jsonschema import Draft7Validator, FormatChecker
+
+    from billing_readiness.params import SCHEMA_DRAFT
+
+    numbers = 0
+    for name, param in any_dag.params.items():
+        schema = param.schema
+        assert schema["$schema"] == SCHEMA_DRAFT == Draft7Validator.META_SCHEMA["$schema"], name
+        Draft7Validator.check_schema(schema)
+        validator = Draft7Validator(schema, format_checker=FormatChecker())
+        assert not list(validator.iter_errors(param.value)), name
+        if schema["type"] == "number":  # the "finite" format still asserts under draft 7
+            numbers += 1
+            assert list(validator.iter_errors(float("nan"))) and list(validator.iter_errors(float("inf"))), name
+    assert numbers >= 3
+
+
 def test_the_dag_file_cannot_shadow_the_package():
     """With dags/ ahead of plugins/ on sys.path, `billing_readiness` is still the package."""
     code = ("import sys; sys.path[:0] = [%r, %r]; import billing_readiness.checks; print('ok')"
