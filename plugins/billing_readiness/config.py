@@ -101,7 +101,8 @@ _RANGES: list[tuple[str, Any, Any, str]] = [
 _CHOICES = {"promotion.allow_relaxed": ("never", "manual", "always"), "cost_values.negative": ("warn", "fail")}
 
 
-def _at(cfg: dict, key: str) -> Any:
+def value_at(cfg: dict, key: str) -> Any:
+    """The value of a dotted config key ("invoice.late_arrival_grace_seconds")."""
     value = cfg
     for part in key.split("."):
         value = value[part]
@@ -111,16 +112,16 @@ def _at(cfg: dict, key: str) -> Any:
 def _ranges(cfg: dict) -> None:
     for key, low, high, why in _RANGES:
         low, high = (b(cfg) if callable(b) else b for b in (low, high))
-        value = _at(cfg, key)
+        value = value_at(cfg, key)
         if not low <= value <= high:
             raise ConfigError(f"config key '{key}' must be between {low} and {high} ({why}), got {value!r}")
 
 
 def _choices(cfg: dict) -> None:
     for key, allowed in _CHOICES.items():
-        if _at(cfg, key) not in allowed:
+        if value_at(cfg, key) not in allowed:
             raise ConfigError(f"config key '{key}' must be " + " or ".join(f'"{a}"' for a in allowed)
-                              + f", got {_at(cfg, key)!r}")
+                              + f", got {value_at(cfg, key)!r}")
 
 
 def _identifiers(cfg: dict) -> None:
@@ -149,7 +150,7 @@ def _shapes(cfg: dict) -> None:
         raise ConfigError(f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
                           f"{cfg['coverage']['partial_day_ratio']!r}")
     for key in ("connections.clickhouse", "connections.redis", "connections.quota_api"):
-        if not _at(cfg, key):
+        if not value_at(cfg, key):
             raise ConfigError(f"config key '{key}' must name an Airflow connection id")
     limit = cfg["clickhouse"]["max_memory_bytes"]
     if limit is not None and limit < 100_000_000:

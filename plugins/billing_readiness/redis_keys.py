@@ -43,6 +43,11 @@ def owner(key: str, template: str) -> str | None:
     return parts[i] if i < len(parts) else None
 
 
+def matching(keys: list[str], templates: list[str], probe: str) -> list[str]:
+    """The keys a cleanup template, filled with the probe id, matches (candidates: split_owned verifies them)."""
+    return [k for k in keys if any(fnmatch.fnmatchcase(k, t.format(tenant_id=probe)) for t in templates)]
+
+
 def split_owned(keys: list[str], templates: list[str], probe: str) -> tuple[list[str], list[str]]:
     """(the probe's own keys, keys that merely matched a pattern): a key is the probe's only when it matches
     a template filled with the probe id and its tenant segment under that template is the probe id exactly."""

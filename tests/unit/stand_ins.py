@@ -91,12 +91,6 @@ class KeyStoreControl:
             self.keys[template.format(tenant_id=self.probe)] = str(value).format(limit=limit)
         self.keys.update(self.api_writes)
 
-    def matching_keys(self):
-        import fnmatch
-
-        return sorted(k for k in self.keys for p in self.q["cleanup_patterns"]
-                      if fnmatch.fnmatchcase(k, p.format(tenant_id=self.probe)))
-
     def delete(self, keys):
         self.actions.append(("delete", tuple(keys)))
         for k in keys:
@@ -108,6 +102,11 @@ class KeyStoreControl:
 
     def leftovers(self):
         return sorted(k for k in self.keys if f":{self.probe}:" in k or k.endswith(f":{self.probe}"))
+
+    probe_keys = leftovers
+
+    def left_after(self, present, deleted):
+        return self.leftovers()  # the store as it is: a test that adds keys during a cleanup sees them
 
     def counters(self):
         """What the API counted, with TTLs: `counter_ttls` when a test sets it, else one hourly counter that

@@ -62,6 +62,7 @@ class ClickHouseHook(BaseHook):
         self._answered = False  # no query has come back yet: a hang-up may be a refused login
         self._conn = None
         self._client = None
+        self._socket_timeouts: tuple[float, float] | None = None
 
     def _connection(self):
         if self._conn is None:
@@ -80,12 +81,21 @@ class ClickHouseHook(BaseHook):
         c = self._connection()
         return f"{c.host}:{c.port or 9000}/{self.database}"
 
+    def socket_timeouts(self) -> tuple[float, float]:
+        """(connect, send/receive) seconds: the connection's extras, else 10 s and the query timeout + 30 s; read once."""
+        if self._socket_timeouts is None:
+            extra = self._connection().extra_dejson
+            self._socket_timeouts = (float(extra.get("connect_timeout", 10)),
+                                     float(extra.get("send_receive_timeout", self.query_timeout_seconds + 30)))
+        return self._socket_timeouts
+
     def new_client(self):
         """A new clickhouse-driver Client (one per thread: a Client is not thread-safe)."""
         from clickhouse_driver import Client
 
         c = self._connection()
         extra = c.extra_dejson
+        connect_timeout, send_receive_timeout = self.socket_timeouts()
         return Client(
             host=c.host or "localhost",
             port=int(c.port or (9440 if extra.get("secure") else 9000)),
@@ -94,8 +104,8 @@ class ClickHouseHook(BaseHook):
             database=self.database,
             secure=bool(extra.get("secure", False)),
             verify=bool(extra.get("verify", True)),
-            connect_timeout=float(extra.get("connect_timeout", 10)),
-            send_receive_timeout=float(extra.get("send_receive_timeout", self.query_timeout_seconds + 30)),
+            connect_timeout=connect_timeout,
+            send_receive_timeout=send_receive_timeout,
             client_name="billing-readiness",
             settings={**self.settings, "readonly": 2, "max_execution_time": self.query_timeout_seconds},
         )
@@ -124,10 +134,9 @@ class ClickHouseHook(BaseHook):
                     f"before the query '{query.name}'")
             allowed = min(allowed, left)
         conn = client.connection
-        extra = self._connection().extra_dejson
-        conn.send_receive_timeout = min(float(extra.get("send_receive_timeout", self.query_timeout_seconds + 30)),
-                                        allowed + 1)
-        conn.connect_timeout = min(float(extra.get("connect_timeout", 10)), allowed + 1)
+        connect_timeout, send_receive_timeout = self.socket_timeouts()
+        conn.send_receive_timeout = min(send_receive_timeout, allowed + 1)
+        conn.connect_timeout = min(connect_timeout, allowed + 1)
         if getattr(conn, "socket", None) is not None and conn.connected:
             conn.socket.settimeout(conn.send_receive_timeout)
         return allowed

@@ -17,10 +17,10 @@ def redis_error(conn_id: str, what: str, exc) -> Exception:
     import redis
 
     text = str(exc)
-    refusals = tuple(getattr(redis.exceptions, n) for n in ("AuthenticationError", "AuthorizationError",
-                                                            "NoPermissionError") if hasattr(redis.exceptions, n))
-    if isinstance(exc, refusals) or any(
-            s in text for s in ("NOAUTH", "WRONGPASS", "NOPERM", "invalid password", "invalid username")):
+    # redis-py maps NOAUTH, WRONGPASS, "invalid password" and NOPERM replies to these (redis/_parsers/base.py).
+    # AuthenticationError is a ConnectionError: it is tested first, or a wrong password would be retried.
+    if isinstance(exc, (redis.AuthenticationError, redis.exceptions.AuthorizationError,
+                        redis.exceptions.NoPermissionError)):
         return CheckError(f"Redis (connection '{conn_id}') refused its credentials or permissions for {what}: "
                           f"{text[:200]}. Fix the login/password of connection '{conn_id}' or the user's ACL.")
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
@@ -55,6 +55,14 @@ class RedisQuotaControl:
     def leftovers(self) -> list[str]:
         """Any key that has the probe id as a segment, whatever the configured patterns."""
         return self._scan(probe_key_patterns(self.probe))
+
+    probe_keys = leftovers  # the keys a cleanup looks at: all of the probe's
+
+    @staticmethod
+    def left_after(present: list[str], deleted: list[str]) -> list[str]:
+        """The probe's keys after deleting `deleted` from `present` (no request is in flight during a cleanup)."""
+        gone = set(deleted)
+        return [k for k in present if k not in gone]
 
     def setup(self, limit: int) -> None:
         """The quota keys, each with an expiry."""
@@ -185,8 +193,11 @@ class HttpAdminQuotaControl:
     def unlock(self, key: str, owner: str) -> None:
         pass
 
-    def matching_keys(self) -> list[str]:
+    def probe_keys(self) -> list[str]:
         return []  # the endpoint is scoped to the probe tenant by its path: no keys are handled here
+
+    def left_after(self, present: list[str], deleted: list[str]) -> list[str]:
+        return self.leftovers()  # what the endpoint still shows after its DELETE
 
     def delete(self, keys: list[str]) -> int:
         return 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from billing_readiness.checks.quota_enforcement.diagnose import diagnose_sequence, need_more
 from billing_readiness.checks.quota_enforcement.ownership import MARKER_KEY, MARKER_TTL_SECONDS, Owner, holder_gone
 from billing_readiness.errors import CheckError
-from billing_readiness.redis_keys import split_owned, uncovered
+from billing_readiness.redis_keys import matching, split_owned, uncovered
 
 
 @dataclass
@@ -87,12 +87,12 @@ class Probe:
                     self.control.setup(limit)
                     run.concurrent = self.api.concurrently(2 * limit, self.method, self.q["path"], **self.request)
         finally:
-            self._clean(run)
+            left = self._clean(run)
             if any(r.get("status") is None for r in run.sequential + run.second + (run.concurrent or [])):
                 # A request we gave up on may still be counted by the API after our cleanup.
                 self.services.sleep(float(self.q["cleanup_grace_seconds"]))
-                self._clean(run)
-            run.cleanup.leftovers = self.control.leftovers()
+                left = self._clean(run)
+            run.cleanup.leftovers = left
             run.cleanup.uncovered = uncovered(run.cleanup.leftovers, self.q["cleanup_patterns"], self.probe)
             if not run.cleanup.leftovers:  # else the marker stays: the keys left are known to be the probe's
                 self.control.unlock(marker, me.to_json())
@@ -149,18 +149,23 @@ class Probe:
     def _clean_and_covered(self, run: ProbeRun) -> bool:
         """Counters back to zero for the next sequence; False when keys of the probe are left that the cleanup
         patterns miss: the next sequence would start on old counters, and the verdict would blame the API."""
-        self._clean(run)
-        run.cleanup.uncovered = uncovered(self.control.leftovers(), self.q["cleanup_patterns"], self.probe)
+        run.cleanup.uncovered = uncovered(self._clean(run), self.q["cleanup_patterns"], self.probe)
         return not run.cleanup.uncovered
 
-    def _clean(self, run: ProbeRun) -> None:
-        mine, foreign = split_owned(self.control.matching_keys(), self.q["cleanup_patterns"], self.probe)
+    def _clean(self, run: ProbeRun) -> list[str]:
+        """Deletes the probe's keys the cleanup patterns match; the probe's keys left after it. One look at the
+        probe's keys (Redis: a SCAN of `probe_key_patterns`) serves both: every cleanup pattern has the probe
+        id as a segment after a literal (config.py), so what it matches is among them."""
+        patterns = self.q["cleanup_patterns"]
+        present = self.control.probe_keys()
+        mine, foreign = split_owned(matching(present, patterns, self.probe), patterns, self.probe)
         self.control.delete(mine)
         self.control.release()
         for key in mine:
             self.ctx.log.info("Deleted probe key %s", key)
         run.cleanup.deleted += [k for k in mine if k not in run.cleanup.deleted]
         run.cleanup.foreign += [k for k in foreign if k not in run.cleanup.foreign]
+        return self.control.left_after(present, mine)
 
     def wait_for_window(self) -> None:
         """Don't straddle the API's counter window: wait for the next one if it rolls over soon, at most once a
