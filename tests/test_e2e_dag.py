@@ -98,3 +98,28 @@ def test_missing_clickhouse_connection_fails_the_checks_that_need_it(make_sandbo
     # a missing connection is definite: failed on the first try, no retry
     assert {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances() if ti.task_id.startswith("check_")} == {
         task_id: 1 for task_id in CHECK_TASKS.values()}
+
+
+def test_a_run_checks_as_of_its_own_time_and_a_rerun_checks_the_same_window(make_sandbox, dag, param_defaults):
+    """Manual runs are anchored on run_after, not on when a worker picks the task up: events that arrived since
+    (here, the last 90 minutes of the sandbox) are neither late nor from the future, and clearing and re-running
+    the run (dag.test() on the same logical date clears its task instances) checks the same window and month."""
+    import datetime as dt
+
+    from conftest import Run
+    from m12_1_sandbox.seed import month_start
+
+    sandbox = make_sandbox("e2e_anchor")
+    anchor = max(sandbox.now - dt.timedelta(minutes=90), month_start(sandbox.now) + dt.timedelta(seconds=1))
+    assert anchor < dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    runs = [Run(dag.test(logical_date=anchor, run_after=anchor, run_conf=param_defaults), sandbox) for _ in range(2)]
+    assert runs[0].dagrun.run_id == runs[1].dagrun.run_id  # the same run, cleared and run again
+    for run in runs:
+        assert run.state == "success", run.report and run.report["verdict"]
+        for check in run.report["checks"]:
+            assert check["metrics"]["as_of"] == anchor.isoformat(), check["check"]
+            assert check["metrics"]["as_of_source"] == "run_after"
+            assert check["metrics"]["checked_at"] > anchor.isoformat()
+        assert f"Checked as of {anchor.isoformat()} (run_after)" in run.markdown
+        assert run.check("usage_coverage")["metrics"]["future_events"] == 0
+        assert (run.dir / f"invoices-{last_closed_month(anchor)}.csv").exists()

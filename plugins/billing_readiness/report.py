@@ -70,7 +70,8 @@ def to_markdown(doc: dict, checks: Iterable[Check]) -> str:
         "",
         f"**{doc['verdict']}**",
         "",
-        f"Run `{run.get('run_id')}` of `{run.get('dag_id')}`, {run.get('generated_at')}.",
+        f"Run `{run.get('run_id')}` of `{run.get('dag_id')}`, {run.get('generated_at')}."
+        + (f" Checked as of {run['as_of']}." if run.get("as_of") else ""),
     ]
     if run.get("config_problem"):
         out += ["", f"**Config problem:** {md_escape(run['config_problem'])}"]

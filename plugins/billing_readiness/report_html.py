@@ -68,7 +68,8 @@ def to_html(doc: dict[str, Any], checks: Iterable[Check]) -> str:
         f"<title>Billing readiness {escape(str(run.get('run_id')))}</title><style>{CSS}</style></head><body>"
         "<h1>Billing readiness: M12.1 &rarr; M12.2</h1>"
         f'<div class="muted">{escape(str(run.get("dag_id")))} run <code>{escape(str(run.get("run_id")))}</code>, '
-        f"generated {escape(str(run.get('generated_at')))}</div>"
+        f"generated {escape(str(run.get('generated_at')))}"
+        + (f", checked as of {escape(str(run['as_of']))}" if run.get("as_of") else "") + "</div>"
         + (f'<p class="fail">Config problem: {escape(problem)}</p>' if problem else "")
         + (f'<p class="warn">Relaxed checks (params looser than the strict values): {escape(relaxed)}</p>'
            if relaxed else "")

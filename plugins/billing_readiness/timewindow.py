@@ -30,10 +30,18 @@ def utc_text(epoch_s: float, seconds: bool = True) -> str:
 
 @dataclass(frozen=True)
 class Window:
-    """`days` complete UTC days before today, plus today up to `now`."""
+    """`days` complete UTC days before today, plus today up to `now` (the run's anchor: run_anchor.py).
+    `clock` is the wall clock when the check started, for what only it can say (an event dated in the
+    future); None: the same as `now`."""
 
     now: dt.datetime
     days: int
+    clock: dt.datetime | None = None
+
+    @property
+    def future_after(self) -> dt.datetime:
+        """Later than this, an event is dated in the future: the later of the anchor and the wall clock."""
+        return max(self.now, self.clock or self.now)
 
     @property
     def today(self) -> dt.date:

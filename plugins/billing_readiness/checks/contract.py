@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a check run knows about its run: config, the run's params, the clock and the run's identity."""
+    """What a check run knows about its run: config, the run's params, the clock and the run's identity.
+    `now` is the instant the run checks as of (run_anchor.py: a retried or re-run task keeps it); `clock`
+    the wall clock when the task started (None: the same as `now`)."""
 
     cfg: dict
     params: dict
@@ -46,6 +48,13 @@ class RunContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("billing_readiness"))
     task_id: str = "manual"
     try_number: int = 1
+    clock: dt.datetime | None = None
+
+    def window(self, days: int):
+        """The lookback window of `days` complete days before the anchor's day, plus that day up to the anchor."""
+        from billing_readiness.timewindow import Window
+
+        return Window(self.now, int(days), clock=self.clock)
 
 
 class ClickHouse(Protocol):

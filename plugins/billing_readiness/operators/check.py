@@ -22,6 +22,7 @@ from billing_readiness.errors import CheckError
 if TYPE_CHECKING:
     from billing_readiness.checks.contract import RunContext
     from billing_readiness.results import CheckResult
+    from billing_readiness.run_anchor import Anchor
 
 
 class ReadinessCheckOperator(BaseOperator):
@@ -45,8 +46,12 @@ class ReadinessCheckOperator(BaseOperator):
         from billing_readiness.errors import error_text, is_transient
         from billing_readiness.results import FAIL
 
+        from billing_readiness.run_anchor import from_context
+
         ti = context["ti"]
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        clock = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        anchor = from_context(context, clock)
+        now = anchor.at
         if self.services_factory is None:
             from billing_readiness.operators.services import AirflowServices
 
@@ -56,7 +61,8 @@ class ReadinessCheckOperator(BaseOperator):
             self._refuse_unknown_conf(context)
             cfg = services.config(self.config_variable)
             ctx = RunContext(cfg, dict(context["params"]), now, context["run_id"], context["dag"].dag_id, self.log,
-                             task_id=self.task_id, try_number=int(ti.try_number or 1))
+                             task_id=self.task_id, try_number=int(ti.try_number or 1), clock=clock)
+            self.log.info("Checking as of %s", anchor.describe())
             result = self.check.run(services, ctx)
             self._write_files_and_baseline(result, cfg, ctx, services)
         except Exception as exc:
@@ -64,11 +70,11 @@ class ReadinessCheckOperator(BaseOperator):
             will_retry = transient and ti.try_number <= (self.retries or 0)
             result = self.check.new_result()
             result.add(FAIL, "check_error", error_text(exc) + (" (transient: the task will retry)" if will_retry else ""))
-            self._push_result(ti, result, now)
+            self._push_result(ti, result, clock, anchor)
             if transient:
                 raise
             raise AirflowFailException(error_text(exc)) from None
-        self._push_result(ti, result, now)
+        self._push_result(ti, result, clock, anchor)
         if not result.passed:
             raise AirflowFailException(result.summary())
 
@@ -100,10 +106,12 @@ class ReadinessCheckOperator(BaseOperator):
             services.record(result.record.key, result.record.value, result.record.description)
             self.log.info("Recorded baseline %s", result.record.key)
 
-    def _push_result(self, ti, result: CheckResult, now: dt.datetime) -> None:
+    def _push_result(self, ti, result: CheckResult, clock: dt.datetime, anchor: Anchor) -> None:
         from billing_readiness.results import RESULT_XCOM_KEY, Severity
 
-        result.metrics.setdefault("checked_at", now.isoformat())
+        result.metrics.setdefault("checked_at", clock.isoformat())
+        result.metrics.setdefault("as_of", anchor.at.isoformat())
+        result.metrics.setdefault("as_of_source", anchor.source)
         ti.xcom_push(key=RESULT_XCOM_KEY, value=result.to_dict())
         self.log.info("%s", result.summary())
         for f in result.findings:

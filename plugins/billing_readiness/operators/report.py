@@ -33,13 +33,16 @@ class ReadinessReportOperator(BaseOperator):
         from billing_readiness.config import variable_config_or_defaults
         from billing_readiness.relaxation import relaxations
         from billing_readiness.results import collect_results
+        from billing_readiness.run_anchor import from_context
 
         cfg, problem = variable_config_or_defaults(self.config_variable)
         results = collect_results(context, self.checks)
+        clock = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         run = {
             "dag_id": context["dag"].dag_id,
             "run_id": context["run_id"],
-            "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "generated_at": clock.isoformat(),
+            "as_of": from_context(context, clock).describe(),
             "params": {k: v for k, v in context["params"].items()},
             "config_problem": problem,
             "relaxed": relaxations(list(self.checks.values()), dict(context["params"]), cfg, results),

@@ -6,7 +6,7 @@ from billing_readiness.checks import usage_coverage as uc
 from billing_readiness.checks.usage_coverage import freshness
 from billing_readiness.checks.usage_coverage import verdict as uc_verdict
 from billing_readiness.checks.usage_coverage.gaps import RAMP_UP_DAYS, partial_days
-from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
+from billing_readiness.checks.usage_coverage.queries import FUTURE_SKEW_SECONDS, queries as coverage_queries
 from billing_readiness.checks.usage_coverage.reconcile import qty_differs
 from billing_readiness.config import load_config
 from billing_readiness.timewindow import Window
@@ -152,6 +152,16 @@ def test_check_1_looks_at_ids_only_when_a_hash_repeats_and_across_shards():
 def test_rows_are_read_by_name_whatever_their_order():
     q = coverage_queries(context().cfg, Window(NOW, 3))["future"]
     assert q.named_rows(["latest", "t", "events"], [(5, "a", 2)]) == [{"latest": 5, "t": "a", "events": 2}]
+
+
+def test_an_event_is_in_the_future_only_after_the_wall_clock_not_after_a_past_anchor():
+    """A run re-checked a day later keeps its anchor; the day of events since then is not "in the future"."""
+    later = NOW + dt.timedelta(days=1)
+    assert coverage_queries(context().cfg, Window(NOW, 3, clock=later))["future"].params["after"] \
+        == int(later.timestamp()) + FUTURE_SKEW_SECONDS
+    assert coverage_queries(context().cfg, Window(NOW, 3))["future"].params["after"] \
+        == int(NOW.timestamp()) + FUTURE_SKEW_SECONDS
+    assert Window(NOW, 3, clock=later).first_day == WINDOW.first_day  # the window itself follows the anchor
 
 
 # --- verdict -------------------------------------------------------------------------------------------------------

@@ -83,17 +83,15 @@ class DashboardLatency(Check):
     def run(self, services: Services, ctx: RunContext):
         from billing_readiness.checks.dashboard_latency.panels import DashboardError, bind, top_tenants_query
         from billing_readiness.checks.dashboard_latency.verdict import evaluate
-        from billing_readiness.timewindow import Window
-
         params = ctx.params
         panels, source, range_s = dashboard_panels(services, ctx.cfg)
         if not panels:
             raise CheckError(f"{source}: the dashboard has no SQL panels (config key 'dashboard.panels' is empty)")
         clickhouse = services.clickhouse(ctx.cfg)
-        window = Window(ctx.now, int(params["lookback_days"]))
+        window = ctx.window(params["lookback_days"])  # the largest tenants as of the run's anchor
         top = clickhouse.run(top_tenants_query(ctx.cfg, window, int(params["top_k_tenants"])))
         variable = ctx.cfg["dashboard"]["tenant_variable"]
-        time_to = int(ctx.now.timestamp())
+        time_to = int((ctx.clock or ctx.now).timestamp())  # the dashboard as a customer opens it: up to now
         measurements = []
         for row in top:
             try:

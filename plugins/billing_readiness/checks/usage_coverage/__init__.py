@@ -60,9 +60,8 @@ class UsageCoverage(ClickHouseCheck):
 
     def queries(self, ctx: RunContext) -> dict:
         from billing_readiness.checks.usage_coverage.queries import queries
-        from billing_readiness.timewindow import Window
 
-        return queries(ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
+        return queries(ctx.cfg, ctx.window(ctx.params["lookback_days"]),
                        float(ctx.params["reconciliation_tolerance_usd"]))
 
     def follow_up(self, ctx: RunContext, rows: dict) -> dict:
@@ -74,9 +73,9 @@ class UsageCoverage(ClickHouseCheck):
         )
         from billing_readiness import cost_values
         from billing_readiness.checks.usage_coverage.verdict import silent_candidates
-        from billing_readiness.timewindow import Window, epoch
+        from billing_readiness.timewindow import epoch
 
-        window = Window(ctx.now, int(ctx.params["lookback_days"]))
+        window = ctx.window(ctx.params["lookback_days"])
         more = {}
         flagged = cost_values.flagged(rows["tenants"], "t")
         if flagged and "values" not in rows:
@@ -98,9 +97,8 @@ class UsageCoverage(ClickHouseCheck):
         from decimal import Decimal
 
         from billing_readiness.checks.usage_coverage.verdict import evaluate
-        from billing_readiness.timewindow import Window
 
-        evaluate(result, rows, ctx.cfg, Window(ctx.now, int(ctx.params["lookback_days"])),
+        evaluate(result, rows, ctx.cfg, ctx.window(ctx.params["lookback_days"]),
                  max_missing_days=int(ctx.params["max_missing_days"] or 0),
                  tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
                  partial_days_fail=bool(ctx.params.get("partial_days_fail")),

@@ -200,7 +200,7 @@ FROM {ev['table']}
 WHERE {ts} > toDateTime(%(after)s)
 GROUP BY t
 ORDER BY t""",
-        {"after": epoch(window.now) + FUTURE_SKEW_SECONDS},
+        {"after": epoch(window.future_after) + FUTURE_SKEW_SECONDS},
         columns=("t", "events", "latest"),
     )
 

@@ -282,7 +282,7 @@ def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: W
             WARN,
             "future_events",
             f"Tenant '{r['t']}' has {int(r['events']):,} event(s) dated in the future (latest {latest_s} UTC, now "
-            f"{window.now:%Y-%m-%d %H:%M:%S} UTC): a clock or ingestion bug; they would land in a later invoice.",
+            f"{window.future_after:%Y-%m-%d %H:%M:%S} UTC): a clock or ingestion bug; they would land in a later invoice.",
             tenant=r["t"], events=int(r["events"]), latest=latest_s,
         )
     result.metrics["duplicate_event_ids"] = sum(int(r["duplicated_ids"]) for r in rows.get("duplicates", []))
