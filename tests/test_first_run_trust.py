@@ -77,3 +77,47 @@ def test_a_wrong_ingestion_column_fails_naming_the_query(make_sandbox, run_dag):
     # the late arrivals are counted in the invoice read itself: that query is named, with the column
     assert "invoice totals from usage_events, with late arrivals" in c["findings"][0]["message"]
     assert column in c["findings"][0]["message"]
+
+
+def set_baseline_raw(key: str, stored: str, encrypted: bool) -> None:
+    """Write the Variable's stored text as a broken deployment would leave it (no Airflow API re-encrypts it)."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        var = session.query(Variable).filter(Variable.key == key).one()
+        var._val, var.is_encrypted = stored, encrypted
+
+
+def test_a_baseline_cannot_reset_silently(make_sandbox, run_dag):
+    """Undecryptable (the Fernet key changed) or not JSON: check 2 fails naming the Variable and records
+    nothing over it. Deleted after a promotion that held it: check 2 warns, compares the digest and records anew."""
+    from cryptography.fernet import Fernet
+
+    sb = make_sandbox("fr_baseline_reset", **SMALL)
+    first, c = first_run(run_dag, sb)
+    assert first.state == "success" and first.report["ready_for_billing"] is True
+    key, held = c["details"]["baseline_variable"], c["metrics"]["baseline"]
+    assert held["variable"] == key and held["run_id"] == first.dagrun.run_id and len(held["digest"]) == 16
+    assert f"recorded by this run, digest {held['digest']}" in c["details"]["baseline"]
+
+    for stored, encrypted, says in (
+            (Fernet(Fernet.generate_key()).encrypt(b'{"lines": {}}').decode(), True, "Airflow cannot read its value"),
+            ("totals of November", False, "is not JSON")):
+        set_baseline_raw(key, stored, encrypted)
+        run = run_dag(sb)
+        c = run.check("invoice_immutability")
+        assert run.state == "failed" and run.codes("invoice_immutability") == {"check_error"}
+        [f] = c["findings"]
+        assert f"baseline Variable '{key}'" in f["message"] and says in f["message"], f["message"]
+        assert baseline_stored(key)  # left as found, for a human to restore
+
+    from airflow.models.variable import Variable
+    Variable.delete(key)
+    again = run_dag(sb)
+    c = again.check("invoice_immutability")
+    assert again.state == "success", c["findings"]
+    [warning] = [f for f in c["findings"] if f["code"] == "baseline_missing"]
+    assert key in warning["message"] and first.dagrun.run_id in warning["message"]
+    assert warning["evidence"]["same_totals"] is True and "still give the same digest" in warning["message"]
+    assert baseline_stored(key) and c["metrics"]["baseline"]["digest"] == held["digest"]

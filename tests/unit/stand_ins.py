@@ -147,6 +147,9 @@ class StandInServices:
     def baseline(self, key):
         return self.baselines.get(key)
 
+    def last_promotion(self):
+        return getattr(self, "promotion", None)
+
     def sleep(self, seconds):
         self.slept.append(seconds)
         self.clock += seconds

@@ -5,6 +5,7 @@ unit tests hand it stand-ins and the operator logic is tested without servers.
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -56,10 +57,42 @@ class AirflowServices:
         get_connection(conn_id, "redis", "the quota probe's Redis keys")
         return RedisQuotaControl(RedisHook(redis_conn_id=conn_id).get_conn(), q, probe, conn_id)
 
-    def baseline(self, key: str) -> dict | None:
+    def baseline(self, key: str) -> Any:
+        """The baseline Variable's JSON value; None when there is no such Variable. One that exists and cannot
+        be read (Airflow answers "not found" for a value it cannot decrypt) or parsed is an error naming it."""
+        import json
+
         from airflow.sdk import Variable
 
-        return Variable.get(key, default=None, deserialize_json=True)
+        raw = Variable.get(key, default=None)
+        if raw is None:
+            if key in list(Variable.keys(prefix=key)):
+                raise CheckError(
+                    f"the baseline Variable '{key}' exists but Airflow cannot read its value (encrypted with "
+                    "another Fernet key? [core] fernet_key must be the same in every Airflow component and kept "
+                    "across restarts): restore the key, or the Variable from a backup. Re-recording it would "
+                    "silently reset what the month is held to.")
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise CheckError(f"the baseline Variable '{key}' is not JSON ({exc}): restore it from a backup, or "
+                             "delete it to record a new baseline on purpose") from None
+
+    def last_promotion(self) -> dict | None:
+        """The extra of the latest event of the Asset the gate updates (what the last promotion held), or None.
+        Read as `inlet_events` reads it, without making the check a consumer of the Asset."""
+        from airflow.sdk.execution_time.context import InletEventsAccessor
+
+        from billing_readiness.assets import M12_1_READY_FOR_BILLING as asset
+
+        try:
+            events = list(InletEventsAccessor(asset_name=asset.name, asset_uri=asset.uri).ascending(False).limit(1))
+        except Exception as exc:  # noqa: BLE001 - an Airflow that cannot answer: say so, decide nothing on it
+            logging.getLogger(__name__).warning("Could not read the last promotion's Asset event (%s): a deleted baseline would go "
+                             "unnoticed in this run", exc)
+            return None
+        return dict(events[0].extra or {}) if events else None
 
     def record(self, key: str, value: dict[str, Any], description: str) -> None:
         from airflow.sdk import Variable

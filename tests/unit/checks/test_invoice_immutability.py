@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing_readiness.checks import invoice_immutability as inv
+from billing_readiness.checks.invoice_immutability import baseline as inv_baseline
 from billing_readiness.checks.invoice_immutability import verdict as inv_verdict
 from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
 from billing_readiness.config import load_config
@@ -225,6 +226,49 @@ def test_check_2_compares_with_an_existing_baseline_and_records_nothing():
     changed = dict(A_LINE, cost_nanos=1_800_000_000)
     later = inv.CHECK.run(StandInServices(invoice_clickhouse([changed]), baselines=baselines), context())
     assert [f.code for f in later.failures] == ["closed_month_changed"] and later.record is None
+
+
+def test_a_recorded_baseline_carries_its_provenance_and_a_digest_the_next_run_shows():
+    first = inv.CHECK.run(StandInServices(invoice_clickhouse()), context())
+    value = first.record.value
+    assert value["run_id"] == "run-1" and value["digest"] == inv_baseline.digest(value["lines"])
+    assert first.metrics["baseline"]["digest"] == value["digest"]
+    same = inv.CHECK.run(StandInServices(invoice_clickhouse(), baselines={first.record.key: value}), context())
+    assert same.metrics["baseline"] == {"variable": first.record.key, "run_id": "run-1",
+                                        "recorded_at": value["recorded_at"], "digest": value["digest"],
+                                        "digest_now": value["digest"]}
+    assert f"recorded by run run-1 at {value['recorded_at']}, digest {value['digest']}" in same.details.baseline
+
+
+def test_a_baseline_edited_outside_the_dag_fails_naming_the_variable():
+    first = inv.CHECK.run(StandInServices(invoice_clickhouse()), context())
+    edited = {**first.record.value, "lines": {"a": {**first.record.value["lines"]["a"], "total_queries": 99}}}
+    result = inv.CHECK.run(StandInServices(invoice_clickhouse(), baselines={first.record.key: edited}), context())
+    assert "baseline_altered" in {f.code for f in result.failures}
+    assert first.record.key in next(f.message for f in result.failures if f.code == "baseline_altered")
+
+
+@pytest.mark.parametrize("value", [[], "totals", {"month": "2025-02"}, {"lines": "x"}])
+def test_a_baseline_variable_that_is_not_a_baseline_is_an_error_naming_it(value):
+    key = inv.baseline_key("clickhouse_default/db", context().cfg, Month.parse("2025-02"))
+    with pytest.raises(CheckError, match=f"baseline Variable '{key}'"):
+        inv.CHECK.run(StandInServices(invoice_clickhouse(), baselines={key: value}), context())
+
+
+def test_a_baseline_held_at_the_last_promotion_and_gone_now_warns_and_says_whether_the_totals_match():
+    first = inv.CHECK.run(StandInServices(invoice_clickhouse()), context())
+    promotion = {"checks": {"invoice_immutability": {"metrics": first.metrics}}}
+    for rows, same in (([A_LINE], True), ([dict(A_LINE, cost_nanos=1_800_000_000)], False)):
+        services = StandInServices(invoice_clickhouse(rows))
+        services.promotion = promotion
+        result = inv.CHECK.run(services, context())
+        [warning] = [f for f in result.warnings if f.code == "baseline_missing"]
+        assert first.record.key in warning.message and warning.evidence["same_totals"] is same
+        assert ("still give the same digest" in warning.message) is same
+        assert result.record is not None  # recorded again, and said so
+    services = StandInServices(invoice_clickhouse())
+    services.promotion = {"checks": {"invoice_immutability": {"metrics": {"baseline": {"variable": "another"}}}}}
+    assert not [f for f in inv.CHECK.run(services, context()).warnings if f.code == "baseline_missing"]
 
 
 def test_check_2_a_failing_first_run_records_no_baseline():

@@ -76,10 +76,11 @@ class InvoiceImmutability(Check):
     def run(self, services: Services, ctx: RunContext):
         from decimal import Decimal
 
+        from billing_readiness.checks.invoice_immutability import baseline as baselines
         from billing_readiness.checks.invoice_immutability.queries import queries
         from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
         from billing_readiness import cost_values
-        from billing_readiness.results import Artifact, BaselineRecord
+        from billing_readiness.results import FAIL, Artifact, BaselineRecord
         from billing_readiness.timewindow import epoch, utc_text
 
         month = billing_month(ctx.params.get("billing_month"), ctx.now)
@@ -94,7 +95,7 @@ class InvoiceImmutability(Check):
                                              flagged)
             rows.update(clickhouse.run_all({"values": qs["values"]}))
         key = baseline_key(clickhouse.source_id(), ctx.cfg, month)
-        baseline = services.baseline(key)
+        baseline = baselines.validated(key, services.baseline(key))
         result = self.new_result()
         result.show_queries(qs)
         evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline,
@@ -104,6 +105,19 @@ class InvoiceImmutability(Check):
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         details: Details = result.details
         details.baseline_variable = key
+        lines_now = baseline_lines(details.invoice_lines)
+        if baseline is not None:
+            held = baselines.provenance(baseline)
+            result.metrics["baseline"] = {"variable": key, **held}
+            details.baseline = f"compared with the baseline {baselines.describe(held)}"
+            if baselines.altered(held):
+                result.add(FAIL, "baseline_altered",
+                           f"The baseline Variable '{key}' was edited outside the DAG: it was recorded with digest "
+                           f"{held['digest']} and its lines now give {held['digest_now']}. Restore it from the "
+                           "Variable's history or a backup; a baseline that can be edited holds the month to nothing.",
+                           variable=key, **held)
+        else:
+            self._missing_baseline(result, services, key, month, baselines.digest(lines_now))
         details.invoice_csv = f"invoices-{month}.csv"
         result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
         settled = month.end.timestamp() + int(ctx.cfg["invoice"]["late_arrival_grace_seconds"])
@@ -124,13 +138,32 @@ class InvoiceImmutability(Check):
                                 f"{utc_text(settled, seconds=False)} records it")
             result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
         elif baseline is None and result.passed:
+            recorded = {"run_id": ctx.run_id, "recorded_at": ctx.now.isoformat(), "digest": baselines.digest(lines_now)}
             result.record = BaselineRecord(
-                key,
-                {"month": str(month), "source": clickhouse.describe(), "recorded_at": ctx.now.isoformat(),
-                 "run_id": ctx.run_id, "lines": baseline_lines(details.invoice_lines)},
+                key, {"month": str(month), "source": clickhouse.describe(), **recorded, "lines": lines_now},
                 f"billing-readiness: invoice totals of {month} as first seen; later runs must match",
             )
+            result.metrics["baseline"] = {"variable": key, **recorded, "digest_now": recorded["digest"]}
+            details.baseline = f"recorded by this run, digest {recorded['digest']}"
         return result
+
+    def _missing_baseline(self, result, services: Services, key: str, month, digest_now: str) -> None:
+        """No baseline: the first run to see the month, unless the last promotion held one (it was deleted,
+        or cannot be decrypted any more): then a human must know, and whether the totals still match it."""
+        from billing_readiness.checks.invoice_immutability import baseline as baselines
+        from billing_readiness.results import WARN
+
+        held = baselines.held_at_last_promotion(services.last_promotion(), self.id, key)
+        if held is None:
+            return
+        same = held.get("digest_now") == digest_now
+        result.add(WARN, "baseline_missing",
+                   f"The baseline Variable '{key}' of {month}, {baselines.describe(held)} and held at the last "
+                   f"promotion, is gone (deleted, or unreadable after a Fernet key change). The month's totals "
+                   + ("still give the same digest" if same else f"now give digest {digest_now}: they changed since")
+                   + "; this run compares them with nothing and records them again. Restore the Variable from a "
+                   "backup if it was not deleted on purpose.",
+                   variable=key, held_digest=held.get("digest_now"), digest_now=digest_now, same_totals=same)
 
     def parts(self):
         from billing_readiness.checks.invoice_immutability import render, verdict
