@@ -5,6 +5,7 @@
 #   scripts/cluster.sh start|stop|status
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+help_if_asked "$@"
 source "$(dirname "$0")/clickhouse-lib.sh"
 export SANDBOX_CLUSTER="${SANDBOX_CLUSTER:-m12_two_shards}"
 export SANDBOX_SHARD1_TCP_PORT="${SANDBOX_SHARD1_TCP_PORT:-19101}"

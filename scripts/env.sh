@@ -33,3 +33,18 @@ default_conn AIRFLOW_CONN_CLICKHOUSE_DEFAULT "{\"conn_type\": \"generic\", \"hos
 default_conn AIRFLOW_CONN_REDIS_DEFAULT "{\"conn_type\": \"redis\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_REDIS_PORT, \"extra\": {\"db\": 0}}"
 default_conn AIRFLOW_CONN_GRAFANA_DEFAULT "{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_GRAFANA_PORT, \"schema\": \"http\"}"
 default_conn AIRFLOW_CONN_QUOTA_API_DEFAULT "{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_API_PORT, \"schema\": \"http\"}"
+
+# -h/--help anywhere in a script's arguments: print the script's header comment and exit, before anything is
+# installed or started (every script calls this right after sourcing env.sh). A script that defines
+# more_help() has it called after the header.
+help_if_asked() {
+  local a
+  for a in "$@"; do
+    case "$a" in
+      -h|--help)
+        sed -n '2,/^[^#]/{/^#/!q;s/^# \{0,1\}//p}' "$0"
+        if declare -F more_help >/dev/null; then more_help; fi
+        exit 0 ;;
+    esac
+  done
+}

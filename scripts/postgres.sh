@@ -5,6 +5,7 @@
 # PostgreSQL refuses to run as root: the server runs as the `postgres` system user.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+help_if_asked "$@"
 source "$(dirname "$0")/lib.sh"
 PG_DIR="$LOCAL_DIR/postgres"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"

@@ -5,6 +5,7 @@
 #   scripts/run-like-production.sh [--fault NAME] [--keep]
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+help_if_asked "$@"
 WITH_TEST_DEPS="${WITH_TEST_DEPS:-0}" WITH_POSTGRES=1 bash "$ROOT/scripts/setup.sh"
 bash "$ROOT/scripts/services.sh" start >/dev/null
 bash "$ROOT/scripts/postgres.sh" start airflow >/dev/null

@@ -5,6 +5,7 @@
 #   scripts/services.sh start|stop|status
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+help_if_asked "$@"
 source "$(dirname "$0")/clickhouse-lib.sh"
 CH_DIR="$LOCAL_DIR/clickhouse"
 

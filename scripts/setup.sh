@@ -3,6 +3,7 @@
 # sandbox's servers from Debian and the Python packages into .venv. Idempotent.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+help_if_asked "$@"
 
 want=()
 command -v clickhouse-server >/dev/null || want+=(clickhouse-server clickhouse-client)

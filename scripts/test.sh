@@ -4,8 +4,20 @@
 #   scripts/test.sh [pytest args]
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+help_if_asked "$@"
 # chromium renders the HTML report and drives the UI in tests; PostgreSQL backs the production-shape test;
 # docker-compose validates docker-compose.yaml
+# What is not running now and the tests start (the sandbox here, the two shards and PostgreSQL in their
+# fixtures) is stopped again when the tests end, whatever happened; KEEP_SERVICES=1 leaves it all running.
+started=()
+for s in services cluster postgres; do
+  bash "$ROOT/scripts/$s.sh" status >/dev/null 2>&1 || started+=("$s")
+done
+stop_started() {
+  [ "${KEEP_SERVICES:-0}" = 1 ] && return
+  for s in "${started[@]}"; do bash "$ROOT/scripts/$s.sh" stop >/dev/null 2>&1 || true; done
+}
+trap stop_started EXIT
 WITH_TEST_DEPS=1 WITH_CHROMIUM=1 WITH_POSTGRES=1 WITH_COMPOSE=1 bash "$ROOT/scripts/setup.sh"
 bash "$ROOT/scripts/services.sh" start
 cd "$ROOT"

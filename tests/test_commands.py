@@ -78,3 +78,20 @@ def test_run_dag_with_the_time_dependent_faults(services, fault, exit_zero, show
     assert shown in out.stdout, out.stdout[-4000:]
     if fault == "growing-tenant":  # a healthy shape: no warning at all
         assert "**WARN**" not in out.stdout, out.stdout[-4000:]
+
+
+SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.sh") if p.name not in ("env.sh", "lib.sh", "clickhouse-lib.sh"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_answers_help_before_it_installs_or_starts_anything(script, tmp_path):
+    """--help first: on a fresh machine (no .venv, no .local) or with a port taken, it prints and exits 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "PYTHONPATH"}
+    env.update(VENV=str(tmp_path / "venv"), LOCAL_DIR=str(tmp_path / "local"))
+    out = subprocess.run(["bash", str(ROOT / "scripts" / script), "--help"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) >= 2 and "#" not in out.stdout.splitlines()[0], out.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing installed, nothing started
+    if script == "run-dag.sh":
+        assert "--fault" in out.stdout and "stalled-ingest" in out.stdout
