@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -57,10 +58,43 @@ def airflow_dags_test(conf: dict | None, env: dict) -> int:
         cmd += ["-c", json.dumps(conf)]
     log = Path(env["LOCAL_DIR"]) / "log" / "airflow-dags-test.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out:
-        rc = subprocess.call(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    print(f"airflow dags test billing_readiness (log: {log})", flush=True)
+    progress = Progress()
+    with log.open("w") as out, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                text=True, errors="replace") as proc:
+        for line in proc.stdout:
+            out.write(line)
+            shown = progress.feed(line)
+            if shown:
+                print(shown, flush=True)
+        rc = proc.wait()
     print(f"airflow dags test billing_readiness: exit {rc} (log: {log})")
     return rc
+
+
+class Progress:
+    """Task started/finished lines (with the state and elapsed seconds) from `airflow dags test`'s log stream."""
+
+    START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
+    STATE = re.compile(r"Task instance state updated.*new_state=(\w+)")
+    END = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
+
+    def __init__(self, clock=time.monotonic):
+        self.clock, self.started, self.state = clock, {}, None
+
+    def feed(self, line: str) -> str | None:
+        if m := self.START.search(line):
+            self.started[m.group(1)] = self.clock()
+            self.state = None
+            return f"  {m.group(1)}: started"
+        if m := self.STATE.search(line):
+            self.state = m.group(1)
+            return None
+        if m := self.END.search(line):
+            now = self.clock()
+            took = now - self.started.pop(m.group(1), now)
+            return f"  {m.group(1)}: {self.state or 'finished'} ({took:.1f}s)"
+        return None
 
 
 def sandbox_config(reports: Path) -> dict:
