@@ -44,8 +44,8 @@ def _env(args) -> dict:
     return {
         "AIRFLOW_CONN_QUOTA_API_DEFAULT": json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": api, "schema": "http"}),
         "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": redis, "extra": {"db": 0}}),
-        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
-            {"conn_type": "generic", "host": "127.0.0.1", "port": args.port, "login": "readiness",
+        "AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT": json.dumps(
+            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": args.port, "login": "readiness",
              "password": args.password, "schema": f"bench_{DAG_SCALE}"}),
     }
 

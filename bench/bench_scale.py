@@ -53,7 +53,7 @@ class BenchServices:
     def __init__(self, args, database: str, cfg: dict):
         conn_id = f"bench_{database}"
         os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
-            {"conn_type": "generic", "host": "127.0.0.1", "port": args.port, "login": "readiness",
+            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": args.port, "login": "readiness",
              "password": args.password, "schema": database})
         self.hook = ClickHouseHook(conn_id, cfg["clickhouse"]["query_timeout_seconds"] * 10,
                                    settings={**memory_settings(cfg), "log_queries": 1})

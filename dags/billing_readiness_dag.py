@@ -14,7 +14,7 @@ happened and writes the report (JSON, Markdown, HTML) with every check's numbers
 | `check_dashboard_latency` | the largest tenant's dashboard loads in under the threshold (p95) | customers cannot verify invoices |
 | `check_quota_enforcement` | with the probe quota at 10 (then 7), request 11 (then 8) gets HTTP 429, also under concurrency | runaway usage nobody pays for |
 
-Connections: `clickhouse_default`, `redis_default`, `quota_api_default`.
+Connections: `clickhouse_native_default`, `redis_default`, `quota_api_default`.
 Names of tables, columns, keys and endpoints: Variable `billing_readiness_config` (docs/operations.md).
 """
 from __future__ import annotations

@@ -130,8 +130,8 @@ def seed_sandbox(env: dict, fault: str = "none"):
     database = env.get("SANDBOX_DATABASE", "m12_sandbox")
     if fault in PLAN_FAULTS:  # another history: its own database, so no baseline of the healthy one applies
         database = f"{database}_{fault.replace('-', '_')}"
-        conn = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
-        env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps({**conn, "schema": database})
+        conn = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])
+        env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps({**conn, "schema": database})
     ch = Client(host="127.0.0.1", port=int(env.get("SANDBOX_CH_TCP_PORT", 19000)))
     plan = PLAN_FAULTS.get(fault, lambda p: p)(seed.default_plan())
     started = time.monotonic()
@@ -233,8 +233,8 @@ def seed_cluster(env: dict, config: dict, fault: str = "none"):
     shards, database, plan = cluster.clients(), "m12_sharded", PLAN_FAULTS.get(fault, lambda p: p)(seed.default_plan())
     cluster.seed([c.execute for c in shards], database, plan)
     seed.seed_redis(redis.Redis(host="127.0.0.1", port=int(env.get("SANDBOX_REDIS_PORT", 16379))), plan)
-    env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(
-        {"conn_type": "generic", "host": "127.0.0.1", "port": cluster.SHARD_PORTS[0], "login": "readiness",
+    env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps(
+        {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": cluster.SHARD_PORTS[0], "login": "readiness",
          "password": env["SANDBOX_CH_READONLY_PASSWORD"], "schema": database})
     config["clickhouse"] = {"cluster": cluster.CLUSTER}
     print(f"cluster {cluster.CLUSTER}: {len(plan.tenants)} tenants in {database} over {len(shards)} shards")

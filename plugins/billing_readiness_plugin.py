@@ -1,12 +1,5 @@
-"""The Airflow plugin of billing-readiness: loaded by every Airflow process (API server, scheduler, DAG
-processor, workers), so the DAG's "finite" param format is known wherever a run is created, a trigger
-over the REST API included (the API server does not parse DAG files)."""
-from airflow.plugins_manager import AirflowPlugin
+"""The plugins folder's entry to the billing-readiness plugin (billing_readiness/plugin.py): Airflow loads the
+AirflowPlugin subclasses it finds in this module. An installed package registers it by entry point instead."""
+from billing_readiness.plugin import BillingReadinessPlugin
 
-from billing_readiness.param_formats import register
-
-register()
-
-
-class BillingReadinessPlugin(AirflowPlugin):
-    name = "billing_readiness"
+__all__ = ["BillingReadinessPlugin"]

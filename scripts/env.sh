@@ -7,6 +7,7 @@ export VENV="${VENV:-$ROOT/.venv}"
 export PATH="$VENV/bin:$PATH"  # airflow standalone starts its components as `airflow ...`
 export SANDBOX_CH_TCP_PORT="${SANDBOX_CH_TCP_PORT:-19000}"
 export SANDBOX_CH_HTTP_PORT="${SANDBOX_CH_HTTP_PORT:-18123}"
+export SANDBOX_CH_TLS_PORT="${SANDBOX_CH_TLS_PORT:-19440}"  # the native protocol over TLS
 export SANDBOX_REDIS_PORT="${SANDBOX_REDIS_PORT:-16379}"
 export SANDBOX_API_PORT="${SANDBOX_API_PORT:-18700}"
 export SANDBOX_GRAFANA_PORT="${SANDBOX_GRAFANA_PORT:-18730}"
@@ -29,7 +30,7 @@ export PYTHONPATH="$ROOT:$ROOT/plugins${PYTHONPATH:+:$PYTHONPATH}"
 default_conn() {  # name, JSON
   if [ -z "${!1:-}" ]; then export "$1=$2"; fi
 }
-default_conn AIRFLOW_CONN_CLICKHOUSE_DEFAULT "{\"conn_type\": \"generic\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_CH_TCP_PORT, \"login\": \"readiness\", \"password\": \"$SANDBOX_CH_READONLY_PASSWORD\", \"schema\": \"$SANDBOX_DATABASE\"}"
+default_conn AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT "{\"conn_type\": \"clickhouse_native\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_CH_TCP_PORT, \"login\": \"readiness\", \"password\": \"$SANDBOX_CH_READONLY_PASSWORD\", \"schema\": \"$SANDBOX_DATABASE\"}"
 default_conn AIRFLOW_CONN_REDIS_DEFAULT "{\"conn_type\": \"redis\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_REDIS_PORT, \"extra\": {\"db\": 0}}"
 default_conn AIRFLOW_CONN_GRAFANA_DEFAULT "{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_GRAFANA_PORT, \"schema\": \"http\"}"
 default_conn AIRFLOW_CONN_QUOTA_API_DEFAULT "{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $SANDBOX_API_PORT, \"schema\": \"http\"}"

@@ -9,8 +9,29 @@ help_if_asked "$@"
 source "$(dirname "$0")/clickhouse-lib.sh"
 CH_DIR="$LOCAL_DIR/clickhouse"
 
+# The native protocol over TLS too (tcp_port_secure), with a certificate signed by a sandbox CA made on the
+# first start: the tests connect with the CA (verify) and without it (refused), as a deployment's TLS would.
+tls_certificates() {
+  local dir="$LOCAL_DIR/tls"
+  [ -f "$dir/server.pem" ] && return
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" -days 3650 \
+    -subj "/CN=billing-readiness sandbox CA" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/san.cnf"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+    -out "$dir/server.pem" -days 3650 -extfile "$dir/san.cnf" 2>/dev/null
+}
+
 start_clickhouse() {
-  start_clickhouse_server clickhouse "$CH_DIR" "$SANDBOX_CH_TCP_PORT" "$SANDBOX_CH_HTTP_PORT" SANDBOX_CH_TCP_PORT
+  tls_certificates
+  local tls="<tcp_port_secure>$SANDBOX_CH_TLS_PORT</tcp_port_secure>
+  <openSSL><server><certificateFile>$LOCAL_DIR/tls/server.pem</certificateFile>
+    <privateKeyFile>$LOCAL_DIR/tls/server.key</privateKeyFile><verificationMode>none</verificationMode>
+    <loadDefaultCAFile>false</loadDefaultCAFile><cacheSessions>true</cacheSessions>
+    <disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>"
+  if ! alive clickhouse; then port_free clickhouse "$SANDBOX_CH_TLS_PORT" SANDBOX_CH_TLS_PORT; fi
+  start_clickhouse_server clickhouse "$CH_DIR" "$SANDBOX_CH_TCP_PORT" "$SANDBOX_CH_HTTP_PORT" SANDBOX_CH_TCP_PORT "$tls"
 }
 
 start_redis() {
@@ -46,7 +67,7 @@ status() {
   for s in clickhouse redis quota_api grafana; do
     if alive "$s"; then echo "  $s: running (pid $(cat "$RUN/$s.pid"))"; else echo "  $s: stopped"; rc=1; fi
   done
-  echo "  ClickHouse native 127.0.0.1:$SANDBOX_CH_TCP_PORT, http 127.0.0.1:$SANDBOX_CH_HTTP_PORT, database $SANDBOX_DATABASE"
+  echo "  ClickHouse native 127.0.0.1:$SANDBOX_CH_TCP_PORT (TLS :$SANDBOX_CH_TLS_PORT, CA $LOCAL_DIR/tls/ca.pem), http 127.0.0.1:$SANDBOX_CH_HTTP_PORT, database $SANDBOX_DATABASE"
   echo "  Redis          127.0.0.1:$SANDBOX_REDIS_PORT"
   echo "  Quota API      http://127.0.0.1:$SANDBOX_API_PORT (POST /query, header X-Tenant-ID)"
   echo "  Grafana API    http://127.0.0.1:$SANDBOX_GRAFANA_PORT (stand-in: /api/dashboards/uid/m12-tenant-usage)"

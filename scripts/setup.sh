@@ -8,6 +8,7 @@ help_if_asked "$@"
 want=()
 command -v clickhouse-server >/dev/null || want+=(clickhouse-server clickhouse-client)
 command -v redis-server >/dev/null || want+=(redis-server)
+command -v openssl >/dev/null || want+=(openssl)  # the sandbox ClickHouse's TLS certificate
 if [ "${WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null; then want+=(chromium fonts-liberation); fi
 if [ "${WITH_POSTGRES:-0}" = 1 ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then want+=(postgresql); fi
 # Debian's docker-compose (1.29) validates docker-compose.yaml offline in the tests (no Docker engine here).

@@ -26,6 +26,9 @@ AIRFLOW_HOME = LOCAL / "test-airflow"
 CH_PORT = int(os.environ.get("SANDBOX_CH_TCP_PORT", 19000))
 REDIS_PORT = int(os.environ.get("SANDBOX_REDIS_PORT", 16379))
 API_PORT = int(os.environ.get("SANDBOX_API_PORT", 18700))
+CH_HTTP_PORT = int(os.environ.get("SANDBOX_CH_HTTP_PORT", 18123))
+CH_TLS_PORT = int(os.environ.get("SANDBOX_CH_TLS_PORT", 19440))
+CH_TLS_CA = Path(os.environ.get("LOCAL_DIR", str(LOCAL))) / "tls" / "ca.pem"  # scripts/services.sh makes it
 CH_PASSWORD = os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7Qx2")  # scripts/env.sh
 
 os.environ.update(
@@ -97,8 +100,8 @@ def redis_client(services):
 
 def connection_env(database: str, api_port: int = API_PORT, ch_port: int = CH_PORT) -> dict[str, str]:
     return {
-        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
-            {"conn_type": "clickhouse", "host": "127.0.0.1", "port": ch_port, "login": "readiness",
+        "AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT": json.dumps(
+            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": ch_port, "login": "readiness",
              "password": CH_PASSWORD, "schema": database}
         ),
         "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(

@@ -355,15 +355,15 @@ def test_12_the_client_cancels_a_query_whose_server_limit_was_lifted(services, c
     from billing_readiness.hooks.clickhouse import ClickHouseHook, ClickHouseQueryError
     from billing_readiness.sql import Query
 
-    hook = ClickHouseHook("clickhouse_default", query_timeout_seconds=1, budget_seconds=60)
-    os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(
-        {"conn_type": "clickhouse", "host": "127.0.0.1", "port": services["clickhouse"], "login": "readiness",
+    hook = ClickHouseHook("clickhouse_native_default", query_timeout_seconds=1, budget_seconds=60)
+    os.environ["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps(
+        {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": services["clickhouse"], "login": "readiness",
          "password": os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7Qx2"), "schema": "system"})
     endless = Query("endless", "SELECT count() FROM system.numbers WHERE number % 7 = 8",
                     settings={"max_execution_time": 0})  # lifted: readonly=2 lets a query do that
     with pytest.raises(ClickHouseQueryError, match="ran past 6 s and was cancelled"):
         hook.run(endless)
-    del os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"]
+    del os.environ["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"]
 
 
 def clickhouse_pid() -> int:
@@ -381,7 +381,7 @@ def test_13_a_frozen_clickhouse_fails_each_check_within_its_budget_naming_the_co
         os.kill(pid, signal.SIGCONT)
     for check in ("usage_coverage", "invoice_immutability", "dashboard_latency"):
         message = refused(run, check)
-        assert "connection 'clickhouse_default'" in message and "stopped answering" in message, message
+        assert "connection 'clickhouse_native_default'" in message and "stopped answering" in message, message
     tries = {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances()}
     assert tries["check_usage_coverage"] == 1  # failed, not retried: waiting again would wait as long
 
@@ -430,11 +430,11 @@ def test_22_grafana_answering_something_else_is_named_with_uid_and_connection(ma
 
 def test_23_a_wrong_clickhouse_password_names_the_connection(make_sandbox, run_dag, monkeypatch):
     sb = make_sandbox("ch_password", large_events=5_000, medium_tenants=1, small_tenants=3)
-    conn = json.loads(os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
-    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps({**conn, "password": "not-the-password"}))
+    conn = json.loads(os.environ["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT", json.dumps({**conn, "password": "not-the-password"}))
     run = run_dag(sb)
     message = refused(run, "usage_coverage")
-    assert "refused connection 'clickhouse_default'" in message and "Fix the login, password" in message
+    assert "refused connection 'clickhouse_native_default'" in message and "Fix the login, password" in message
     assert "not-the-password" not in json.dumps(run.report)
 
 
@@ -454,10 +454,10 @@ def test_24_a_redis_authentication_error_is_permanent_and_names_the_connection(i
 def test_24_a_clickhouse_user_without_access_to_the_database_is_permanent_and_names_the_connection(
         make_sandbox, run_dag, monkeypatch):
     sb = make_sandbox("ch_walled", large_events=5_000, medium_tenants=1, small_tenants=3)
-    conn = json.loads(os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
-    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps({**conn, "login": "walled"}))  # system only
+    conn = json.loads(os.environ["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT", json.dumps({**conn, "login": "walled"}))  # system only
     run = run_dag(sb)
     message = refused(run, "usage_coverage")
-    assert f"refused connection 'clickhouse_default' the database '{sb.database}'" in message, message
+    assert f"refused connection 'clickhouse_native_default' the database '{sb.database}'" in message, message
     tries = {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances()}
     assert tries["check_usage_coverage"] == 1

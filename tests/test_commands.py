@@ -34,17 +34,17 @@ def test_connections_exported_as_the_readme_shows_are_used_as_written(services):
     from conftest import CH_PASSWORD, CH_PORT, REDIS_PORT
 
     exported = {
-        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({"conn_type": "clickhouse", "host": "127.0.0.1", "port": CH_PORT,
+        "AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT": json.dumps({"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": CH_PORT,
                                                        "login": "readiness", "password": CH_PASSWORD,
                                                        "schema": "m12_sandbox"}),
         "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT,
                                                   "extra": {"db": 0}}),
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "PYTHONPATH"}
-    shown = subprocess.run(["bash", "-c", "source scripts/env.sh && printf '%s\\n%s' \"$AIRFLOW_CONN_CLICKHOUSE_DEFAULT\" "
+    shown = subprocess.run(["bash", "-c", "source scripts/env.sh && printf '%s\\n%s' \"$AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT\" "
                             "\"$AIRFLOW_CONN_REDIS_DEFAULT\""], cwd=ROOT, env={**env, **exported},
                            capture_output=True, text=True, check=True).stdout.splitlines()
-    assert shown == [exported["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"], exported["AIRFLOW_CONN_REDIS_DEFAULT"]]
+    assert shown == [exported["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"], exported["AIRFLOW_CONN_REDIS_DEFAULT"]]
     out = subprocess.run(["bash", str(ROOT / "scripts" / "run-dag.sh")], cwd=ROOT, env={**env, **exported},
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

@@ -72,11 +72,11 @@ def test_connections_and_config_are_the_ones_the_dag_reads():
     conns = {k[len("AIRFLOW_CONN_"):].lower(): json.loads(v) for k, v in e.items() if k.startswith("AIRFLOW_CONN_")}
     for key in ("clickhouse", "redis", "quota_api", "grafana"):
         assert cfg["connections"][key] in conns, key
-    assert conns["clickhouse_default"]["host"] == "clickhouse" and conns["clickhouse_default"]["login"] == "readiness"
+    assert conns["clickhouse_native_default"]["host"] == "clickhouse" and conns["clickhouse_native_default"]["login"] == "readiness"
     assert conns["redis_default"]["host"] == "redis" and conns["quota_api_default"]["host"] == "quota-api"
     assert (conns["grafana_default"]["host"], conns["grafana_default"]["port"]) == ("grafana", 3000)
     assert conns["grafana_default"]["password"] == env("grafana")["GF_SECURITY_ADMIN_PASSWORD"]
-    assert conns["clickhouse_default"]["password"] == env("clickhouse")["CLICKHOUSE_READINESS_PASSWORD"]
+    assert conns["clickhouse_native_default"]["password"] == env("clickhouse")["CLICKHOUSE_READINESS_PASSWORD"]
     assert "8000" in " ".join(SERVICES["quota-api"]["command"]) and conns["quota_api_default"]["port"] == 8000
 
 

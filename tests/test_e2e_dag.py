@@ -89,12 +89,12 @@ def test_quota_api_that_does_not_enforce_fails_check_4(make_sandbox, quota_api, 
 
 def test_missing_clickhouse_connection_fails_the_checks_that_need_it(make_sandbox, run_dag, monkeypatch):
     sandbox = make_sandbox("e2e_noconn", large_events=5_000, medium_tenants=1, small_tenants=2)
-    monkeypatch.delenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT")
+    monkeypatch.delenv("AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT")
     run = run_dag(sandbox)
     assert run.state == "failed" and run.tasks["promote_to_m12_2"] == "failed"
     for check in ("usage_coverage", "invoice_immutability", "dashboard_latency", "quota_enforcement"):
         assert run.codes(check) == {"check_error"}
-        assert "'clickhouse_default'" in run.check(check)["findings"][0]["message"]
+        assert "'clickhouse_native_default'" in run.check(check)["findings"][0]["message"]
     # a missing connection is definite: failed on the first try, no retry
     assert {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances() if ti.task_id.startswith("check_")} == {
         task_id: 1 for task_id in CHECK_TASKS.values()}

@@ -12,7 +12,7 @@ from billing_readiness.sql import Query
 
 def ch_conn(monkeypatch, port=CH_PORT, database="default", conn_id="CH_TEST"):
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", json.dumps(
-        {"conn_type": "clickhouse", "host": "127.0.0.1", "port": port, "login": "default", "schema": database}))
+        {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": port, "login": "default", "schema": database}))
     return conn_id.lower()
 
 
@@ -58,3 +58,57 @@ def test_a_missing_connection_names_the_id_and_how_to_create_it():
     with pytest.raises(ConnectionMissing) as err:
         ClickHouseHook("clickhouse_missing").run(Query("ping", "SELECT 1"))
     assert "'clickhouse_missing'" in str(err.value) and "AIRFLOW_CONN_CLICKHOUSE_MISSING" in str(err.value)
+
+
+def native_conn(monkeypatch, conn_id: str, **fields) -> str:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(
+        {"conn_type": "clickhouse_native", "host": "127.0.0.1", "login": "default", "schema": "default", **fields}))
+    return conn_id
+
+
+ONE = Query("one", "SELECT 1 AS x", columns=("x",))
+
+
+def test_tls_settings_in_the_extras_reach_the_server(services, monkeypatch):
+    """The sandbox ClickHouse serves the native protocol over TLS too, with a certificate of its own CA."""
+    from conftest import CH_TLS_CA, CH_TLS_PORT
+
+    assert CH_TLS_CA.exists()
+    ok = native_conn(monkeypatch, "ch_tls", port=CH_TLS_PORT,
+                     extra={"secure": True, "verify": True, "ca_certs": str(CH_TLS_CA)})
+    assert ClickHouseHook(ok).run(ONE) == [{"x": 1}]
+    by_name = native_conn(monkeypatch, "ch_tls_name", port=CH_TLS_PORT,  # the form's names, as strings
+                          extra={"extra__clickhouse_native__secure": "true", "ca_certs": str(CH_TLS_CA),
+                                 "server_hostname": "localhost"})
+    assert ClickHouseHook(by_name).run(ONE) == [{"x": 1}]
+    unverified = native_conn(monkeypatch, "ch_tls_noverify", port=CH_TLS_PORT, extra={"secure": "true", "verify": "false"})
+    assert ClickHouseHook(unverified).run(ONE) == [{"x": 1}]
+    no_ca = native_conn(monkeypatch, "ch_tls_no_ca", port=CH_TLS_PORT, extra={"secure": True})
+    with pytest.raises(ClickHouseQueryError) as err:  # permanent: retrying will not make the certificate verify
+        ClickHouseHook(no_ca).run(ONE)
+    assert "connection 'ch_tls_no_ca'" in str(err.value) and "ca_certs" in str(err.value)
+    assert not is_transient(err.value)
+    wrong_name = native_conn(monkeypatch, "ch_tls_wrong_name", port=CH_TLS_PORT,
+                             extra={"secure": True, "ca_certs": str(CH_TLS_CA), "server_hostname": "ch.elsewhere"})
+    with pytest.raises(ClickHouseQueryError, match="TLS handshake"):
+        ClickHouseHook(wrong_name).run(ONE)
+
+
+def test_a_connection_made_for_the_official_clickhouse_provider_is_refused_naming_what_to_set(services, monkeypatch):
+    """apache-airflow-providers-clickhousedb's type 'clickhouse' is ClickHouse's HTTP interface: refused before
+    anything is sent, whether it points at the HTTP port (what the provider uses) or the native one."""
+    from conftest import CH_HTTP_PORT
+
+    for port in (CH_HTTP_PORT, CH_PORT):
+        monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps(
+            {"conn_type": "clickhouse", "host": "127.0.0.1", "port": port, "login": "default"}))
+        hook = ClickHouseHook("clickhouse_default")
+        with pytest.raises(CheckError) as err:
+            hook.run(ONE)
+        message = str(err.value)
+        assert "connection 'clickhouse_default'" in message and "apache-airflow-providers-clickhousedb" in message
+        assert "'clickhouse_native'" in message and "config connections.clickhouse" in message
+        assert hook.queries_sent == 0  # refused before anything was sent
+    native_on_http = native_conn(monkeypatch, "ch_on_http", port=8123)  # the default HTTP port: refused unsent
+    with pytest.raises(CheckError, match="HTTP port"):
+        ClickHouseHook(native_on_http).run(ONE)

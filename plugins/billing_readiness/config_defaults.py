@@ -6,7 +6,7 @@ from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "connections": {
-        "clickhouse": "clickhouse_default",
+        "clickhouse": "clickhouse_native_default",
         "redis": "redis_default",
         "quota_api": "quota_api_default",
         "alerts": None,  # an HTTP connection to a Slack-compatible webhook; None: alerts are logged

@@ -43,7 +43,7 @@ class RowsClickHouse:
                 for _ in range(repetitions)]
 
     def source_id(self):
-        return "clickhouse_default/db"
+        return "clickhouse_native_default/db"
 
     def describe(self):
         return "ch:9000/db"

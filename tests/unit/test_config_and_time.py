@@ -15,7 +15,7 @@ def test_defaults_are_the_m12_1_names():
     cfg = load_config()
     assert cfg["usage_events"]["table"] == "usage_events"
     assert cfg["usage_daily"]["total_cost_usd"] == "total_cost_usd"
-    assert cfg["connections"]["clickhouse"] == "clickhouse_default"
+    assert cfg["connections"]["clickhouse"] == "clickhouse_native_default"
     assert cfg["quota"]["tenant_header"] == "X-Tenant-ID"
 
 

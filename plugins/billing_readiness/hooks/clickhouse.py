@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from billing_readiness import clickhouse_connection as conn_rules
 from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.hooks.connections import get_connection
 from billing_readiness.sql import Query
@@ -44,11 +45,28 @@ def _network_errors():
     return (errors.NetworkError, errors.SocketTimeoutError, EOFError, OSError)
 
 
+def _tls_failure(exc: BaseException) -> str | None:
+    """The TLS error behind a network error (a certificate that does not verify: permanent, not retried)."""
+    import ssl
+
+    seen = exc
+    for _ in range(5):
+        if isinstance(seen, ssl.SSLError):
+            return str(seen)[:200]
+        seen = seen.__cause__ or seen.__context__
+        if seen is None:
+            break
+    text = str(exc)  # clickhouse-driver re-raises the ssl error as a NetworkError with only its message
+    return text[:200] if "CERTIFICATE_VERIFY_FAILED" in text or "[SSL" in text else None
+
+
 class ClickHouseHook(BaseHook):
     conn_name_attr = "clickhouse_conn_id"
-    default_conn_name = "clickhouse_default"
-    conn_type = "clickhouse"
-    hook_name = "ClickHouse"
+    default_conn_name = conn_rules.DEFAULT_CONN_ID
+    conn_type = conn_rules.CONN_TYPE  # not "clickhouse": that is the official provider's HTTP connection
+    hook_name = "ClickHouse (native protocol)"
+
+    # The connection form (fields, labels) is declared in provider_info.py, as Airflow 3 reads it.
 
     def __init__(self, clickhouse_conn_id: str = default_conn_name, query_timeout_seconds: int = 120,
                  settings: dict[str, Any] | None = None, budget_seconds: float | None = None):
@@ -66,7 +84,11 @@ class ClickHouseHook(BaseHook):
 
     def _connection(self):
         if self._conn is None:
-            self._conn = get_connection(self.clickhouse_conn_id, "clickhouse", "the ClickHouse checks")
+            conn = get_connection(self.clickhouse_conn_id, "clickhouse", "the ClickHouse checks")
+            why = conn_rules.refusal(self.clickhouse_conn_id, conn.conn_type, conn.port)
+            if why:
+                raise CheckError(why)
+            self._conn = conn
         return self._conn
 
     @property
@@ -79,14 +101,20 @@ class ClickHouseHook(BaseHook):
 
     def describe(self) -> str:
         c = self._connection()
-        return f"{c.host}:{c.port or 9000}/{self.database}"
+        try:
+            secure = conn_rules.flag(conn_rules.extras(c.extra_dejson).get("secure"), False)
+        except ValueError:
+            secure = False
+        return f"{c.host}:{c.port or (9440 if secure else 9000)}/{self.database}"
 
     def socket_timeouts(self) -> tuple[float, float]:
         """(connect, send/receive) seconds: the connection's extras, else 10 s and the query timeout + 30 s; read once."""
         if self._socket_timeouts is None:
-            extra = self._connection().extra_dejson
-            self._socket_timeouts = (float(extra.get("connect_timeout", 10)),
-                                     float(extra.get("send_receive_timeout", self.query_timeout_seconds + 30)))
+            try:
+                self._socket_timeouts = conn_rules.timeouts(self._connection().extra_dejson,
+                                                            self.query_timeout_seconds)
+            except (TypeError, ValueError) as exc:
+                raise CheckError(f"connection '{self.clickhouse_conn_id}': extra {exc}") from None
         return self._socket_timeouts
 
     def new_client(self):
@@ -94,21 +122,15 @@ class ClickHouseHook(BaseHook):
         from clickhouse_driver import Client
 
         c = self._connection()
-        extra = c.extra_dejson
+        try:
+            kwargs = conn_rules.client_kwargs(self.clickhouse_conn_id, c.host, c.port, c.login, c.password,
+                                              self.database, c.extra_dejson, self.query_timeout_seconds)
+        except ValueError as exc:
+            raise CheckError(str(exc)) from None
         connect_timeout, send_receive_timeout = self.socket_timeouts()
-        return Client(
-            host=c.host or "localhost",
-            port=int(c.port or (9440 if extra.get("secure") else 9000)),
-            user=c.login or "default",
-            password=c.password or "",
-            database=self.database,
-            secure=bool(extra.get("secure", False)),
-            verify=bool(extra.get("verify", True)),
-            connect_timeout=connect_timeout,
-            send_receive_timeout=send_receive_timeout,
-            client_name="billing-readiness",
-            settings={**self.settings, "readonly": 2, "max_execution_time": self.query_timeout_seconds},
-        )
+        kwargs.update(connect_timeout=connect_timeout, send_receive_timeout=send_receive_timeout)
+        return Client(**kwargs, client_name="billing-readiness",
+                      settings={**self.settings, "readonly": 2, "max_execution_time": self.query_timeout_seconds})
 
     def get_conn(self):
         if self._client is None:
@@ -187,6 +209,13 @@ class ClickHouseHook(BaseHook):
                 refused = self._database_refused()
                 if refused:
                     raise refused from None
+            tls = _tls_failure(exc)
+            if tls:
+                raise ClickHouseQueryError(
+                    f"ClickHouse at {self.describe()}: the TLS handshake of connection '{self.clickhouse_conn_id}' "
+                    f"failed ({tls}). Set its extra ca_certs to the CA file that signed the server's certificate "
+                    "(server_hostname if the certificate names another host), or secure=false on the plain "
+                    "native port") from None
             raise self._unavailable(query, exc) from exc
         self._answered = True
         return query.named_rows([name for name, _ in columns], rows)

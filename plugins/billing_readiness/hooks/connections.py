@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from airflow.sdk import BaseHook
 
+from billing_readiness import clickhouse_connection
 from billing_readiness.errors import CheckError
 
 EXAMPLES = {
-    "clickhouse": '{"conn_type": "clickhouse", "host": "ch.internal", "port": 9000, "login": "readiness", '
-    '"password": "...", "schema": "default"}',
+    "clickhouse": clickhouse_connection.EXAMPLE,
     "redis": '{"conn_type": "redis", "host": "redis.internal", "port": 6379, "extra": {"db": 0}}',
     "http": '{"conn_type": "http", "host": "api.internal", "port": 443, "schema": "https"}',
 }

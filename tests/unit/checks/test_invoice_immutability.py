@@ -211,7 +211,7 @@ def test_check_2_first_run_records_a_baseline_and_writes_the_csv():
     ch = invoice_clickhouse()
     result = inv.CHECK.run(StandInServices(ch), context())
     assert result.passed and result.metrics["month"] == "2025-02"  # NOW is 2025-03-10: last closed month
-    key = inv.baseline_key("clickhouse_default/db", context().cfg, Month.parse("2025-02"))
+    key = inv.baseline_key("clickhouse_native_default/db", context().cfg, Month.parse("2025-02"))
     assert result.record.key == key == result.details.baseline_variable
     assert result.record.value["lines"]["a"]["exact_cost_usd"] == "1.500000000"
     assert [(a.filename, a.text.splitlines()[1]) for a in result.artifacts] == [
@@ -250,7 +250,7 @@ def test_a_baseline_edited_outside_the_dag_fails_naming_the_variable():
 
 @pytest.mark.parametrize("value", [[], "totals", {"month": "2025-02"}, {"lines": "x"}])
 def test_a_baseline_variable_that_is_not_a_baseline_is_an_error_naming_it(value):
-    key = inv.baseline_key("clickhouse_default/db", context().cfg, Month.parse("2025-02"))
+    key = inv.baseline_key("clickhouse_native_default/db", context().cfg, Month.parse("2025-02"))
     with pytest.raises(CheckError, match=f"baseline Variable '{key}'"):
         inv.CHECK.run(StandInServices(invoice_clickhouse(), baselines={key: value}), context())
 
