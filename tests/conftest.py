@@ -304,23 +304,23 @@ def assert_check_3_timed_alone(task_instances):
 
 
 FIFTH_IMPORT = "import fifth_check  # check 5 (tests only)\n"
-FIFTH_LINE = "    fifth_check.CHECK,  # check 5 (tests only): plan limits\n"
+SHIPPED_LINE = "dag = build()\n"
+FIFTH_LINE = 'dag = build("billing_readiness_5", checks=[*CHECKS, fifth_check.CHECK])  # plus check 5\n'
 
 
 @pytest.fixture(scope="session")
 def five_check_dag(airflow_db, tmp_path_factory):
-    """The DAG file with tests/fifth_check.py added as the DAG file says a check is added: its import and one
-    line in CHECKS (and a test-only dag id)."""
+    """The shipped DAG file with tests/fifth_check.py added as a deployment adds a check of its own: its import,
+    and the package's CHECKS plus it in build() (with a test-only dag id). Nothing in the package changes."""
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
     source = (ROOT / "dags" / "billing_readiness_dag.py").read_text()
-    anchor = "    quota_enforcement.CHECK,  # check 4: quota enforcement\n"
-    imports = "from billing_readiness.params import dag_params\n"
-    assert anchor in source and imports in source
+    imports = "from billing_readiness.dag import build\n"
+    assert SHIPPED_LINE in source and imports in source
     folder = tmp_path_factory.mktemp("dags")
-    copy = source.replace(anchor, anchor + FIFTH_LINE).replace(imports, imports + FIFTH_IMPORT).replace(
-        'dag_id="billing_readiness"', 'dag_id="billing_readiness_5"')
-    assert len(copy.splitlines()) == len(source.splitlines()) + 2  # two lines added (and a test-only dag id)
+    copy = source.replace(SHIPPED_LINE, FIFTH_LINE).replace(
+        imports, "from billing_readiness.dag import CHECKS, build\n" + FIFTH_IMPORT)
+    assert len(copy.splitlines()) == len(source.splitlines()) + 1  # one line added, two changed
     (folder / "billing_readiness_5.py").write_text(copy)
     bag = DagBag(dag_folder=str(folder))
     assert not bag.import_errors, bag.import_errors

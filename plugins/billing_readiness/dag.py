@@ -1,0 +1,103 @@
+"""The readiness DAG as the package builds it: `dag = build()` in a file of the DAGs folder is the whole DAG
+(dags/billing_readiness_dag.py is that file). The checks, one package each under billing_readiness/checks/,
+are listed in CHECKS: adding one is a package and a line there; the tasks, the form's params, the gate, the
+report and the alerts follow from the list. Nothing here runs a query: tasks import what they need when they run.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
+
+CHECKS = [
+    usage_coverage.CHECK,  # check 1: ClickHouse data accuracy
+    invoice_immutability.CHECK,  # check 2: immutable cost storage
+    dashboard_latency.CHECK,  # check 3: dashboard performance
+    quota_enforcement.CHECK,  # check 4: quota enforcement
+]
+
+DOC_MD = """
+### billing_readiness: is M12.1 usage metering ready for automated billing (M12.2)?
+
+Checks 1, 2 and 4 run in parallel against the metering system, check 3 (which
+times the dashboard) right after them, so it never measures the gate's own load;
+**`promote_to_m12_2` promotes only when every check passes** and is a final task, so a
+failed, skipped or crashed check fails the run. `readiness_report` runs whatever
+happened and writes the report (JSON, Markdown, HTML) with every check's numbers and evidence.
+
+| task | checks | if it fails |
+|---|---|---|
+| `check_usage_coverage` | every active tenant has usage on every day since its first usage; rollups agree with raw events up to now; ingestion is live; costs are finite; no duplicate event ids | wrong or missing invoice lines |
+| `check_invoice_immutability` | nothing ingested into or mutated in the last closed month after the fact; its invoice regenerates to the same totals (±$0.01), now and in every later run | billing disputes when prices change |
+| `check_dashboard_latency` | the largest tenant's dashboard loads in under the threshold (p95) | customers cannot verify invoices |
+| `check_quota_enforcement` | with the probe quota at 10 (then 7), request 11 (then 8) gets HTTP 429, also under concurrency | runaway usage nobody pays for |
+
+Connections: `clickhouse_native_default` (type clickhouse_native), `redis_default`, `quota_api_default`.
+Names of tables, columns, keys and endpoints: Variable `billing_readiness_config` (docs/operations.md).
+"""
+
+GATE_DOC = ("The gate (all_done, final task): promotes M12.1 to M12.2 only when every check handed over a passing "
+            "verdict (a failed, skipped or crashed check fails it, and the run), and relaxed params only where config "
+            "`promotion.allow_relaxed` allows; then updates the Asset `m12_1_ready_for_billing` (which schedules "
+            "M12.2) and sends the promotion notice.")
+REPORT_DOC = ("Writes the readiness report (JSON, Markdown, HTML) whatever the checks' outcome (all_done). "
+              "It does not decide promotion and does not colour the run.")
+
+
+def build(dag_id: str = "billing_readiness", checks: list | None = None, *, schedule: str | None = None,
+          timezone: str | None = None, **dag_kwargs: Any):
+    """The readiness DAG: one task per check (check_<id>) fanning in to the final gate `promote_to_m12_2`, and
+    the report. `schedule`: a cron expression, or "none" for manual runs only (default: environment
+    BILLING_READINESS_SCHEDULE, else nightly at 03:00); `timezone` the cron's (BILLING_READINESS_TIMEZONE, else
+    UTC). Other keyword arguments go to the DAG (tags, owner links, ...)."""
+    import pendulum
+    from airflow.sdk import DAG
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    from billing_readiness.notifiers import PROMOTION, REFUSED, ReadinessNotifier
+    from billing_readiness.operators import (
+        PromotionGateOperator, ReadinessCheckOperator, ReadinessReportOperator, after_the_others,
+    )
+    from billing_readiness.param_formats import register as register_param_formats
+    from billing_readiness.params import dag_params
+
+    checks = list(CHECKS if checks is None else checks)
+    schedule = schedule or os.environ.get("BILLING_READINESS_SCHEDULE", "0 3 * * *")
+    timezone = timezone or os.environ.get("BILLING_READINESS_TIMEZONE", "UTC")
+    register_param_formats()  # NaN and infinities refused where the run is created
+    kwargs: dict[str, Any] = {
+        "description": "Nightly gate: is M12.1 usage metering trustworthy enough to switch on M12.2 billing?",
+        "doc_md": DOC_MD,
+        "schedule": None if schedule.lower() == "none" else CronTriggerTimetable(
+            schedule, timezone=pendulum.timezone(timezone)),
+        "start_date": pendulum.datetime(2025, 1, 1, tz=timezone),
+        "catchup": False,
+        "max_active_runs": 1,  # overlapping runs would fight over the quota probe tenant
+        "dagrun_timeout": timedelta(hours=2),
+        "params": dag_params(checks),
+        "tags": ["billing", "readiness", "m12"],
+        "default_args": {
+            "owner": "data-platform",
+            # One alert per failed check (task-level callbacks: DAG-level failure callbacks do not fire
+            # reliably in Airflow 3, apache/airflow#63374). The gate and report do not alert.
+            "on_failure_callback": [ReadinessNotifier()],
+        },
+    }
+    kwargs.update(dag_kwargs)
+    with DAG(dag_id=dag_id, **kwargs) as dag:
+        # One task per check (task id check_<id>); the check's module documents it (doc_md).
+        tasks = [ReadinessCheckOperator(check=check) for check in checks]
+        after_the_others(tasks)  # check 3 times the dashboard only once the other checks left ClickHouse alone
+        promote = PromotionGateOperator(
+            task_id="promote_to_m12_2", checks=tasks, doc_md=GATE_DOC,
+            # alerts when no check alert says why (a check skipped or without a result, relaxed params refused)
+            on_failure_callback=[ReadinessNotifier(kind=REFUSED)],
+            on_success_callback=[ReadinessNotifier(kind=PROMOTION)],
+        )
+        report = ReadinessReportOperator(task_id="readiness_report", checks=tasks, on_failure_callback=None,
+                                         doc_md=REPORT_DOC)
+        tasks >> promote
+        tasks >> report
+    return dag
