@@ -1,89 +1,155 @@
-"""docker-compose.yaml agrees with the DAG: the official Airflow 3 shape, a healthcheck on every long-running
-service, dags/ and plugins/ mounted, the connection ids and config the DAG reads, and the Grafana dashboard
-that check 3 times provisioned from the same file. There is no Docker engine here: Debian's docker-compose
-validates the file offline, and this test reads it."""
+"""docker-compose.yaml agrees with the DAG: the official Airflow 3 shape with one Fernet key and one config for
+every Airflow container, a healthcheck (with timeout and start period) on every long-running service, the
+package installed in the image, the connection ids and config the DAG reads, a service-account token for
+check 3, and the Grafana dashboard that check 3 times provisioned from the same file, on pinned images.
+There is no Docker engine here: Debian's docker-compose resolves the file offline (with the .env that
+scripts/compose-env.sh writes), and this test reads what it resolved."""
 import json
 import re
 import shutil
 import subprocess
 
+import pytest
 import yaml
 
 from conftest import ROOT
 from billing_readiness.config import load_config
 
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
-SERVICES = COMPOSE["services"]
 AIRFLOW = {"airflow-apiserver": "api-server", "airflow-scheduler": "scheduler", "airflow-dag-processor": "dag-processor",
            "airflow-triggerer": "triggerer"}
-ONE_SHOT = {"airflow-init", "seed"}
+ONE_SHOT = {"airflow-init", "seed", "grafana-token"}
 DASHBOARD = json.loads((ROOT / "m12_1_sandbox" / "grafana" / "tenant-usage-dashboard.json").read_text())
+RAW = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
 
 
-def with_defaults(text: str) -> str:
-    """${VAR:-default} as compose fills it in with no .env."""
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", text)
+def raw_volumes(service: str) -> list[str]:
+    """The file's own volume lines (anchors merged), without comments."""
+    return [v.split("  #")[0].strip() for v in RAW["services"][service].get("volumes", [])]
 
 
-def env(service: str) -> dict:
-    return {k: with_defaults(str(v)) for k, v in SERVICES[service]["environment"].items()}
-
-
-def test_docker_compose_validates_the_file():
+def compose(*args, env_file=None):
     binary = shutil.which("docker-compose")
     assert binary, "Debian's docker-compose validates the file (scripts/setup.sh installs it for the tests)"
-    out = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yaml"), "config", "-q"], capture_output=True,
-                         text=True, cwd=ROOT)
+    cmd = [binary, *(["--env-file", str(env_file)] if env_file else []), "-f", str(ROOT / "docker-compose.yaml"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def dotenv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "compose-env.sh"), str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+    again = subprocess.run(["bash", str(ROOT / "scripts" / "compose-env.sh"), str(path)], capture_output=True, text=True)
+    assert again.returncode != 0 and "exists" in again.stderr  # never overwrites the key that decrypts the DB
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#")), path
 
 
-def test_the_official_airflow_3_shape():
-    assert set(SERVICES) == {"postgres", "airflow-init", *AIRFLOW, "clickhouse", "redis", "quota-api", "seed", "grafana"}
+@pytest.fixture(scope="module")
+def resolved(dotenv):
+    out = compose("config", env_file=dotenv[1])
+    assert out.returncode == 0, out.stderr
+    return yaml.safe_load(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def services(resolved):
+    return resolved["services"]
+
+
+def env(services, service: str) -> dict:
+    return {k: str(v) for k, v in services[service]["environment"].items()}
+
+
+def test_compose_refuses_to_start_without_the_env_file_naming_the_command():
+    out = compose("config", "-q")
+    assert out.returncode != 0 and "scripts/compose-env.sh" in out.stderr
+
+
+def test_every_airflow_container_shares_one_fernet_key_and_one_config(services, dotenv):
+    from cryptography.fernet import Fernet
+
+    values, _ = dotenv
+    Fernet(values["AIRFLOW_FERNET_KEY"].encode())  # a valid key
+    for name in [*AIRFLOW, "airflow-init", "grafana-token"]:
+        e = env(services, name)
+        assert e.get("AIRFLOW__CORE__FERNET_KEY") == values["AIRFLOW_FERNET_KEY"], name
+        assert e.get("AIRFLOW_CONFIG") == "/opt/airflow/config/airflow.cfg", name
+    for name in [*AIRFLOW, "airflow-init"]:
+        assert "airflow-config:/opt/airflow/config" in raw_volumes(name), name
+
+
+def test_the_official_airflow_3_shape(services):
+    assert set(services) == {"postgres", "airflow-init", *AIRFLOW, "clickhouse", "redis", "quota-api", "seed",
+                             "grafana", "grafana-token"}
     for service, command in AIRFLOW.items():
-        assert SERVICES[service]["command"] == command
-        assert SERVICES[service]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
-        assert SERVICES[service]["depends_on"]["postgres"]["condition"] == "service_healthy"
-        e = env(service)
+        assert services[service]["command"] in (command, [command])
+        assert services[service]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+        assert services[service]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        e = env(services, service)
         assert e["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
         assert e["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:")
-        volumes = SERVICES[service]["volumes"]
-        assert "./dags:/opt/airflow/dags" in volumes and "./plugins:/opt/airflow/plugins" in volumes
-        assert SERVICES[service]["build"]["dockerfile"] == "docker/airflow.Dockerfile"
-    assert "airflow db migrate" in SERVICES["airflow-init"]["command"][1]
+        mounts = {v.split(":")[1] for v in raw_volumes(service)}
+        assert "/opt/airflow/dags" in mounts and "/opt/airflow/plugins" not in mounts  # the package is installed
+        assert services[service]["build"]["dockerfile"] == "docker/airflow.Dockerfile"
+    assert services["airflow-scheduler"]["depends_on"]["grafana-token"]["condition"] == "service_completed_successfully"
+    init = RAW["services"]["airflow-init"]
+    script = init["command"][1]
+    assert "/entrypoint airflow version" in script and "/entrypoint airflow config list" in script
+    assert init["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
+    assert "printf" not in script and "json.dumps" in script  # the password file is written by a JSON encoder
     dockerfile = (ROOT / "docker" / "airflow.Dockerfile").read_text()
-    assert "FROM apache/airflow:3.3.2" in dockerfile and "-r /requirements.txt" in dockerfile
+    assert "FROM apache/airflow:3.3.2" in dockerfile and "-c /opt/billing-readiness/requirements.txt" in dockerfile
+    assert "pip install" in dockerfile and "plugins/billing_readiness" in dockerfile
 
 
-def test_every_long_running_service_has_a_healthcheck_and_one_shots_are_waited_for():
-    for name, service in SERVICES.items():
+def test_images_and_the_grafana_plugin_are_pinned_to_versions_that_fit_together(services):
+    for name, service in services.items():
+        image = service.get("image", "")
+        assert ":" in image and not image.endswith(":latest"), (name, image)
+    grafana = (ROOT / "docker" / "grafana.Dockerfile").read_text()
+    assert "FROM grafana/grafana:11.3.0" in grafana
+    assert "grafana cli plugins install grafana-clickhouse-datasource 4.3.2" in grafana
+    assert "GF_INSTALL_PLUGINS" not in env(services, "grafana")  # nothing downloaded at start
+
+
+def test_every_long_running_service_has_a_healthcheck_and_one_shots_are_waited_for(services):
+    for name, service in services.items():
         if name in ONE_SHOT:
             assert service.get("restart") == "no"
             assert any(s.get("depends_on", {}).get(name, {}).get("condition") == "service_completed_successfully"
-                       for s in SERVICES.values())
+                       for s in services.values())
         else:
-            assert service["healthcheck"]["test"], name
-    named = {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes", []) if not v.startswith(".")}
-    assert named <= set(COMPOSE["volumes"]) and "postgres-db" in named and "airflow-reports" in named
+            check = service["healthcheck"]
+            assert check["test"] and check["timeout"] and check["start_period"] and check["retries"], name
+    named = {v.split(":")[0] for s in RAW["services"].values() for v in s.get("volumes", []) if not v.startswith(".")}
+    assert named <= set(RAW["volumes"]) and "postgres-db" in named and "airflow-reports" in named
 
 
-def test_connections_and_config_are_the_ones_the_dag_reads():
-    e = env("airflow-scheduler")
+def test_connections_and_config_are_the_ones_the_dag_reads(services, dotenv):
+    values, _ = dotenv
+    e = env(services, "airflow-scheduler")
     cfg = load_config(e["AIRFLOW_VAR_BILLING_READINESS_CONFIG"])  # valid, as the checks will load it
     conns = {k[len("AIRFLOW_CONN_"):].lower(): json.loads(v) for k, v in e.items() if k.startswith("AIRFLOW_CONN_")}
-    for key in ("clickhouse", "redis", "quota_api", "grafana"):
+    for key in ("clickhouse", "redis", "quota_api"):
         assert cfg["connections"][key] in conns, key
-    assert conns["clickhouse_native_default"]["host"] == "clickhouse" and conns["clickhouse_native_default"]["login"] == "readiness"
+    ch = conns["clickhouse_native_default"]
+    assert (ch["conn_type"], ch["host"], ch["login"]) == ("clickhouse_native", "clickhouse", "readiness")
+    assert ch["password"] == values["CLICKHOUSE_READINESS_PASSWORD"] == env(services, "clickhouse")["CLICKHOUSE_READINESS_PASSWORD"]
     assert conns["redis_default"]["host"] == "redis" and conns["quota_api_default"]["host"] == "quota-api"
-    assert (conns["grafana_default"]["host"], conns["grafana_default"]["port"]) == ("grafana", 3000)
-    assert conns["grafana_default"]["password"] == env("grafana")["GF_SECURITY_ADMIN_PASSWORD"]
-    assert conns["clickhouse_native_default"]["password"] == env("clickhouse")["CLICKHOUSE_READINESS_PASSWORD"]
-    assert "8000" in " ".join(SERVICES["quota-api"]["command"]) and conns["quota_api_default"]["port"] == 8000
+    assert "8000" in " ".join(services["quota-api"]["command"]) and conns["quota_api_default"]["port"] == 8000
+    # Grafana: no admin password in any Airflow container; the token job stores the connection check 3 reads.
+    assert cfg["connections"]["grafana"] == "grafana_default" and "grafana_default" not in conns
+    for name in AIRFLOW:
+        assert values["GRAFANA_ADMIN_PASSWORD"] not in json.dumps(services[name]["environment"]), name
+    job = (ROOT / "docker" / "grafana_token.py").read_text()
+    assert '"/api/serviceaccounts"' in job and '"role": "Viewer"' in job and "/tokens" in job
+    assert 'CONN_ID = os.environ.get("GRAFANA_CONN_ID", "grafana_default")' in job
 
 
-def test_grafana_provisions_the_dashboard_check_3_reads():
-    cfg = load_config(env("airflow-scheduler")["AIRFLOW_VAR_BILLING_READINESS_CONFIG"])
+def test_grafana_provisions_the_dashboard_check_3_reads(services):
+    cfg = load_config(env(services, "airflow-scheduler")["AIRFLOW_VAR_BILLING_READINESS_CONFIG"])
     assert cfg["dashboard"]["grafana_uid"] == DASHBOARD["uid"]
-    volumes = SERVICES["grafana"]["volumes"]
+    volumes = RAW["services"]["grafana"]["volumes"]
     provider = yaml.safe_load((ROOT / "docker" / "grafana" / "provisioning" / "dashboards" / "m12.yaml").read_text())
     assert f"./m12_1_sandbox/grafana:{provider['providers'][0]['options']['path']}:ro" in volumes
     source = yaml.safe_load((ROOT / "docker" / "grafana" / "provisioning" / "datasources" / "clickhouse.yaml").read_text())
@@ -91,12 +157,11 @@ def test_grafana_provisions_the_dashboard_check_3_reads():
     uids = {t["datasource"]["uid"] for p in DASHBOARD["panels"] for t in p["targets"]}
     assert uids == {ds["uid"]} and ds["type"] == "grafana-clickhouse-datasource"
     assert ds["jsonData"]["host"] == "clickhouse" and ds["jsonData"]["defaultDatabase"] == "m12_sandbox"
-    assert "grafana-clickhouse-datasource" in env("grafana")["GF_INSTALL_PLUGINS"]
-    assert "--database" in SERVICES["seed"]["command"] and "m12_sandbox" in SERVICES["seed"]["command"]
+    assert "--database" in services["seed"]["command"] and "m12_sandbox" in services["seed"]["command"]
 
 
 def test_the_clickhouse_user_is_read_only():
     path = "docker/clickhouse/readiness-user.xml"
     xml = (ROOT / path).read_text()
     assert "<readonly>2</readonly>" in xml and 'from_env="CLICKHOUSE_READINESS_PASSWORD"' in xml
-    assert f"./{path}:/etc/clickhouse-server/users.d/readiness-user.xml:ro" in SERVICES["clickhouse"]["volumes"]
+    assert f"./{path}:/etc/clickhouse-server/users.d/readiness-user.xml:ro" in RAW["services"]["clickhouse"]["volumes"]
