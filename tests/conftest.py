@@ -21,6 +21,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
 LOCAL = ROOT / ".local"
 AIRFLOW_HOME = LOCAL / "test-airflow"
 CH_PORT = int(os.environ.get("SANDBOX_CH_TCP_PORT", 19000))
@@ -33,6 +40,9 @@ CH_PASSWORD = os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7
 
 os.environ.update(
     AIRFLOW_HOME=str(AIRFLOW_HOME),
+    # One Fernet key for this process and every Airflow process it starts, as in production: set before
+    # anything imports Airflow, which would otherwise run without one (Variables stored unencrypted).
+    AIRFLOW__CORE__FERNET_KEY=os.environ.get("AIRFLOW__CORE__FERNET_KEY") or _fernet_key(),
     AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
     AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
@@ -312,8 +322,6 @@ FIFTH_LINE = 'dag = build("billing_readiness_5", checks=[*CHECKS, fifth_check.CH
 def five_check_dag(airflow_db, tmp_path_factory):
     """The shipped DAG file with tests/fifth_check.py added as a deployment adds a check of its own: its import,
     and the package's CHECKS plus it in build() (with a test-only dag id). Nothing in the package changes."""
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
     source = (ROOT / "dags" / "billing_readiness_dag.py").read_text()
     imports = "from billing_readiness.dag import build\n"
     assert SHIPPED_LINE in source and imports in source
@@ -322,10 +330,16 @@ def five_check_dag(airflow_db, tmp_path_factory):
         imports, "from billing_readiness.dag import CHECKS, build\n" + FIFTH_IMPORT)
     assert len(copy.splitlines()) == len(source.splitlines()) + 1  # one line added, two changed
     (folder / "billing_readiness_5.py").write_text(copy)
+    return dag_from_folder(folder, "billing_readiness_5")
+
+
+def dag_from_folder(folder: Path, dag_id: str):
+    """The DAG `dag_id` parsed from a DAGs folder and known to the metadata DB, ready for dag.test()."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
     bag = DagBag(dag_folder=str(folder))
     assert not bag.import_errors, bag.import_errors
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-
     DagBundlesManager().sync_bundles_to_db()  # dag.test() runs only DAGs the DB knows, in a bundle it knows
     sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
-    return bag.dags["billing_readiness_5"]
+    return bag.dags[dag_id]

@@ -14,7 +14,7 @@ SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
 def alerting(sandbox, receiver, monkeypatch):
     sandbox.configure(connections={"alerts": "alerts_webhook"})
     monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "extra": {"path": "/services/T0/B0/x"}}))
+        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "password": "/services/T0/B0/x"}))
 
 
 def asset_events():
@@ -131,3 +131,83 @@ def test_the_html_report_shows_heat_map_latency_and_probe(make_sandbox, run_dag,
                    check=True, capture_output=True, timeout=120)
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a rendered page, not a blank one
+
+
+USER_NOTIFIERS_DAG = '''"""A deployment's own Airflow DAG file: the readiness DAG with its Slack and e-mail notifiers."""
+from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+from billing_readiness.dag import build
+from billing_readiness.notifiers import HTML, SUBJECT, TEXT
+
+dag = build("billing_readiness_notified", notifiers=[
+    SlackWebhookNotifier(slack_webhook_conn_id="slack_test", text=TEXT),
+    SmtpNotifier(smtp_conn_id="smtp_test", from_email="readiness@example.test", to="billing@example.test",
+                 subject=SUBJECT, html_content=HTML),
+])
+'''
+
+
+class Inbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps the messages it accepts."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        from conftest import _free_port
+
+        self.messages = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=_free_port())
+        self.controller.start()
+        self.port = self.controller.port
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler hook
+        import email
+        from email import policy
+
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def bodies(self) -> list[tuple[str, str]]:
+        return [(m["Subject"], m.get_body(preferencelist=("html", "plain")).get_content()) for m in self.messages]
+
+
+def test_the_users_slack_and_smtp_notifiers_get_the_same_alerts(make_sandbox, receiver, monkeypatch, tmp_path,
+                                                                  param_defaults, airflow_db):
+    """SlackWebhookNotifier posts to a webhook on loopback (real HTTP) and SmtpNotifier mails a real SMTP server,
+    each with the built-in alert's subject and body: the promotion, then a failed check with its reasons."""
+    from conftest import Run, dag_from_folder
+
+    inbox = Inbox()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_SLACK_TEST", json.dumps(
+            {"conn_type": "slackwebhook", "host": f"127.0.0.1:{receiver.port}", "schema": "http",
+             "password": "services/T1/B1/slack-secret"}))
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_TEST", json.dumps(
+            {"conn_type": "smtp", "host": "127.0.0.1", "port": inbox.port,
+             "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "readiness@example.test"}}))
+        folder = tmp_path / "dags"
+        folder.mkdir()
+        (folder / "notified.py").write_text(USER_NOTIFIERS_DAG)
+        dag = dag_from_folder(folder, "billing_readiness_notified")
+        sb = make_sandbox("user_notifiers", **SMALL)
+
+        ok = Run(dag.test(run_conf=param_defaults), sb)
+        assert ok.state == "success", ok.report["verdict"]
+        [posted] = receiver.received
+        assert posted["path"] == "/services/T1/B1/slack-secret" and "promoted to M12.2" in posted["json"]["text"]
+        [(subject, body)] = inbox.bodies()
+        assert subject == f"billing-readiness: M12.1 promoted to M12.2 ({ok.dagrun.run_id})"
+        assert str(ok.dir) in body
+
+        faults.add_active_tenant_without_usage(sb.execute, sb.database, "tenant-ghost")
+        failed = Run(dag.test(run_conf=param_defaults), sb)
+        assert failed.tasks["check_usage_coverage"] == "failed" and failed.tasks["promote_to_m12_2"] == "failed"
+        assert len(receiver.received) == 2 and len(inbox.messages) == 2  # one alert per failed check, no refusal
+        text = receiver.received[1]["json"]["text"]
+        subject, body = inbox.bodies()[1]
+        assert "Check 1: ClickHouse data accuracy failed" in text and "tenant-ghost" in text
+        assert subject == f"billing-readiness: Check 1: ClickHouse data accuracy failed, M12.1 not promoted ({failed.dagrun.run_id})"
+        assert "tenant-ghost" in body and "<li>" in body and str(failed.dir) in body and str(failed.dir) in text
+    finally:
+        inbox.controller.stop()

@@ -94,6 +94,9 @@ def test_a_baseline_cannot_reset_silently(make_sandbox, run_dag):
     nothing over it. Deleted after a promotion that held it: check 2 warns, compares the digest and records anew."""
     from cryptography.fernet import Fernet
 
+    from airflow.models.crypto import get_fernet
+
+    assert get_fernet().is_encrypted  # Variables are encrypted here, as in production (conftest sets the key)
     sb = make_sandbox("fr_baseline_reset", **SMALL)
     first, c = first_run(run_dag, sb)
     assert first.state == "success" and first.report["ready_for_billing"] is True

@@ -71,8 +71,7 @@ def test_an_unknown_key_in_the_runs_conf_is_refused(make_sandbox, run_dag):
 def test_a_skipped_check_fails_the_run_and_alerts(make_sandbox, param_defaults, receiver, monkeypatch, airflow_db,
                                                   tmp_path):
     """A check skipped from outside (marked skipped, a skipping upstream) has no result: the gate refuses."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from conftest import dag_from_folder
 
     sb = make_sandbox("gr_skip", **SMALL)
     alerting(sb, receiver, monkeypatch)
@@ -88,11 +87,7 @@ def test_a_skipped_check_fails_the_run_and_alerts(make_sandbox, param_defaults, 
         "    raise AirflowSkipException('skipped from outside the check')\n\n\n"
         'dag.get_task("check_invoice_immutability").execute = skipped_from_outside\n'))
     (folder / "skipping.py").write_text(copy)
-    bag = DagBag(dag_folder=str(folder))
-    assert not bag.import_errors, bag.import_errors
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
-    dag = bag.dags["billing_readiness_skip"]
+    dag = dag_from_folder(folder, "billing_readiness_skip")
     run = Run(dag.test(run_conf=param_defaults), sb)
     assert run.tasks["check_invoice_immutability"] == "skipped"
     assert run.tasks["promote_to_m12_2"] == "failed" and run.state == "failed"

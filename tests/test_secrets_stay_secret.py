@@ -49,7 +49,7 @@ def test_secrets_appear_nowhere(make_sandbox, run_dag, receiver, redis_user, san
     monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(
         {"conn_type": "http", "host": "127.0.0.1", "port": grafana_port, "password": GRAFANA_SECRET}))
     monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "extra": {"path": HOOK_SECRET}}))
+        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "password": HOOK_SECRET}))
     sb.configure(connections={"grafana": "grafana_test", "alerts": "alerts_webhook"},
                  dashboard={"grafana_uid": "m12-tenant-usage"})
     ok = run_dag(sb)
@@ -59,7 +59,7 @@ def test_secrets_appear_nowhere(make_sandbox, run_dag, receiver, redis_user, san
     failed = run_dag(sb)  # a failure alert too
     assert failed.state == "failed" and receiver.events("check_failed")
     monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps(  # the webhook down: the alert is logged
-        {"conn_type": "http", "host": "127.0.0.1", "port": _free_port(), "extra": {"path": HOOK_SECRET}}))
+        {"conn_type": "http", "host": "127.0.0.1", "port": _free_port(), "password": HOOK_SECRET}))
     unsent = run_dag(sb)
     logs = "".join(capfd.readouterr())
     assert "alert could not be sent to connection 'alerts_webhook' (webhook unreachable" in logs

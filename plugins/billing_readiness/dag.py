@@ -47,16 +47,18 @@ REPORT_DOC = ("Writes the readiness report (JSON, Markdown, HTML) whatever the c
 
 
 def build(dag_id: str = "billing_readiness", checks: list | None = None, *, schedule: str | None = None,
-          timezone: str | None = None, **dag_kwargs: Any):
+          timezone: str | None = None, notifiers: list | None = None, **dag_kwargs: Any):
     """The readiness DAG: one task per check (check_<id>) fanning in to the final gate `promote_to_m12_2`, and
     the report. `schedule`: a cron expression, or "none" for manual runs only (default: environment
     BILLING_READINESS_SCHEDULE, else nightly at 03:00); `timezone` the cron's (BILLING_READINESS_TIMEZONE, else
-    UTC). Other keyword arguments go to the DAG (tags, owner links, ...)."""
+    UTC). `notifiers`: Airflow notifiers (SlackWebhookNotifier, SmtpNotifier, ...) that get every alert beside the
+    built-in webhook, with the readiness message in their templates (notifiers.SUBJECT, TEXT, HTML). Other
+    keyword arguments go to the DAG (tags, owner links, ...)."""
     import pendulum
     from airflow.sdk import DAG
     from airflow.timetables.trigger import CronTriggerTimetable
 
-    from billing_readiness.notifiers import PROMOTION, REFUSED, ReadinessNotifier
+    from billing_readiness.notifiers import FAILURE, PROMOTION, REFUSED, callbacks
     from billing_readiness.operators import (
         PromotionGateOperator, ReadinessCheckOperator, ReadinessReportOperator, after_the_others,
     )
@@ -82,7 +84,7 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
             "owner": "data-platform",
             # One alert per failed check (task-level callbacks: DAG-level failure callbacks do not fire
             # reliably in Airflow 3, apache/airflow#63374). The gate and report do not alert.
-            "on_failure_callback": [ReadinessNotifier()],
+            "on_failure_callback": callbacks(FAILURE, notifiers),
         },
     }
     kwargs.update(dag_kwargs)
@@ -93,8 +95,8 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
         promote = PromotionGateOperator(
             task_id="promote_to_m12_2", checks=tasks, doc_md=GATE_DOC,
             # alerts when no check alert says why (a check skipped or without a result, relaxed params refused)
-            on_failure_callback=[ReadinessNotifier(kind=REFUSED)],
-            on_success_callback=[ReadinessNotifier(kind=PROMOTION)],
+            on_failure_callback=callbacks(REFUSED, notifiers),
+            on_success_callback=callbacks(PROMOTION, notifiers),
         )
         report = ReadinessReportOperator(task_id="readiness_report", checks=tasks, on_failure_callback=None,
                                          doc_md=REPORT_DOC)

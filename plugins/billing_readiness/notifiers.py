@@ -1,13 +1,17 @@
-"""Alerts through Airflow callbacks: one per failed check, and a notice when M12.1 is promoted.
+"""Alerts through Airflow callbacks: one per failed check, a notice when M12.1 is promoted, and one when the
+gate refuses without a check having said why.
 
-The target is the HTTP connection named by config 'connections.alerts' (a
-Slack-compatible incoming webhook: POST {"text": ..., "blocks": [...]} to the
-connection's extra "path", default "/"). With no alert connection, or when it
-cannot be read or reached, the message is logged instead. A broken config does
-not stop the alert: it is sent with the defaults and says what is wrong.
-For e-mail or the Slack provider, add their notifiers (SmtpNotifier,
-SlackWebhookNotifier) to the same callbacks. The messages themselves are built
-in alert_messages.py (imported when an alert fires, not when the DAG is parsed).
+The built-in ReadinessNotifier posts to the HTTP connection named by config 'connections.alerts': a
+Slack-compatible incoming webhook, POST {"text": ..., "blocks": [...]} to the path held in the connection's
+*password* (masked everywhere; a path in extra "path" still works, with a warning to move it). With no alert
+connection, or when it cannot be read or reached, the message is logged instead. A broken config does not
+stop the alert: it is sent with the defaults and says what is wrong.
+
+Any Airflow notifier gets the same message: `billing_readiness.dag.build(notifiers=[...])` wraps each in
+ForwardedAlert, which renders the notifier's templates with `billing_readiness` in the context (subject,
+text, html, reasons, run_id, log_url, report). E.g. SlackWebhookNotifier(text=TEXT) or
+SmtpNotifier(subject=SUBJECT, html_content=HTML). The messages are built in alert_messages.py (imported when
+an alert fires, not when the DAG is parsed).
 """
 from __future__ import annotations
 
@@ -19,24 +23,40 @@ from billing_readiness import VARIABLE_KEY
 
 from billing_readiness.alert_messages import FAILURE, PROMOTION, REFUSED
 
+KINDS = (FAILURE, PROMOTION, REFUSED)
+# Templates for any notifier's fields: the readiness message as ForwardedAlert puts it in the context.
+SUBJECT = "{{ billing_readiness.subject }}"
+TEXT = "{{ billing_readiness.text }}"
+HTML = "{{ billing_readiness.html }}"
+
 
 class ReadinessNotifier(BaseNotifier):
     """Sends a check-failure alert or a promotion notice (kind) to the alert webhook, or logs it."""
 
     def __init__(self, kind: str = FAILURE, alerts_conn_id: str | None = None, config_variable: str = VARIABLE_KEY):
         super().__init__()
-        if kind not in (FAILURE, PROMOTION, REFUSED):
+        if kind not in KINDS:
             raise ValueError(f"kind must be {FAILURE!r}, {PROMOTION!r} or {REFUSED!r}")
         self.kind = kind
         self.alerts_conn_id = alerts_conn_id
         self.config_variable = config_variable
 
-    def notify(self, context: Any) -> None:
-        from billing_readiness.alert_messages import BUILDERS
+    def message(self, context: Any) -> tuple[dict | None, dict]:
+        """(the readiness message for this kind, or None when there is nothing to say; the config)."""
+        from billing_readiness.alert_messages import BUILDERS, html_body
         from billing_readiness.config import variable_config_or_defaults
+        from billing_readiness.report import run_report_dir
 
         cfg, problem = variable_config_or_defaults(self.config_variable)
-        message = BUILDERS[self.kind](context, problem)
+        run_id = context.get("run_id") or context["ti"].run_id
+        report = str(run_report_dir(cfg, context["dag"].dag_id, run_id)) if context.get("dag") else ""
+        message = BUILDERS[self.kind](context, problem, report=report)
+        if message is not None:
+            message["html"] = html_body(message)
+        return message, cfg
+
+    def notify(self, context: Any) -> None:
+        message, cfg = self.message(context)
         if message is None:
             self.log.info("billing-readiness: no %s alert (the failed checks sent their own)", self.kind)
             return
@@ -51,8 +71,7 @@ class ReadinessNotifier(BaseNotifier):
         else:
             self.log.info("billing-readiness %s alert sent to connection '%s'", message["event"], conn_id)
 
-    @staticmethod
-    def _post(conn_id: str, message: dict) -> str | None:
+    def _post(self, conn_id: str, message: dict) -> str | None:
         """POST the message to the webhook; the error in words (never the webhook's secret path), or None."""
         from billing_readiness.hooks.connections import get_connection
         from billing_readiness.hooks.http_api import HttpApiHook
@@ -60,18 +79,58 @@ class ReadinessNotifier(BaseNotifier):
         from airflow.sdk.log import mask_secret
 
         try:
-            path = get_connection(conn_id, "http", "readiness alerts").extra_dejson.get("path", "/")
+            conn = get_connection(conn_id, "http", "readiness alerts")
         except Exception as exc:  # missing connection or a secrets backend error: alert to the log instead
             return f"connection unreadable: {type(exc).__name__}"
+        path = "/" + (conn.password or conn.extra_dejson.get("path") or "").strip().lstrip("/")
+        if not conn.password and conn.extra_dejson.get("path") not in (None, "", "/"):
+            self.log.warning("Alert connection '%s' keeps the webhook's secret path in extra 'path', which Airflow "
+                             "shows in the UI and CLI: move it to the connection's password", conn_id)
         if path not in ("", "/"):
             mask_secret(path)  # a webhook's path is its secret (Slack: /services/T.../B.../token)
         payload = {"text": message["text"],
                    "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message["text"]}}],
                    "metadata": {"event_type": message["event"],
                                 "event_payload": {k: v for k, v in message.items() if k != "text"}}}
-        resp = HttpApiHook(conn_id, timeout_seconds=10, purpose="readiness alerts").request("POST", path, json=payload)
+        hook = HttpApiHook(conn_id, timeout_seconds=10, purpose="readiness alerts", password_is_path=bool(conn.password))
+        resp = hook.request("POST", path, json=payload)
         if resp["status"] is None:
             return f"webhook unreachable: {resp['error'].split(':', 1)[0]}"
         if resp["status"] >= 300:
             return f"webhook answered HTTP {resp['status']}"
         return None
+
+
+class ForwardedAlert(ReadinessNotifier):
+    """Hands the readiness message of `kind` to any Airflow notifier (Slack, SMTP, PagerDuty, ...): the
+    notifier's template fields are rendered with `billing_readiness` (the message) in the context, so
+    SUBJECT, TEXT and HTML (or any `{{ billing_readiness.<key> }}`) carry what the built-in alert says.
+    A copy of the notifier is rendered each time: rendering is in place, and one alert must not become the
+    next one's text."""
+
+    def __init__(self, notifier: BaseNotifier, kind: str = FAILURE, config_variable: str = VARIABLE_KEY):
+        super().__init__(kind=kind, config_variable=config_variable)
+        if not callable(notifier):
+            raise TypeError(f"notifier must be an Airflow notifier (BaseNotifier), got {type(notifier).__name__}")
+        self.notifier = notifier
+
+    def notify(self, context: Any) -> None:
+        import copy
+
+        message, _ = self.message(context)
+        if message is None:
+            return
+        forwarded = dict(context)
+        forwarded["billing_readiness"] = message
+        try:
+            copy.deepcopy(self.notifier)(forwarded)
+        except Exception as exc:  # noqa: BLE001 - an alert channel down must not hide the others or the verdict
+            self.log.error("billing-readiness %s alert could not be sent through %s: %s\nThe alert:\n%s",
+                           self.kind, type(self.notifier).__name__, exc, message["text"])
+        else:
+            self.log.info("billing-readiness %s alert sent through %s", message["event"], type(self.notifier).__name__)
+
+
+def callbacks(kind: str, notifiers: list | None) -> list[BaseNotifier]:
+    """The callbacks for one kind of alert: the built-in one, and each of the user's notifiers with the same message."""
+    return [ReadinessNotifier(kind=kind), *(ForwardedAlert(n, kind=kind) for n in notifiers or [])]

@@ -46,8 +46,10 @@ class HttpApiHook(BaseHook):
     hook_name = "HTTP API (requests)"
 
     def __init__(self, http_conn_id: str = default_conn_name, timeout_seconds: float = 5.0,
-                 purpose: str = "the quota enforcement probe"):
+                 purpose: str = "the quota enforcement probe", password_is_path: bool = False):
         super().__init__()
+        # A webhook's connection keeps its secret path in the password (masked by Airflow): no auth from it.
+        self.password_is_path = password_is_path
         self.http_conn_id = http_conn_id
         self.purpose = purpose
         self.timeout_seconds = timeout_seconds
@@ -79,7 +81,9 @@ class HttpApiHook(BaseHook):
             session = requests.Session()
             session.headers.update(extra.get("headers", {}))
             session.verify = extra.get("verify", True)
-            if login and password:  # e.g. Grafana's admin login: HTTP basic auth
+            if self.password_is_path:
+                pass
+            elif login and password:  # e.g. Grafana's admin login: HTTP basic auth
                 session.auth = (login, password)
             elif password:  # a token: a Grafana service account, the quota API's admin token
                 session.headers["Authorization"] = f"Bearer {password}"
