@@ -66,6 +66,11 @@ def test_the_installed_package_runs_the_dag_to_a_promotion(installed, make_sandb
     assert [p for p in providers if p["package_name"] == "billing-readiness"], providers
     hooks = run([str(python), "-m", "airflow", "providers", "hooks", "-o", "json"], env=env, cwd=base).stdout
     assert "clickhouse_native" in hooks and "billing_readiness.hooks.clickhouse.ClickHouseHook" in hooks
+    form = run([str(python), "-c", "from airflow.providers_manager import ProvidersManager as P; "
+                "print(sorted(k for k in P().connection_form_widgets if 'clickhouse_native' in k))"],
+               env=env, cwd=base).stdout
+    for field in ("secure", "verify", "ca_certs", "server_hostname", "connect_timeout"):
+        assert f"extra__clickhouse_native__{field}" in form, form  # the connection form's fields
     notifiers = run([str(python), "-m", "airflow", "providers", "notifications", "-o", "json"], env=env, cwd=base).stdout
     assert "billing_readiness.notifiers.ReadinessNotifier" in notifiers
     test = subprocess.run([str(python), "-m", "airflow", "dags", "test", "billing_readiness"], env=env, cwd=base,
