@@ -1,5 +1,5 @@
 """A fifth, trivial readiness check that lives in the tests only: it proves that a check is one module
-(this one) plus its import and one line in the DAG's CHECKS list, and then shows up in the gate, the
+(this one) plus its import and one line in a DAG file (build(checks=[*CHECKS, it])), and then shows up in the gate, the
 report and the alerts.
 
 Check 5: every active tenant's plan has a positive daily query limit in tenant_quotas.

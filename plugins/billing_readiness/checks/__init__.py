@@ -5,6 +5,6 @@
     check 3  dashboard_latency     dashboard performance
     check 4  quota_enforcement     quota enforcement
 
-Each keeps the contract in `contract.py`; the DAG file lists them, and the
+Each keeps the contract in `contract.py`; billing_readiness.dag.CHECKS lists them, and the
 operators, the gate, the report and the alerts know them only through it.
 """

@@ -13,7 +13,7 @@ A check is one module (or package) defining a `Check` subclass and `CHECK`, its 
 - `parts()`: its Details dataclass and render module, which `markdown(result)` and `html(result)` use
   for its part of the report.
 
-The DAG file imports every check at parse time, and the scheduler parses it again and again: a check
+The DAG (billing_readiness.dag) imports every check at parse time, and the scheduler parses it again and again: a check
 module keeps its top level to its card (id, title, docstring, params) and imports its queries, verdict
 and render module inside the methods that use them (plain function-local imports).
 """
