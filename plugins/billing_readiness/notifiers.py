@@ -24,6 +24,7 @@ from billing_readiness import VARIABLE_KEY
 from billing_readiness.alert_messages import FAILURE, PROMOTION, REFUSED
 
 KINDS = (FAILURE, PROMOTION, REFUSED)
+MESSAGE_MEMO = "_billing_readiness_message"  # the message built for this callback context
 # Templates for any notifier's fields: the readiness message as ForwardedAlert puts it in the context.
 SUBJECT = "{{ billing_readiness.subject }}"
 TEXT = "{{ billing_readiness.text }}"
@@ -42,17 +43,23 @@ class ReadinessNotifier(BaseNotifier):
         self.config_variable = config_variable
 
     def message(self, context: Any) -> tuple[dict | None, dict]:
-        """(the readiness message for this kind, or None when there is nothing to say; the config)."""
+        """(the readiness message for this kind, or None when there is nothing to say; the config). Built once
+        per callback context: the built-in alert and every forwarded one share it (one config and XCom read)."""
         from billing_readiness.alert_messages import BUILDERS, html_body
         from billing_readiness.config import variable_config_or_defaults
         from billing_readiness.report import run_report_dir
 
+        memo = context.get(MESSAGE_MEMO) if isinstance(context, dict) else None
+        if memo is not None and memo[0] == (self.kind, self.config_variable):
+            return memo[1], memo[2]
         cfg, problem = variable_config_or_defaults(self.config_variable)
         run_id = context.get("run_id") or context["ti"].run_id
         report = str(run_report_dir(cfg, context["dag"].dag_id, run_id)) if context.get("dag") else ""
         message = BUILDERS[self.kind](context, problem, report=report)
         if message is not None:
             message["html"] = html_body(message)
+        if isinstance(context, dict):
+            context[MESSAGE_MEMO] = ((self.kind, self.config_variable), message, cfg)
         return message, cfg
 
     def notify(self, context: Any) -> None:

@@ -49,15 +49,9 @@ def _tls_failure(exc: BaseException) -> str | None:
     """The TLS error behind a network error (a certificate that does not verify: permanent, not retried)."""
     import ssl
 
-    seen = exc
-    for _ in range(5):
-        if isinstance(seen, ssl.SSLError):
-            return str(seen)[:200]
-        seen = seen.__cause__ or seen.__context__
-        if seen is None:
-            break
     text = str(exc)  # clickhouse-driver re-raises the ssl error as a NetworkError with only its message
-    return text[:200] if "CERTIFICATE_VERIFY_FAILED" in text or "[SSL" in text else None
+    tls = isinstance(exc, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text or "[SSL" in text
+    return text[:200] if tls else None
 
 
 class ClickHouseHook(BaseHook):
@@ -127,8 +121,6 @@ class ClickHouseHook(BaseHook):
                                               self.database, c.extra_dejson, self.query_timeout_seconds)
         except ValueError as exc:
             raise CheckError(str(exc)) from None
-        connect_timeout, send_receive_timeout = self.socket_timeouts()
-        kwargs.update(connect_timeout=connect_timeout, send_receive_timeout=send_receive_timeout)
         return Client(**kwargs, client_name="billing-readiness",
                       settings={**self.settings, "readonly": 2, "max_execution_time": self.query_timeout_seconds})
 
