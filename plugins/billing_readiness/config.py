@@ -96,9 +96,11 @@ _RANGES: list[tuple[str, Any, Any, str]] = [
      "at most a quarter of quota.window_seconds, so one wait gives the probe a fresh window, and at most 300 s, "
      "so it waits within the task's timeout"),
     ("quota.key_ttl_seconds", 60, 86400, "long enough to outlive the probe; a crash leaves nothing for longer"),
+    ("dashboard.screen_width_px", 320, 16384, "pixels"),
 ]
 # Strings with a fixed set of values.
-_CHOICES = {"promotion.allow_relaxed": ("never", "manual", "always"), "cost_values.negative": ("warn", "fail")}
+_CHOICES = {"promotion.allow_relaxed": ("never", "manual", "always"), "cost_values.negative": ("warn", "fail"),
+            "dashboard.mode": ("auto", "grafana", "direct")}
 
 
 def value_at(cfg: dict, key: str) -> Any:

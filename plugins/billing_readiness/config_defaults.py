@@ -104,6 +104,15 @@ DEFAULTS: dict[str, Any] = {
         "grafana_uid": None,
         "tenant_variable": "tenant",
         "panels": None,
+        # How the panels are timed: "grafana" (each panel through Grafana's POST /api/ds/query, as the browser
+        # loads it), "direct" (the panels' SQL, expanded as the plugin does, on the clickhouse connection), or
+        # "auto": through Grafana when connections.grafana and grafana_uid are set, else direct.
+        "mode": "auto",
+        # What a dashboard whose timezone is "browser" (or unset) is rounded in (now/d, now/w): an IANA name.
+        "browser_timezone": "UTC",
+        # The screen width the dashboard is drawn on: a panel's $__interval is its range over its width in
+        # pixels (unless the panel sets maxDataPoints), as in Grafana.
+        "screen_width_px": 1920,
     },
     "quota": {
         "probe_tenant_id": "readiness-probe",

@@ -120,6 +120,56 @@ class HttpApiHook(BaseHook):
         return {"status": resp.status_code, "headers": dict(resp.headers), "body": body, "error": None,
                 "elapsed_s": round(time.perf_counter() - started, 4)}
 
+    def _twin(self):
+        """Another session with this one's headers, auth and TLS settings (one per concurrent request)."""
+        import requests
+
+        base = self.get_conn()
+        twin = requests.Session()
+        twin.headers.update(base.headers)
+        twin.auth, twin.verify = base.auth, base.verify
+        return twin
+
+    def time_loads(self, requests_: list[tuple[str, str, Any]], repetitions: int, warmups: int = 1) -> list[dict]:
+        """POST each (name, path, json) at once, as a browser loads a dashboard's panels, warmups + repetitions
+        times. A load lasts until the last answer. Per request: the response (as `request` returns it) and
+        its name. A load in which a request failed is the last one: a failing panel is reported, not retried."""
+        import requests
+
+        sessions = [self._twin() for _ in requests_]
+
+        def one(i: int) -> dict[str, Any]:
+            name, path, body = requests_[i]
+            started = time.perf_counter()
+            try:
+                resp = sessions[i].post(self._base + path, json=body, timeout=self.timeout_seconds)
+            except requests.RequestException as exc:
+                return {"name": name, "status": None, "body": None, "elapsed_s": time.perf_counter() - started,
+                        "error": self.redact(f"{type(exc).__name__}: {exc}")[:200],
+                        "unreachable": isinstance(exc, requests.ConnectionError)}
+            try:
+                body = resp.json()
+            except ValueError:
+                body = self.redact(resp.text[:500])
+            return {"name": name, "status": resp.status_code, "body": body, "error": None,
+                    "elapsed_s": time.perf_counter() - started}
+
+        loads = []
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, len(requests_))) as pool:
+                for n in range(warmups + repetitions):
+                    started = time.perf_counter()
+                    answers = list(pool.map(one, range(len(requests_))))
+                    failed = any(a["status"] != 200 for a in answers)
+                    if n >= warmups or failed:
+                        loads.append({"load_s": time.perf_counter() - started, "answers": answers})
+                    if failed:
+                        break
+        finally:
+            for session in sessions:
+                session.close()
+        return loads
+
     def concurrently(self, count: int, method: str, path: str, **kwargs) -> list[dict[str, Any]]:
         """`count` identical requests at once (a thread each, released together)."""
         import threading

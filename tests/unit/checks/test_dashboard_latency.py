@@ -6,6 +6,7 @@ import pytest
 
 from billing_readiness.checks import dashboard_latency as dl
 from billing_readiness.checks.dashboard_latency import panels as dl_panels
+from billing_readiness.checks.dashboard_latency import queries as dl_queries
 from billing_readiness.checks.dashboard_latency import verdict as dl_verdict
 from billing_readiness.config import load_config
 from billing_readiness.errors import CheckError, ServiceUnavailable
@@ -56,14 +57,15 @@ LIMIT 2"""
 # --- verdict -------------------------------------------------------------------------------------------------------
 
 
-def test_dashboard_binding_never_pastes_the_tenant():
+def test_dashboard_values_are_pasted_as_grafana_pastes_them_and_a_quote_is_refused():
     panel = dl_panels.Panel("p", "SELECT 100 * x % 7 FROM usage_hourly WHERE tenant_id = '$tenant' AND $__timeFilter(hour)")
-    q = dl_panels.bind(panel, "tenant", "evil' OR 1=1 --", 100, 200)
-    assert "evil" not in q.sql and "%(tenant)s" in q.sql and "%%" in q.sql
-    assert "hour >= toDateTime(%(time_from)s)" in q.sql
-    assert "'evil\\' OR 1=1 --'" in q.render()
-    with pytest.raises(dl_panels.DashboardError, match="panel 'x'.*\\$region"):
-        dl_panels.bind(dl_panels.Panel("x", "SELECT 1 WHERE r = '$region'"), "tenant", "t", 0, 1)
+    q = dl_queries.bind(panel, "tenant", "acme-corp", 100, 200)
+    assert q.sql == ("SELECT 100 * x % 7 FROM usage_hourly WHERE tenant_id = 'acme-corp' "
+                     "AND hour >= toDateTime(100) AND hour <= toDateTime(200)") and q.render() == q.sql
+    with pytest.raises(dl_panels.DashboardError, match="panel 'p': variable 'tenant' has the value \"evil' OR 1=1 --\""):
+        dl_queries.bind(panel, "tenant", "evil' OR 1=1 --", 100, 200)
+    with pytest.raises(dl_panels.DashboardError, match="panel 'x': '\\$region' is no variable of the dashboard"):
+        dl_queries.bind(dl_panels.Panel("x", "SELECT 1 WHERE r = '$region'"), "tenant", "t", 0, 1)
 
 
 def test_dashboard_export_parsing_and_raw_table_flag():
@@ -107,10 +109,10 @@ def test_dashboard_verdicts():
 ])
 def test_a_panel_must_be_one_select(sql, problem):
     if problem is None:
-        assert dl_panels.bind(dl_panels.Panel("p", sql), "tenant", "t", 0, 1).sql
+        assert dl_queries.bind(dl_panels.Panel("p", sql), "tenant", "t", 0, 1).sql
     else:
         with pytest.raises(dl_panels.DashboardError, match=f"panel 'p' {problem}"):
-            dl_panels.bind(dl_panels.Panel("p", sql), "tenant", "t", 0, 1)
+            dl_queries.bind(dl_panels.Panel("p", sql), "tenant", "t", 0, 1)
 
 
 # --- run -----------------------------------------------------------------------------------------------------------
@@ -122,7 +124,8 @@ def test_check_3_grafana_comes_before_an_export_file_and_config(tmp_path):
     grafana = ScriptedApi(lambda n: 200, body={"dashboard": {**EXPORT, "panels": [dict(EXPORT["panels"][0], title="Live")]}})
     services = StandInServices(RowsClickHouse(TOP), http={"grafana_default": grafana})
     result = latency_run(services, connections={"grafana": "grafana_default"},
-                         dashboard={"grafana_uid": "u1", "export_file": str(export), "panels": []})
+                         dashboard={"grafana_uid": "u1", "export_file": str(export), "panels": [], "mode": "direct"})
+    assert result.metrics["mode"] == "direct" and result.details.mode == "direct"
     assert result.metrics["panel_source"] == "Grafana dashboard uid 'u1' (connection 'grafana_default')"
     assert [p.title for p in result.details.tenants[0].panels] == ["Live"]
     assert grafana.calls == [("GET", "/api/dashboards/uid/u1", {})]
@@ -131,25 +134,27 @@ def test_check_3_grafana_comes_before_an_export_file_and_config(tmp_path):
 def test_check_3_export_file_comes_before_config_panels_and_sets_the_time_range(tmp_path):
     export = tmp_path / "d.json"
     export.write_text(json.dumps(EXPORT))
-    panels, source, range_s = dl.dashboard_panels(StandInServices(), context(
+    board = dl.load_dashboard(StandInServices(), context(
         dashboard={"export_file": str(export), "panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg)
-    assert ([p.title for p in panels], source, range_s) == (["From export"], f"export file {export}", 6 * 3600)
-    config_only = dl.dashboard_panels(StandInServices(), context(dashboard={"panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg)
-    assert [p.title for p in config_only[0]] == ["cfg"] and config_only[1] == "config 'dashboard.panels'"
-    default = dl.dashboard_panels(StandInServices(), context().cfg)
-    assert len(default[0]) == 4 and default[1] == "M12.1 default panels"
+    assert ([p.title for p in board.panels], board.source) == (["From export"], f"export file {export}")
+    assert dl_panels.time_range_seconds(board.json) == 6 * 3600
+    config_only = dl.load_dashboard(StandInServices(), context(dashboard={"panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg)
+    assert [p.title for p in config_only.panels] == ["cfg"] and config_only.source == "config 'dashboard.panels'"
+    default = dl.load_dashboard(StandInServices(), context().cfg)
+    assert len(default.panels) == 4 and default.source == "M12.1 default panels"
+    assert dl_panels.time_range_seconds(default.json) == 24 * 3600
 
 
 def test_check_3_dashboard_source_errors_name_what_to_fix(tmp_path):
     bad = tmp_path / "not.json"
     bad.write_text("<html>")
     with pytest.raises(CheckError, match=f"config key 'dashboard.export_file': {bad} is not a JSON"):
-        dl.dashboard_panels(StandInServices(), context(dashboard={"export_file": str(bad)}).cfg)
+        dl.load_dashboard(StandInServices(), context(dashboard={"export_file": str(bad)}).cfg)
     with pytest.raises(CheckError, match="config key 'dashboard.panels' is empty"):
         latency_run(StandInServices(RowsClickHouse(TOP)), dashboard={"panels": []})
     denied = StandInServices(http={"g": ScriptedApi(lambda n: 401)})
     with pytest.raises(CheckError, match="HTTP 401 .*'dashboard.grafana_uid'"):
-        dl.dashboard_panels(denied, context(connections={"grafana": "g"}, dashboard={"grafana_uid": "u"}).cfg)
+        dl.load_dashboard(denied, context(connections={"grafana": "g"}, dashboard={"grafana_uid": "u"}).cfg)
     down = StandInServices(http={"g": ScriptedApi(lambda n: None)})
     with pytest.raises(ServiceUnavailable, match="Grafana \\(connection 'g'\\) unreachable"):
-        dl.dashboard_panels(down, context(connections={"grafana": "g"}, dashboard={"grafana_uid": "u"}).cfg)
+        dl.load_dashboard(down, context(connections={"grafana": "g"}, dashboard={"grafana_uid": "u"}).cfg)

@@ -37,18 +37,51 @@ DEFAULT_PANELS = [
 ]
 
 
+CLICKHOUSE = "grafana-clickhouse-datasource"  # the data source plugin whose macros check 3 reproduces
+GRID_COLUMNS = 24
+
+
 class DashboardError(CheckError):
     """The dashboard definition cannot be used; the message names the panel or file."""
 
 
 @dataclass(frozen=True)
 class Panel:
+    """One query of a dashboard panel (a target), with what Grafana needs to run it."""
+
     title: str
-    sql: str  # as Grafana holds it, with $tenant and macros
+    sql: str  # as Grafana holds it, with $variables and macros
+    datasource_type: str | None = CLICKHOUSE
+    datasource_uid: str | None = None
+    ref_id: str = "A"
+    group: str = ""  # the panel this query belongs to (Grafana runs a panel's queries in one request)
+    max_data_points: int | None = None
+    min_interval: str | None = None
+    width: int = GRID_COLUMNS // 2  # gridPos.w, of 24 columns
+    target: tuple = ()  # the saved target's other fields, as (key, JSON text) pairs
+
+    @property
+    def is_clickhouse(self) -> bool:
+        return self.datasource_type == CLICKHOUSE
+
+    def saved_target(self) -> dict:
+        return {k: json.loads(v) for k, v in self.target}
 
 
-def panels_from_export(export: dict | str, source: str = "dashboard export") -> list[Panel]:
-    """SQL panels of a Grafana dashboard JSON (the Export file, or the API's {"dashboard": ...})."""
+@dataclass(frozen=True)
+class Dashboard:
+    """What check 3 loads: the panels' queries, and the dashboard they come from (time, variables)."""
+
+    panels: list[Panel]
+    source: str
+    json: dict
+
+    @property
+    def title(self) -> str:
+        return str(self.json.get("title") or "")
+
+
+def _unwrap(export: dict | str, source: str) -> dict:
     if isinstance(export, str):
         try:
             data = json.loads(export)
@@ -61,6 +94,21 @@ def panels_from_export(export: dict | str, source: str = "dashboard export") -> 
         data = data["dashboard"]
     if not isinstance(data, dict) or not isinstance(data.get("panels"), list):
         raise DashboardError(f"{source}: not a Grafana dashboard (no 'panels' list)")
+    return data
+
+
+def _ref(ds) -> tuple[str | None, str | None]:
+    """A datasource reference as (type, uid): {"type", "uid"}, or an old export's name string."""
+    if isinstance(ds, dict):
+        return ds.get("type"), ds.get("uid")
+    if isinstance(ds, str) and ds:
+        return None, ds
+    return None, None
+
+
+def dashboard_from_export(export: dict | str, source: str = "dashboard export") -> Dashboard:
+    """A Grafana dashboard JSON (the Export file, or the API's {"dashboard": ...}) as check 3's Dashboard."""
+    data = _unwrap(export, source)
     panels: list[Panel] = []
 
     def walk(items, where):
@@ -70,70 +118,71 @@ def panels_from_export(export: dict | str, source: str = "dashboard export") -> 
             if p.get("type") == "row":
                 walk(p.get("panels") or [], f"{where}[{n}].panels")
                 continue
-            targets = [
-                t for t in (p.get("targets") or [])
-                if isinstance(t, dict) and not t.get("hide") and isinstance(t.get("rawSql") or t.get("query"), str)
-                and (t.get("rawSql") or t.get("query")).strip()
-            ]
+            targets = [t for t in (p.get("targets") or []) if isinstance(t, dict) and not t.get("hide")]
+            title = str(p.get("title") or f"panel {p.get('id', '?')}")
+            panel_type, panel_uid = _ref(p.get("datasource"))
             for i, target in enumerate(targets):
-                title = str(p.get("title") or f"panel {p.get('id', '?')}")
+                ds_type, ds_uid = _ref(target.get("datasource"))
+                if ds_uid is None or (ds_type, ds_uid) == (None, "-- Mixed --"):
+                    ds_type, ds_uid = ds_type or panel_type, panel_uid
+                sql = target.get("rawSql")
+                if ds_type is None and isinstance(sql, str):
+                    ds_type = CLICKHOUSE  # the plugin's own field: a ClickHouse query of the default data source
+                text = sql if isinstance(sql, str) else target.get("expr") or target.get("query") or ""
+                if not isinstance(text, str):
+                    text = json.dumps(text)
+                if ds_type == CLICKHOUSE and not text.strip():
+                    continue
                 suffix = f" [{target.get('refId', i)}]" if len(targets) > 1 else ""
-                panels.append(Panel(title + suffix, (target.get("rawSql") or target.get("query")).strip()))
+                rest = tuple((k, json.dumps(v)) for k, v in target.items()
+                             if k not in ("rawSql", "datasource", "refId", "hide"))
+                panels.append(Panel(
+                    title + suffix, text.strip(), ds_type, ds_uid, str(target.get("refId") or chr(65 + i)),
+                    f"{p.get('id', n)}:{title}", p.get("maxDataPoints"), p.get("interval") or None,
+                    int((p.get("gridPos") or {}).get("w") or GRID_COLUMNS // 2), rest))
 
     walk(data["panels"], "panels")
     if not panels:
-        raise DashboardError(f"{source}: no panel has a SQL target (targets[].rawSql or .query)")
-    return panels
+        raise DashboardError(f"{source}: no panel has a query (targets[].rawSql, .query or .expr)")
+    return Dashboard(panels, source, data)
 
 
-_RELATIVE = re.compile(r"^now-(\d+)([smhdw])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+def panels_from_export(export: dict | str, source: str = "dashboard export") -> list[Panel]:
+    """The queries of a Grafana dashboard JSON."""
+    return dashboard_from_export(export, source).panels
 
 
-def time_range_seconds(export: dict | str | None, default: int = 24 * 3600) -> int:
-    """The dashboard's relative time range ("time": {"from": "now-24h"}), in seconds, for $__timeFilter."""
-    data = json.loads(export) if isinstance(export, str) else (export or {})
-    data = data.get("dashboard", data) if isinstance(data, dict) else {}
-    m = _RELATIVE.fullmatch(str((data.get("time") or {}).get("from", "")))
-    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else default
+# The dashboard a config's panels (or the M12.1 default panels) stand for: the last 24 hours, in UTC.
+CONFIG_DASHBOARD = {"title": "configured panels", "time": {"from": "now-24h", "to": "now"}, "timezone": "utc"}
+
+
+def dashboard_from_config(items: list[dict] | None, source: str) -> Dashboard:
+    panels = [Panel(p["title"], p["sql"], group=p["title"]) for p in (items if items is not None else DEFAULT_PANELS)]
+    return Dashboard(panels, source, CONFIG_DASHBOARD)
 
 
 def panels_from_config(items: list[dict] | None) -> list[Panel]:
-    return [Panel(p["title"], p["sql"]) for p in (items if items is not None else DEFAULT_PANELS)]
+    return dashboard_from_config(items, "config").panels
 
 
-_MACRO_TIME_FILTER = re.compile(r"\$__timeFilter\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)")
-_LEFTOVER = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*|\[\[[A-Za-z_]")
+def time_range_seconds(export: dict | str | None, now=None) -> int:
+    """The length of the dashboard's saved time range at `now` (default: the current time), in seconds."""
+    import datetime as dt
+
+    from billing_readiness.checks.dashboard_latency.timerange import dashboard_range
+
+    data = json.loads(export) if isinstance(export, str) else (export or CONFIG_DASHBOARD)
+    data = data.get("dashboard", data) if "time" not in data else data
+    r = dashboard_range(data, now or dt.datetime.now(dt.timezone.utc))
+    return int(r.seconds)
 
 
 def single_select_problem(sql: str) -> str | None:
-    """Why a panel's SQL may not run (not one SELECT, a table function, a SETTINGS clause: sql_guard), or None."""
+    """Why a panel's SQL may not run (not one SELECT, a table function, a SETTINGS clause: sql_guard), or None.
+    The plugin's own `SETTINGS $__adHocFilters(...)` is no SETTINGS clause of the author's."""
     from billing_readiness.sql_guard import problem
 
-    return problem(sql)
-
-
-def bind(panel: Panel, variable: str, tenant: str, time_from: int, time_to: int) -> Query:
-    """The panel's SQL with $tenant as a parameter and Grafana's time macros expanded."""
-    problem = single_select_problem(panel.sql)
-    if problem:
-        raise DashboardError(f"panel '{panel.title}' {problem}: the check only runs read queries. SQL: {panel.sql}")
-    sql = panel.sql.replace("%", "%%")
-    v = re.escape(variable)
-    forms = [rf"'\$\{{{v}(:[a-z]+)?\}}'", rf"'\${v}\b'", rf"'\[\[{v}\]\]'", rf"\$\{{{v}(:[a-z]+)?\}}", rf"\${v}\b",
-             rf"\[\[{v}\]\]"]
-    for form in forms:
-        sql = re.sub(form, "%(tenant)s", sql)
-    sql = _MACRO_TIME_FILTER.sub(r"\1 >= toDateTime(%(time_from)s) AND \1 <= toDateTime(%(time_to)s)", sql)
-    sql = sql.replace("$__fromTime", "toDateTime(%(time_from)s)").replace("$__toTime", "toDateTime(%(time_to)s)")
-    sql = sql.replace("$__timeFrom()", "toDateTime(%(time_from)s)").replace("$__timeTo()", "toDateTime(%(time_to)s)")
-    left = _LEFTOVER.search(sql)
-    if left:
-        raise DashboardError(
-            f"panel '{panel.title}': unsupported Grafana variable or macro {left.group(0)!r} "
-            f"(supported: ${variable}, $__timeFilter(col), $__fromTime, $__toTime)"
-        )
-    return Query(panel.title, sql, {"tenant": tenant, "time_from": time_from, "time_to": time_to})
+    return problem(re.sub(r"\bSETTINGS\s+\$__adHocFilters\s*\([^)]*\)", "", sql, flags=re.I))
 
 
 def reads_raw_table(sql: str, raw_table: str) -> bool:

@@ -6,14 +6,24 @@ from html import escape
 from billing_readiness.checks.dashboard_latency.verdict import Details, TenantTiming
 
 
+def _mode_lines(d: Details) -> list[str]:
+    lines = [f"Mode: {d.measures or d.mode}."]
+    if d.time_range:
+        lines.append(f"Time range: {d.time_range}.")
+    lines += [f"Not timed: panel '{s['panel']}': {s['reason']}." for s in d.skipped]
+    return lines
+
+
 def markdown(d: Details | None) -> list[str]:
     out: list[str] = []
+    if d:
+        out += ["", *(f"- {line}" for line in _mode_lines(d))]
     for t in d.tenants if d else []:
         out += ["", f"Tenant `{t.tenant}` ({t.events:,} events): load p50 {t.load.p50}s, p95 {t.load.p95}s, "
                     f"max {t.load.max}s over {t.load.n} loads", "",
                 "| panel | p50 s | p95 s | max s | rows read | bytes read | raw table |", "|---|---|---|---|---|---|---|"]
-        out += [f"| {p.title.replace('|', '/')} | {p.stats.p50} | {p.stats.p95} | {p.stats.max} | {p.rows_read} | "
-                f"{p.bytes_read} | {'yes' if p.reads_raw_table else ''} |" for p in t.panels]
+        out += [f"| {p.title.replace('|', '/')} | {p.stats.p50} | {p.stats.p95} | {p.stats.max} | {'' if p.rows_read is None else p.rows_read} | "
+                f"{'' if p.bytes_read is None else p.bytes_read} | {'yes' if p.reads_raw_table else ''} |" for p in t.panels]
     return out
 
 
@@ -42,15 +52,21 @@ def latency_chart(tenant: TenantTiming, threshold: float) -> str:
     return "".join(parts)
 
 
+def _count(n: int | None) -> str:
+    return "n/a" if n is None else f"{n:,}"  # Grafana does not say what ClickHouse read
+
+
 def html(d: Details | None) -> str:
     out = []
+    if d:
+        out.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _mode_lines(d)) + "</ul>")
     for t in d.tenants if d else []:
         out.append(f"<h3>Tenant {escape(t.tenant)} ({t.events:,} events): load p50 "
                    f"{t.load.p50:.3f}s, p95 {t.load.p95:.3f}s, max {t.load.max:.3f}s</h3>")
         out.append(latency_chart(t, d.threshold_s))
         rows = "".join(
             f"<tr><td>{escape(p.title)}</td><td>{p.stats.p50:.4f}</td><td>{p.stats.p95:.4f}</td>"
-            f"<td>{p.stats.max:.4f}</td><td>{p.rows_read or 0:,}</td><td>{p.bytes_read or 0:,}</td>"
+            f"<td>{p.stats.max:.4f}</td><td>{_count(p.rows_read)}</td><td>{_count(p.bytes_read)}</td>"
             f"<td>{p.result_rows}</td><td>{'<span class=warn>raw table</span>' if p.reads_raw_table else ''}</td></tr>"
             for p in t.panels
         )

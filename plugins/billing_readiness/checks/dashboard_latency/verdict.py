@@ -43,6 +43,10 @@ class Details:
     threshold_s: float
     panel_source: str = ""
     tenants: list[TenantTiming] = field(default_factory=list)
+    mode: str = "direct"  # "grafana" (through Grafana's /api/ds/query) or "direct" (the SQL on ClickHouse)
+    measures: str = ""  # what the time includes and what it does not, in this mode
+    time_range: str = ""  # the dashboard's range as it was resolved
+    skipped: list[dict] = field(default_factory=list)  # {"panel", "reason"}: queries this mode cannot time
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -64,13 +68,27 @@ def evaluate(
     raw_table: str,
     panels: list[Panel],
     panel_source: str = "",
+    *,
+    mode: str = "direct",
+    measures: str = "",
+    time_range: str = "",
+    skipped: list[dict] | None = None,
 ) -> CheckResult:
     """`measurements`: per tenant {"tenant", "events", "loads": [{"load_s", "panels": [panel runs]}]},
-    a panel run being {"title", "elapsed_s", "rows_read", "bytes_read", "result_rows", "error"}."""
-    result.details = details = Details(threshold_s, panel_source)
+    a panel run being {"title", "elapsed_s", "rows_read", "bytes_read", "result_rows", "error"}.
+    `skipped`: queries this mode cannot time ({"panel", "reason"}), each said in the report."""
+    result.details = details = Details(threshold_s, panel_source, mode=mode, measures=measures,
+                                       time_range=time_range, skipped=list(skipped or []))
     result.metrics["threshold_s"] = threshold_s
+    result.metrics["mode"] = mode
+    result.metrics["time_range"] = time_range
+    result.metrics["panels_skipped"] = len(details.skipped)
+    for s in details.skipped:
+        result.add(INFO, "panel_not_timed", f"Panel '{s['panel']}' not timed: {s['reason']}.", panel=s["panel"])
     if not panels:
-        result.add(FAIL, "no_panels", "The dashboard has no SQL panels: nothing to time.")
+        result.add(FAIL, "no_panels", "The dashboard has no panel this mode can time: nothing to time."
+                   + (" Run check 3 through Grafana (config dashboard.mode) to time the other data sources."
+                      if details.skipped and mode == "direct" else ""))
         return result
     if not measurements:
         result.add(FAIL, "no_tenants", "No tenant has events in the lookback window: no dashboard to load.")
@@ -117,8 +135,8 @@ def _tenant(result: CheckResult, m: dict, panels: list[Panel], threshold_s: floa
                 last.get("result_rows"), reads_raw_table(p.sql, raw_table), [round(r["elapsed_s"], 4) for r in runs]))
     if not errors and timing.load.p95 >= threshold_s:
         slowest = max(timing.panels, key=lambda s: s.stats.p95) if timing.panels else None
-        blame = (f"; slowest panel '{slowest.title}' p95 {slowest.stats.p95:.3f}s, "
-                 f"{slowest.rows_read or 0:,} rows read" if slowest else "")
+        blame = (f"; slowest panel '{slowest.title}' p95 {slowest.stats.p95:.3f}s"
+                 + (f", {slowest.rows_read:,} rows read" if slowest.rows_read is not None else "") if slowest else "")
         result.add(
             FAIL,
             "dashboard_too_slow",
