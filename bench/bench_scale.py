@@ -89,7 +89,8 @@ def concurrent_loads(args, database: str, cfg: dict, window, now, loads: int) ->
     """The dashboard as Grafana loads it, by hand: the largest tenant, then all panels at once, `loads` times."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from billing_readiness.checks.dashboard_latency.panels import bind, panels_from_config
+    from billing_readiness.checks.dashboard_latency.panels import panels_from_config
+    from billing_readiness.checks.dashboard_latency.queries import bind
 
     sql, params = minimal_sql.largest_tenant(window)
     clients = [readonly(args, database, cfg) for _ in range(4)]
@@ -98,7 +99,7 @@ def concurrent_loads(args, database: str, cfg: dict, window, now, loads: int) ->
     panels = [bind(p, "tenant", top, t - 86400, t) for p in panels_from_config(None)]
     with ThreadPoolExecutor(len(panels)) as pool:
         for _ in range(loads):
-            list(pool.map(lambda i: clients[i % len(clients)].execute(panels[i].sql, panels[i].params), range(len(panels))))
+            list(pool.map(lambda i: clients[i % len(clients)].execute(panels[i].sql, panels[i].params or None), range(len(panels))))
     for c in clients:
         c.disconnect()
 

@@ -11,9 +11,12 @@ from decimal import Decimal
 
 import pytest
 
+from conftest import ROOT
+
 from m12_1_sandbox import faults, seed
 from billing_readiness.checks import invoice_immutability, usage_coverage
 from billing_readiness.checks.dashboard_latency import panels as dl_panels
+from billing_readiness.checks.dashboard_latency import queries as dl_queries
 from billing_readiness.checks.invoice_immutability import verdict as inv_verdict
 from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
 from billing_readiness.checks.quota_enforcement import diagnose as qe_diagnose
@@ -135,7 +138,7 @@ def all_queries(plan):
     queries["check3 top tenants"] = dl_panels.top_tenants_query(cfg, window, 3)
     now = int(plan.now.timestamp())
     for panel in dl_panels.panels_from_config(None):
-        queries[f"check3 panel {panel.title}"] = dl_panels.bind(panel, "tenant", "acme-corp", now - 86400, now)
+        queries[f"check3 panel {panel.title}"] = dl_queries.bind(panel, "tenant", "acme-corp", now - 86400, now)
     queries["check1 values"] = cost_values.query(cfg, int(window.start.timestamp()),
                                                  int(window.today_start.timestamp()) + 86400, "lookback window")
     queries["check2 values"] = cost_values.query(cfg, int(month.start.timestamp()), int(month.end.timestamp()), str(month))
@@ -218,3 +221,53 @@ def test_verdicts_are_the_same_on_both_engines(engines):
             "usage_without_active_tenant", "future_events", "missing_days", "non_finite_values", "negative_costs"} <= codes
     assert "non_finite_values" in {code for _, code, _ in verdicts["server"][1]}
 
+
+
+EVERY_MACRO = ROOT / "m12_1_sandbox" / "grafana" / "every-macro-dashboard.json"
+# Panels whose expanded SQL needs a ClickHouse newer than 18.16: what 18.16 says about each.
+NEEDS_CURRENT = {
+    "Hours in range, to the millisecond": "fromUnixTimestamp64Milli",  # 20.5+
+    "Events per interval": "millisecond",  # INTERVAL n millisecond, toStartOfInterval, toDateTime64: 20.1+
+    "Usage by type, ad hoc filtered": "Syntax error.*\\{\\}",  # a map literal in SETTINGS; the setting itself is 22.7+
+}
+
+
+def every_macro_queries(engine, plan, filters=()):
+    """The every-macro dashboard's ClickHouse queries for acme-corp, as direct mode builds them, with its query
+    variables answered by `engine`."""
+    from billing_readiness.checks.dashboard_latency.panels import CLICKHOUSE, dashboard_from_export
+    from billing_readiness.checks.dashboard_latency.timerange import dashboard_range
+    from billing_readiness.checks.dashboard_latency.variables import resolve
+
+    export = json.loads(EVERY_MACRO.read_text())
+    for var in export["templating"]["list"]:
+        if var["type"] == "adhoc":
+            var["filters"] = list(filters)
+    board = dashboard_from_export(export, "every-macro")
+    rng = dashboard_range(board.json, plan.now)
+    values = resolve(board.json, rng, tenant_variable="tenant", tenant="acme-corp", datasource_types=(CLICKHOUSE,),
+                     run_query=lambda sql, ds: [list(r) for r in engine(sql)])
+    ctx = dl_queries.LoadContext(rng, values, board.json)
+    return {p.title: dl_queries.direct_query(p, ctx) for p in board.panels if p.is_clickhouse}
+
+
+def test_every_macro_and_variable_kind_runs_on_current_clickhouse_and_18_16_where_it_can(engines):
+    """Every panel of the every-macro dashboard, expanded as the plugin would: current ClickHouse runs all of them
+    (with and without an ad hoc filter); 18.16 gives the same rows where it has the functions, and names the
+    function or setting it lacks for the rest."""
+    plan = engines["plan"]
+    queries = every_macro_queries(engines["current"], plan)
+    assert len(queries) == 9 and "SETTINGS additional_table_filters={}" in queries["Usage by type, ad hoc filtered"].sql
+    for title, q in queries.items():
+        current = engines["current"](q.sql)
+        assert current, f"{title}: no rows on current ClickHouse: {q.sql}"
+        if title in NEEDS_CURRENT:
+            with pytest.raises(Exception, match=NEEDS_CURRENT[title]):
+                engines["server"](q.sql)
+        else:
+            assert same_rows(engines["server"](q.sql), current), title
+    filtered = every_macro_queries(engines["current"], plan, [{"key": "event_type", "operator": "=", "value": "query"}])
+    by_type = engines["current"](filtered["Usage by type, ad hoc filtered"].sql)
+    assert [row[0] for row in by_type] == ["query"]  # the ad hoc filter applied on current ClickHouse
+    events = engines["current"](filtered["Events per bucket"].sql)
+    assert events and sum(r[1] for r in events) < sum(r[1] for r in engines["current"](queries["Events per bucket"].sql))

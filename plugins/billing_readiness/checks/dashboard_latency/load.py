@@ -103,7 +103,7 @@ class GrafanaLoad:
     def prepare(self, tenant: str, time_range: TimeRange) -> Load:
         d = self.cfg["dashboard"]
         values = resolve(self.dashboard.json, time_range, tenant_variable=d["tenant_variable"], tenant=tenant,
-                         run_query=self._variable_rows(time_range), datasource_types=())
+                         run_query=self._variable_rows(time_range), datasource_types=None)
         ctx = LoadContext(time_range, values, self.dashboard.json, d["screen_width_px"])
         groups: dict[str, list[Panel]] = {}
         for panel in self.dashboard.panels:

@@ -90,6 +90,8 @@ BACKEND = {
 FRONTEND = ("conditionalAll", "adHocFilters")
 _NAME = re.compile(r"\$__(\w+)")
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
+# String literals, backquoted names and comments, where the current plugin (macropro) expands no macro
+_QUOTED_OR_COMMENT = re.compile(r"'(?:[^'\\]|\\.)*'|`[^`]*`|--[^\n]*|/\*.*?\*/", re.S)
 
 
 def call_args(sql: str, open_paren: int) -> tuple[list[str], int] | None:
@@ -118,10 +120,12 @@ def call_args(sql: str, open_paren: int) -> tuple[list[str], int] | None:
 
 def expand_backend(sql: str, ctx: MacroContext) -> str:
     """`sql` with every backend macro of the plugin expanded (what Grafana runs on ClickHouse). A `$__name`
-    the plugin does not know is an error here; Grafana would pass it to ClickHouse, which refuses it."""
+    the plugin does not know is an error here; Grafana would pass it to ClickHouse, which refuses it. Macros in
+    string literals and comments stay, as the current plugin (macropro) leaves them."""
     out, pos = [], 0
+    quoted = [(q.start(), q.end()) for q in _QUOTED_OR_COMMENT.finditer(sql)]
     for m in _NAME.finditer(sql):
-        if m.start() < pos:
+        if m.start() < pos or any(a <= m.start() < b for a, b in quoted):
             continue
         name = m.group(1)
         if name not in BACKEND:

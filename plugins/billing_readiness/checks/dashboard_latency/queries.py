@@ -44,21 +44,30 @@ class LoadContext:
                 for f in v.filters]
 
 
+def _variables_in(panel: Panel, ctx: LoadContext) -> str:
+    """The panel's query with $__conditionalAll and the variables applied, as templateSrv leaves it."""
+    _, interval = ctx.interval(panel)
+    sql = apply_conditional_all(panel.sql, lambda v: v in ctx.values and selects_all(ctx.values[v]))
+    sql = interpolate(sql, ctx.values, ctx.time_range, builtins(ctx.time_range, interval.ms, interval.text, ctx.dashboard))
+    left = leftover(sql, (*BACKEND, *FRONTEND))
+    if left:
+        raise DashboardError(f"panel '{panel.title}': {left!r} is no variable of the dashboard (nor one of "
+                             "Grafana's built-ins or the plugin's macros): add it to the dashboard's variables")
+    return sql
+
+
+def _named(panel: Panel, step):
+    try:
+        return step()
+    except (MacroError, VariableError, TimeRangeError) as exc:
+        raise DashboardError(f"panel '{panel.title}': {exc}") from None
+
+
 def frontend_sql(panel: Panel, ctx: LoadContext) -> str:
     """What the browser sends for the panel's query: $__conditionalAll, variables and ad hoc filters applied;
     the backend's macros left for the plugin."""
-    try:
-        _, interval = ctx.interval(panel)
-        sql = apply_conditional_all(panel.sql, lambda v: v in ctx.values and selects_all(ctx.values[v]))
-        sql = interpolate(sql, ctx.values, ctx.time_range,
-                          builtins(ctx.time_range, interval.ms, interval.text, ctx.dashboard))
-        left = leftover(sql, (*BACKEND, *FRONTEND))
-        if left:
-            raise DashboardError(f"panel '{panel.title}': {left!r} is no variable of the dashboard (nor one of "
-                                 "Grafana's built-ins or the plugin's macros): add it to the dashboard's variables")
-        return apply_adhoc(sql, ctx.adhoc_filters(panel)) if panel.is_clickhouse else sql
-    except (MacroError, VariableError, TimeRangeError) as exc:
-        raise DashboardError(f"panel '{panel.title}': {exc}") from None
+    sql = _named(panel, lambda: _variables_in(panel, ctx))
+    return _named(panel, lambda: apply_adhoc(sql, ctx.adhoc_filters(panel))) if panel.is_clickhouse else sql
 
 
 def direct_query(panel: Panel, ctx: LoadContext) -> Query:
@@ -67,16 +76,15 @@ def direct_query(panel: Panel, ctx: LoadContext) -> Query:
     problem = single_select_problem(panel.sql)
     if problem:
         raise DashboardError(f"panel '{panel.title}' {problem}: the check only runs read queries. SQL: {panel.sql}")
-    sql = frontend_sql(panel, ctx)
-    problem = single_select_problem(sql.split(" settings additional_table_filters=")[0])
+    sql = _named(panel, lambda: _variables_in(panel, ctx))
+    problem = single_select_problem(sql)
     if problem:
         raise DashboardError(f"panel '{panel.title}' {problem} once its variables are in: the check only runs "
                              f"read queries. SQL: {sql}")
     _, interval = ctx.interval(panel)
-    try:
-        expanded = expand_backend(sql, MacroContext(ctx.time_range.from_ms, ctx.time_range.to_ms, interval.ms))
-    except MacroError as exc:
-        raise DashboardError(f"panel '{panel.title}': {exc}") from None
+    sql = _named(panel, lambda: apply_adhoc(sql, ctx.adhoc_filters(panel)))
+    expanded = _named(panel, lambda: expand_backend(sql, MacroContext(ctx.time_range.from_ms, ctx.time_range.to_ms,
+                                                                      interval.ms)))
     return Query(panel.title, expanded)
 
 

@@ -123,9 +123,10 @@ def _sort(values: list[str], sort: int) -> list[str]:
 
 
 def resolve(dashboard: dict, time_range: TimeRange, *, tenant_variable: str, tenant: str,
-            run_query: RunQuery | None, datasource_types: tuple[str, ...]) -> dict[str, Value]:
+            run_query: RunQuery | None, datasource_types: tuple[str, ...] | None) -> dict[str, Value]:
     """Every variable of the dashboard, in order. `run_query` runs a query variable's SQL (interpolated with
-    the variables before it) on its data source; None: query variables keep their saved options."""
+    the variables before it) on its data source; None: query variables keep their saved options.
+    `datasource_types`: the data sources whose queries can be run (None: any, Grafana runs them)."""
     resolved: dict[str, Value] = {}
     for var in (dashboard.get("templating") or {}).get("list") or []:
         if not isinstance(var, dict) or not var.get("name"):
@@ -174,7 +175,7 @@ def _query_variable(var, name, resolved, time_range, run_query, datasource_types
     sql = query.get("rawSql") or query.get("query") if isinstance(query, dict) else query
     ds = var.get("datasource") if isinstance(var.get("datasource"), dict) else {}
     ds = {**ds, "uid": interpolate(str(ds["uid"]), resolved, time_range)} if ds.get("uid") else ds
-    if ds.get("type") and ds["type"] not in datasource_types:
+    if datasource_types is not None and ds.get("type") and ds["type"] not in datasource_types:
         raise VariableError(f"variable '{name}' is a query of data source type '{ds['type']}', not ClickHouse: "
                             "direct mode cannot run it; run check 3 through Grafana (config dashboard.mode)")
     saved = [str(o.get("value")) for o in var.get("options") or [] if isinstance(o, dict)
@@ -265,7 +266,7 @@ def _time_builtin(name: str, fmt: str, time_range: TimeRange) -> str:
 def interpolate(sql: str, values: dict[str, Value], time_range: TimeRange, extra: dict | None = None) -> str:
     """`sql` with every variable Grafana would substitute substituted. A `$name` that is neither a variable
     nor a built-in stays (macros such as $__timeFilter are the backend's)."""
-    extra = extra or {}
+    extra = {**builtins(time_range, None, None, {}), **(extra or {})}
 
     def one(m: re.Match) -> str:
         name = m.group(1) or m.group(2) or m.group(4)
