@@ -147,6 +147,10 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
     mutation runs on every shard's local table (where the data is)."""
     conf: dict = {}
     print(f"fault: {fault} ({FAULTS[fault]})")
+    if len(shards) > 1 or database != env.get("SANDBOX_DATABASE", "m12_sandbox"):
+        # The Grafana stand-in's data source reads the sandbox database on the single server: this run's data is
+        # elsewhere, so check 3 runs the dashboard's panels directly on the run's ClickHouse connection.
+        config.setdefault("dashboard", {})["mode"] = "direct"
     if fault == "no-usage-tenant":
         faults.add_active_tenant_without_usage(ch.execute, database)
     elif fault in ("cost-mutation", "late-backfill"):  # caught on the first run, no baseline needed

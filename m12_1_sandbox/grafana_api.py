@@ -195,13 +195,14 @@ def main(argv=None) -> None:
     ap.add_argument("--token", default=None)
     ap.add_argument("--clickhouse-database", default=None,
                     help="the database of data source clickhouse-m12 (default: $SANDBOX_DATABASE)")
+    ap.add_argument("--dashboards", type=Path, default=DASHBOARDS, help="a folder of dashboard JSON files")
     args = ap.parse_args(argv)
     import uvicorn
 
     sources = default_datasources()
     if args.clickhouse_database:
         sources["clickhouse-m12"][1].database = args.clickhouse_database
-    uvicorn.run(create_app(args.token, datasources=sources), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(args.token, args.dashboards, sources), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

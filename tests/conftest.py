@@ -199,9 +199,10 @@ def sandbox_process(services):
 
     def start(module: str, *args: str) -> int:
         port = _free_port()
+        path = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), *filter(None, [os.environ.get("PYTHONPATH")])])
         proc = subprocess.Popen(
             [sys.executable, "-m", f"m12_1_sandbox.{module}", "--port", str(port), *args],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
         )
         procs.append(proc)
         deadline = time.monotonic() + 30

@@ -41,7 +41,7 @@ def everything_stored(run) -> str:
 
 def test_secrets_appear_nowhere(make_sandbox, run_dag, receiver, redis_user, sandbox_process, monkeypatch, capfd):
     sb = make_sandbox("secrets", large_events=5_000, medium_tenants=1, small_tenants=3)
-    grafana_port = sandbox_process("grafana_api", "--token", GRAFANA_SECRET)
+    grafana_port = sandbox_process("grafana_api", "--token", GRAFANA_SECRET, "--clickhouse-database", sb.database)
     monkeypatch.setenv("AIRFLOW_CONN_REDIS_DEFAULT", json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT,
                                                                  "login": redis_user, "password": REDIS_SECRET}))
     monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
