@@ -153,9 +153,15 @@ def test_grafana_provisions_the_dashboard_check_3_reads(services):
     provider = yaml.safe_load((ROOT / "docker" / "grafana" / "provisioning" / "dashboards" / "m12.yaml").read_text())
     assert f"./m12_1_sandbox/grafana:{provider['providers'][0]['options']['path']}:ro" in volumes
     source = yaml.safe_load((ROOT / "docker" / "grafana" / "provisioning" / "datasources" / "clickhouse.yaml").read_text())
-    [ds] = source["datasources"]
+    ds, testdata = source["datasources"]
     uids = {t["datasource"]["uid"] for p in DASHBOARD["panels"] for t in p["targets"]}
     assert uids == {ds["uid"]} and ds["type"] == "grafana-clickhouse-datasource"
+    # every data source the every-macro dashboard names (directly or through its datasource variable) is provisioned
+    every = json.loads((ROOT / "m12_1_sandbox" / "grafana" / "every-macro-dashboard.json").read_text())
+    [ds_var] = [v for v in every["templating"]["list"] if v["type"] == "datasource"]
+    named = {t["datasource"]["uid"].replace("${ds}", ds_var["current"]["value"])
+             for p in every["panels"] for t in p["targets"]}
+    assert named == {ds["uid"], testdata["uid"]} and testdata["type"] == "grafana-testdata-datasource"
     assert ds["jsonData"]["host"] == "clickhouse" and ds["jsonData"]["defaultDatabase"] == "m12_sandbox"
     assert "--database" in services["seed"]["command"] and "m12_sandbox" in services["seed"]["command"]
 

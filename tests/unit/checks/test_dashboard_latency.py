@@ -158,3 +158,35 @@ def test_check_3_dashboard_source_errors_name_what_to_fix(tmp_path):
     down = StandInServices(http={"g": ScriptedApi(lambda n: None)})
     with pytest.raises(ServiceUnavailable, match="Grafana \\(connection 'g'\\) unreachable"):
         dl.load_dashboard(down, context(connections={"grafana": "g"}, dashboard={"grafana_uid": "u"}).cfg)
+
+
+def test_check_3_mode_is_grafana_with_a_grafana_dashboard_unless_config_forces_one():
+    def mode(**config):
+        return dl.choose_mode(context(**config).cfg)
+
+    live = {"connections": {"grafana": "g"}, "dashboard": {"grafana_uid": "u"}}
+    assert mode(**live) == "grafana" and mode() == "direct"
+    assert mode(connections={"grafana": "g"}, dashboard={"grafana_uid": "u", "mode": "direct"}) == "direct"
+    with pytest.raises(CheckError, match="dashboard.mode is 'grafana' but connections.grafana is not set"):
+        mode(dashboard={"mode": "grafana"})
+    with pytest.raises(CheckError, match="dashboard.mode is 'grafana' but dashboard.grafana_uid is not set"):
+        mode(connections={"grafana": "g"}, dashboard={"mode": "grafana"})
+    with pytest.raises(Exception, match="dashboard.mode"):
+        load_config({"dashboard": {"mode": "browser"}})
+
+
+def test_check_3_direct_mode_says_which_panels_it_cannot_time():
+    export = {"title": "d", "panels": [
+        {"title": "Prom", "datasource": {"type": "prometheus", "uid": "p"}, "targets": [{"expr": "up"}]},
+        {"title": "CH", "targets": [{"rawSql": "SELECT 1 FROM usage_hourly WHERE tenant_id = '$tenant'"}]}]}
+    services = StandInServices(RowsClickHouse(TOP), http={"g": ScriptedApi(lambda n: 200, body={"dashboard": export})})
+    result = latency_run(services, connections={"grafana": "g"}, dashboard={"grafana_uid": "u", "mode": "direct"})
+    assert result.passed and [p.title for p in result.details.tenants[0].panels] == ["CH"]
+    assert result.details.skipped == [{"panel": "Prom", "reason": (
+        "data source type 'prometheus' is not the ClickHouse plugin: direct mode cannot run it (through Grafana it "
+        "is timed)")}]
+    assert result.metrics["panels_skipped"] == 1 and result.metrics["mode"] == "direct"
+    only_prom = {"title": "d", "panels": export["panels"][:1]}
+    services = StandInServices(RowsClickHouse(TOP), http={"g": ScriptedApi(lambda n: 200, body={"dashboard": only_prom})})
+    result = latency_run(services, connections={"grafana": "g"}, dashboard={"grafana_uid": "u", "mode": "direct"})
+    assert [f.code for f in result.failures] == ["no_panels"] and "through Grafana" in result.failures[0].message
