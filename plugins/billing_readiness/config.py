@@ -264,7 +264,7 @@ def config_or_defaults(read) -> tuple[dict, str | None]:
     except ValueError:
         data = None
     cfg = load_config()
-    for section, key in (("connections", "alerts"), ("report", "dir")):
+    for section, key in (("connections", "alerts"), ("report", "dir"), ("report", "conn_id")):
         value = data.get(section, {}).get(key) if isinstance(data, dict) and isinstance(data.get(section), dict) else None
         if isinstance(value, str) and value:
             cfg[section][key] = value

@@ -140,7 +140,10 @@ DEFAULTS: dict[str, Any] = {
         "admin_path": None,
     },
     "report": {
-        "dir": None,  # None: $AIRFLOW_HOME/billing_readiness_reports
+        # A local folder, or an object-storage URL (file://, s3://, gs://, ...: Airflow's ObjectStoragePath) that
+        # every worker reaches; None: $AIRFLOW_HOME/billing_readiness_reports.
+        "dir": None,
+        "conn_id": None,  # the Airflow connection with the object store's credentials (None: its default)
     },
     "promotion": {
         # May a relaxed run promote (params or config looser than the checks' strict values, or a part of a
@@ -164,6 +167,7 @@ _NULLABLE: dict[str, type | tuple] = {
     "dashboard.panels": list,
     "quota.admin_path": str,
     "report.dir": str,
+    "report.conn_id": str,
 }
 # Keys whose value is free-form (no key checking below them).
 _FREEFORM = {"quota.json_body", "quota.setup_keys"}

@@ -47,14 +47,14 @@ class ReadinessNotifier(BaseNotifier):
         per callback context: the built-in alert and every forwarded one share it (one config and XCom read)."""
         from billing_readiness.alert_messages import BUILDERS, html_body
         from billing_readiness.config import variable_config_or_defaults
-        from billing_readiness.report import run_report_dir
+        from billing_readiness.artifacts import describe
 
         memo = context.get(MESSAGE_MEMO) if isinstance(context, dict) else None
         if memo is not None and memo[0] == (self.kind, self.config_variable):
             return memo[1], memo[2]
         cfg, problem = variable_config_or_defaults(self.config_variable)
         run_id = context.get("run_id") or context["ti"].run_id
-        report = str(run_report_dir(cfg, context["dag"].dag_id, run_id)) if context.get("dag") else ""
+        report = describe(cfg, context["dag"].dag_id, run_id) if context.get("dag") else ""
         message = BUILDERS[self.kind](context, problem, report=report)
         if message is not None:
             message["html"] = html_body(message)

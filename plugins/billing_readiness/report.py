@@ -6,19 +6,17 @@ each check renders its own details (checks/<check>.markdown / .html).
 from __future__ import annotations
 
 import json
-import os
-import re
-from pathlib import Path
 from typing import Any, Iterable
 
 from billing_readiness.checks.contract import Check
 from billing_readiness.results import CheckResult
 
 
-def run_report_dir(cfg: dict, dag_id: str, run_id: str) -> Path:
-    base = cfg["report"]["dir"] or os.path.join(os.environ.get("AIRFLOW_HOME", "."), "billing_readiness_reports")
-    safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    return Path(base) / dag_id / safe_run
+def run_report_dir(cfg: dict, dag_id: str, run_id: str):
+    """The run's report folder (artifacts.run_location): a Path, or an ObjectStoragePath for a URL."""
+    from billing_readiness.artifacts import run_location
+
+    return run_location(cfg, dag_id, run_id)
 
 
 def no_result(check: Check) -> dict[str, Any]:

@@ -92,16 +92,10 @@ class ReadinessCheckOperator(BaseOperator):
     def _write_files_and_baseline(self, result: CheckResult, cfg: dict, ctx: RunContext, services) -> None:
         """Write the result's files beside the report and record its baseline (Airflow metadata DB only)."""
         if result.artifacts:
-            from billing_readiness.report import run_report_dir
+            from billing_readiness import artifacts
 
-            out = run_report_dir(cfg, ctx.dag_id, ctx.run_id)
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-                for artifact in result.artifacts:
-                    (out / artifact.filename).write_text(artifact.text)
-                    self.log.info("Wrote %s", out / artifact.filename)
-            except OSError as exc:
-                raise CheckError(f"cannot write the report files to {out} (config key 'report.dir'): {exc}") from None
+            out = artifacts.write(cfg, ctx.dag_id, ctx.run_id, {a.filename: a.text for a in result.artifacts})
+            self.log.info("Wrote %s to %s", ", ".join(a.filename for a in result.artifacts), out)
         if result.record is not None and result.passed:
             services.record(result.record.key, result.record.value, result.record.description)
             self.log.info("Recorded baseline %s", result.record.key)

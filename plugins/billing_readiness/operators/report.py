@@ -29,8 +29,9 @@ class ReadinessReportOperator(BaseOperator):
         self.config_variable = config_variable
 
     def execute(self, context: Any) -> str:
-        from billing_readiness import report, report_html
+        from billing_readiness import artifacts, report, report_html
         from billing_readiness.config import variable_config_or_defaults
+        from billing_readiness.errors import CheckError
         from billing_readiness.relaxation import relaxations
         from billing_readiness.results import collect_results
         from billing_readiness.run_anchor import from_context
@@ -48,16 +49,13 @@ class ReadinessReportOperator(BaseOperator):
             "relaxed": relaxations(list(self.checks.values()), dict(context["params"]), cfg, results),
         }
         doc = report.build(list(self.checks.values()), list(results.values()), run)
-        out = report.run_report_dir(cfg, run["dag_id"], run["run_id"])
         markdown = report.to_markdown(doc, self.checks.values())
         self.log.info("Readiness report for %s\n\n%s", run["run_id"], markdown)
+        files = {"readiness.json": report.to_json(doc), "readiness.md": markdown,
+                 "readiness.html": report_html.to_html(doc, self.checks.values())}
         try:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "readiness.json").write_text(report.to_json(doc))
-            (out / "readiness.md").write_text(markdown)
-            (out / "readiness.html").write_text(report_html.to_html(doc, self.checks.values()))
-        except OSError as exc:
-            raise AirflowFailException(f"cannot write the readiness report to {out} (config key 'report.dir'): "
-                                       f"{exc}") from None
+            out = artifacts.write(cfg, run["dag_id"], run["run_id"], files)
+        except CheckError as exc:
+            raise AirflowFailException(f"cannot write the readiness report: {exc}") from None
         self.log.info("Readiness report written to %s", out)
-        return str(out)
+        return out
