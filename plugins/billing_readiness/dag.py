@@ -47,13 +47,16 @@ REPORT_DOC = ("Writes the readiness report (JSON, Markdown, HTML) whatever the c
 
 
 def build(dag_id: str = "billing_readiness", checks: list | None = None, *, schedule: str | None = None,
-          timezone: str | None = None, notifiers: list | None = None, **dag_kwargs: Any):
+          timezone: str | None = None, notifiers: list | None = None, queues: dict[str, str] | None = None,
+          **dag_kwargs: Any):
     """The readiness DAG: one task per check (check_<id>) fanning in to the final gate `promote_to_m12_2`, and
     the report. `schedule`: a cron expression, or "none" for manual runs only (default: environment
     BILLING_READINESS_SCHEDULE, else nightly at 03:00); `timezone` the cron's (BILLING_READINESS_TIMEZONE, else
     UTC). `notifiers`: Airflow notifiers (SlackWebhookNotifier, SmtpNotifier, ...) that get every alert beside the
-    built-in webhook, with the readiness message in their templates (notifiers.SUBJECT, TEXT, HTML). Other
-    keyword arguments go to the DAG (tags, owner links, ...)."""
+    built-in webhook, with the readiness message in their templates (notifiers.SUBJECT, TEXT, HTML). `queues`:
+    task id -> the executor queue it runs on (Celery, Kubernetes: e.g. check_dashboard_latency on workers beside
+    Grafana); the others run on [operators] default_queue. Other keyword arguments go to the DAG (tags, owner
+    links, ...)."""
     import pendulum
     from airflow.sdk import DAG
     from airflow.timetables.trigger import CronTriggerTimetable
@@ -102,4 +105,10 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
                                          doc_md=REPORT_DOC)
         tasks >> promote
         tasks >> report
+    unknown = sorted(set(queues or {}) - set(dag.task_dict))
+    if unknown:
+        raise ValueError(f"build(queues=...): no task {', '.join(unknown)} in {dag_id} "
+                         f"(its tasks: {', '.join(sorted(dag.task_dict))})")
+    for task_id, queue in (queues or {}).items():
+        dag.task_dict[task_id].queue = queue
     return dag
