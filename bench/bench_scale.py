@@ -123,12 +123,14 @@ def measure_scale(args, scale, cfg, now) -> dict:
     minimal = {"check 1": minimal_sql.check_1(window), "check 2": minimal_sql.check_2(month)}
     out = {"scale": scale.name, "tenants": scale.tenants, "events": scale.events,
            "stored_events": ch.execute(f"SELECT count() FROM {scale.database}.usage_events")[0][0], "checks": {}}
+    handed = {}
     for name, check in CHECKS.items():
         verdict = {}
 
         def ours():
             result = check.run(services, ctx)
             verdict["codes"] = {f.code for f in result.failures}
+            handed[name] = result
 
         if name == "check 3":  # the same loads, plain: the largest tenant, then the panels as the check binds them
             def least():
@@ -151,15 +153,42 @@ def measure_scale(args, scale, cfg, now) -> dict:
                 times[key].append(time.perf_counter() - started)
         check_s, minimal_s = statistics.median(times["check"]), statistics.median(times["minimal"])
         figures = query_figures(ch, since, "billing-readiness")
+        minimal_figures = query_figures(ch, since, BENCH_CLIENT)
+        rows = sum(q["rows"] for q in figures), sum(q["rows"] for q in minimal_figures)
         out["checks"][name] = {
             "check_s": check_s, "minimal_s": minimal_s, "ratio": check_s / minimal_s,
+            "check_times": times["check"], "minimal_times": times["minimal"], "rows_ratio": rows[0] / rows[1],
             "verdict": sorted(verdict["codes"]), "verdict_right": verdict["codes"] == EXPECTED[name],
             "queries": figures, "peak_memory": max((q["memory"] for q in figures), default=0),
-            "minimal_queries": query_figures(ch, since, BENCH_CLIENT),
+            "minimal_queries": minimal_figures, "xcom_bytes": xcom_bytes(handed[name]),
         }
-        print(f"  {scale.name} {name}: {check_s:.3f}s vs {minimal_s:.3f}s = {check_s / minimal_s:.2f}x, "
-              f"peak {out['checks'][name]['peak_memory'] / 1e6:.0f} MB, verdict {sorted(verdict['codes'])}", flush=True)
+        print(f"  {scale.name} {name}: {check_s:.3f}s vs {minimal_s:.3f}s = {check_s / minimal_s:.2f}x "
+              f"(min {min(times['check']):.3f}, max {max(times['check']):.3f} / min {min(times['minimal']):.3f}, "
+              f"max {max(times['minimal']):.3f}), rows {rows[0]:,} / {rows[1]:,} = {rows[0] / rows[1]:.2f}x, "
+              f"peak {out['checks'][name]['peak_memory'] / 1e6:.0f} MB, XCom {out['checks'][name]['xcom_bytes']:,} B, "
+              f"verdict {sorted(verdict['codes'])}", flush=True)
+    out["report"] = report_sizes(handed)
+    print(f"  {scale.name} report: " + ", ".join(f"{k} {v:,} B" for k, v in out["report"].items()), flush=True)
     return out
+
+
+def xcom_bytes(result) -> int:
+    """What the check task would push to XCom (results.handover, with its whole result in the result file)."""
+    from billing_readiness.results import handover, result_file
+
+    return len(json.dumps(handover(result.to_dict(), result_file(result.check)), default=str).encode())
+
+
+def report_sizes(handed: dict) -> dict[str, int]:
+    """The report files the report task would write from these results (check 4, not run here, as no result)."""
+    from billing_readiness import report, report_html
+
+    checks = [*CHECKS.values(), quota_enforcement.CHECK]
+    doc = report.build(checks, [r.to_dict() for r in handed.values()] + [None],
+                       {"run_id": "bench", "dag_id": "billing_readiness"})
+    return {"readiness.html": len(report_html.to_html(doc, checks).encode()),
+            "readiness.md": len(report.to_markdown(doc, checks).encode()),
+            "readiness.json": len(report.to_json(doc).encode())}
 
 
 def machine() -> dict:

@@ -16,7 +16,12 @@ def test_every_file_of_a_run_goes_to_an_object_storage_url(make_sandbox, run_dag
     assert str(run.dir).startswith(f"file://{bucket}/reports/billing_readiness/") and run.report is not None
     folder = bucket / "reports" / "billing_readiness" / run.dir.name
     csv = f"invoices-{last_closed_month(sb.now)}.csv"
-    assert sorted(p.name for p in folder.iterdir()) == sorted([csv, "readiness.html", "readiness.json", "readiness.md"])
+    [coverage] = [c["details"]["coverage_csv"] for c in run.report["checks"] if c["check"] == "usage_coverage"]
+    results = [f"{task}.result.json" for task in run.tasks if task.startswith("check_")]
+    assert len(results) == 4 and coverage.startswith("coverage-")  # the report read every check's whole result
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [csv, coverage, *results, "readiness.html", "readiness.json", "readiness.md"])
+    assert (folder / coverage).read_text().startswith("tenant_id,first_usage_in_window,")
     assert (folder / csv).read_text().startswith("tenant_id,")
     assert f"`{csv}`" in run.markdown and f"<code>{csv}</code>" in (folder / "readiness.html").read_text()
     assert json.loads((folder / "readiness.json").read_text())["verdict"] == run.report["verdict"]

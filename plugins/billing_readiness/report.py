@@ -19,6 +19,29 @@ def run_report_dir(cfg: dict, dag_id: str, run_id: str):
     return run_location(cfg, dag_id, run_id)
 
 
+def with_result_files(results: dict[str, dict | None], read) -> dict[str, dict | None]:
+    """Each check's whole result, read from the file beside the report its hand-over names (`read(name)`:
+    the text, or None when it is not there); where it cannot be read, the hand-over itself, saying so."""
+    out = {}
+    for task_id, r in results.items():
+        name = (r or {}).get("result_file")
+        if not name:
+            out[task_id] = r
+            continue
+        try:
+            text, problem = read(name), "it is not there"
+        except Exception as exc:  # noqa: BLE001 - the store's own errors: the report still goes out
+            text, problem = None, f"{type(exc).__name__}: {exc}"
+        if text is None:
+            out[task_id] = {**r, "details_unavailable": f"the whole result {name} could not be read ({problem}); "
+                                                        "shown: what the check handed over by XCom"}
+            continue
+        full = json.loads(text)
+        out[task_id] = full if full.get("passed") == r.get("passed") else {
+            **r, "details_unavailable": f"{name} holds another try's result; shown: this try's hand-over"}
+    return out
+
+
 def no_result(check: Check) -> dict[str, Any]:
     result = check.new_result()
     result.add("fail", "no_result", "The check task produced no result (upstream failure, skip, timeout or "
@@ -45,6 +68,27 @@ def build(checks: list[Check], results: list[dict | None], run: dict[str, Any]) 
         "run": run,
         "checks": entries,
     }
+
+
+FINDINGS_PER_CODE = 20
+
+
+def anchor(check: dict) -> str:
+    return f"check-{check['check']}"
+
+
+def shown_findings(check: dict) -> tuple[list[dict], dict[str, int]]:
+    """The findings shown (at most FINDINGS_PER_CODE of each code, in the check's order) and how many of each
+    code are left out, including those the hand-over already left out (findings_left_out)."""
+    seen: dict[str, int] = {}
+    shown, left = [], dict(check.get("findings_left_out") or {})
+    for f in check["findings"]:
+        seen[f["code"]] = seen.get(f["code"], 0) + 1
+        if seen[f["code"]] <= FINDINGS_PER_CODE:
+            shown.append(f)
+        else:
+            left[f["code"]] = left.get(f["code"], 0) + 1
+    return shown, left
 
 
 def to_json(doc: dict) -> str:
@@ -82,8 +126,14 @@ def to_markdown(doc: dict, checks: Iterable[Check]) -> str:
         out += ["", f"## {c['title']}: {'PASS' if c['passed'] else 'FAIL'}", ""]
         if not c["passed"]:
             out += [f"Impact if promoted anyway: {c['impact']}", ""]
-        for f in c["findings"]:
+        shown, left = shown_findings(c)
+        for f in shown:
             out.append(f"- **{f['severity'].upper()}** `{f['code']}`: {md_escape(f['message'])}")
+        for code, n in left.items():
+            out.append(f"- ... and {n:,} more `{code}` (readiness.json"
+                       + (f", `{c['result_file']}`)" if c.get("result_file") else ")"))
+        if c.get("details_unavailable"):
+            out += ["", f"**{md_escape(c['details_unavailable'])}**"]
         if c.get("metrics"):
             out += ["", "| metric | value |", "|---|---|"]
             out += [f"| {k} | {md_escape(v)} |" for k, v in c["metrics"].items()]

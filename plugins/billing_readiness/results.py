@@ -7,7 +7,9 @@ a baseline to record in Airflow's metadata database (`record`).
 """
 from __future__ import annotations
 
+import json
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -27,6 +29,10 @@ class Severity(str, Enum):
 
 FAIL, WARN, INFO = Severity.FAIL, Severity.WARN, Severity.INFO
 RESULT_XCOM_KEY = "check_result"
+XCOM_LIMIT_BYTES = 64 * 1024  # what a check hands over by XCom, whatever the tenant count (handover())
+FINDINGS_BUDGET_BYTES = 40 * 1024  # of which the findings
+FINDING_LIMIT_BYTES = 4 * 1024  # one finding; a longer one is cut (its whole text stays in the result file)
+METRICS_LIMIT_BYTES = 8 * 1024
 
 
 @dataclass
@@ -109,6 +115,58 @@ class CheckResult:
             "details": asdict(self.details) if self.details is not None else None,
             "queries": self.queries,
         }
+
+
+def result_file(task_id: str) -> str:
+    """The file beside the report holding a check's whole result (details, every finding, its queries)."""
+    return f"{task_id}.result.json"
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, default=str).encode())
+
+
+def _cut(finding: dict) -> dict:
+    """A finding within FINDING_LIMIT_BYTES: its message cut and its evidence left to the result file."""
+    if _size(finding) <= FINDING_LIMIT_BYTES:
+        return finding
+    return {**finding, "message": finding["message"][:FINDING_LIMIT_BYTES // 2] + " ...",
+            "evidence": {"left_out": "too long for XCom: the whole finding is in the result file"}}
+
+
+def handover(full: dict[str, Any], file: str | None) -> dict[str, Any]:
+    """What goes to XCom: the verdict, the summary, the metrics and as many findings as fit (failures first),
+    at most XCOM_LIMIT_BYTES whatever the tenant count. The details and the queries stay in `file` (the whole
+    result beside the report, which the report task reads), or, without a file, come along when they fit.
+    A failed result always keeps a failure, so whoever reads it (gate, alert, report) still sees it failed."""
+    order = {FAIL.value: 0, WARN.value: 1, INFO.value: 2}
+    findings = sorted(full["findings"], key=lambda f: order.get(f["severity"], 3))  # stable: a check's order
+    metrics = full.get("metrics") or {}
+    if _size(metrics) > METRICS_LIMIT_BYTES:  # numbers and short texts only
+        metrics = {k: v for k, v in metrics.items() if _size(v) <= 256}
+    out = {k: full[k] for k in ("check", "title", "passed", "summary")}
+    out.update(metrics=metrics, findings=[], details=None, queries=[], result_file=file)
+    budget = FINDINGS_BUDGET_BYTES
+    for f in findings:
+        f = _cut(f)
+        size = _size(f)
+        if out["findings"] and size > budget:
+            break
+        out["findings"].append(f)
+        budget -= size
+    out["findings_total"] = len(findings)
+    if file is None:  # no result file (the check could not write one): what fits comes along
+        for key in ("details", "queries"):
+            if full.get(key) and _size(out) + _size(full[key]) <= XCOM_LIMIT_BYTES - 1024:
+                out[key] = full[key]
+            elif full.get(key):
+                out[f"{key}_left_out"] = "too large for XCom and no result file"
+    while _size(out) > XCOM_LIMIT_BYTES - 1024 and len(out["findings"]) > 1:
+        out["findings"].pop()
+    left = findings[len(out["findings"]):]
+    if left:
+        out["findings_left_out"] = dict(Counter(f["code"] for f in left))
+    return out
 
 
 def collect_results(context: Any, task_ids) -> dict[str, dict | None]:

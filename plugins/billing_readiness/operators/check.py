@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from billing_readiness.run_anchor import Anchor
 
 
+LOGGED_FINDINGS = 200  # findings written to the task log one by one; all of them are in the result file
+
+
 class ReadinessCheckOperator(BaseOperator):
     ui_color = "#e8f1fb"
 
@@ -57,6 +60,7 @@ class ReadinessCheckOperator(BaseOperator):
 
             self.services_factory = AirflowServices
         services = self.services_factory()
+        cfg = None
         try:
             self._refuse_unknown_conf(context)
             cfg = services.config(self.config_variable)
@@ -70,11 +74,11 @@ class ReadinessCheckOperator(BaseOperator):
             will_retry = transient and ti.try_number <= (self.retries or 0)
             result = self.check.new_result()
             result.add(FAIL, "check_error", error_text(exc) + (" (transient: the task will retry)" if will_retry else ""))
-            self._push_result(ti, result, clock, anchor)
+            self._push_result(context, result, clock, anchor, cfg)
             if transient:
                 raise
             raise AirflowFailException(error_text(exc)) from None
-        self._push_result(ti, result, clock, anchor)
+        self._push_result(context, result, clock, anchor, cfg)
         if not result.passed:
             raise AirflowFailException(result.summary())
 
@@ -100,16 +104,35 @@ class ReadinessCheckOperator(BaseOperator):
             services.record(result.record.key, result.record.value, result.record.description)
             self.log.info("Recorded baseline %s", result.record.key)
 
-    def _push_result(self, ti, result: CheckResult, clock: dt.datetime, anchor: Anchor) -> None:
-        from billing_readiness.results import RESULT_XCOM_KEY, Severity
+    def _push_result(self, context: Any, result: CheckResult, clock: dt.datetime, anchor: Anchor,
+                     cfg: dict | None) -> None:
+        """The whole result goes to the run's folder (results.result_file), XCom gets its bounded hand-over
+        (results.handover: the verdict, the summary, the metrics and the findings that fit in 64 KB)."""
+        import json
+
+        from billing_readiness.results import RESULT_XCOM_KEY, Severity, handover, result_file
 
         result.metrics.setdefault("checked_at", clock.isoformat())
         result.metrics.setdefault("as_of", anchor.at.isoformat())
         result.metrics.setdefault("as_of_source", anchor.source)
-        ti.xcom_push(key=RESULT_XCOM_KEY, value=result.to_dict())
+        full, file = result.to_dict(), None
+        if cfg is not None:
+            from billing_readiness import artifacts
+
+            try:
+                artifacts.write(cfg, context["dag"].dag_id, context["run_id"],
+                                {result_file(self.task_id): json.dumps(full, default=str)})
+                file = result_file(self.task_id)
+            except Exception as exc:  # noqa: BLE001 - the verdict still goes out by XCom, with what fits
+                self.log.warning("Could not write the whole result beside the report (%s); XCom carries what fits",
+                                 exc)
+        context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=handover(full, file))
         self.log.info("%s", result.summary())
-        for f in result.findings:
+        for f in result.findings[:LOGGED_FINDINGS]:
             self.log.log(Severity(f.severity).log_level, "[%s] %s", f.code, f.message)
+        if len(result.findings) > LOGGED_FINDINGS:
+            self.log.info("... and %d more findings in %s", len(result.findings) - LOGGED_FINDINGS,
+                          file or "the report")
 
 
 def after_the_others(checks: list[ReadinessCheckOperator]) -> None:

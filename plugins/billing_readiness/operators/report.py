@@ -37,11 +37,13 @@ class ReadinessReportOperator(BaseOperator):
         from billing_readiness.run_anchor import from_context
 
         cfg, problem = variable_config_or_defaults(self.config_variable)
-        results = collect_results(context, self.checks)
+        dag_id, run_id = context["dag"].dag_id, context["run_id"]
+        results = report.with_result_files(collect_results(context, self.checks),
+                                           lambda name: artifacts.read(cfg, dag_id, run_id, name))
         clock = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         run = {
-            "dag_id": context["dag"].dag_id,
-            "run_id": context["run_id"],
+            "dag_id": dag_id,
+            "run_id": run_id,
             "generated_at": clock.isoformat(),
             "as_of": from_context(context, clock).describe(),
             "params": {k: v for k, v in context["params"].items()},

@@ -5,6 +5,8 @@ from html import escape
 
 from billing_readiness.checks.invoice_immutability.verdict import Details
 
+HTML_ROWS = 200  # rows of each table in the HTML report; all of them are in readiness.json
+
 
 def _sections(d: Details) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, headers, rows) of each table this check shows."""
@@ -27,6 +29,7 @@ def markdown(d: Details | None) -> list[str]:
         if rows:
             out += ["", f"{title}:", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
             out += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows[:50]]
+            out += [f"| ... and {len(rows) - 50:,} more in readiness.json |" + " |" * (len(headers) - 1)] if len(rows) > 50 else []
     return out
 
 
@@ -37,8 +40,10 @@ def html(d: Details | None) -> str:
     for title, headers, rows in _sections(d):
         if rows:
             head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-            body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-            out.append(f"<h3>{escape(title)}</h3><table><tr>{head}</tr>{body}</table>")
+            body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows[:HTML_ROWS])
+            more = (f'<p class="muted">... and {len(rows) - HTML_ROWS:,} more rows in readiness.json</p>'
+                    if len(rows) > HTML_ROWS else "")
+            out.append(f"<h3>{escape(title)}</h3><table><tr>{head}</tr>{body}</table>{more}")
     if d.invoice_lines:
         out.append(f'<p class="muted">{len(d.invoice_lines)} invoice lines for {escape(d.month)}; '
                    f'baseline: {escape(d.baseline)}; CSV: <code>{escape(d.invoice_csv)}</code></p>')

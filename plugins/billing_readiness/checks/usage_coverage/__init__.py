@@ -103,6 +103,20 @@ class UsageCoverage(ClickHouseCheck):
                  tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
                  partial_days_fail=bool(ctx.params.get("partial_days_fail")),
                  silent_tenants_fail=bool(ctx.params.get("silent_tenants_fail")))
+        cov = result.details.coverage if result.details else None
+        if cov and cov.tenants:  # the whole matrix beside the report (its heat map shows a part at scale)
+            from billing_readiness.checks.usage_coverage.render import coverage_csv
+            from billing_readiness.results import Artifact
+
+            result.details.coverage_csv = f"coverage-{cov.days[0]}_{cov.today}.csv"
+            result.artifacts.append(Artifact(result.details.coverage_csv, coverage_csv(cov)))
+
+    def html(self, result) -> str:
+        """The heat map, with the tenants any finding names among its rows."""
+        from billing_readiness.checks.usage_coverage.render import html
+
+        flagged = {f.evidence.get("tenant") for f in result.findings if f.severity != "info"} - {None}
+        return html(result.details, flagged)
 
     def parts(self):
         from billing_readiness.checks.usage_coverage import render, verdict

@@ -14,7 +14,6 @@ from billing_readiness.results import FAIL, INFO, WARN, CheckResult
 from billing_readiness.checks.usage_coverage.queries import MAX_SILENT_TENANTS
 from billing_readiness.timewindow import Window, epoch, utc_text
 
-MATRIX_TENANT_LIMIT = 500  # above this, the report's heat map keeps only tenants with gaps
 
 
 @dataclass
@@ -31,7 +30,8 @@ class Coverage:
 
 @dataclass
 class Details:
-    coverage: Coverage | None = None
+    coverage: Coverage | None = None  # every active tenant (the report shows a part: render.shown_tenants)
+    coverage_csv: str = ""  # the whole matrix's file name beside the report
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def evaluate(
     counts, cost = _day_counts(rows["tenants"])
     result.metrics.update(events_in_window=sum(sum(c.values()) for c in counts.values()))
     coverage = _coverage(result, counts, rows["first_usage"], active, (days, today), rules)
-    result.details.coverage = _shown(coverage, active)
+    result.details.coverage = coverage
     orphans = _orphans(result, counts, cost, active)
     values = rows.get("values", [])
     cost_values.add_findings(result, values, "the lookback window", cfg["cost_values"]["negative"])
@@ -99,16 +99,6 @@ def _day_counts(tenant_rows: Rows) -> tuple[dict[str, dict[str, int]], dict[str,
     texts = DayTexts()
     counts = {r["t"]: {texts[d]: int(n) for d, n in r["day_events"] if n} for r in tenant_rows}
     return counts, {r["t"]: int(r["cost_nanos"]) for r in tenant_rows}
-
-
-def _shown(coverage: Coverage, active: list[str]) -> Coverage:
-    """The report's heat map: every tenant, or above MATRIX_TENANT_LIMIT only those with gaps."""
-    shown = active if len(active) <= MATRIX_TENANT_LIMIT else sorted(set(coverage.partial) | {
-        t for t, counts in coverage.tenants.items() if 0 in counts})
-    return Coverage(
-        coverage.days, coverage.today, {t: coverage.tenants[t] for t in shown},
-        {t: coverage.today_counts[t] for t in shown}, {t: d for t, d in coverage.first_usage.items() if t in shown},
-        {t: d for t, d in coverage.partial.items() if t in shown})
 
 
 def _orphans(result: CheckResult, counts: dict[str, dict[str, int]], cost: dict[str, int],
