@@ -64,6 +64,9 @@ class BenchServices:
     def baseline(self, key):
         return None
 
+    def last_promotion(self):
+        return None
+
     def sleep(self, seconds):
         time.sleep(seconds)
 

@@ -22,7 +22,6 @@ from billing_readiness.checks.invoice_immutability.queries import queries as inv
 from billing_readiness.checks.quota_enforcement import diagnose as qe_diagnose
 from billing_readiness.checks.usage_coverage.queries import duplicate_candidates
 from billing_readiness.checks.usage_coverage.queries import duplicates as duplicates_query
-from billing_readiness.checks.usage_coverage.queries import copies_at, unpack
 from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 from billing_readiness.checks.usage_coverage import verdict as uc_verdict
 from billing_readiness.checks.usage_coverage.queries import tenant_hours
@@ -147,7 +146,6 @@ def all_queries(plan):
     queries["check4 probe usage"] = qe_diagnose.probe_usage_query(cfg, "readiness-probe")
     # check 1's duplicate passes: the repeated hashes, whole and in two slices; the ids behind a few hashes
     queries["check1 duplicate_candidates"] = duplicate_candidates(cfg, window, 0, 1)
-    queries["check1 located duplicate_candidates"] = duplicate_candidates(cfg, window, 0, 1, located=True)
     for part in (0, 1):
         queries[f"check1 duplicate_candidates slice {part}"] = duplicate_candidates(cfg, window, part, 2)
     queries["check1 duplicates (second pass)"] = duplicates_query(cfg, window, [{"h": h} for h in FIRST_PASS_PROBE])
@@ -204,14 +202,6 @@ def test_verdicts_are_the_same_on_both_engines(engines):
             second = duplicates_query(cfg, window, out["duplicate_candidates"])
             assert second is not None, "the seeded duplicates were not found by the first pass"
             out["duplicates"] = named(engines[engine], second)
-            # the located first pass finds the same hashes, and reading only where it saw the copies finds the
-            # same ids as reading the whole window again
-            located = out.pop("located duplicate_candidates")
-            assert sorted((r["h"], r["c"]) for r in located) == sorted((r["h"], r["c"]) for r in out["duplicate_candidates"])
-            unpack(out)
-            at = copies_at(located, {int(r["th"]): r["t"] for r in out["tenants"]})
-            assert at is not None and at[0] == ["tenant-m02"], at
-            assert named(engines[engine], duplicates_query(cfg, window, located, at)) == out["duplicates"]
         return out
 
     verdicts = {}

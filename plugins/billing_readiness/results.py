@@ -32,7 +32,6 @@ RESULT_XCOM_KEY = "check_result"
 XCOM_LIMIT_BYTES = 64 * 1024  # what a check hands over by XCom, whatever the tenant count (handover())
 FINDINGS_BUDGET_BYTES = 40 * 1024  # of which the findings
 FINDING_LIMIT_BYTES = 4 * 1024  # one finding; a longer one is cut (its whole text stays in the result file)
-METRICS_LIMIT_BYTES = 8 * 1024
 
 
 @dataclass
@@ -136,14 +135,13 @@ def _cut(finding: dict) -> dict:
 
 def handover(full: dict[str, Any], file: str | None) -> dict[str, Any]:
     """What goes to XCom: the verdict, the summary, the metrics and as many findings as fit (failures first),
-    at most XCOM_LIMIT_BYTES whatever the tenant count. The details and the queries stay in `file` (the whole
+    at most XCOM_LIMIT_BYTES whatever the tenant count (a check's metrics are counts and short lists, never
+    per tenant: tests/unit/test_results_at_scale.py holds them to that at 10,000 tenants). The details and the queries stay in `file` (the whole
     result beside the report, which the report task reads), or, without a file, come along when they fit.
     A failed result always keeps a failure, so whoever reads it (gate, alert, report) still sees it failed."""
     order = {FAIL.value: 0, WARN.value: 1, INFO.value: 2}
     findings = sorted(full["findings"], key=lambda f: order.get(f["severity"], 3))  # stable: a check's order
-    metrics = full.get("metrics") or {}
-    if _size(metrics) > METRICS_LIMIT_BYTES:  # numbers and short texts only
-        metrics = {k: v for k, v in metrics.items() if _size(v) <= 256}
+    metrics = full.get("metrics") or {}  # whole: the gate and relaxation.py read them (numbers, short lists)
     out = {k: full[k] for k in ("check", "title", "passed", "summary")}
     out.update(metrics=metrics, findings=[], details=None, queries=[], result_file=file)
     budget = FINDINGS_BUDGET_BYTES

@@ -45,6 +45,7 @@ def test_at_10000_tenants_the_xcom_is_at_most_64_kb_and_still_fails():
         assert size(sent) <= XCOM_LIMIT_BYTES, (file, size(sent))
         assert sent["passed"] is False and sent["summary"] == full["summary"] and sent["result_file"] == file
         assert sent["details"] is None  # 10,000 tenants' days do not fit: they are in the file (or left out)
+        assert sent["metrics"] == full["metrics"] and size(full["metrics"]) <= 4096  # whole, and small
         assert sent["findings"][0]["severity"] == "fail"
         assert len(sent["findings"]) + sum(sent["findings_left_out"].values()) == len(full["findings"])
         rebuilt = usage_coverage.CHECK.result_from_dict(sent)
@@ -120,3 +121,20 @@ def test_the_heat_map_shows_flagged_tenants_then_the_largest():
     assert shown[2:] == [f"t{i:03d}" for i in range(299, 299 - render.HEAT_MAP_TOP, -1)]  # then the largest
     small = usage_coverage.verdict.Coverage(["2025-03-01"], "2025-03-02", {"a": [1], "b": [2]}, {}, {}, {})
     assert render.shown_tenants(small) == ["b", "a"] and "all 2 tenants" in render.heat_map(small)
+
+
+def test_check_2_at_10000_tenants_every_invoice_different_hands_over_under_64_kb():
+    from checks.test_invoice_immutability import MONTH, invoice, invoice_rows
+
+    costs = {t: 1_000_000_000 + i for i, t in enumerate(TENANTS)}
+    rollup = [{"tenant_id": t, "total_queries": 10, "total_tokens": 1000, "total_cost_usd": n / 1e9 + 5}
+              for t, n in costs.items()]  # every tenant's rollup $5 off its events
+    result = invoice(invoice_rows(costs, rollup=rollup))
+    full = result.to_dict()
+    assert not result.passed and len(result.details.invoice_lines) == 10_000 and size(full) > 10 * XCOM_LIMIT_BYTES
+    sent = handover(full, result_file("check_invoice_immutability"))
+    assert size(sent) <= XCOM_LIMIT_BYTES and sent["passed"] is False and sent["metrics"] == full["metrics"]
+    doc = report.build(CHECKS[1:2], [full], {"run_id": "r", "dag_id": "d"})
+    html = report_html.to_html(doc, CHECKS[1:2])
+    assert len(html.encode()) <= 2 * 1024 * 1024 and "more rows in readiness.json" in html
+    assert str(MONTH) in html

@@ -85,7 +85,9 @@ def test_check_1_sends_its_queries_then_its_follow_ups():
     qs = coverage_queries(CFG, WINDOW)
     assert {k: q.columns for k, q in qs.items()} == {
         "active": ("tenant_id",),
-        "scan": ("tenants", "event_minutes", "ingest_minutes"),  # one row: each tenant and the freshness minutes
+        "tenants": ("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", "non_finite",
+                    "negative_cost", "negative_quantity"),
+        "freshness": ("event_minutes", "ingest_minutes"),
         "first_usage": ("t", "first_day"),
         "future": ("t", "events", "latest"),
     }
@@ -99,7 +101,7 @@ GROUP BY t"""
 
 
 def test_check_1_compares_the_rollups_in_clickhouse_over_the_window_up_to_now_today_included():
-    sql = coverage_queries(CFG, WINDOW, 0.05)["scan"].render()
+    sql = coverage_queries(CFG, WINDOW, 0.05)["tenants"].render()
     # events and both rollups: the whole window through the end of today (now is 12:00; today's rows count)
     assert "FROM metering.events\n                WHERE event_time >= toDateTime(1741305600) AND event_time < " \
            "toDateTime(1741651200)" in sql
@@ -113,19 +115,6 @@ def test_check_1_compares_the_rollups_in_clickhouse_over_the_window_up_to_now_to
     assert "abs(r_nanos / 1e9 - d_cost) > 0.049999 + s_nanos / 1e9" in sql and "NOT isFinite(d_cost)" in sql
     assert "sumIf(r_n, et = 'query') AS r_qc" in sql and "sumIf(r_q, et = 'storage_write') AS r_sw" in sql
     assert sql.count("ALL FULL OUTER JOIN") == 2
-    # freshness from the same scan: the minutes with events and with ingestion up to five minutes of skew
-    assert "groupUniqArrayIf(intDiv(toUInt32(_ts), 60), _ts <= toDateTime(1741608300)) AS ev_m" in sql
-    assert "arraySort(groupUniqArrayArray(ing_m)) AS ingest_minutes" in sql and sql.count("FROM metering.events") == 1
-
-
-def test_the_scans_one_row_is_unpacked_into_tenants_and_freshness():
-    from billing_readiness.checks.usage_coverage.queries import TENANT_COLUMNS, unpack
-
-    tenant = ("a", 42, [], 0, [], [], 100, 0, 0, 0)
-    rows = unpack({"scan": [{"tenants": [tenant], "event_minutes": (1, 2), "ingest_minutes": (2,)}]})
-    assert rows["tenants"] == [dict(zip(TENANT_COLUMNS, tenant))] and rows["tenants"][0]["th"] == 42
-    assert rows["freshness"] == [{"event_minutes": [1, 2], "ingest_minutes": [2]}]
-    assert unpack(rows) is rows and unpack({"tenants": [], "freshness": []}) == {"tenants": [], "freshness": []}
 
 
 def test_check_1_future_events_sql_forgives_five_minutes_of_skew():
@@ -140,12 +129,8 @@ ORDER BY t"""
 def test_check_1_cuts_the_first_duplicate_pass_to_fit_the_memory_limit():
     from billing_readiness.checks.usage_coverage.queries import duplicate_candidates, hash_partitions
 
-    from billing_readiness.checks.usage_coverage.queries import BYTES_PER_LOCATED_ID
-
-    assert hash_partitions(CFG, 10_000_000) == 1  # 640 MB of hashes: one pass under 60 % of 2 GB
-    assert hash_partitions(CFG, 10_000_000, BYTES_PER_LOCATED_ID) == 1  # where each id is, too: 1.1 GB
-    assert hash_partitions(CFG, 11_000_000, BYTES_PER_LOCATED_ID) == 2
-    assert hash_partitions(CFG, 55_000_000) == 3
+    assert hash_partitions(CFG, 10_000_000) == 1  # 400 MB of hashes: one pass under 60 % of 2 GB
+    assert hash_partitions(CFG, 55_000_000) == 2
     assert hash_partitions(load_config({"clickhouse": {"max_memory_bytes": None}}), 10**9) == 1
     one = duplicate_candidates(CFG, WINDOW, 0, 1)
     assert "modulo" not in one.sql and one.settings == {"max_bytes_before_external_group_by": 1_500_000_000}
@@ -162,24 +147,6 @@ def test_check_1_looks_at_ids_only_when_a_hash_repeats_and_across_shards():
     assert few.columns == ("t", "duplicated_ids", "extra_rows", "example_event_id")
     many = duplicates(CFG, WINDOW, [{"h": i, "c": 2} for i in range(MAX_CANDIDATES + 1)])
     assert "GLOBAL IN (SELECT cityHash64(event_id) AS h FROM metering.events" in many.render()
-
-
-def test_a_located_first_pass_lets_the_second_read_only_where_the_copies_are():
-    from billing_readiness.checks.usage_coverage.queries import copies_at, duplicate_candidates, duplicates
-
-    located = duplicate_candidates(CFG, WINDOW, 0, 1, located=True)
-    assert located.columns == ("h", "c", "th_lo", "th_hi", "ts_lo", "ts_hi")
-    assert "min(cityHash64(org_id)) AS th_lo" in located.sql and "toUInt32(max(event_time)) AS ts_hi" in located.sql
-    tenants = {11: "a", 22: "b", 33: "c"}
-    same = {"h": 7, "c": 3, "th_lo": 11, "th_hi": 11, "ts_lo": 100, "ts_hi": 160}
-    across = {"h": 8, "c": 2, "th_lo": 22, "th_hi": 33, "ts_lo": 90, "ts_hi": 90}
-    assert copies_at([same, across], tenants) == (["a", "b", "c"], 90, 160)
-    sql = duplicates(CFG, WINDOW, [same, across], copies_at([same, across], tenants)).render()
-    assert "AND org_id IN ('a', 'b', 'c') AND event_time >= toDateTime(90) AND event_time <= toDateTime(160)" in sql
-    # where it cannot be told exactly, the whole window is read again
-    assert copies_at([{**across, "c": 3}], tenants) is None  # a third copy could sit in a third tenant
-    assert copies_at([{**same, "th_lo": 44, "th_hi": 44}], tenants) is None  # a tenant the scan did not see
-    assert copies_at([{"h": 7, "c": 2}], tenants) is None  # a lean (sliced) first pass
 
 
 def test_rows_are_read_by_name_whatever_their_order():
@@ -419,28 +386,13 @@ def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
     nothing["event_id hashes stored more than once (first pass)"] = []
     clean = RowsClickHouse({**nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}]})
     uc.CHECK.run(StandInServices(clean), context())
-    assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 5
+    assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 6
     found = RowsClickHouse({
         **nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
-        # the copies' tenant is none the scan saw: where they are cannot be told, the whole window is read again
-        "event_id hashes stored more than once (first pass)": [
-            {"h": 42, "c": 2, "th_lo": 1, "th_hi": 1, "ts_lo": 10, "ts_hi": 20}],
+        "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 2}],
         "event_ids stored more than once, per tenant": [
             {"t": "a", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "evt-1"}]})
     result = uc.CHECK.run(StandInServices(found), context())
-    assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 6
-    assert "copy_tenants" not in found.sent[-1].params
+    assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 7
     assert "duplicate_event_ids" in {f.code for f in result.failures}
     assert "event_ids stored more than once, per tenant" in {q["name"] for q in result.queries}
-    # a located first pass (its columns say where the copies are): the second pass reads only there
-    scan = {"tenants": [("a", 4242, [], 0, [], [], 0, 0, 0, 0)], "event_minutes": [], "ingest_minutes": []}
-    at = RowsClickHouse({
-        **nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], found.sent[1].name: [scan],
-        "event_id hashes stored more than once (first pass)": [
-            {"h": 42, "c": 2, "th_lo": 4242, "th_hi": 4242, "ts_lo": 10, "ts_hi": 20}],
-        "event_ids stored more than once, per tenant (only where the first pass saw the copies)": [
-            {"t": "a", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "evt-1"}]})
-    result = uc.CHECK.run(StandInServices(at), context())
-    last = at.sent[-1].params
-    assert (last["copy_tenants"], last["copies_from"], last["copies_to"]) == (("a",), 10, 20)
-    assert "duplicate_event_ids" in {f.code for f in result.failures}

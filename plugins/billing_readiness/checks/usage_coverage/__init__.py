@@ -12,13 +12,11 @@ once (double billing). A day that collapsed against the days around it and the
 same weekday is a partial-loss warning (a failure with partial_days_fail); a large
 tenant gone silent is a warning (a failure with silent_tenants_fail); negative
 costs or quantities, usage from tenants that are not active and events dated in
-the future are warnings. Four queries whatever the number of tenants (the rollups
-are compared with the events inside ClickHouse in one scan that also collects the
-freshness minutes, so what comes back grows with the tenants, not their days), then
-the repeated id hashes (sliced to the memory limit) and, only if some repeat, the
-ids behind them (read only where the copies are when the first pass could tell),
-the days and ids of events with non-finite or negative values, and the hourly
-history of tenants silent for hours.
+the future are warnings. Five queries whatever the number of tenants (the rollups
+are compared with the events inside ClickHouse, so what comes back grows with the
+tenants, not their days), then the repeated id hashes (sliced to the memory limit)
+and, only if some repeat, the ids behind them, the days and ids of events with
+non-finite or negative values, and the hourly history of tenants silent for hours.
 
     queries.py  the SQL          verdict.py  the decision     gaps.py  missing and partial days
     reconcile.py  rollups vs raw events   freshness.py  stalled ingest, silent tenants   render.py  the report
@@ -71,14 +69,13 @@ class UsageCoverage(ClickHouseCheck):
         sized by the window's events), then, only if there are some, the ids behind them. And the hourly
         history of tenants silent for longer than config 'coverage.tenant_silence_seconds', if any."""
         from billing_readiness.checks.usage_coverage.queries import (
-            BYTES_PER_LOCATED_ID, copies_at, duplicate_candidates, duplicates, hash_partitions, tenant_hours, unpack,
+            duplicate_candidates, duplicates, hash_partitions, tenant_hours,
         )
         from billing_readiness import cost_values
         from billing_readiness.checks.usage_coverage.verdict import silent_candidates
         from billing_readiness.timewindow import epoch
 
         window = ctx.window(ctx.params["lookback_days"])
-        unpack(rows)
         more = {}
         flagged = cost_values.flagged(rows["tenants"], "t")
         if flagged and "values" not in rows:
@@ -90,13 +87,10 @@ class UsageCoverage(ClickHouseCheck):
         slices = sorted(k for k in rows if k.startswith("duplicate_candidates"))
         if not slices:
             events = sum(int(n) for r in rows["tenants"] for _, n in r["day_events"])
-            located = hash_partitions(ctx.cfg, events, BYTES_PER_LOCATED_ID) == 1
-            parts = 1 if located else hash_partitions(ctx.cfg, events)
-            return {**more, **{f"duplicate_candidates_{k}": duplicate_candidates(ctx.cfg, window, k, parts, located)
+            parts = hash_partitions(ctx.cfg, events)
+            return {**more, **{f"duplicate_candidates_{k}": duplicate_candidates(ctx.cfg, window, k, parts)
                                for k in range(parts)}}
-        candidates = [r for k in slices for r in rows[k]]
-        at = copies_at(candidates, {int(r["th"]): r["t"] for r in rows["tenants"] if "th" in r})
-        query = duplicates(ctx.cfg, window, candidates, at)
+        query = duplicates(ctx.cfg, window, [r for k in slices for r in rows[k]])
         return {**more, **({"duplicates": query} if query else {})}
 
     def evaluate(self, result, rows: dict, ctx: RunContext) -> None:

@@ -1,9 +1,9 @@
-"""Check 1's SQL: four queries whatever the number of tenants (active tenants; the window's scan against both
-rollups, which also collects the freshness minutes; first usage; future events), then follow-ups only when the
-rows call for them: the duplicate passes (the repeated id hashes, in slices sized to the memory limit, located
-when one slice holds the window; the ids only when some repeat, read only where the copies are when located),
-the days and ids of events with non-finite or negative values (cost_values.py, shared with check 2) and the
-hourly history of silent tenants. Rows are read by these column names."""
+"""Check 1's SQL: five queries whatever the number of tenants (active tenants, the window's scan against both
+rollups, first usage, freshness, future events), then follow-ups only when the rows call for them: the duplicate
+passes (the repeated id hashes, in slices sized to the memory limit; the ids only when some repeat), the days and
+ids of events with non-finite or negative values (cost_values.py, shared with check 2) and the hourly history of
+silent tenants. Rows are read by these
+column names."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,13 +15,8 @@ from billing_readiness.timewindow import Window, epoch
 
 FUTURE_SKEW_SECONDS = 300  # clock skew we forgive before an event counts as "from the future"
 MAX_CANDIDATES = 1000  # duplicated hashes sent back as a list; beyond that the second pass finds them itself
-BYTES_PER_ID = 64  # what ClickHouse's GROUP BY of one 64-bit hash with its count holds in memory (measured: 62)
-BYTES_PER_LOCATED_ID = 112  # the same with where each id is (its tenants' hashes, its first and last time)
+BYTES_PER_ID = 40  # what ClickHouse's GROUP BY of one 64-bit hash with its count holds in memory, about
 MAX_SILENT_TENANTS = 200  # silent tenants whose hourly history is read (the largest ones)
-# What the scan hands back per tenant (inside its one row; unpack() makes them dicts). th: cityHash64 of the
-# tenant id, which the duplicate pass keeps per id instead of the id's tenant string.
-TENANT_COLUMNS = ("t", "th", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest",
-                  *cost_values.COUNT_COLUMNS)
 
 
 def _in_window(cfg: dict, window: Window) -> tuple[str, dict]:
@@ -49,7 +44,8 @@ def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str,
     span = _span(cfg, window)
     return {
         "active": active_tenants_query(cfg),
-        "scan": _scan(cfg, span, tolerance_usd),
+        "tenants": _scan(cfg, span, tolerance_usd),
+        "freshness": _freshness(cfg, span),
         "first_usage": _first_usage(cfg),
         "future": _future(cfg, window),
     }
@@ -71,32 +67,23 @@ def _span(cfg: dict, window: Window) -> dict:
 def _scan(cfg: dict, span: dict, tolerance_usd: float) -> Query:
     # One scan of the window's events up to the end of today, compared with both rollups inside ClickHouse:
     # per tenant, its events per day (coverage), the newest event, how many events hold a non-finite or
-    # negative value (cost_values.py asks for their days and ids only when some do), and only the tenant-days
-    # (and types) where a rollup disagrees by more than what was ingested in the last ingest_guard_seconds
-    # (what can still be on its way into the materialized views). Today and its current hour are reconciled
-    # too. The filters match reconcile.py's rules (cost a micro-dollar looser), which judges what comes back.
-    # The same pass collects the minutes with events and with ingestion (freshness.py; per tenant-day-type
-    # sets, merged into two window-wide sets, at most ~1,440 a day each). Events dated in the last five
-    # minutes' skew past midnight fall outside the scan (they are tomorrow's) and so outside the freshness
-    # minutes. It all comes back as one row (unpack() splits it): the tenants, sorted, and the two sets.
+    # negative value (cost_values.py asks for their days and ids only when some do), and only the tenant-days (and types) where a rollup disagrees by more than what was ingested
+    # in the last ingest_guard_seconds (what can still be on its way into the materialized views). Today
+    # and its current hour are reconciled too. The filters match reconcile.py's rules (cost a micro-dollar
+    # looser), which judges what comes back; the rows returned grow with the tenants, not their days.
     types = cfg["event_types"]
     return Query(
         "usage per tenant and day up to now (usage_events), with the days where usage_daily or usage_hourly "
-        "disagree beyond what is still in flight, and the minutes with events and with ingestion (freshness)",
-        f"""SELECT arraySort(groupArray(({', '.join(TENANT_COLUMNS)}))) AS tenants,
-       arraySort(groupUniqArrayArray(ev_m)) AS event_minutes, arraySort(groupUniqArrayArray(ing_m)) AS ingest_minutes
-FROM
-(
-SELECT t, cityHash64(t) AS th, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
+        "disagree beyond what is still in flight",
+        f"""SELECT t, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
        arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost,
                                s_qc, s_in, s_out, s_sw, s_nanos), daily_bad)) AS daily_drift,
        arraySort(groupArrayArray(hourly_bad)) AS hourly_drift,
-       max(latest) AS latest, sum(v_bad) AS non_finite, sum(v_neg) AS negative_cost, sum(v_negq) AS negative_quantity,
-       groupArrayArray(ev_m) AS ev_m, groupArrayArray(ing_m) AS ing_m
+       max(latest) AS latest, sum(v_bad) AS non_finite, sum(v_neg) AS negative_cost, sum(v_negq) AS negative_quantity
 FROM
 (
     SELECT t, d, r_events, r_qc, r_in, r_out, r_sw, r_nanos, hourly_bad, d_qc, d_in, d_out, d_sw, d_cost,
-           s_qc, s_in, s_out, s_sw, s_nanos, latest, v_bad, v_neg, v_negq, ev_m, ing_m,
+           s_qc, s_in, s_out, s_sw, s_nanos, latest, v_bad, v_neg, v_negq,
            ({_count_differs('r_qc', 'd_qc', 's_qc')} OR {_differs('r_in', 'd_in', 's_in')}
                OR {_differs('r_out', 'd_out', 's_out')} OR {_differs('r_sw', 'd_sw', 's_sw')}
                OR {_cost_differs('r_nanos', 'd_cost', 's_nanos')}) AS daily_bad
@@ -109,23 +96,12 @@ FROM
 {_daily_sql(cfg)}
     ) AS daily USING (t, d)
 )
-GROUP BY t
-)""",
+GROUP BY t""",
         {**span, "cost_filter": float(tolerance_usd) - 1e-6,
          "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
          "storage_type": types["storage_write"]},
-        columns=("tenants", "event_minutes", "ingest_minutes"),
+        columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", *cost_values.COUNT_COLUMNS),
     )
-
-
-def unpack(rows: dict) -> dict:
-    """The scan's one row as the check reads it: rows["tenants"] (a dict per tenant, TENANT_COLUMNS) and
-    rows["freshness"] (the minute sets). Idempotent; rows given already unpacked (unit tests) stay as they are."""
-    if "scan" in rows and "tenants" not in rows:
-        [row] = rows["scan"] or [{"tenants": [], "event_minutes": [], "ingest_minutes": []}]
-        rows["tenants"] = [dict(zip(TENANT_COLUMNS, tenant)) for tenant in row["tenants"]]
-        rows["freshness"] = [{"event_minutes": list(row["event_minutes"]), "ingest_minutes": list(row["ingest_minutes"])}]
-    return rows
 
 
 def _by_day_sql(cfg: dict) -> str:
@@ -140,7 +116,6 @@ def _by_day_sql(cfg: dict) -> str:
                sumIf(s_q, et = %(output_type)s) AS s_out, sumIf(s_q, et = %(storage_type)s) AS s_sw,
                sum(s_c) AS s_nanos, max(latest) AS latest, sum(non_finite) AS v_bad,
                sum(negative_cost) AS v_neg, sum(negative_quantity) AS v_negq,
-               groupArrayArray(ev_m) AS ev_m, groupArrayArray(ing_m) AS ing_m,
                groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c, s_n, s_q, s_c),
                    {_count_differs('r_n', 'h_n', 's_n')} OR {_differs('r_q', 'h_q', 's_q')}
                    OR {_cost_differs('r_c', 'h_c', 's_c')}) AS hourly_bad
@@ -148,10 +123,7 @@ def _by_day_sql(cfg: dict) -> str:
         (
             SELECT t, d, et, count() AS r_n, sum(_q_ok) AS r_q, sum(_c_n) AS r_c,
                    countIf(_recent) AS s_n, sumIf(_q_ok, _recent) AS s_q, sumIf(_c_n, _recent) AS s_c,
-                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest, {cost_values.counts_sql('_c', '_q')},
-                   groupUniqArrayIf(intDiv(toUInt32(_ts), 60), _ts <= toDateTime(%(now_skew)s)) AS ev_m,
-                   groupUniqArrayIf(intDiv(toUInt32(_ing), 60),
-                                    _ts <= toDateTime(%(now_skew)s) AND _ing <= toDateTime(%(now_skew)s)) AS ing_m
+                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest, {cost_values.counts_sql('_c', '_q')}
             FROM
             (
                 SELECT {ev['tenant_id']} AS t, toDate({ts}, 'UTC') AS d, toString({ev['event_type']}) AS et,
@@ -184,6 +156,27 @@ def _daily_sql(cfg: dict) -> str:
         GROUP BY t, d"""
 
 
+def _freshness(cfg: dict, span: dict) -> Query:
+    ev = cfg["usage_events"]
+    ts, ing = ev["timestamp"], ev["ingested_at"] or ev["timestamp"]
+    # Freshness: the minutes of the window in which something was ingested, and in which events are dated
+    # (at most ~1,440 a day each): freshness.py measures the current silence against the usual quiet spell
+    # at the same time of day.
+    return Query(
+        "minutes with ingested and with dated events over the window (usage_events)",
+        f"""SELECT arraySort(groupUniqArrayIf(intDiv(toUInt32(_ts), 60), _ts <= toDateTime(%(now_skew)s))) AS event_minutes,
+       arraySort(groupUniqArrayIf(intDiv(toUInt32(_ing), 60), _ing <= toDateTime(%(now_skew)s))) AS ingest_minutes
+FROM
+(
+    SELECT {ts} AS _ts, {ing} AS _ing
+    FROM {ev['table']}
+    WHERE {ts} >= toDateTime(%(start)s) AND {ts} <= toDateTime(%(now_skew)s)
+)""",
+        {k: span[k] for k in ("start", "now_skew")},
+        columns=("event_minutes", "ingest_minutes"),
+    )
+
+
 def _first_usage(cfg: dict) -> Query:
     dl = cfg["usage_daily"]
     # A tenant's first usage ever: the first day in the daily rollup (all history, tenants x days rows,
@@ -212,31 +205,26 @@ ORDER BY t""",
     )
 
 
-def hash_partitions(cfg: dict, events: int, bytes_per_id: int = BYTES_PER_ID) -> int:
+def hash_partitions(cfg: dict, events: int) -> int:
     """Into how many slices of the id hashes the first duplicate pass is cut, so that each slice's GROUP BY
     fits in ~60 % of the memory limit without spilling to disk (spilling is several times slower; it stays
     the safety net, at 75 %). Each slice reads the ids again, which costs far less than a spill."""
     limit = cfg["clickhouse"]["max_memory_bytes"]
     if limit is None:
         return 1
-    return max(1, -(-events * bytes_per_id // int(0.6 * limit)))
+    return max(1, -(-events * BYTES_PER_ID // int(0.6 * limit)))
 
 
-def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int, located: bool = False) -> Query:
+def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int) -> Query:
     """Duplicate event ids, first pass, one slice of the hash space: the hashes seen more than once (a 64-bit
     hash of every id in the window, the cheapest question that can say "none"). Only when some come back
-    does duplicates() look at the ids themselves. `located` (when the window fits in one slice with it): each
-    repeated hash also says where its copies are (the hashes of its first and last tenant, its first and
-    last time), so that the second pass reads only those tenants' rows of that time (the primary key starts
-    with the tenant) instead of the whole window again."""
+    does duplicates() look at the ids themselves."""
     ev = cfg["usage_events"]
     in_window, params = _in_window(cfg, window)
     limit = cfg["clickhouse"]["max_memory_bytes"]
-    where = (f", min(cityHash64({ev['tenant_id']})) AS th_lo, max(cityHash64({ev['tenant_id']})) AS th_hi, "
-             f"toUInt32(min({ev['timestamp']})) AS ts_lo, toUInt32(max({ev['timestamp']})) AS ts_hi" if located else "")
     return Query(
         "event_id hashes stored more than once (first pass" + (f", slice {part + 1} of {parts})" if parts > 1 else ")"),
-        f"""SELECT cityHash64({ev['event_id']}) AS h, count() AS c{where}
+        f"""SELECT cityHash64({ev['event_id']}) AS h, count() AS c
 FROM {ev['table']}
 WHERE {in_window}{f" AND modulo(h, {parts}) = {part}" if parts > 1 else ""}
 GROUP BY h
@@ -244,34 +232,15 @@ HAVING c > 1
 LIMIT {MAX_CANDIDATES + 1}""",
         params,
         {"max_bytes_before_external_group_by": int(0.75 * limit)} if limit else {},
-        columns=("h", "c", *(("th_lo", "th_hi", "ts_lo", "ts_hi") if located else ())),
+        columns=("h", "c"),
     )
 
 
-def copies_at(candidates: list[dict], tenant_of: dict[int, str]) -> tuple[list[str], int, int] | None:
-    """Where the repeated ids' copies are, from a located first pass: (tenants, first, last epoch second), or
-    None when that cannot be told exactly (a lean pass; a tenant hash no scanned tenant has; an id stored three
-    or more times across two tenants or more, whose middle copies could sit in a third)."""
-    if not candidates or any("th_lo" not in r for r in candidates) or len(candidates) > MAX_CANDIDATES:
-        return None
-    tenants = set()
-    for r in candidates:
-        if int(r["c"]) > 2 and r["th_lo"] != r["th_hi"]:
-            return None
-        for th in (int(r["th_lo"]), int(r["th_hi"])):
-            if th not in tenant_of:
-                return None
-            tenants.add(tenant_of[th])
-    return sorted(tenants), min(int(r["ts_lo"]) for r in candidates), max(int(r["ts_hi"]) for r in candidates)
-
-
-def duplicates(cfg: dict, window: Window, candidates: list[dict],
-               at: tuple[list[str], int, int] | None = None) -> Query | None:
+def duplicates(cfg: dict, window: Window, candidates: list[dict]) -> Query | None:
     """Second pass, only when the first found candidates: the ids behind those hashes, per tenant (hash
     collisions drop out here; cross-tenant copies count). The candidates were found on the whole cluster
     (copies may sit on different shards); past MAX_CANDIDATES they are found again here, with GLOBAL IN so
-    that over Distributed tables the subquery runs once and its set goes to every shard. `at` (copies_at):
-    only those tenants' rows between the first and the last copy are read."""
+    that over Distributed tables the subquery runs once and its set goes to every shard."""
     if not candidates:
         return None
     ev = cfg["usage_events"]
@@ -282,13 +251,8 @@ def duplicates(cfg: dict, window: Window, candidates: list[dict],
     else:
         wanted = (f"GLOBAL IN (SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} "
                   "GROUP BY h HAVING count() > 1)")
-    if at is not None:
-        tenants, first, last = at
-        params.update(copy_tenants=tuple(tenants), copies_from=first, copies_to=last)
-        in_window += (f" AND {ev['tenant_id']} IN %(copy_tenants)s AND {ev['timestamp']} >= toDateTime(%(copies_from)s)"
-                      f" AND {ev['timestamp']} <= toDateTime(%(copies_to)s)")
     return Query(
-        "event_ids stored more than once, per tenant" + (" (only where the first pass saw the copies)" if at else ""),
+        "event_ids stored more than once, per tenant",
         f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
 FROM
 (

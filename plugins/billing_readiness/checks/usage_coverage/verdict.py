@@ -62,9 +62,6 @@ def evaluate(
     silent_tenants_fail: bool = False,
 ) -> CheckResult:
     """Fill `result` with the verdict from the result sets of `queries()` (keyed the same way)."""
-    from billing_readiness.checks.usage_coverage.queries import unpack
-
-    rows = unpack(rows)
     rules = Rules(max_missing_days, tolerance_usd, partial_days_fail, silent_tenants_fail,
                   cfg["coverage"]["partial_day_ratio"])
     result.details = Details()
