@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from billing_readiness.results import XCOM_LIMIT_BYTES
 from conftest import ROOT, assert_check_3_timed_alone
 from m12_1_sandbox import faults
 from m12_1_sandbox.airflow_stack import AirflowStack, free_port, stack_env
@@ -60,6 +61,13 @@ def xcom(stack, run_id, task_id, key="check_result"):
     return json.loads(value) if isinstance(value, str) else value
 
 
+def whole_result(sb, run_id, task_id):
+    """Where a check's whole result is, beside the report (XCom carries its bounded hand-over)."""
+    from billing_readiness.artifacts import run_folder_name
+
+    return sb.report_dir / run_folder_name(READINESS, run_id) / f"{task_id}.result.json"
+
+
 def m12_2_runs_after(stack, count, timeout=120):
     deadline = time.monotonic() + timeout
     while len(stack.runs(M12_2)) <= count and time.monotonic() < deadline:
@@ -78,9 +86,13 @@ def test_postgres_backed_airflow_promotes_keeps_the_baseline_across_restarts_and
     assert_check_3_timed_alone(stack.task_instances(READINESS, first))  # tasks in parallel, check 3 alone
     [m12_2] = m12_2_runs_after(stack, 0)
     assert stack.wait_run(M12_2, m12_2["dag_run_id"]) == "success"
-    coverage = xcom(stack, first, "check_usage_coverage")  # a large result round-trips through PostgreSQL
+    sent = xcom(stack, first, "check_usage_coverage")  # the hand-over round-trips through PostgreSQL
+    file = whole_result(sb, first, "check_usage_coverage")
+    assert sent["passed"] and sent["details"] is None and sent["result_file"] == file.name
+    assert len(json.dumps(sent)) <= XCOM_LIMIT_BYTES
+    coverage = json.loads(file.read_text())  # the whole result, beside the report
     assert coverage["passed"] and len(coverage["details"]["coverage"]["tenants"]) == 6
-    invoice = xcom(stack, first, "check_invoice_immutability")
+    invoice = json.loads(whole_result(sb, first, "check_invoice_immutability").read_text())
     assert invoice["details"]["baseline"].startswith("recorded")
     key = invoice["details"]["baseline_variable"]
     stored = stack.api("GET", f"/variables/{key}").json()
@@ -90,7 +102,8 @@ def test_postgres_backed_airflow_promotes_keeps_the_baseline_across_restarts_and
     stack = start()
     second = stack.trigger(READINESS).json()["dag_run_id"]
     assert stack.wait_run(READINESS, second) == "success"
-    again = xcom(stack, second, "check_invoice_immutability")
+    assert xcom(stack, second, "check_invoice_immutability")["passed"]
+    again = json.loads(whole_result(sb, second, "check_invoice_immutability").read_text())
     assert again["details"]["baseline"].startswith("compared with the baseline recorded")
     assert again["details"]["baseline_variable"] == key
     m12_2_count = len(m12_2_runs_after(stack, 1))

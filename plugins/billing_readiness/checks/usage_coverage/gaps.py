@@ -35,22 +35,37 @@ def missing_days(days: list[str], counts: list[int], first_usage: str | None) ->
     return [days[i] for i in counted(days, first_usage) if counts[i] == 0]
 
 
-def _after_ramp_up(day: str, first_usage: str | None) -> bool:
+def _ramp_up_end(first_usage: str | None) -> str:
+    """The first day judged (ISO): RAMP_UP_DAYS after the first usage ("" when it is unknown: every day)."""
     if first_usage is None:
-        return True
-    return dt.date.fromisoformat(day) >= dt.date.fromisoformat(first_usage) + dt.timedelta(days=RAMP_UP_DAYS)
+        return ""
+    return (dt.date.fromisoformat(first_usage) + dt.timedelta(days=RAMP_UP_DAYS)).isoformat()
+
+
+def _nearest(idx: list[int], p: int, n: int) -> list[int]:
+    """The `n` counted days nearest idx[p] (idx sorted), the earlier first on a tie: idx walked both ways."""
+    i, out, left, right = idx[p], [], p - 1, p + 1
+    while len(out) < n and (left >= 0 or right < len(idx)):
+        if right >= len(idx) or (left >= 0 and i - idx[left] <= idx[right] - i):
+            out.append(idx[left])
+            left -= 1
+        else:
+            out.append(idx[right])
+            right += 1
+    return out
 
 
 def partial_days(days: list[str], counts: list[int], first_usage: str | None, ratio: float) -> list[PartialDay]:
     idx = [i for i in counted(days, first_usage) if counts[i] > 0]
+    if len(idx) < 4:  # too few days to know what a usual day is
+        return []
+    judged_from, top = _ramp_up_end(first_usage), max(counts[i] for i in idx)
     out = []
-    for i in idx:
-        if not _after_ramp_up(days[i], first_usage):
+    for p, i in enumerate(idx):
+        # a day at or above `ratio` of the busiest day is at or above `ratio` of any median of other days
+        if counts[i] >= ratio * top or days[i] < judged_from:
             continue
-        others = sorted((j for j in idx if j != i), key=lambda j: (abs(j - i), j))[:NEIGHBOURS]
-        if len(others) < 3:  # too few days to know what a usual day is
-            continue
-        near = statistics.median(counts[j] for j in others)
+        near = statistics.median(counts[j] for j in _nearest(idx, p, NEIGHBOURS))
         weekday = [counts[j] for j in idx if j != i and (j - i) % 7 == 0]
         if counts[i] < ratio * near and (not weekday or counts[i] < ratio * statistics.median(weekday)):
             out.append(PartialDay(days[i], counts[i], float(near)))
