@@ -6,6 +6,7 @@ each check renders its own details (checks/<check>.markdown / .html).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any, Iterable
 
 from billing_readiness.checks.contract import Check
@@ -70,25 +71,26 @@ def build(checks: list[Check], results: list[dict | None], run: dict[str, Any]) 
     }
 
 
-FINDINGS_PER_CODE = 20
+FINDINGS_PER_CODE = 20  # findings of one code the report shows; the rest are counted
 
 
 def anchor(check: dict) -> str:
+    """The HTML id of a check's section, which its card links to."""
     return f"check-{check['check']}"
 
 
 def shown_findings(check: dict) -> tuple[list[dict], dict[str, int]]:
     """The findings shown (at most FINDINGS_PER_CODE of each code, in the check's order) and how many of each
     code are left out, including those the hand-over already left out (findings_left_out)."""
-    seen: dict[str, int] = {}
-    shown, left = [], dict(check.get("findings_left_out") or {})
+    seen, left = Counter(), Counter(check.get("findings_left_out") or {})
+    shown = []
     for f in check["findings"]:
-        seen[f["code"]] = seen.get(f["code"], 0) + 1
+        seen[f["code"]] += 1
         if seen[f["code"]] <= FINDINGS_PER_CODE:
             shown.append(f)
         else:
-            left[f["code"]] = left.get(f["code"], 0) + 1
-    return shown, left
+            left[f["code"]] += 1
+    return shown, dict(left)
 
 
 def to_json(doc: dict) -> str:

@@ -135,10 +135,11 @@ def _cut(finding: dict) -> dict:
 
 def handover(full: dict[str, Any], file: str | None) -> dict[str, Any]:
     """What goes to XCom: the verdict, the summary, the metrics and as many findings as fit (failures first),
-    at most XCOM_LIMIT_BYTES whatever the tenant count (a check's metrics are counts and short lists, never
-    per tenant: tests/unit/test_results_at_scale.py holds them to that at 10,000 tenants). The details and the queries stay in `file` (the whole
-    result beside the report, which the report task reads), or, without a file, come along when they fit.
-    A failed result always keeps a failure, so whoever reads it (gate, alert, report) still sees it failed."""
+    at most XCOM_LIMIT_BYTES whatever the tenant count (a check's metrics are counts and short lists, never per
+    tenant: tests/unit/test_results_at_scale.py holds them to that at 10,000 tenants). The details and the
+    queries stay in `file` (the whole result beside the report, which the report task reads), or, without a
+    file, come along when they fit. A failed result always keeps a failure, so whoever reads it (gate, alert,
+    report) still sees it failed."""
     order = {FAIL.value: 0, WARN.value: 1, INFO.value: 2}
     findings = sorted(full["findings"], key=lambda f: order.get(f["severity"], 3))  # stable: a check's order
     metrics = full.get("metrics") or {}  # whole: the gate and relaxation.py read them (numbers, short lists)

@@ -120,9 +120,9 @@ class ReadinessCheckOperator(BaseOperator):
             from billing_readiness import artifacts
 
             try:
-                artifacts.write(cfg, context["dag"].dag_id, context["run_id"],
-                                {result_file(self.task_id): json.dumps(full, default=str)})
-                file = result_file(self.task_id)
+                name = result_file(self.task_id)
+                artifacts.write(cfg, context["dag"].dag_id, context["run_id"], {name: json.dumps(full, default=str)})
+                file = name
             except Exception as exc:  # noqa: BLE001 - the verdict still goes out by XCom, with what fits
                 self.log.warning("Could not write the whole result beside the report (%s); XCom carries what fits",
                                  exc)
