@@ -75,3 +75,27 @@ def active_tenants_query(cfg: dict) -> Query:
         f"SELECT DISTINCT {tq['tenant_id']} AS tenant_id FROM {tq['table']} ORDER BY tenant_id",
         columns=("tenant_id",),
     )
+
+
+# Distributed(cluster, database, table[, sharding key]), quoted or not: the local table's database and name
+DISTRIBUTED_DB = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?([^,')]+)'?\s*,"
+DISTRIBUTED_CLUSTER = r"^Distributed\(\s*'?([^,']+)"
+DISTRIBUTED_TABLE = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?[^,']+'?\s*,\s*'?([^,')]+)'?"
+
+
+def _database(param: str, table: str) -> str:
+    """The SQL for a configured table's database: its `<param>_db` parameter, or the connection's."""
+    return f"%({param}_db)s" if "." in table else "currentDatabase()"
+
+
+def configured_tables(tables: dict[str, str]) -> str:
+    """system.tables rows of the configured tables. The leading `database IN` alone lets the server skip
+    every other database (it reads each table's metadata otherwise: slow on a server with many)."""
+    dbs = dict.fromkeys(_database(k, t) for k, t in tables.items())
+    return f"database IN ({', '.join(dbs)}) AND (" + " OR ".join(
+        f"(database = {_database(k, t)} AND name = %({k})s)" for k, t in tables.items()) + ")"
+
+
+def table_params(table: str, param: str) -> dict[str, str]:
+    db, _, name = table.rpartition(".")
+    return {param: name, **({f"{param}_db": db} if db else {})}

@@ -6,7 +6,8 @@ from billing_readiness.checks import usage_coverage as uc
 from billing_readiness.checks.usage_coverage import freshness
 from billing_readiness.checks.usage_coverage import verdict as uc_verdict
 from billing_readiness.checks.usage_coverage.gaps import RAMP_UP_DAYS, partial_days
-from billing_readiness.checks.usage_coverage.queries import FUTURE_SKEW_SECONDS, queries as coverage_queries
+from billing_readiness.checks.usage_coverage import repeats
+from billing_readiness.checks.usage_coverage.queries import FUTURE_SKEW_SECONDS, queries as coverage_queries, scan
 from billing_readiness.checks.usage_coverage.reconcile import qty_differs
 from billing_readiness.config import load_config
 from billing_readiness.timewindow import Window
@@ -31,7 +32,7 @@ def coverage_rows(window, tenants, skip=(), events=None, first_usage=None):
     first_usage = first_usage or {}
     now = int(window.now.timestamp())
     live = list(range(int(window.start.timestamp()) // 60, now // 60 + 1))  # something ingested every minute
-    rows = {"active": [{"tenant_id": t} for t in tenants], "tenants": [], "duplicate_candidates": [],
+    rows = {"active": [{"tenant_id": t} for t in tenants], "tenants": [],
             "future": [], "first_usage": [{"t": t, "first_day": first_usage.get(t, dt.date(2020, 1, 1))}
                                           for t in tenants],
             "freshness": [{"event_minutes": live, "ingest_minutes": live}], "values": []}
@@ -40,7 +41,7 @@ def coverage_rows(window, tenants, skip=(), events=None, first_usage=None):
                 if (t, d) not in skip and d >= first_usage.get(t, dt.date.min)]
         n = [(events or {}).get((t, d), 1) for d in days]
         rows["tenants"].append({"t": t, "day_events": list(zip(days, n)), "cost_nanos": sum(n) * 1_000_000,
-                                "daily_drift": [], "hourly_drift": [], "latest": now - 60})
+                                "daily_drift": [], "hourly_drift": [], "latest": now - 60, "repeat_ids": []})
     return rows
 
 
@@ -85,12 +86,15 @@ def test_check_1_sends_its_queries_then_its_follow_ups():
     qs = coverage_queries(CFG, WINDOW)
     assert {k: q.columns for k, q in qs.items()} == {
         "active": ("tenant_id",),
-        "tenants": ("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", "non_finite",
-                    "negative_cost", "negative_quantity"),
-        "freshness": ("event_minutes", "ingest_minutes"),
         "first_usage": ("t", "first_day"),
         "future": ("t", "events", "latest"),
+        "window_events": ("events",),
     }
+    assert "FROM system.parts" in qs["window_events"].sql and "usage_events" not in qs["window_events"].render()
+    assert scan(CFG, WINDOW, 0.01, [], 1).columns == (
+        "t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", "non_finite", "negative_cost",
+        "negative_quantity", "event_last", "event_first_rev", "ingest_last", "ingest_first_rev", "irregular_ingest",
+        "repeat_ids")
 
 
 def test_check_1_first_usage_comes_from_the_daily_rollup_over_all_history():
@@ -101,7 +105,7 @@ GROUP BY t"""
 
 
 def test_check_1_compares_the_rollups_in_clickhouse_over_the_window_up_to_now_today_included():
-    sql = coverage_queries(CFG, WINDOW, 0.05)["tenants"].render()
+    sql = scan(CFG, WINDOW, 0.05, [], 1).render()
     # events and both rollups: the whole window through the end of today (now is 12:00; today's rows count)
     assert "FROM metering.events\n                WHERE event_time >= toDateTime(1741305600) AND event_time < " \
            "toDateTime(1741651200)" in sql
@@ -126,20 +130,50 @@ GROUP BY t
 ORDER BY t"""
 
 
-def test_check_1_cuts_the_first_duplicate_pass_to_fit_the_memory_limit():
-    from billing_readiness.checks.usage_coverage.queries import duplicate_candidates, hash_partitions
+def test_check_1_cuts_the_repeats_pass_to_fit_the_memory_limit():
+    from billing_readiness.checks.usage_coverage.id_queries import duplicate_candidates, hash_partitions
+    from billing_readiness.checks.usage_coverage.id_queries import repeats as repeats_pass
 
-    assert hash_partitions(CFG, 10_000_000) == 1  # 400 MB of hashes: one pass under 60 % of 2 GB
-    assert hash_partitions(CFG, 55_000_000) == 2
-    assert hash_partitions(load_config({"clickhouse": {"max_memory_bytes": None}}), 10**9) == 1
-    one = duplicate_candidates(CFG, WINDOW, 0, 1)
-    assert "modulo" not in one.sql and one.settings == {"max_bytes_before_external_group_by": 1_500_000_000}
-    second = duplicate_candidates(CFG, WINDOW, 1, 2)
-    assert "AND modulo(h, 2) = 1\nGROUP BY h\nHAVING c > 1" in second.sql and second.name.endswith("slice 2 of 2)")
+    assert repeats.slices(10_000_000, 2_000_000_000) == 1  # 240 MB of hashes: one pass under 70 % of 2 GB
+    assert repeats.slices(94_000_000, 2_000_000_000) == 2 and repeats.slices(58_000_000, 2_000_000_000) == 1
+    assert repeats.slices(0, 2_000_000_000) == 1 and repeats.slices(10**9, None) == 1  # unknown, no limit
+    one = repeats_pass(CFG, WINDOW, 0, 1)
+    assert "bitAnd(h, 1023) AS k" in one.sql and "modulo" not in one.sql and one.columns == ("k", "extra")
+    assert one.settings == {"max_bytes_before_external_group_by": 1_500_000_000}  # past 70 %: spill, not fail
+    second = repeats_pass(CFG, WINDOW, 1, 2)
+    assert "bitAnd(h, 1023) + 1024 * modulo(intDiv(h, 1024), 2) AS k" in second.sql
+    assert "WHERE modulo(intDiv(h, 1024), 2) = 1\nGROUP BY k\nHAVING extra > 0" in second.sql
+    assert second.name.endswith("(slice 2 of 2)")
+    # a mass duplication: the repeated hashes of the flagged buckets only, sliced to the memory limit
+    assert hash_partitions(CFG, 10_000_000) == 1 and hash_partitions(CFG, 55_000_000) == 2
+    flagged = duplicate_candidates(CFG, WINDOW, 1, 2, [3, 1500], 2)
+    assert "IN %(keys)s AND modulo(h, 2) = 1\nGROUP BY h" in flagged.sql and flagged.params["keys"] == (3, 1500)
+    assert flagged.settings == {"max_bytes_before_external_group_by": 1_500_000_000}
+
+
+def test_the_scan_collects_the_ids_of_flagged_buckets_only():
+    none = scan(CFG, WINDOW, 0.01, [], 1)
+    assert "CAST([] AS Array(String))" in none.sql and "repeat_keys" not in none.params
+    some = scan(CFG, WINDOW, 0.01, [7, 1030], 2)
+    assert "groupArrayIf(toString(_eid), _ts < toDateTime(%(now)s) AND bitAnd(cityHash64(_eid), 1023) + 1024 * " \
+           "modulo(intDiv(cityHash64(_eid), 1024), 2) IN %(repeat_keys)s)" in some.sql
+    assert some.params["repeat_keys"] == (7, 1030) and "2 id-hash bucket(s)" in some.name
+
+
+def test_duplicates_are_counted_from_the_collected_ids_across_tenants():
+    rows = [{"t": "a", "repeat_ids": ["x", "x", "y", "z"]}, {"t": "b", "repeat_ids": ["z", "w"]},
+            {"t": "c", "repeat_ids": ["v"]}]
+    assert repeats.duplicate_rows(rows) == [
+        {"t": "a", "duplicated_ids": 2, "extra_rows": 2, "example_event_id": "x"},
+        {"t": "b", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "z"}]
+    assert repeats.duplicate_rows([{"t": "a", "repeat_ids": ["x", "y"]}]) == []
+    assert repeats.flagged([{"k": 9, "extra": 1}, {"k": 2, "extra": 3}]) == [2, 9]
+    assert repeats.collectable([1, 2], 10_000_000, 1) and not repeats.collectable(list(range(60)), 10_000_000, 1)
+    assert repeats.collectable(list(range(8)), 0, 1) and not repeats.collectable(list(range(9)), 0, 1)  # size unknown
 
 
 def test_check_1_looks_at_ids_only_when_a_hash_repeats_and_across_shards():
-    from billing_readiness.checks.usage_coverage.queries import MAX_CANDIDATES, duplicates
+    from billing_readiness.checks.usage_coverage.id_queries import MAX_CANDIDATES, duplicates
 
     assert duplicates(CFG, WINDOW, []) is None  # the common case: one pass over the ids
     few = duplicates(CFG, WINDOW, [{"h": 7, "c": 2}, {"h": 3, "c": 2}])
@@ -229,7 +263,7 @@ def test_coverage_drift_duplicates_orphans_future():
     tenant(rows, "a")["daily_drift"] = [daily_drift(d0, (1, 0.0, 0.0, 0.0, 1_000_000), (1, 0.0, 0.0, 0.0, 0.5))]
     rows["duplicates"] = [{"t": "a", "duplicated_ids": 2, "extra_rows": 3, "example_event_id": "evt-1"}]
     rows["tenants"].append({"t": "orphan", "day_events": [(d0, 4)], "cost_nanos": 4_000_000, "daily_drift": [],
-                            "hourly_drift": [], "latest": int(w.now.timestamp()) - 60})
+                            "hourly_drift": [], "latest": int(w.now.timestamp()) - 60, "repeat_ids": []})
     rows["future"] = [{"t": "a", "events": 2, "latest": int(NOW.timestamp()) + 86400}]
     r = coverage(rows, w)
     assert {f.code for f in r.failures} == {"rollup_drift_daily", "duplicate_event_ids"}
@@ -295,6 +329,67 @@ def test_coverage_today_drift_beyond_what_is_in_flight_fails_and_within_it_passe
 # --- freshness_and_gaps --------------------------------------------------------------------------------------------
 
 
+def silence_of(series, minutes, now, *args):
+    return freshness.silence(series, freshness.DayBounds.from_minutes(minutes, now // 60), now, *args)
+
+
+def scan_arrays(event_minutes, ingest_of, now_min, days):
+    """What the scan sends back for one tenant, computed the way its SQL does: a calendar day D split at now's
+    minute of the day; an ingestion minute placed by its event's day, counted as irregular when more than a
+    day from the event's same minute of the day."""
+    today, r = now_min // 1440, now_min % 1440
+    size = days + 2
+    arrays = {k: [0] * size for k in ("event_last", "event_first_rev", "ingest_last", "ingest_first_rev")}
+    irregular = 0
+    for m in event_minutes:
+        d_cal = m // 1440
+        lo = m % 1440 <= r
+        idx = today - d_cal + 1 if lo else today - d_cal
+        arrays["event_last"][idx] = max(arrays["event_last"][idx], m)
+        arrays["event_first_rev"][idx] = max(arrays["event_first_rev"][idx], freshness.NO_MINUTE - m)
+        im, same = ingest_of(m), d_cal * 1440 + r
+        if not same - 1440 < im <= same + 1440:
+            irregular += 1
+            continue
+        idx = today - d_cal + 1 if im <= same else today - d_cal
+        arrays["ingest_last"][idx] = max(arrays["ingest_last"][idx], im)
+        arrays["ingest_first_rev"][idx] = max(arrays["ingest_first_rev"][idx], freshness.NO_MINUTE - im)
+    return arrays, irregular
+
+
+def test_the_day_bounds_answer_every_silence_as_the_minutes_do():
+    """Randomized: the silence around each earlier day's instant, from per-day first and last minutes (what the
+    scan sends, merged over tenants) equals the plain search over every minute, at any time of day."""
+    import random
+
+    rnd = random.Random(20)
+    for trial in range(300):
+        days = rnd.randint(1, 9)
+        now_min = 29_000_000 + rnd.randint(0, 5000)
+        start = (now_min // 1440 - days) * 1440
+        tenants = []
+        for _ in range(rnd.randint(1, 3)):
+            n = rnd.choice([0, 1, 3, 30, 400])
+            ev = sorted({rnd.randint(start, now_min + 4) for _ in range(n)})
+            lag = rnd.choice([0, 1, 7, 1500, -30])
+            tenants.append((ev, lag))
+        all_events = sorted({m for ev, _ in tenants for m in ev})
+        all_ingest = sorted({m + lag for ev, lag in tenants for m in ev})
+        plain = freshness.DayBounds.from_minutes(all_events, now_min)
+        arrays = [scan_arrays(ev, lambda m, lag=lag: m + lag, now_min, days) for ev, lag in tenants]
+        scanned = freshness.DayBounds.from_scan(now_min, [a["event_last"] for a, _ in arrays],
+                                                [a["event_first_rev"] for a, _ in arrays])
+        for k in range(1, days + 1):
+            expected = freshness.spell_at(all_events, now_min - k * 1440)
+            assert plain.spell_at(k) == expected == scanned.spell_at(k), (trial, k)
+        assert scanned.newest == (all_events[-1] if all_events else None)
+        if not sum(irregular for _, irregular in arrays):
+            ingest = freshness.DayBounds.from_scan(now_min, [a["ingest_last"] for a, _ in arrays],
+                                                   [a["ingest_first_rev"] for a, _ in arrays])
+            for k in range(1, days + 1):
+                assert ingest.spell_at(k) == freshness.spell_at(all_ingest, now_min - k * 1440), (trial, k)
+
+
 def test_spell_at_measures_the_silence_around_an_instant():
     assert freshness.spell_at([10, 11, 20], 15) == 9 * 60
     assert freshness.spell_at([10, 11, 20], 11) == 0
@@ -303,9 +398,9 @@ def test_spell_at_measures_the_silence_around_an_instant():
 
 def test_a_system_that_ingests_every_minute_stalls_after_the_configured_silence():
     now = int(dt.datetime(2026, 12, 1, 12, tzinfo=UTC).timestamp())
-    live = freshness.silence("ingestion", minutes(now, 30), now, 30, 1800, 4)
+    live = silence_of("ingestion", minutes(now, 30), now, 30, 1800, 4)
     assert not live.stalled and live.silence_s < 120 and live.usual_s == 0 and live.samples == 30
-    stopped = freshness.silence("ingestion", minutes(now, 30, stop_after=now - 3600), now, 30, 1800, 4)
+    stopped = silence_of("ingestion", minutes(now, 30, stop_after=now - 3600), now, 30, 1800, 4)
     assert stopped.stalled and stopped.threshold_s == 1800 and 3500 < stopped.silence_s < 3700
 
 
@@ -316,16 +411,16 @@ def test_quiet_nights_never_trip_it_and_a_stall_at_night_still_does():
     def nights(minute_of_day):
         return 240 if minute_of_day == 60 else 1  # at 01:00 jump to 05:00
 
-    night = freshness.silence("ingestion", minutes(now, 30, quiet=nights), now, 30, 1800, 4)
+    night = silence_of("ingestion", minutes(now, 30, quiet=nights), now, 30, 1800, 4)
     assert not night.stalled and night.usual_s >= 4 * 3600 - 120
     # a system quiet (not silent) at night, stalled since 23:00: caught
     sparse = minutes(now, 30, every_min=5, stop_after=now - 4 * 3600)
-    assert freshness.silence("ingestion", sparse, now, 30, 1800, 4).stalled
+    assert silence_of("ingestion", sparse, now, 30, 1800, 4).stalled
 
 
 def test_nothing_at_all_is_a_stall():
     now = 10 * DAY
-    assert freshness.silence("event time", [], now, 30, 1800, 4).stalled
+    assert silence_of("event time", [], now, 30, 1800, 4).stalled
 
 
 def test_a_tenants_usual_volume_at_this_time_of_day_is_the_smaller_of_all_days_and_the_same_weekday():
@@ -382,20 +477,52 @@ def test_the_first_day_of_the_window_is_judged_against_the_days_after_it():
 def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
     from billing_readiness.checks import usage_coverage as uc
 
-    nothing = {q.name: [] for q in uc.CHECK.queries(context()).values()}  # every first-pass query: no rows
-    nothing["event_id hashes stored more than once (first pass)"] = []
-    clean = RowsClickHouse({**nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}]})
+    nothing = {q.name: [] for q in uc.CHECK.queries(context()).values()}  # every first-round query: no rows
+    repeats_name = "event_id hash buckets holding an id more than once"
+    plain_scan = "usage per tenant and day up to now (usage_events), with the days where usage_daily or " \
+                 "usage_hourly disagree beyond what is still in flight, the freshness minutes"
+    fresh = {"event_last": [], "event_first_rev": [], "ingest_last": [], "ingest_first_rev": [], "irregular_ingest": 0}
+    tenant_a = {"t": "a", "day_events": [], "cost_nanos": 0, "daily_drift": [], "hourly_drift": [], "latest": 0,
+                "non_finite": 0, "negative_cost": 0, "negative_quantity": 0, **fresh}
+    clean = RowsClickHouse({**nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], repeats_name: [],
+                            plain_scan: [{**tenant_a, "repeat_ids": []}]})
     uc.CHECK.run(StandInServices(clean), context())
-    assert [q.name for q in clean.sent][-1] != "event_ids stored more than once, per tenant" and len(clean.sent) == 6
+    assert [q.name for q in clean.sent][-2:] == [repeats_name, plain_scan] and len(clean.sent) == 6
     found = RowsClickHouse({
-        **nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
-        "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 2}],
-        "event_ids stored more than once, per tenant": [
-            {"t": "a", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "evt-1"}]})
+        **nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], repeats_name: [{"k": 42, "extra": 1}],
+        plain_scan + " and the ids of 1 id-hash bucket(s) holding repeats": [
+            {**tenant_a, "repeat_ids": ["evt-1", "evt-2", "evt-1"]}]})
     result = uc.CHECK.run(StandInServices(found), context())
-    assert found.sent[-1].params["hashes"] == (42,) and len(found.sent) == 7
-    assert "duplicate_event_ids" in {f.code for f in result.failures}
-    assert "event_ids stored more than once, per tenant" in {q["name"] for q in result.queries}
+    assert found.sent[-1].params["repeat_keys"] == (42,) and len(found.sent) == 6  # no second read of the ids
+    [dup] = [f for f in result.failures if f.code == "duplicate_event_ids"]
+    assert dup.evidence["example_event_id"] == "evt-1" and dup.evidence["extra_rows"] == 1
+
+
+def test_a_mass_duplication_or_a_backfill_reads_the_window_again_for_what_the_scan_cannot_answer():
+    from billing_readiness.checks import usage_coverage as uc
+
+    first = {q.name: [] for q in uc.CHECK.queries(context()).values()}
+    estimate = "events in the window, estimated from the table's parts (system.parts)"
+    many = [{"k": k, "extra": 1} for k in range(200)]  # 200 buckets of ~10,000 ids each: 2 M ids, too many
+    scan_name = "usage per tenant and day up to now (usage_events), with the days where usage_daily or " \
+                "usage_hourly disagree beyond what is still in flight, the freshness minutes"
+    tenant_a = {"t": "a", "day_events": [], "cost_nanos": 0, "daily_drift": [], "hourly_drift": [], "latest": 0,
+                "non_finite": 0, "negative_cost": 0, "negative_quantity": 0, "event_last": [], "event_first_rev": [],
+                "ingest_last": [], "ingest_first_rev": [], "irregular_ingest": 3, "repeat_ids": []}
+    ch = RowsClickHouse({
+        **first, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], estimate: [{"events": 10_000_000}],
+        "event_id hash buckets holding an id more than once": many, scan_name: [tenant_a],
+        "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 3}],
+        "event_ids stored more than once, per tenant": [
+            {"t": "a", "duplicated_ids": 1, "extra_rows": 2, "example_event_id": "evt-9"}],
+        "minutes with ingested and with dated events over the window (usage_events)": [
+            {"event_minutes": [], "ingest_minutes": []}]})
+    result = uc.CHECK.run(StandInServices(ch), context())
+    sent = [q.name for q in ch.sent]
+    assert sent[-4:-2] == [scan_name, "minutes with ingested and with dated events over the window (usage_events)"]
+    assert sent[-2:] == ["event_id hashes stored more than once (first pass)", "event_ids stored more than once, per tenant"]
+    assert "repeat_keys" not in ch.sent[-4].params and ch.sent[-2].params["keys"] == tuple(range(200))
+    assert {f.code for f in result.failures} >= {"duplicate_event_ids", "ingest_stalled"}  # nothing in the minutes
 
 
 def test_partial_days_is_the_plain_definition_only_faster():

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from billing_readiness import cost_values
 from billing_readiness.money import NANOS_SQL
-from billing_readiness.sql import Query, active_tenants_query
+from billing_readiness.sql import (
+    DISTRIBUTED_CLUSTER, DISTRIBUTED_DB, DISTRIBUTED_TABLE, Query, active_tenants_query, configured_tables,
+    table_params,
+)
 from billing_readiness.timewindow import Month, epoch
 
 INVOICE_COLUMNS = ("tenant_id", "total_queries", "total_tokens", "cost_nanos")  # what invoice.sql must return
@@ -13,53 +16,29 @@ INVOICE_COLUMNS = ("tenant_id", "total_queries", "total_tokens", "cost_nanos")  
 LATE_COLUMNS = ("late_rows", "late_cost_nanos", "first_ingested", "last_ingested")
 
 
-# Distributed(cluster, database, table[, sharding key]), quoted or not: the local table's database and name
-_DISTRIBUTED_DB = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?([^,')]+)'?\s*,"
-_DISTRIBUTED_CLUSTER = r"^Distributed\(\s*'?([^,']+)"
-_DISTRIBUTED_TABLE = r"^Distributed\(\s*'?[^,']+'?\s*,\s*'?[^,']+'?\s*,\s*'?([^,')]+)'?"
-
-
-def _database(param: str, table: str) -> str:
-    """The SQL for a configured table's database: its `<param>_db` parameter, or the connection's."""
-    return f"%({param}_db)s" if "." in table else "currentDatabase()"
-
-
-def _configured(tables: dict[str, str]) -> str:
-    """system.tables rows of the configured tables. The leading `database IN` alone lets the server skip
-    every other database (it reads each table's metadata otherwise: slow on a server with many)."""
-    dbs = dict.fromkeys(_database(k, t) for k, t in tables.items())
-    return f"database IN ({', '.join(dbs)}) AND (" + " OR ".join(
-        f"(database = {_database(k, t)} AND name = %({k})s)" for k, t in tables.items()) + ")"
-
-
-def _table_params(table: str, param: str) -> dict[str, str]:
-    db, _, name = table.rpartition(".")
-    return {param: name, **({f"{param}_db": db} if db else {})}
-
-
 def closed_month_queries(cfg: dict, month: Month, late_query: bool = True) -> dict[str, Query]:
     """What one run can see of a closed month's history: mutations, and late arrivals (unless the invoice
     read already counts them: `late_query` False)."""
     tables = {"events": cfg["usage_events"]["table"], "daily": cfg["usage_daily"]["table"],
               "hourly": cfg["usage_hourly"]["table"]}
-    table_params = {k: v for key, table in tables.items() for k, v in _table_params(table, key).items()}
-    out = {"mutations": _mutations(cfg, month, tables, table_params),
-           "distributed": _distributed(tables, table_params)}
+    named = {k: v for key, table in tables.items() for k, v in table_params(table, key).items()}
+    out = {"mutations": _mutations(cfg, month, tables, named),
+           "distributed": _distributed(tables, named)}
     if cfg["usage_events"]["ingested_at"] and late_query:
         out["late"] = _late(cfg, month)
     return out
 
 
-def _mutations(cfg: dict, month: Month, tables: dict, table_params: dict) -> Query:
+def _mutations(cfg: dict, month: Month, tables: dict, named: dict) -> Query:
     # Recorded ALTER ... UPDATE/DELETE since the month began on the events table or a rollup, a rollup's
     # inner table (`.inner.<name>`, or `.inner_id.<uuid>` on Atomic databases), or the local tables a
     # Distributed one reads: any of them may have changed the month's stored costs. Readable by a read-only
     # user. The tables are matched where the query starts, after the rows are read: a shard's
     # currentDatabase() is not the connection's, and 18.16 drops rows when system.mutations' own
     # database/table columns meet an IN subquery directly.
-    params = {**table_params, "month_start": epoch(month.start), "distributed_db": _DISTRIBUTED_DB,
-              "distributed_table": _DISTRIBUTED_TABLE}
-    configured = _configured(tables)
+    params = {**named, "month_start": epoch(month.start), "distributed_db": DISTRIBUTED_DB,
+              "distributed_table": DISTRIBUTED_TABLE}
+    configured = configured_tables(tables)
     cluster = cfg["clickhouse"]["cluster"]
     # Mutations are recorded where the data is: on a cluster, on every shard's local tables.
     source = "system.mutations"
@@ -90,17 +69,17 @@ ORDER BY created, table""",
     )
 
 
-def _distributed(tables: dict, table_params: dict) -> Query:
+def _distributed(tables: dict, named: dict) -> Query:
     # Which configured tables are Distributed, and over which cluster: without config 'clickhouse.cluster'
     # the mutations above come from one server only, which must not pass for the whole cluster.
-    configured = _configured(tables)
+    configured = configured_tables(tables)
     return Query(
         "Distributed billing tables and their cluster (system.tables)",
         f"""SELECT name, extract(engine_full, %(distributed_cluster)s) AS cluster
 FROM system.tables
 WHERE engine = 'Distributed' AND ({configured})
 ORDER BY name""",
-        {**table_params, "distributed_cluster": _DISTRIBUTED_CLUSTER},
+        {**named, "distributed_cluster": DISTRIBUTED_CLUSTER},
         columns=("name", "cluster"),
     )
 

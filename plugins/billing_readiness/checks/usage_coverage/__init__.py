@@ -12,14 +12,16 @@ once (double billing). A day that collapsed against the days around it and the
 same weekday is a partial-loss warning (a failure with partial_days_fail); a large
 tenant gone silent is a warning (a failure with silent_tenants_fail); negative
 costs or quantities, usage from tenants that are not active and events dated in
-the future are warnings. Five queries whatever the number of tenants (the rollups
-are compared with the events inside ClickHouse, so what comes back grows with the
-tenants, not their days), then the repeated id hashes (sliced to the memory limit)
-and, only if some repeat, the ids behind them, the days and ids of events with
-non-finite or negative values, and the hourly history of tenants silent for hours.
+the future are warnings. The window's events are read as often as the least
+hand-written SQL reads them: the repeats pass (per bucket of the id hash, rows minus
+distinct hashes, sliced to the memory limit), then one scan that compares them with
+both rollups inside ClickHouse (what comes back grows with the tenants, not their
+days), measures freshness and collects the ids of the flagged buckets. Follow-ups
+only when the rows call for them (queries.py).
 
     queries.py  the SQL          verdict.py  the decision     gaps.py  missing and partial days
     reconcile.py  rollups vs raw events   freshness.py  stalled ingest, silent tenants   render.py  the report
+    repeats.py  duplicate event ids
 """
 from __future__ import annotations
 
@@ -61,37 +63,49 @@ class UsageCoverage(ClickHouseCheck):
     def queries(self, ctx: RunContext) -> dict:
         from billing_readiness.checks.usage_coverage.queries import queries
 
-        return queries(ctx.cfg, ctx.window(ctx.params["lookback_days"]),
-                       float(ctx.params["reconciliation_tolerance_usd"]))
+        return queries(ctx.cfg, ctx.window(ctx.params["lookback_days"]))
 
     def follow_up(self, ctx: RunContext, rows: dict) -> dict:
-        """Duplicate ids in two steps: the repeated id hashes (in as many slices as the memory limit needs,
-        sized by the window's events), then, only if there are some, the ids behind them. And the hourly
-        history of tenants silent for longer than config 'coverage.tenant_silence_seconds', if any."""
-        from billing_readiness.checks.usage_coverage.queries import (
-            duplicate_candidates, duplicates, hash_partitions, tenant_hours,
-        )
+        """Round 2: the repeats pass (sliced by the window's estimated events to fit the memory limit).
+        Round 3: the scan, collecting the ids of the buckets it flagged. Then only what the rows call for:
+        the values' days and ids, the silent tenants' hours, the exact freshness minutes after a backfill,
+        and, for a mass duplication, the repeated hashes and their ids."""
         from billing_readiness import cost_values
+        from billing_readiness.checks.usage_coverage import id_queries as iq, queries as q, repeats
         from billing_readiness.checks.usage_coverage.verdict import silent_candidates
         from billing_readiness.timewindow import epoch
 
-        window = ctx.window(ctx.params["lookback_days"])
+        cfg, window = ctx.cfg, ctx.window(ctx.params["lookback_days"])
+        estimate = int(rows["window_events"][0]["events"] or 0) if rows["window_events"] else 0
+        parts = repeats.slices(estimate, cfg["clickhouse"]["max_memory_bytes"])
+        if "repeats_0" not in rows:
+            return {f"repeats_{k}": iq.repeats(cfg, window, k, parts) for k in range(parts)}
+        keys = repeats.flagged([r for k in range(parts) for r in rows[f"repeats_{k}"]])
+        collect = repeats.collectable(keys, estimate, parts)
+        if "tenants" not in rows:
+            tolerance = float(ctx.params["reconciliation_tolerance_usd"])
+            return {"tenants": q.scan(cfg, window, tolerance, keys if collect else [], parts)}
         more = {}
         flagged = cost_values.flagged(rows["tenants"], "t")
         if flagged and "values" not in rows:
-            more["values"] = cost_values.query(ctx.cfg, epoch(window.start), epoch(window.today_start) + 86400,
+            more["values"] = cost_values.query(cfg, epoch(window.start), epoch(window.today_start) + 86400,
                                                "lookback window", flagged)
         if "tenant_hours" not in rows:
-            query = tenant_hours(ctx.cfg, window, silent_candidates(rows, ctx.cfg, window))
+            query = q.tenant_hours(cfg, window, silent_candidates(rows, cfg, window))
             more.update({"tenant_hours": query} if query else {})
-        slices = sorted(k for k in rows if k.startswith("duplicate_candidates"))
-        if not slices:
-            events = sum(int(n) for r in rows["tenants"] for _, n in r["day_events"])
-            parts = hash_partitions(ctx.cfg, events)
-            return {**more, **{f"duplicate_candidates_{k}": duplicate_candidates(ctx.cfg, window, k, parts)
-                               for k in range(parts)}}
-        query = duplicates(ctx.cfg, window, [r for k in slices for r in rows[k]])
-        return {**more, **({"duplicates": query} if query else {})}
+        if "freshness" not in rows and sum(int(r["irregular_ingest"]) for r in rows["tenants"]):
+            more["freshness"] = q.freshness(cfg, window)
+        if keys and not collect:  # a mass duplication: the repeated hashes, then their ids
+            slices = sorted(k for k in rows if k.startswith("duplicate_candidates"))
+            if not slices:
+                events = sum(int(n) for r in rows["tenants"] for _, n in r["day_events"])
+                hash_parts = iq.hash_partitions(cfg, events * len(keys) // (repeats.REPEAT_BUCKETS * parts))
+                return {**more, **{f"duplicate_candidates_{k}": iq.duplicate_candidates(cfg, window, k, hash_parts,
+                                                                                       keys, parts)
+                                   for k in range(hash_parts)}}
+            query = iq.duplicates(cfg, window, [r for k in slices for r in rows[k]])
+            more.update({"duplicates": query} if query and "duplicates" not in rows else {})
+        return more
 
     def evaluate(self, result, rows: dict, ctx: RunContext) -> None:
         from decimal import Decimal

@@ -4,7 +4,9 @@ A stall is a silence that is both long in absolute terms and far longer than the
 the same time of day: quiet nights and quiet weekends are quiet every week, a stall is not.
 
 - System: over the window, the minutes in which events were ingested (and, separately, in which events are
-  dated). The current silence is `now - newest minute`. The usual quiet spell at this time of day is measured on
+  dated), kept as `DayBounds`: per day counted back from now, the first and the last such minute (all that a
+  silence around the same instant of each earlier day needs, and small enough to come out of the rollup
+  scan). The current silence is `now - newest minute`. The usual quiet spell at this time of day is measured on
   every earlier day of the window: the length of the silence that contained the same instant that day. Usual =
   the larger of the 75th percentile over all those days and the median over the same weekday. It is a stall when
   the silence exceeds `max_silence` and `factor` x usual.
@@ -19,6 +21,7 @@ import statistics
 from dataclasses import dataclass
 
 DAY = 86400
+NO_MINUTE = 4294967295  # the largest UInt32: the scan sends NO_MINUTE - first minute, 0 for none
 
 
 @dataclass
@@ -33,6 +36,53 @@ class Silence:
     @property
     def stalled(self) -> bool:
         return self.silence_s > self.threshold_s
+
+
+class DayBounds:
+    """An activity series cut into days counted back from now: day d holds the minutes m with
+    (now_min - m) // 1440 == d (d = -1: the few minutes after now that clock skew forgives). For each
+    day, the first and the last minute with activity; spell_at() needs nothing else."""
+
+    def __init__(self, now_min: int, first: dict[int, int], last: dict[int, int]):
+        self.now_min, self.first, self.last = now_min, first, last
+        self.days = sorted(last)
+
+    @classmethod
+    def from_minutes(cls, minutes, now_min: int) -> "DayBounds":
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for m in minutes:
+            d = (now_min - m) // 1440
+            first[d] = min(first.get(d, m), m)
+            last[d] = max(last.get(d, m), m)
+        return cls(now_min, first, last)
+
+    @classmethod
+    def from_scan(cls, now_min: int, last: list, first_reversed: list) -> "DayBounds":
+        """From the scan's per-tenant arrays (queries.py): index d + 1 holds the last minute of day d, and
+        NO_MINUTE minus its first minute (so that both merge by max); 0 where the day had no activity."""
+        from itertools import zip_longest
+
+        last = [max(v) for v in zip_longest(*last, fillvalue=0)]
+        first = [max(v) for v in zip_longest(*first_reversed, fillvalue=0)]
+        return cls(now_min, {i - 1: NO_MINUTE - v for i, v in enumerate(first) if v},
+                   {i - 1: v for i, v in enumerate(last) if v})
+
+    @property
+    def newest(self) -> int | None:
+        return self.last[self.days[0]] if self.days else None
+
+    def spell_at(self, k: int) -> int | None:
+        """spell_at(minutes, now_min - k days) for k >= 1."""
+        i = bisect.bisect_left(self.days, k)  # the newest day at or before the instant ...
+        if i == len(self.days):
+            return None
+        prev = self.last[self.days[i]]
+        if prev == self.now_min - k * 1440:
+            return 0
+        if i == 0:  # ... and the oldest day after it
+            return None
+        return (self.first[self.days[i - 1]] - prev) * 60
 
 
 def spell_at(minutes: list[int], t_min: int) -> int | None:
@@ -55,14 +105,13 @@ def _quantile(values: list[int], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def silence(series: str, minutes: list[int], now: int, days: int, max_silence: int, factor: float) -> Silence:
-    """The current silence of one activity series (sorted epoch minutes) against its usual quiet spell."""
-    now_min = now // 60
-    newest = minutes[-1] if minutes else None
+def silence(series: str, bounds: DayBounds, now: int, days: int, max_silence: int, factor: float) -> Silence:
+    """The current silence of one activity series against its usual quiet spell."""
+    newest = bounds.newest
     current = max(0, now - (newest * 60 + 59)) if newest is not None else days * DAY
     all_days, same_weekday = [], []
     for k in range(1, days + 1):
-        spell = spell_at(minutes, now_min - k * DAY // 60)
+        spell = bounds.spell_at(k)
         if spell is None:
             continue
         all_days.append(spell)

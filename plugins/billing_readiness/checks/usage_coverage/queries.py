@@ -1,29 +1,31 @@
-"""Check 1's SQL: five queries whatever the number of tenants (active tenants, the window's scan against both
-rollups, first usage, freshness, future events), then follow-ups only when the rows call for them: the duplicate
-passes (the repeated id hashes, in slices sized to the memory limit; the ids only when some repeat), the days and
-ids of events with non-finite or negative values (cost_values.py, shared with check 2) and the hourly history of
-silent tenants. Rows are read by these
-column names."""
+"""Check 1's SQL. The window's events are read twice, as the least hand-written SQL reads them (once for the
+usage, once per slice for the repeated ids), whatever the number of tenants:
+
+1. active tenants, first usage (usage_daily), events dated in the future, and the window's size from the
+   table's parts (system.parts: no events read);
+2. the repeats pass: per bucket of the id hash, rows minus distinct hashes (repeats.py), in slices sized
+   to the memory limit;
+3. the scan of the window against both rollups, which also answers freshness (per day counted back from
+   now, the first and last minute with events and with ingestion: freshness.DayBounds) and collects the
+   ids of the buckets the repeats pass flagged;
+
+then follow-ups only when the rows call for them: the days and ids of events with non-finite or negative
+values (cost_values.py, shared with check 2), the hourly history of silent tenants, the exact freshness
+minutes when some event was ingested more than a day away from its time (a backfill), and, for a mass
+duplication, the repeated hashes and their ids. Rows are read by these column names."""
 from __future__ import annotations
 
 import datetime as dt
 
 from billing_readiness import cost_values
 from billing_readiness.money import NANOS_SQL
+from billing_readiness.checks.usage_coverage.freshness import NO_MINUTE
+from billing_readiness.checks.usage_coverage.id_queries import repeat_key, window_events
 from billing_readiness.sql import Query, active_tenants_query
 from billing_readiness.timewindow import Window, epoch
 
 FUTURE_SKEW_SECONDS = 300  # clock skew we forgive before an event counts as "from the future"
-MAX_CANDIDATES = 1000  # duplicated hashes sent back as a list; beyond that the second pass finds them itself
-BYTES_PER_ID = 40  # what ClickHouse's GROUP BY of one 64-bit hash with its count holds in memory, about
 MAX_SILENT_TENANTS = 200  # silent tenants whose hourly history is read (the largest ones)
-
-
-def _in_window(cfg: dict, window: Window) -> tuple[str, dict]:
-    """The events of the lookback window, up to now: the condition and its parameters."""
-    ts = cfg["usage_events"]["timestamp"]
-    return (f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)",
-            {"start": epoch(window.start), "end": epoch(window.now)})
 
 
 def _differs(a: str, b: str, slack: str = "0") -> str:
@@ -40,22 +42,32 @@ def _cost_differs(nanos: str, rollup: str, slack_nanos: str) -> str:
     return f"(NOT isFinite({rollup}) OR abs({nanos} / 1e9 - {rollup}) > %(cost_filter)s + {slack_nanos} / 1e9)"
 
 
-def queries(cfg: dict, window: Window, tolerance_usd: float = 0.01) -> dict[str, Query]:
-    span = _span(cfg, window)
+def queries(cfg: dict, window: Window) -> dict[str, Query]:
+    """The first round; the repeats pass and the scan follow (UsageCoverage.follow_up)."""
     return {
         "active": active_tenants_query(cfg),
-        "tenants": _scan(cfg, span, tolerance_usd),
-        "freshness": _freshness(cfg, span),
         "first_usage": _first_usage(cfg),
         "future": _future(cfg, window),
+        "window_events": window_events(cfg, window),
     }
+
+
+def scan(cfg: dict, window: Window, tolerance_usd: float, repeat_keys: list[int], parts: int) -> Query:
+    return _scan(cfg, _span(cfg, window), tolerance_usd, repeat_keys, parts)
+
+
+def freshness(cfg: dict, window: Window) -> Query:
+    return _freshness(cfg, _span(cfg, window))
 
 
 def _span(cfg: dict, window: Window) -> dict:
     """The window's bounds as the queries' parameters (epoch seconds and ISO dates)."""
-    guard = int(cfg["coverage"]["ingest_guard_seconds"])
+    guard, now = int(cfg["coverage"]["ingest_guard_seconds"]), epoch(window.now)
     return {
         "start": epoch(window.start),
+        "now": now,
+        "today_num": epoch(window.today_start) // 86400,  # the day number of today, and now's minute of the day
+        "now_minute_of_day": now // 60 % 1440,
         "tomorrow_start": epoch(window.today_start) + 86400,
         "first_day": window.first_day.isoformat(),
         "tomorrow": (window.today + dt.timedelta(days=1)).isoformat(),
@@ -64,32 +76,52 @@ def _span(cfg: dict, window: Window) -> dict:
     }
 
 
-def _scan(cfg: dict, span: dict, tolerance_usd: float) -> Query:
+FRESHNESS_COLUMNS = ("event_last", "event_first_rev", "ingest_last", "ingest_first_rev", "irregular_ingest")
+
+
+def _scan(cfg: dict, span: dict, tolerance_usd: float, repeat_keys: list[int], parts: int) -> Query:
     # One scan of the window's events up to the end of today, compared with both rollups inside ClickHouse:
     # per tenant, its events per day (coverage), the newest event, how many events hold a non-finite or
-    # negative value (cost_values.py asks for their days and ids only when some do), and only the tenant-days (and types) where a rollup disagrees by more than what was ingested
-    # in the last ingest_guard_seconds (what can still be on its way into the materialized views). Today
-    # and its current hour are reconciled too. The filters match reconcile.py's rules (cost a micro-dollar
-    # looser), which judges what comes back; the rows returned grow with the tenants, not their days.
+    # negative value (cost_values.py asks for their days and ids only when some do), and only the
+    # tenant-days (and types) where a rollup disagrees by more than what was ingested in the last
+    # ingest_guard_seconds (what can still be on its way into the materialized views). Today and its current
+    # hour are reconciled too. The filters match reconcile.py's rules (cost a micro-dollar looser), which
+    # judges what comes back; the rows returned grow with the tenants, not their days.
+    # Freshness from the same rows: a calendar day D splits at now's minute of the day into the days counted
+    # back from now d = N - D (up to that minute) and N - D - 1 (after it); an ingestion minute within a day
+    # of its event's same minute of the day falls into one of the two as well. Per tenant, arrays indexed by
+    # d + 1 hold the last minute and NO_MINUTE - the first minute (both merge by max) of each such day.
+    # Ingestion further away (a backfill) is counted, and then read exactly (_freshness).
     types = cfg["event_types"]
+    series = (("e", "event_last"), ("en", "event_first_rev"), ("g", "ingest_last"), ("gn", "ingest_first_rev"))
+    # zeros up to index N - D (day d = N - D - 1 at d + 1), then that day's part after now's minute, then its part
+    # up to it (day N - D); a day's arrays differ in length, which maxForEach merges index by index
+    placed = ("arrayConcat(arrayResize(CAST([] AS Array(UInt32)), toUInt32(%(today_num)s - toUInt32(d))), "
+              "[{c}_hi, {c}_lo]) AS {c}_days")
+    by_d = ",\n           ".join(placed.format(c=c) for c, _ in series)
+    fresh = ", ".join(f"maxForEach({c}_days) AS {name}" for c, name in series)
     return Query(
         "usage per tenant and day up to now (usage_events), with the days where usage_daily or usage_hourly "
-        "disagree beyond what is still in flight",
+        "disagree beyond what is still in flight, the freshness minutes"
+        + (f" and the ids of {len(repeat_keys)} id-hash bucket(s) holding repeats" if repeat_keys else ""),
         f"""SELECT t, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
        arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost,
                                s_qc, s_in, s_out, s_sw, s_nanos), daily_bad)) AS daily_drift,
        arraySort(groupArrayArray(hourly_bad)) AS hourly_drift,
-       max(latest) AS latest, sum(v_bad) AS non_finite, sum(v_neg) AS negative_cost, sum(v_negq) AS negative_quantity
+       max(latest) AS latest, sum(v_bad) AS non_finite, sum(v_neg) AS negative_cost, sum(v_negq) AS negative_quantity,
+       {fresh},
+       sum(odd) AS irregular_ingest, arraySort(groupArrayArray(rep_ids)) AS repeat_ids
 FROM
 (
-    SELECT t, d, r_events, r_qc, r_in, r_out, r_sw, r_nanos, hourly_bad, d_qc, d_in, d_out, d_sw, d_cost,
-           s_qc, s_in, s_out, s_sw, s_nanos, latest, v_bad, v_neg, v_negq,
+    SELECT t, d, r_events, r_qc, r_in, r_out, r_sw, r_nanos, hourly_bad, d_qc, d_in, d_out, d_sw,
+           d_cost, s_qc, s_in, s_out, s_sw, s_nanos, latest, v_bad, v_neg, v_negq, odd, rep_ids,
+           {by_d},
            ({_count_differs('r_qc', 'd_qc', 's_qc')} OR {_differs('r_in', 'd_in', 's_in')}
                OR {_differs('r_out', 'd_out', 's_out')} OR {_differs('r_sw', 'd_sw', 's_sw')}
                OR {_cost_differs('r_nanos', 'd_cost', 's_nanos')}) AS daily_bad
     FROM
     (
-{_by_day_sql(cfg)}
+{_by_day_sql(cfg, repeat_keys, parts)}
     ) AS by_day
     ALL FULL OUTER JOIN
     (
@@ -99,16 +131,20 @@ FROM
 GROUP BY t""",
         {**span, "cost_filter": float(tolerance_usd) - 1e-6,
          "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
-         "storage_type": types["storage_write"]},
-        columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", *cost_values.COUNT_COLUMNS),
+         "storage_type": types["storage_write"], **({"repeat_keys": tuple(repeat_keys)} if repeat_keys else {})},
+        columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", *cost_values.COUNT_COLUMNS,
+                 *FRESHNESS_COLUMNS, "repeat_ids"),
     )
 
 
-def _by_day_sql(cfg: dict) -> str:
+def _by_day_sql(cfg: dict, repeat_keys: list[int], parts: int) -> str:
     """Per tenant, day and event type: the raw events (with what is still in flight) against usage_hourly."""
     ev, hr = cfg["usage_events"], cfg["usage_hourly"]
     ts, ing = ev["timestamp"], ev["ingested_at"] or ev["timestamp"]
     recent = "_ing >= toDateTime(%(recent_after)s) OR _ts >= toDateTime(%(recent_after)s)"
+    ids = (f"groupArrayIf(toString(_eid), _ts < toDateTime(%(now)s) AND {repeat_key('cityHash64(_eid)', parts)} "
+           "IN %(repeat_keys)s)" if repeat_keys else "CAST([] AS Array(String))")
+    day_max = ", ".join(f"max({c}) AS {c}" for c in ("e_lo", "e_hi", "en_lo", "en_hi", "g_lo", "g_hi", "gn_lo", "gn_hi"))
     return f"""        SELECT t, d, sum(r_n) AS r_events, sumIf(r_n, et = %(query_type)s) AS r_qc,
                sumIf(r_q, et = %(input_type)s) AS r_in, sumIf(r_q, et = %(output_type)s) AS r_out,
                sumIf(r_q, et = %(storage_type)s) AS r_sw, sum(r_c) AS r_nanos,
@@ -116,6 +152,7 @@ def _by_day_sql(cfg: dict) -> str:
                sumIf(s_q, et = %(output_type)s) AS s_out, sumIf(s_q, et = %(storage_type)s) AS s_sw,
                sum(s_c) AS s_nanos, max(latest) AS latest, sum(non_finite) AS v_bad,
                sum(negative_cost) AS v_neg, sum(negative_quantity) AS v_negq,
+               {day_max}, sum(i_odd) AS odd, groupArrayArray(ids) AS rep_ids,
                groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c, s_n, s_q, s_c),
                    {_count_differs('r_n', 'h_n', 's_n')} OR {_differs('r_q', 'h_q', 's_q')}
                    OR {_cost_differs('r_c', 'h_c', 's_c')}) AS hourly_bad
@@ -123,12 +160,24 @@ def _by_day_sql(cfg: dict) -> str:
         (
             SELECT t, d, et, count() AS r_n, sum(_q_ok) AS r_q, sum(_c_n) AS r_c,
                    countIf(_recent) AS s_n, sumIf(_q_ok, _recent) AS s_q, sumIf(_c_n, _recent) AS s_c,
-                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest, {cost_values.counts_sql('_c', '_q')}
+                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest, {cost_values.counts_sql('_c', '_q')},
+                   maxIf(_em, _ev AND _e_lo) AS e_lo, maxIf(_em, _ev AND NOT _e_lo) AS e_hi,
+                   maxIf(_em_n, _ev AND _e_lo) AS en_lo, maxIf(_em_n, _ev AND NOT _e_lo) AS en_hi,
+                   maxIf(_im, _iv AND _i_near AND _i_lo) AS g_lo, maxIf(_im, _iv AND _i_near AND NOT _i_lo) AS g_hi,
+                   maxIf(_im_n, _iv AND _i_near AND _i_lo) AS gn_lo, maxIf(_im_n, _iv AND _i_near AND NOT _i_lo) AS gn_hi,
+                   countIf(_iv AND NOT _i_near) AS i_odd, {ids} AS ids
             FROM
             (
                 SELECT {ev['tenant_id']} AS t, toDate({ts}, 'UTC') AS d, toString({ev['event_type']}) AS et,
                        {ev['quantity']} AS _q, {ev['cost_usd']} AS _c, {ts} AS _ts, {ing} AS _ing,
-                       if(isFinite(_q), _q, 0) AS _q_ok, {NANOS_SQL.format(col='_c')} AS _c_n, {recent} AS _recent
+                       if(isFinite(_q), _q, 0) AS _q_ok, {NANOS_SQL.format(col='_c')} AS _c_n, {recent} AS _recent,
+                       {ev['event_id'] if repeat_keys else "''"} AS _eid,
+                       intDiv(toUInt32(_ts), 60) AS _em, toUInt32({NO_MINUTE} - _em) AS _em_n,
+                       intDiv(toUInt32(_ing), 60) AS _im, toUInt32({NO_MINUTE} - _im) AS _im_n,
+                       _ts <= toDateTime(%(now_skew)s) AS _ev, _ev AND _ing <= toDateTime(%(now_skew)s) AS _iv,
+                       modulo(_em, 1440) <= %(now_minute_of_day)s AS _e_lo,
+                       toInt64(_em) - modulo(_em, 1440) + %(now_minute_of_day)s AS _same_minute,
+                       _im > _same_minute - 1440 AND _im <= _same_minute + 1440 AS _i_near, _im <= _same_minute AS _i_lo
                 FROM {ev['table']}
                 WHERE {ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(tomorrow_start)s)
             )
@@ -202,71 +251,6 @@ GROUP BY t
 ORDER BY t""",
         {"after": epoch(window.future_after) + FUTURE_SKEW_SECONDS},
         columns=("t", "events", "latest"),
-    )
-
-
-def hash_partitions(cfg: dict, events: int) -> int:
-    """Into how many slices of the id hashes the first duplicate pass is cut, so that each slice's GROUP BY
-    fits in ~60 % of the memory limit without spilling to disk (spilling is several times slower; it stays
-    the safety net, at 75 %). Each slice reads the ids again, which costs far less than a spill."""
-    limit = cfg["clickhouse"]["max_memory_bytes"]
-    if limit is None:
-        return 1
-    return max(1, -(-events * BYTES_PER_ID // int(0.6 * limit)))
-
-
-def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int) -> Query:
-    """Duplicate event ids, first pass, one slice of the hash space: the hashes seen more than once (a 64-bit
-    hash of every id in the window, the cheapest question that can say "none"). Only when some come back
-    does duplicates() look at the ids themselves."""
-    ev = cfg["usage_events"]
-    in_window, params = _in_window(cfg, window)
-    limit = cfg["clickhouse"]["max_memory_bytes"]
-    return Query(
-        "event_id hashes stored more than once (first pass" + (f", slice {part + 1} of {parts})" if parts > 1 else ")"),
-        f"""SELECT cityHash64({ev['event_id']}) AS h, count() AS c
-FROM {ev['table']}
-WHERE {in_window}{f" AND modulo(h, {parts}) = {part}" if parts > 1 else ""}
-GROUP BY h
-HAVING c > 1
-LIMIT {MAX_CANDIDATES + 1}""",
-        params,
-        {"max_bytes_before_external_group_by": int(0.75 * limit)} if limit else {},
-        columns=("h", "c"),
-    )
-
-
-def duplicates(cfg: dict, window: Window, candidates: list[dict]) -> Query | None:
-    """Second pass, only when the first found candidates: the ids behind those hashes, per tenant (hash
-    collisions drop out here; cross-tenant copies count). The candidates were found on the whole cluster
-    (copies may sit on different shards); past MAX_CANDIDATES they are found again here, with GLOBAL IN so
-    that over Distributed tables the subquery runs once and its set goes to every shard."""
-    if not candidates:
-        return None
-    ev = cfg["usage_events"]
-    in_window, params = _in_window(cfg, window)
-    if len(candidates) <= MAX_CANDIDATES:  # a literal set: every shard tests it (18.16 refuses GLOBAL here)
-        params["hashes"] = tuple(sorted(int(r["h"]) for r in candidates))
-        wanted = "IN %(hashes)s"
-    else:
-        wanted = (f"GLOBAL IN (SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} "
-                  "GROUP BY h HAVING count() > 1)")
-    return Query(
-        "event_ids stored more than once, per tenant",
-        f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
-FROM
-(
-    SELECT {ev['event_id']} AS eid, count() AS c, groupUniqArray({ev['tenant_id']}) AS tenants
-    FROM {ev['table']}
-    WHERE {in_window} AND cityHash64({ev['event_id']}) {wanted}
-    GROUP BY eid
-    HAVING c > 1
-)
-ARRAY JOIN tenants AS t
-GROUP BY t
-ORDER BY extra_rows DESC, t""",
-        params,
-        columns=("t", "duplicated_ids", "extra_rows", "example_event_id"),
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from billing_readiness import cost_values
-from billing_readiness.checks.usage_coverage import freshness
+from billing_readiness.checks.usage_coverage import freshness, repeats
 from billing_readiness.checks.usage_coverage.gaps import PartialDay, missing_days, partial_days
 from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, DayTexts, Rows, day_text, reconcile
 from billing_readiness.money import from_nanos
@@ -138,15 +138,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
 
+def _activity(rows: dict[str, Rows], series: str, now_min: int) -> freshness.DayBounds:
+    """One activity series ("event" or "ingest") from the scan's per-tenant day bounds, or from the exact
+    minutes where some ingestion lay more than a day from its event's time (queries.py reads them then)."""
+    if "freshness" in rows:
+        [fresh] = rows["freshness"] or [{"event_minutes": [], "ingest_minutes": []}]
+        return freshness.DayBounds.from_minutes(fresh[f"{series}_minutes"], now_min)
+    return freshness.DayBounds.from_scan(now_min, [r[f"{series}_last"] for r in rows["tenants"]],
+                                         [r[f"{series}_first_rev"] for r in rows["tenants"]])
+
+
 def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Window, tenants_fail: bool) -> None:
     """A stalled ingest fails (by ingestion time and by event time); a large tenant gone quiet is a warning."""
     c, now = cfg["coverage"], epoch(window.now)
-    [fresh] = rows["freshness"] or [{"event_minutes": [], "ingest_minutes": []}]
-    series = [("event time", list(fresh["event_minutes"]))]
+    series = [("event time", "event")]
     if cfg["usage_events"]["ingested_at"]:
-        series.insert(0, ("ingestion", list(fresh["ingest_minutes"])))
-    silences = [freshness.silence(name, minutes, now, window.days, int(c["max_ingest_silence_seconds"]),
-                                  float(c["ingest_silence_factor"])) for name, minutes in series]
+        series.insert(0, ("ingestion", "ingest"))
+    silences = [freshness.silence(name, _activity(rows, col, now // 60), now, window.days,
+                                  int(c["max_ingest_silence_seconds"]), float(c["ingest_silence_factor"]))
+                for name, col in series]
     newest = {s.series: s.newest for s in silences}
     seen = f"newest ingestion {_when(newest['ingestion'])}, " if "ingestion" in newest else ""
     seen += f"newest event {_when(newest['event time'])}"
@@ -256,7 +266,9 @@ def _partial_text(p: PartialDay) -> str:
 
 
 def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: Window) -> None:
-    for r in rows.get("duplicates", []):  # no second pass: no id hash was stored twice
+    # From the ids the scan collected (repeats.py), or from the hash and id passes of a mass duplication.
+    dups = rows["duplicates"] if "duplicates" in rows else repeats.duplicate_rows(rows["tenants"])
+    for r in dups:
         t, ids, extra = r["t"], int(r["duplicated_ids"]), int(r["extra_rows"])
         result.add(
             FAIL,
@@ -275,5 +287,5 @@ def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: W
             f"{window.future_after:%Y-%m-%d %H:%M:%S} UTC): a clock or ingestion bug; they would land in a later invoice.",
             tenant=r["t"], events=int(r["events"]), latest=latest_s,
         )
-    result.metrics["duplicate_event_ids"] = sum(int(r["duplicated_ids"]) for r in rows.get("duplicates", []))
+    result.metrics["duplicate_event_ids"] = sum(int(r["duplicated_ids"]) for r in dups)
     result.metrics["future_events"] = sum(int(r["events"]) for r in rows["future"])
