@@ -17,6 +17,7 @@ the same time of day: quiet nights and quiet weekends are quiet every week, a st
 from __future__ import annotations
 
 import bisect
+from itertools import zip_longest
 import statistics
 from dataclasses import dataclass
 
@@ -61,8 +62,6 @@ class DayBounds:
     def from_scan(cls, now_min: int, last: list, first_reversed: list) -> "DayBounds":
         """From the scan's per-tenant arrays (queries.py): index d + 1 holds the last minute of day d, and
         NO_MINUTE minus its first minute (so that both merge by max); 0 where the day had no activity."""
-        from itertools import zip_longest
-
         last = [max(v) for v in zip_longest(*last, fillvalue=0)]
         first = [max(v) for v in zip_longest(*first_reversed, fillvalue=0)]
         return cls(now_min, {i - 1: NO_MINUTE - v for i, v in enumerate(first) if v},

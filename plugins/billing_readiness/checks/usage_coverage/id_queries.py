@@ -3,7 +3,7 @@ table's parts, which slices the repeats pass; the repeats pass; and, for a mass 
 hashes of the flagged buckets and the ids behind them."""
 from __future__ import annotations
 
-from billing_readiness.checks.usage_coverage.repeats import REPEAT_BUCKETS
+from billing_readiness.checks.usage_coverage.repeats import REPEAT_BUCKETS, slices
 from billing_readiness.sql import DISTRIBUTED_DB, DISTRIBUTED_TABLE, Query, configured_tables, table_params
 from billing_readiness.timewindow import Window, epoch
 
@@ -87,10 +87,7 @@ def hash_partitions(cfg: dict, events: int) -> int:
     """Into how many slices of the id hashes duplicate_candidates is cut, so that each slice's GROUP BY
     fits in ~60 % of the memory limit without spilling to disk (spilling is several times slower; it stays
     the safety net, at 75 %). Each slice reads the ids again, which costs far less than a spill."""
-    limit = cfg["clickhouse"]["max_memory_bytes"]
-    if limit is None:
-        return 1
-    return max(1, -(-events * BYTES_PER_ID // int(0.6 * limit)))
+    return slices(events, cfg["clickhouse"]["max_memory_bytes"], BYTES_PER_ID, 0.6)
 
 
 def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int, keys: list[int],

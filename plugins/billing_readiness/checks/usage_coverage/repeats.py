@@ -18,14 +18,16 @@ MAX_COLLECTED_IDS = 500_000  # ids the scan may bring back from flagged buckets
 UNKNOWN_SIZE_BUCKETS = 8  # flagged buckets collected when the window's size is unknown (no parts of its own)
 
 
-def slices(events: int, memory_limit: int | None) -> int:
+def slices(events: int, memory_limit: int | None, bytes_per_id: int = BYTES_PER_HASH,
+           share: float = SLICE_SHARE) -> int:
     """Into how many slices of the hash space the repeats pass is cut so that each fits in SLICE_SHARE of the
     memory limit (as few as the plain count - uniqExact needs: each slice reads the ids again; spilling to
     disk is the safety net, about twice as slow). `events`: the window's, estimated from the table's parts;
-    0 when unknown (one slice, which spills if it must)."""
+    0 when unknown (one slice, which spills if it must). id_queries.hash_partitions sizes the mass
+    duplication's hash pass the same way, with its own bytes per id and share."""
     if memory_limit is None or events <= 0:
         return 1
-    return max(1, -(-events * BYTES_PER_HASH // int(SLICE_SHARE * memory_limit)))
+    return max(1, -(-events * bytes_per_id // int(share * memory_limit)))
 
 
 def flagged(rows: list[dict]) -> list[int]:
