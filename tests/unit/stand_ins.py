@@ -71,6 +71,9 @@ class ScriptedApi:
     def concurrently(self, count, method, path, **kwargs):
         return [self.request(method, path, **kwargs) for _ in range(count)]
 
+    def separate_clients(self, count):
+        return [self] * count  # one scripted API: what it answers does not depend on the client
+
 
 class KeyStoreControl:
     """A quota control over an in-memory key set (the probe's I/O only; what to delete is the check's call)."""
@@ -111,7 +114,18 @@ class KeyStoreControl:
     def counters(self):
         """What the API counted, with TTLs: `counter_ttls` when a test sets it, else one hourly counter that
         expires within its window."""
+        script = getattr(self, "counter_script", None)  # one reading per call, when a test scripts them
+        if script:
+            return script.pop(0)
         return getattr(self, "counter_ttls", None) or {f"quota:{self.probe}:queries_hourly": 3000}
+
+    def store_identity(self):
+        return "stand-in"
+
+    def lost(self, identity):
+        """What a test makes the store lose (`losses`: a list of reasons, one taken per call, None = nothing)."""
+        losses = getattr(self, "losses", None)
+        return losses.pop(0) if losses else None
 
     def claim(self, key, owner, ttl):
         current = self.locks.setdefault(key, owner)

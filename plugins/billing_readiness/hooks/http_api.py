@@ -39,6 +39,16 @@ def secret_forms(*secrets: str | None) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
+class _Client:
+    """One more client of a connection: its own session (connection pool), the hook's URL, auth and timeout."""
+
+    def __init__(self, hook: "HttpApiHook", session):
+        self.hook, self.session = hook, session
+
+    def request(self, method: str, path: str, **kwargs) -> dict[str, Any]:
+        return self.hook._send(self.session, method, path, **kwargs)
+
+
 class HttpApiHook(BaseHook):
     conn_name_attr = "http_conn_id"
     default_conn_name = "quota_api_default"
@@ -102,23 +112,30 @@ class HttpApiHook(BaseHook):
         return self._base
 
     def request(self, method: str, path: str, **kwargs) -> dict[str, Any]:
+        return self._send(self.get_conn(), method, path, **kwargs)
+
+    def _send(self, session, method: str, path: str, **kwargs) -> dict[str, Any]:
         import requests
 
-        session = self.get_conn()
-        started = time.perf_counter()
+        sent_at, started = time.time(), time.perf_counter()
         try:
             resp = session.request(method, self._base + path, timeout=self.timeout_seconds, **kwargs)
         except requests.RequestException as exc:
             reason = re.sub(r"with url: \S+", "with url: <path>", str(exc))  # a webhook's path is a secret
             return {"status": None, "error": self.redact(f"{type(exc).__name__}: {reason}")[:200], "headers": {},
-                    "body": None, "elapsed_s": round(time.perf_counter() - started, 4),
+                    "body": None, "elapsed_s": round(time.perf_counter() - started, 4), "sent_at": sent_at,
                     "unreachable": isinstance(exc, requests.ConnectionError)}
         try:
             body = resp.json()
         except ValueError:
             body = self.redact(resp.text[:500])
         return {"status": resp.status_code, "headers": dict(resp.headers), "body": body, "error": None,
-                "elapsed_s": round(time.perf_counter() - started, 4)}
+                "elapsed_s": round(time.perf_counter() - started, 4), "sent_at": sent_at}
+
+    def separate_clients(self, count: int) -> list["_Client"]:
+        """`count` clients of this connection that share nothing (a session, so a connection, each): a limiter
+        that counts per connection instead of per tenant lets each of them reach the quota."""
+        return [_Client(self, self._twin()) for _ in range(count)]
 
     def _twin(self):
         """Another session with this one's headers, auth and TLS settings (one per concurrent request)."""

@@ -28,6 +28,10 @@ def redis_error(conn_id: str, what: str, exc) -> Exception:
     return CheckError(f"Redis (connection '{conn_id}') refused {what}: {text[:200]}")
 
 
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class RedisQuotaControl:
     def __init__(self, redis, quota_cfg: dict, probe: str, conn_id: str = "redis_default"):
         self.redis, self.q, self.probe, self.conn_id = redis, quota_cfg, probe, conn_id
@@ -129,16 +133,58 @@ class RedisQuotaControl:
     def ttls(self) -> dict[str, int]:
         return {key: int(self.redis.ttl(key)) for key in self.setup_keys}
 
-    def counters(self) -> dict[str, int]:
-        """The probe's counter keys (what the patterns match beyond the keys the probe wrote) and their TTLs
-        (-1: no expiry), read before any cleanup."""
+    def counters(self) -> dict[str, dict]:
+        """The probe's counter keys (what the patterns match beyond the keys the probe wrote), each with its TTL
+        (-1: no expiry), its Redis type and, for a sorted set (a sliding log), its lowest and highest score; read
+        before any cleanup."""
         keys = [k for k in self.matching_keys() if k not in self.setup_keys]
         if not keys:
             return {}
         pipe = self.redis.pipeline()
         for key in keys:
             pipe.ttl(key)
-        return {k: int(ttl) for k, ttl in zip(keys, self._run(pipe))}
+            pipe.type(key)
+        found = self._run(pipe)
+        out = {k: {"ttl": int(found[2 * i]), "type": _text(found[2 * i + 1])} for i, k in enumerate(keys)}
+        logs = [k for k in keys if out[k]["type"] == "zset"]
+        if logs:
+            pipe = self.redis.pipeline()
+            for key in logs:
+                pipe.zrange(key, 0, 0, withscores=True)
+                pipe.zrange(key, -1, -1, withscores=True)
+            ends = self._run(pipe)
+            for i, key in enumerate(logs):
+                if ends[2 * i] and ends[2 * i + 1]:
+                    out[key]["scores"] = [float(ends[2 * i][0][1]), float(ends[2 * i + 1][0][1])]
+        return out
+
+    def store_identity(self) -> str | None:
+        """The quota store's run id (Redis INFO server): a restart or a failover changes it. None when the
+        connection's user may not run INFO."""
+        import redis
+
+        try:
+            return str(self.redis.info("server").get("run_id")) or None
+        except redis.exceptions.NoPermissionError:
+            return None
+        except redis.RedisError as exc:
+            raise redis_error(self.conn_id, "INFO server", exc) from None
+
+    def lost(self, identity: str | None) -> str | None:
+        """What the quota store lost since `identity` was read: the probe's setup keys, or itself (a restart)."""
+        pipe = self.redis.pipeline()
+        for key in self.setup_keys:
+            pipe.exists(key)
+        missing = [k for k, n in zip(self.setup_keys, self._run(pipe)) if not n]
+        now = self.store_identity() if identity else None
+        why = []
+        if identity and now != identity:
+            why.append(f"the quota store (Redis, connection '{self.conn_id}') restarted or failed over: its run_id "
+                       "changed")
+        if missing:
+            why.append(f"the probe's own key(s) {', '.join(sorted(missing))} vanished from the quota store (Redis, "
+                       f"connection '{self.conn_id}') while the requests ran")
+        return "; ".join(why) or None
 
     def _run(self, pipe) -> list:
         import redis
@@ -183,6 +229,12 @@ class HttpAdminQuotaControl:
                 f"The quota admin endpoint refused to set the probe quota (PUT {self.path}: HTTP {resp['status']} "
                 f"{str(resp['body'])[:200]}); check config 'quota.admin_path' and the connection's credentials."
             )
+
+    def store_identity(self) -> str | None:
+        return None  # the endpoint hides the store: a loss shows only as what GET no longer reports
+
+    def lost(self, identity: str | None) -> str | None:
+        return None
 
     def claim(self, key: str, owner: str, ttl_seconds: int) -> str | None:
         return None  # no Redis on this path: what the endpoint shows before setup (leftovers) decides

@@ -144,41 +144,93 @@ def test_quota_evaluate_reports_cleanup_leftovers():
 # --- windows -------------------------------------------------------------------------------------------------------
 
 
-def test_a_counters_window_comes_from_its_period_label():
-    assert windows.window_end("quota:p:queries_hourly:2026-12-31-23") == dt.datetime(2027, 1, 1, tzinfo=UTC)
-    assert windows.window_end("quota:p:queries_daily:2028-02-29") == dt.datetime(2028, 3, 1, tzinfo=UTC)
-    assert windows.window_end("quota:p:queries_monthly:2026-12") == dt.datetime(2027, 1, 1, tzinfo=UTC)
-    assert windows.window_end("quota:p:queries_hourly") is None
-    assert windows.window_end("quota:p:x:2027-02-29") is None  # not a date
+LABELLED = {  # a key of each common form, and the window length its label names
+    "quota:p:queries_hourly:2026-12-31-23": 3600, "quota:p:q:2026-12-31T23": 3600, "quota:p:q:2026123123": 3600,
+    "quota:p:queries_daily:2028-02-29": 86400, "quota:p:q:20280229": 86400,
+    "quota:p:queries_monthly:2026-12": 31 * 86400, "quota:p:q:202612": 31 * 86400,
+    "quota:p:q:2026-12-31-23-59": 60, "rl:p:2026-12-31-23:queries": 3600,
+}
 
 
-def test_counters_that_expire_with_their_window_pass_at_any_instant():
-    for seen in (ts(2026, 12, 31, 23, 59, 50), ts(2027, 2, 28, 23, 0, 5), ts(2026, 12, 1, 0, 0, 30)):
-        when = dt.datetime.fromtimestamp(seen, UTC)
-        ends = {f"quota:p:queries_hourly:{when:%Y-%m-%d-%H}": (when.replace(minute=0, second=0) + dt.timedelta(hours=1)),
-                f"quota:p:queries_daily:{when:%Y-%m-%d}": when.replace(hour=0, minute=0, second=0) + dt.timedelta(days=1)}
-        counters = {k: int(e.timestamp() - seen) + 1 for k, e in ends.items()}
-        assert windows.judge_counters(counters, seen) == []
+def test_a_counters_window_comes_from_its_label_in_any_common_form():
+    seen = ts(2026, 12, 31, 23, 59, 30)
+    for key, seconds in LABELLED.items():
+        assert windows.label(key, seen, "p").seconds == seconds, key
+    # an epoch window number (epoch // 60) and a window start in epoch seconds or milliseconds
+    assert windows.label(f"quota:p:q:{int(seen) // 60}", seen, "p").seconds == 60
+    assert windows.label(f"quota:p:q:{int(seen) // 3600}", seen, "p").seconds == 3600
+    assert windows.label(f"quota:p:q:{int(seen) - 30}", seen, "p").unit == "epoch"
+    assert windows.label(f"quota:p:q:{(int(seen) - 30) * 1000}", seen, "p").unit == "epoch"
+    for plain in ("quota:p:queries_hourly", "quota:p:x:2027-02-29", "quota:p:q:7", "quota:2026-12:x"):
+        assert windows.label(plain, seen, "2026-12" if plain.startswith("quota:2026") else "p") is None, plain
+    assert windows.key_words_seconds("quota:p:queries_per_minute") == 60
+    assert windows.key_words_seconds("quota:hourly-co:queries", "hourly-co") is None  # the tenant's name is no word
 
 
-def test_a_counter_without_expiry_fails_and_one_that_outlives_its_window_fails():
-    seen = ts(2026, 12, 1, 21, 30)
-    [(sev, code, _)] = windows.judge_counters({"quota:p:queries_hourly:2026-12-01-21": -1}, seen)
+@pytest.mark.parametrize("seen", [ts(2026, 12, 31, 23, 59, 50), ts(2027, 2, 28, 23, 0, 5), ts(2026, 12, 1, 0, 0, 30),
+                                  ts(2026, 12, 4, 14, 57, 0), ts(2028, 2, 29, 12, 0, 0)])
+def test_healthy_counters_pass_at_any_instant_whatever_their_expiry(seen):
+    when = dt.datetime.fromtimestamp(seen, UTC)
+    hour_end = (when.replace(minute=0, second=0) + dt.timedelta(hours=1)).timestamp()
+    # labelled, TTL to the window's end; labelled, TTL of one window from first use (EXPIRE key 3600 NX); labelled
+    # minute keys; unlabelled keys expiring one window after first use, or at the aligned window's end; a log
+    first_use = seen - 2
+    counters = {
+        f"quota:p:queries_hourly:{when:%Y-%m-%d-%H}": int(hour_end - seen) + 1,
+        f"quota:p:queries_daily:{when:%Y-%m-%d}": 86400 - 2,
+        f"quota:p:per_minute:{when:%Y-%m-%d-%H-%M}": 58,
+        "quota:p:queries_hourly": {"ttl": 3598, "type": "string"},
+        "quota:p:queries_daily": int((when.replace(hour=0, minute=0, second=0) + dt.timedelta(days=1)).timestamp() - seen),
+        "sliding:p:queries_hourly": {"ttl": 3600, "type": "zset", "scores": [first_use, seen - 1]},
+    }
+    assert windows.judge_counters(counters, seen, first_use, "p") == []
+
+
+def test_a_counter_that_never_resets_fails_and_a_labelled_one_without_expiry_only_warns():
+    seen, first = ts(2026, 12, 4, 14, 57), ts(2026, 12, 4, 14, 56, 58)
+    [(sev, code, message)] = windows.judge_counters({"quota:p:queries_hourly": -1}, seen, first, "p")
     assert (sev, code) == ("fail", "counter_never_expires")
-    [(sev, code, message)] = windows.judge_counters({"quota:p:queries_hourly:2026-12-01-21": 86400}, seen)
-    assert (sev, code) == ("fail", "counter_outlives_window") and "2026-12-01 22:00:00 UTC" in message
-    assert windows.judge_counters({"quota:p:gone:2026-12-01-21": -2}, seen) == []
-    assert windows.judge_counters({"quota:p:unlabelled": 40 * 86400}, seen)[0][1] == "counter_outlives_window"
+    [(sev, code, message)] = windows.judge_counters({"quota:p:queries_hourly:2026-12-04-14": -1}, seen, first, "p")
+    assert (sev, code) == ("warn", "counter_never_collected") and "resets" in message
+    [(sev, code, message)] = windows.judge_counters({"quota:p:queries_hourly": 86400}, seen, first, "p")
+    assert (sev, code) == ("fail", "counter_outlives_window") and "1 hour, from its name" in message
+    # the length from the API's policy, else config
+    assert windows.judge_counters({"quota:p:q": 600}, seen, first, "p", [60])[0][1] == "counter_outlives_window"
+    assert windows.judge_counters({"quota:p:q": 600}, seen, first, "p", [], 3600) == []
+    assert windows.judge_counters({"quota:p:gone": -2}, seen, first, "p") == []
+    [(sev, code, _)] = windows.judge_counters({"log:p:q": {"ttl": -1, "type": "zset", "scores": [first, seen]}},
+                                              seen, first, "p")
+    assert (sev, code) == ("warn", "counter_never_collected")
+    [(sev, code, _)] = windows.judge_counters({"log:p:q": {"ttl": 60, "type": "zset", "scores": [1.0, 2.0]}},
+                                              seen, first, "p")
+    assert code == "sliding_log_unrecognised"
 
 
-def test_an_announced_reset_in_the_past_or_beyond_every_window_warns():
+def test_an_announced_reset_in_the_past_or_beyond_one_window_warns():
     seen = ts(2026, 12, 1, 21, 30)
-    counters = {"quota:p:queries_hourly:2026-12-01-21": 1801}
-    assert windows.judge_reset({"X-RateLimit-Reset": str(int(seen) + 1801)}, counters, seen) == []
-    assert windows.judge_reset({"Retry-After": "1801"}, counters, seen) == []
-    assert windows.judge_reset({"X-RateLimit-Reset": str(int(seen) - 7200)}, counters, seen)[0][1] == "reset_in_the_past"
-    assert windows.judge_reset({"Retry-After": "86400"}, counters, seen)[0][1] == "reset_beyond_window"
-    assert windows.judge_reset({}, counters, seen) == []
+    assert windows.judge_reset({"X-RateLimit-Reset": str(int(seen) + 1801)}, seen, 3600) == []
+    assert windows.judge_reset({"X-RateLimit-Reset": str((int(seen) + 1801) * 1000)}, seen, 3600) == []
+    assert windows.judge_reset({"Retry-After": "1801"}, seen, 3600) == []
+    assert windows.judge_reset({"RateLimit": '"hourly";r=0;t=1801'}, seen, 3600) == []
+    assert windows.judge_reset({"X-RateLimit-Reset": str(int(seen) - 7200)}, seen, 3600)[0][1] == "reset_in_the_past"
+    assert windows.judge_reset({"Retry-After": "86400"}, seen, 3600)[0][1] == "reset_beyond_window"
+    assert windows.judge_reset({"RateLimit": '"m";r=0;t=300'}, seen, 60)[0][1] == "reset_beyond_window"
+    assert windows.judge_reset({}, seen, 3600) == []
+    assert windows.policy_seconds({"RateLimit-Policy": '"hourly";q=10;w=3600, "daily";q=100;w=86400'}) == [3600, 86400]
+
+
+def test_a_window_boundary_during_a_limit_is_seen_from_keys_remaining_counts_or_the_announced_reset():
+    seen = ts(2026, 12, 4, 15, 0, 1)
+    two = {"quota:p:q:2026-12-04-14-59": 3, "quota:p:q:2026-12-04-15-00": 8, "quota:p:d:2026-12-04": 11}
+    assert "2 windows" in windows.crossed([], two, seen, "p")
+    assert windows.crossed([], {"quota:p:q:2026-12-04-15-00": 8, "quota:p:d:2026-12-04": 11}, seen, "p") is None
+    ok = [{"status": 200, "headers": {"X-RateLimit-Remaining": str(n)}} for n in (9, 8, 7)]
+    assert windows.crossed(ok, {}, seen) is None
+    up = ok + [{"status": 200, "headers": {"X-RateLimit-Remaining": "9"}}]
+    assert "went up from 7 to 9" in windows.crossed(up, {}, seen)
+    reset = [{"status": 200, "sent_at": seen - 2, "headers": {"X-RateLimit-Reset": str(int(seen) - 1)}},
+             {"status": 200, "sent_at": seen, "headers": {}}]
+    assert "after the reset" in windows.crossed(reset, {}, seen)
 
 
 # --- run -----------------------------------------------------------------------------------------------------------
@@ -219,15 +271,16 @@ def test_check_4_an_unreachable_api_is_transient_after_cleanup():
     assert services.slept == [5.0] and services.control.keys == {} and services.control.locks == {}
 
 
-def test_check_4_a_probe_key_outside_the_cleanup_patterns_is_a_cleanup_pattern_problem_naming_the_pattern():
+def test_check_4_removes_a_probe_key_outside_the_cleanup_patterns_and_names_the_pattern_to_add():
     services, api, run = probe(enforcing())
     services.control.api_writes = {"usage:readiness-probe:extra": "1"}
     result = run()
-    assert [f.code for f in result.failures] == ["cleanup_pattern_missing"]
-    assert result.failures[0].evidence["keys"] == ["usage:readiness-probe:extra"]
-    assert "add the pattern 'usage:{tenant_id}:*'" in result.failures[0].message
-    # the marker stays, so the next run (with the pattern added) knows the key is the probe's
-    assert list(services.control.locks) == ["billing_readiness_probe.readiness-probe"]
+    assert result.passed, result.findings  # the probe's verdict on the API stands: all three probes ran
+    assert [f.code for f in result.warnings] == ["cleanup_pattern_missing"]
+    assert result.warnings[0].evidence["keys"] == ["usage:readiness-probe:extra"]
+    assert "add the pattern 'usage:{tenant_id}:*'" in result.warnings[0].message
+    assert "usage:readiness-probe:extra" not in services.control.keys and services.control.locks == {}
+    assert setups(services.control) == [("setup", 10), ("setup", 7), ("setup", 10)]
 
 
 def test_check_4_refuses_a_probe_id_with_keys_it_did_not_create_and_touches_nothing():
@@ -286,3 +339,51 @@ def test_check_4_refuses_a_probe_id_that_is_an_active_tenant_before_sending_anyt
     with pytest.raises(CheckError, match="probe tenant 'a' is an active tenant"):
         run()
     assert api.calls == [] and services.control.actions == []
+
+
+def test_check_4_runs_a_limit_again_when_a_window_ended_during_it_and_judges_only_the_fresh_run():
+    # the first run of limit 10 straddled a minute boundary: request 11 landed in a fresh window and got 200
+    status = {n: 200 for n in range(1, 13)}
+    status.update({n: (200 if n - 12 <= 10 else 429) for n in range(13, 24)})
+    services, api, run = probe(lambda n: status.get(n) or enforcing()(n - 12), {"concurrency_probe": False})
+    services.control.counter_script = [
+        {"quota:readiness-probe:queries_minute:2026-12-04-14-59": 10, "quota:readiness-probe:queries_minute:2026-12-04-15-00": 2},
+        {"quota:readiness-probe:queries_minute:2026-12-04-15-00": 50},
+        {"quota:readiness-probe:queries_minute:2026-12-04-15-00": 45},
+    ]
+    result = run()
+    assert result.passed, result.findings
+    assert [f.code for f in result.findings if f.code == "window_rerun"] == ["window_rerun"]
+    assert setups(services.control) == [("setup", 10), ("setup", 10), ("setup", 7)]
+
+
+def test_check_4_blames_the_quota_store_not_the_api_when_it_loses_the_probes_keys():
+    services, api, run = probe(lambda n: 200, {"concurrency_probe": False})  # what an API without its keys does
+    lost = "the probe's own key(s) tenant:readiness-probe:tier vanished from the quota store"
+    services.control.losses = [lost, lost]
+    result = run()
+    assert [f.code for f in result.failures] == ["quota_store_lost_keys"]
+    assert "quota_not_enforced" not in {f.code for f in result.findings} and "twice in a row" in result.failures[0].message
+    assert services.control.keys == {}  # cleaned all the same
+    # lost once: run again, decide on the second run, and warn
+    services, api, run = probe(lambda n: 200 if n <= 12 else enforcing()(n - 12), {"concurrency_probe": False})
+    services.control.losses = [lost]
+    result = run()
+    assert result.passed and [f.code for f in result.warnings] == ["quota_store_lost_keys"]
+
+
+def test_check_4_tells_a_limiter_counting_per_client_from_a_race():
+    first, second = 11, 8
+    def per_client(n):
+        if n <= first + second:
+            return enforcing()(n)
+        if n <= first + second + 20:
+            return 200  # the burst: every connection its own quota
+        return 200  # one at a time over two connections: each got its own quota too
+    services, api, run = probe(per_client)
+    result = run()
+    assert [f.code for f in result.failures] == ["limit_per_client"]
+    assert "per connection or API key, not per tenant" in result.failures[0].message
+    services, api, run = probe(lambda n: 200 if first + second < n <= first + second + 20 else enforcing()(n))
+    result = run()  # the same burst, but one at a time the limit holds: a race
+    assert [f.code for f in result.failures] == ["over_admission"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from billing_readiness.checks.quota_enforcement.diagnose import diagnose_sequence, need_more
+from billing_readiness.checks.quota_enforcement import windows
+from billing_readiness.checks.quota_enforcement.diagnose import diagnose_concurrency, diagnose_sequence, need_more
 from billing_readiness.checks.quota_enforcement.ownership import MARKER_KEY, MARKER_TTL_SECONDS, Owner, holder_gone
 from billing_readiness.errors import CheckError
 from billing_readiness.redis_keys import matching, split_owned, uncovered
@@ -34,9 +35,24 @@ class ProbeRun:
     second: list[dict] = field(default_factory=list)
     concurrent: list[dict] | None = None
     cleanup: Cleanup = field(default_factory=Cleanup)
-    # After each sequence, before any cleanup: {"limit", "seen_at" (epoch), "counters" ({key: TTL}; None when
-    # the quota control cannot see TTLs)}, so windows.py can tell whether the quota comes back.
+    # After each deciding sequence, before any cleanup: {"limit", "seen_at" (epoch), "first_use" (epoch or None),
+    # "counters" ({key: TTL or {"ttl", "type", "scores"}}; None when the quota control cannot see TTLs)}, so
+    # windows.py can tell whether the quota comes back.
     windows: list[dict] = field(default_factory=list)
+    # Sequences run again instead of judged: {"limit", "why", "cause": "window" | "store"}.
+    reruns: list[dict] = field(default_factory=list)
+    # A limit no run could decide: {"limit", "why", "cause"}; the verdict blames the store or the window, not the API.
+    undecided: list[dict] = field(default_factory=list)
+    # After the concurrent burst over-admitted: the same limit sent one request at a time, alternating between
+    # separate clients ({"clients", "sent", "accepted", "statuses"}): more than the limit accepted is a limiter
+    # that counts per client (connection or API key), not per tenant.
+    per_client: list[dict] = field(default_factory=list)
+    probe_tenant: str = ""
+    window_seconds: int = 3600  # config quota.window_seconds: a counter's window when nothing else says
+
+
+RERUNS_ON_WINDOW = 2  # a limit that straddled a window boundary is run again, at most this often
+RERUNS_ON_STORE_LOSS = 1  # a limit during which the quota store lost the probe's keys: once more, then it fails
 
 
 def second_limit(limit: int) -> int:
@@ -72,20 +88,17 @@ class Probe:
         host, pid = self.services.process()
         me = Owner(self.ctx.dag_id, self.ctx.run_id, self.ctx.task_id, self.ctx.try_number, host, pid)
         took_over = self._claim(marker, me)
-        run = ProbeRun(limit, second_limit=second_limit(limit))
+        run = ProbeRun(limit, second_limit=second_limit(limit), probe_tenant=self.probe,
+                       window_seconds=int(self.q["window_seconds"]))
         run.cleanup.took_over = took_over
         try:
             self._clean(run)  # what a crashed probe left (the marker says the keys are the probe's)
-            run.sequential = self._sequence(limit)
-            self._inspect(run, limit)  # the evidence of the first limit, read before anything is deleted
-            if diagnose_sequence(run.sequential, limit) is None and self._clean_and_covered(run):
-                run.second = self._sequence(run.second_limit)
-                self._inspect(run, run.second_limit)
-                if concurrency and diagnose_sequence(run.second, run.second_limit) is None \
+            run.sequential = self._decisive(run, limit)
+            if not run.undecided and diagnose_sequence(run.sequential, limit) is None and self._clean_and_covered(run):
+                run.second = self._decisive(run, run.second_limit)
+                if concurrency and not run.undecided and diagnose_sequence(run.second, run.second_limit) is None \
                         and self._clean_and_covered(run):
-                    self.wait_for_window()
-                    self.control.setup(limit)
-                    run.concurrent = self.api.concurrently(2 * limit, self.method, self.q["path"], **self.request)
+                    run.concurrent = self._burst(run, limit)
         finally:
             left = self._clean(run)
             if any(r.get("status") is None for r in run.sequential + run.second + (run.concurrent or [])):
@@ -93,7 +106,7 @@ class Probe:
                 self.services.sleep(float(self.q["cleanup_grace_seconds"]))
                 left = self._clean(run)
             run.cleanup.leftovers = left
-            run.cleanup.uncovered = uncovered(run.cleanup.leftovers, self.q["cleanup_patterns"], self.probe)
+            run.cleanup.uncovered.update(uncovered(left, self.q["cleanup_patterns"], self.probe))
             if not run.cleanup.leftovers:  # else the marker stays: the keys left are known to be the probe's
                 self.control.unlock(marker, me.to_json())
             self.ctx.log.info("Probe cleanup: deleted %d key(s) of tenant %s (%s); left alone %d other key(s)",
@@ -138,34 +151,94 @@ class Probe:
             responses.append(self.api.request(self.method, self.q["path"], **self.request))
         return responses
 
-    def _inspect(self, run: ProbeRun, limit: int) -> None:
+    def _decisive(self, run: ProbeRun, limit: int) -> list[dict]:
+        """The sequence for `limit`, run inside one window of the API on a quota store that kept the probe's keys:
+        a sequence a window boundary cut, or during which the store lost the probe's keys (a restart, a
+        failover), cannot decide and is run again on fresh counters; what stays undecided is recorded."""
+        attempts = {"window": 0, "store": 0}
+        while True:
+            identity = self.control.store_identity()
+            responses = self._sequence(limit)
+            seen = self._inspect(limit, responses)
+            lost = self.control.lost(identity)
+            why, cause = (lost, "store") if lost else (
+                windows.crossed(responses, seen["counters"], seen["seen_at"], self.probe), "window")
+            if why is None:
+                run.windows.append(seen)
+                return responses
+            allowed = RERUNS_ON_STORE_LOSS if cause == "store" else RERUNS_ON_WINDOW
+            if attempts[cause] >= allowed:
+                run.windows.append(seen)
+                run.undecided.append({"limit": limit, "why": why, "cause": cause})
+                return responses
+            attempts[cause] += 1
+            run.reruns.append({"limit": limit, "why": why, "cause": cause})
+            self.ctx.log.warning("Probe limit %d runs again: %s", limit, why)
+            self._clean(run)
+
+    def _burst(self, run: ProbeRun, limit: int) -> list[dict]:
+        """2 x limit requests at once on fresh counters (run again if a window ended during it); when more than
+        the limit got through, the per-client sequence tells a race from a limiter counting per client."""
+        responses: list[dict] = []
+        for attempt in range(RERUNS_ON_WINDOW + 1):
+            if attempt:
+                self._clean(run)
+            self.wait_for_window()
+            self.control.setup(limit)
+            responses = self.api.concurrently(2 * limit, self.method, self.q["path"], **self.request)
+            why = windows.crossed([], self.control.counters(), self.services.time(), self.probe)
+            if why is None:
+                break
+            run.reruns.append({"limit": limit, "why": f"concurrent probe: {why}", "cause": "window"})
+        problem = diagnose_concurrency(responses, limit)
+        if problem and problem[0] == "over_admission":
+            self._clean(run)
+            self.control.setup(limit)
+            clients = self.api.separate_clients(2)
+            statuses = [clients[i % len(clients)].request(self.method, self.q["path"], **self.request).get("status")
+                        for i in range(limit + 1)]
+            run.per_client.append({"clients": f"{len(clients)} separate connections", "sent": limit + 1,
+                                   "accepted": sum(1 for s in statuses if s is not None and 200 <= s < 300),
+                                   "statuses": statuses})
+        return responses
+
+    def _inspect(self, limit: int, responses: list[dict]) -> dict:
         """The probe tenant's counters and their TTLs as the API left them (never another tenant's keys)."""
         counters = self.control.counters()
         if counters is not None:
             mine, _ = split_owned(sorted(counters), self.q["cleanup_patterns"], self.probe)
             counters = {k: counters[k] for k in mine}
-        run.windows.append({"limit": limit, "seen_at": self.services.time(), "counters": counters})
+        sent = [r["sent_at"] for r in responses if r.get("sent_at") is not None]
+        return {"limit": limit, "seen_at": self.services.time(), "first_use": min(sent) if sent else None,
+                "counters": counters}
 
     def _clean_and_covered(self, run: ProbeRun) -> bool:
-        """Counters back to zero for the next sequence; False when keys of the probe are left that the cleanup
-        patterns miss: the next sequence would start on old counters, and the verdict would blame the API."""
-        run.cleanup.uncovered = uncovered(self._clean(run), self.q["cleanup_patterns"], self.probe)
-        return not run.cleanup.uncovered
+        """Counters back to zero for the next sequence; False when keys of the probe are left: the next sequence
+        would start on old counters, and the verdict would blame the API."""
+        left = self._clean(run)
+        stray = uncovered(left, self.q["cleanup_patterns"], self.probe)
+        run.cleanup.uncovered.update(stray)
+        return not stray
 
     def _clean(self, run: ProbeRun) -> list[str]:
-        """Deletes the probe's keys the cleanup patterns match; the probe's keys left after it. One look at the
-        probe's keys (Redis: a SCAN of `probe_key_patterns`) serves both: every cleanup pattern has the probe
-        id as a segment after a literal (config.py), so what it matches is among them."""
+        """Deletes the probe's keys; the probe's keys left after it. One look at the probe's keys (Redis: a SCAN of
+        `probe_key_patterns`) serves both: every cleanup pattern has the probe id as a segment after a literal
+        (config.py), so what it matches is among them. A key no cleanup pattern matches whose segment is the probe
+        id is the probe's too (the marker has owned the tenant since before any key of it existed): it is deleted
+        and noted, so the finding names the pattern to add."""
         patterns = self.q["cleanup_patterns"]
         present = self.control.probe_keys()
         mine, foreign = split_owned(matching(present, patterns, self.probe), patterns, self.probe)
-        self.control.delete(mine)
+        stray = uncovered([k for k in present if k not in mine and k not in foreign], patterns, self.probe)
+        run.cleanup.uncovered.update(stray)
+        doomed = mine + sorted(stray)
+        self.control.delete(doomed)
         self.control.release()
-        for key in mine:
+        for key in doomed:
             self.ctx.log.info("Deleted probe key %s", key)
-        run.cleanup.deleted += [k for k in mine if k not in run.cleanup.deleted]
+        run.cleanup.deleted += [k for k in doomed if k not in run.cleanup.deleted]
         run.cleanup.foreign += [k for k in foreign if k not in run.cleanup.foreign]
-        return self.control.left_after(present, mine)
+        return self.control.left_after(present, doomed)
 
     def wait_for_window(self) -> None:
         """Don't straddle the API's counter window: wait for the next one if it rolls over soon, at most once a

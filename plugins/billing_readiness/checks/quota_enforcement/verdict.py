@@ -65,8 +65,13 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
     result.metrics.update(limit=limit, second_limit=run.second_limit, probe_tenant=probe_tenant,
                           requests_sent=len(sequential) + len(run.second) + len(concurrent or []),
                           probe_keys_deleted=len(run.cleanup.deleted))
+    undecided = {u["limit"]: u for u in run.undecided}
+    for u in run.undecided:
+        _undecided_finding(result, u)
     if not sequential:
         result.add(FAIL, "no_requests", "No request reached the quota API: nothing was checked.")
+    elif limit in undecided:
+        pass
     else:
         problem = diagnose_sequence(sequential, limit)
         if problem:
@@ -75,7 +80,7 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
             refusal = sequential[limit]
             for severity, code, message in inspect_429(refusal.get("headers") or {}, refusal.get("body")):
                 result.add(severity, code, message)
-    if run.second:
+    if run.second and run.second_limit not in undecided:
         problem = diagnose_sequence(run.second, run.second_limit)
         if problem:
             result.add(FAIL, "quota_ignored",
@@ -90,7 +95,16 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
         )
         result.metrics["concurrent_accepted"] = accepted
         c_problem = diagnose_concurrency(concurrent, limit)
-        if c_problem:
+        per_client = next((p for p in run.per_client if p["accepted"] > limit), None)
+        if c_problem and c_problem[0] == "over_admission" and per_client:
+            result.add(FAIL, "limit_per_client",
+                       f"{per_client['accepted']} of {per_client['sent']} requests were accepted with the quota set to "
+                       f"{limit} when sent one at a time, alternating between {per_client['clients']} of one tenant: "
+                       "the API counts per connection or API key, not per tenant, so a tenant with several clients "
+                       f"gets several times its quota ({accepted} of {len(concurrent)} concurrent requests got "
+                       "through).", limit=limit, accepted=per_client["accepted"], clients=per_client["clients"],
+                       statuses=per_client["statuses"])
+        elif c_problem:
             result.add(FAIL, c_problem[0], c_problem[1], limit=limit, sent=len(concurrent), accepted=accepted)
     _window_findings(result, run)
     _cleanup_findings(result, run.cleanup, probe_tenant)
@@ -104,11 +118,39 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
     return result
 
 
+def _undecided_finding(result: CheckResult, u: dict) -> None:
+    """A limit no sequence could decide: the quota store or the window is named, never the API."""
+    if u["cause"] == "store":
+        result.add(FAIL, "quota_store_lost_keys",
+                   f"With the quota set to {u['limit']}, twice in a row {u['why']}: the probe cannot tell whether the "
+                   "API enforces quotas on a store that forgets them (a restart without persistence or a failover "
+                   "loses every tenant's counters, and tenants get their quota back). Make the quota store "
+                   "keep its keys, then run again.", limit=u["limit"])
+    else:
+        result.add(FAIL, "window_shorter_than_probe",
+                   f"With the quota set to {u['limit']}, every run of the probe was cut by a window boundary "
+                   f"({u['why']}): the API's window is shorter than {u['limit'] + 1} requests take, so no run could "
+                   "decide. Lower param 'probe_quota_limit' or check config 'quota.request_timeout_seconds'.",
+                   limit=u["limit"])
+
+
 def _window_findings(result: CheckResult, run: ProbeRun) -> None:
-    """Does the quota come back? Judged on the counters as the API left them after each limit (before cleanup)."""
-    seen_codes: set[str] = set()
+    """Does the quota come back? Judged on the counters as the API left them after each deciding limit (before
+    cleanup), by what the tenant experiences (windows.py)."""
+    for r in run.reruns:
+        if r["cause"] == "store":
+            result.add(WARN, "quota_store_lost_keys",
+                       f"While the probe ran with the quota at {r['limit']}, {r['why']}; the limit ran again and "
+                       "decided. A store that loses keys gives every tenant its quota back.", limit=r["limit"])
+        else:
+            result.add(INFO, "window_rerun", f"The probe with the quota at {r['limit']} ran again in a fresh window: "
+                       f"{r['why']}.", limit=r["limit"])
+    seen_codes: set[tuple[str, str]] = set()
+    q = run.window_seconds  # config quota.window_seconds: the length when nothing else says
     for w in run.windows:
-        result.details.windows.append(WindowSeen(w["limit"], utc_text(w["seen_at"]), w["counters"]))
+        ttls = None if w["counters"] is None else {
+            k: (v["ttl"] if isinstance(v, dict) else int(v)) for k, v in w["counters"].items()}
+        result.details.windows.append(WindowSeen(w["limit"], utc_text(w["seen_at"]), ttls))
         sequence = run.sequential if w["limit"] == run.limit else run.second
         accepted = sum(1 for r in sequence if _ok(r.get("status")))
         if w["counters"] is None:
@@ -121,8 +163,14 @@ def _window_findings(result: CheckResult, run: ProbeRun) -> None:
                       "'quota.cleanup_patterns': whether the quota resets when its window ends was not checked.")]
         else:
             refusal = sequence[w["limit"]] if len(sequence) > w["limit"] else {}
-            found = windows.judge_counters(w["counters"], w["seen_at"])
-            found += windows.judge_reset(refusal.get("headers") or {}, w["counters"], w["seen_at"])
+            announced = sorted({s for r in sequence for s in windows.policy_seconds(r.get("headers"))})
+            found = windows.judge_counters(w["counters"], w["seen_at"], w.get("first_use"), run.probe_tenant,
+                                           announced, q)
+            lengths = [windows.window_seconds(windows.Counter.of(k, v), w["seen_at"], run.probe_tenant, announced,
+                                              q)[0] for k, v in w["counters"].items()]
+            if refusal:
+                at = refusal.get("sent_at") or w["seen_at"]
+                found += windows.judge_reset(refusal.get("headers") or {}, at, max(lengths or [q]))
         for severity, code, message in found:
             if (code, message) not in seen_codes:
                 seen_codes.add((code, message))
@@ -136,12 +184,15 @@ def _cleanup_findings(result: CheckResult, cleanup: Cleanup, probe: str) -> None
                    f"'{probe}' and were left alone: {', '.join(cleanup.foreign[:10])}.", keys=cleanup.foreign)
     if cleanup.uncovered:
         keys = sorted(cleanup.uncovered)
-        result.add(FAIL, "cleanup_pattern_missing",
-                   f"Keys of probe tenant '{probe}' are left because no 'quota.cleanup_patterns' entry matches them: "
+        left = [k for k in keys if k in cleanup.leftovers]
+        result.add(FAIL if left else WARN, "cleanup_pattern_missing",
+                   f"Keys of probe tenant '{probe}' match no 'quota.cleanup_patterns' entry: "
                    + "; ".join(f"{k} (add the pattern {cleanup.uncovered[k]!r})" for k in keys[:10])
-                   + ". Fix the config: the probe cannot remove what its patterns do not cover.",
+                   + (". They are left: the probe could not remove them." if left else
+                      ". The probe removed them (the tenant is the probe's), but add the pattern so the config says "
+                      "which keys the probe may create."),
                    keys=keys, patterns=sorted(set(cleanup.uncovered.values())))
-    rest = [k for k in cleanup.leftovers if k not in cleanup.uncovered]
+    rest = [k for k in cleanup.leftovers if k not in cleanup.uncovered]  # noqa: the uncovered ones are named above
     if rest:
         result.add(FAIL, "cleanup_incomplete",
                    f"Keys of probe tenant '{probe}' are left after cleanup: {', '.join(rest[:10])} "
