@@ -225,6 +225,8 @@ def test_a_slow_api_times_out_as_failing(quota_sandbox, quota_api, run_dag):
     run = run_dag(quota_sandbox)
     assert fails(run, "quota_enforcement") == {"api_failing"}
     assert "Timeout" in run.check("quota_enforcement")["summary"]
+    assert "connection 'quota_api_default'" in run.check("quota_enforcement")["summary"]
+    assert "config 'quota.request_timeout_seconds'" in run.check("quota_enforcement")["summary"]
     # the request that timed out was still counted by the server later: cleanup waited for it
 
 

@@ -134,10 +134,11 @@ class RedisQuotaControl:
         return {key: int(self.redis.ttl(key)) for key in self.setup_keys}
 
     def counters(self) -> dict[str, dict]:
-        """The probe's counter keys (what the patterns match beyond the keys the probe wrote), each with its TTL
+        """The probe's counter keys (its keys beyond those the probe wrote; which are its own is the check's call),
+        each with its TTL
         (-1: no expiry), its Redis type and, for a sorted set (a sliding log), its lowest and highest score; read
         before any cleanup."""
-        keys = [k for k in self.matching_keys() if k not in self.setup_keys]
+        keys = [k for k in self.leftovers() if k not in self.setup_keys]
         if not keys:
             return {}
         pipe = self.redis.pipeline()

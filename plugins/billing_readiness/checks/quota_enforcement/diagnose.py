@@ -63,10 +63,20 @@ def admin_path_conflict(template: str | None, tenants: list[str]) -> str | None:
     return None
 
 
-def diagnose_sequence(responses: list[dict], limit: int) -> tuple[str, str] | None:
-    """(code, message) of what went wrong in the sequential probe, or None when it passed."""
+def timed_out(r: dict) -> bool:
+    return r.get("status") is None and any(w in (r.get("error") or "") for w in ("Timeout", "timed out"))
+
+
+def diagnose_sequence(responses: list[dict], limit: int, api: tuple[str, float] | None = None) -> tuple[str, str] | None:
+    """(code, message) of what went wrong in the sequential probe, or None when it passed. `api`: the quota API's
+    connection id and request timeout, named when a request timed out."""
     for k, r in enumerate(responses, start=1):
         status = r.get("status")
+        if timed_out(r) and api:
+            return "api_failing", (
+                f"Request {k} of {limit + 1} got no answer within {api[1]:g}s ({r.get('error')}): the quota API on "
+                f"connection '{api[0]}' is too slow or hangs. If it is slow by design, raise config "
+                "'quota.request_timeout_seconds'; else fix the API (a quota check must answer quickly).")
         if status is None or status >= 500:
             return "api_failing", (
                 f"Request {k} of {limit + 1} got {response_text(r)}: the API is failing, not enforcing."

@@ -48,6 +48,7 @@ class ProbeRun:
     # that counts per client (connection or API key), not per tenant.
     per_client: list[dict] = field(default_factory=list)
     probe_tenant: str = ""
+    api: tuple[str, float] | None = None  # the quota API's connection id and request timeout, for the messages
     window_seconds: int = 3600  # config quota.window_seconds: a counter's window when nothing else says
 
 
@@ -89,7 +90,8 @@ class Probe:
         me = Owner(self.ctx.dag_id, self.ctx.run_id, self.ctx.task_id, self.ctx.try_number, host, pid)
         took_over = self._claim(marker, me)
         run = ProbeRun(limit, second_limit=second_limit(limit), probe_tenant=self.probe,
-                       window_seconds=int(self.q["window_seconds"]))
+                       window_seconds=int(self.q["window_seconds"]),
+                       api=(self.ctx.cfg["connections"]["quota_api"], float(self.q["request_timeout_seconds"])))
         run.cleanup.took_over = took_over
         try:
             self._clean(run)  # what a crashed probe left (the marker says the keys are the probe's)
@@ -205,9 +207,12 @@ class Probe:
     def _inspect(self, limit: int, responses: list[dict]) -> dict:
         """The probe tenant's counters and their TTLs as the API left them (never another tenant's keys)."""
         counters = self.control.counters()
-        if counters is not None:
-            mine, _ = split_owned(sorted(counters), self.q["cleanup_patterns"], self.probe)
-            counters = {k: counters[k] for k in mine}
+        if counters is not None:  # the probe's own: a pattern proves it, or the probe id as a segment (_clean)
+            patterns = self.q["cleanup_patterns"]
+            mine, _ = split_owned(matching(sorted(counters), patterns, self.probe), patterns, self.probe)
+            mine += list(uncovered([k for k in counters if k not in matching(list(counters), patterns, self.probe)],
+                                   patterns, self.probe))
+            counters = {k: counters[k] for k in sorted(mine)}
         sent = [r["sent_at"] for r in responses if r.get("sent_at") is not None]
         return {"limit": limit, "seen_at": self.services.time(), "first_use": min(sent) if sent else None,
                 "counters": counters}

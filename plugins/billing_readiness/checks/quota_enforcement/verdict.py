@@ -73,7 +73,7 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
     elif limit in undecided:
         pass
     else:
-        problem = diagnose_sequence(sequential, limit)
+        problem = diagnose_sequence(sequential, limit, run.api)
         if problem:
             result.add(FAIL, problem[0], problem[1], limit=limit, statuses=[r.get("status") for r in sequential])
         elif len(sequential) > limit:
@@ -81,7 +81,7 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
             for severity, code, message in inspect_429(refusal.get("headers") or {}, refusal.get("body")):
                 result.add(severity, code, message)
     if run.second and run.second_limit not in undecided:
-        problem = diagnose_sequence(run.second, run.second_limit)
+        problem = diagnose_sequence(run.second, run.second_limit, run.api)
         if problem:
             result.add(FAIL, "quota_ignored",
                        f"With the quota set to {run.second_limit} (after {limit} was enforced): {problem[1]} The API "
@@ -137,7 +137,10 @@ def _undecided_finding(result: CheckResult, u: dict) -> None:
 def _window_findings(result: CheckResult, run: ProbeRun) -> None:
     """Does the quota come back? Judged on the counters as the API left them after each deciding limit (before
     cleanup), by what the tenant experiences (windows.py)."""
+    undecided = {(u["limit"], u["cause"]) for u in run.undecided}
     for r in run.reruns:
+        if (r["limit"], r["cause"]) in undecided:
+            continue  # the failure says it
         if r["cause"] == "store":
             result.add(WARN, "quota_store_lost_keys",
                        f"While the probe ran with the quota at {r['limit']}, {r['why']}; the limit ran again and "
