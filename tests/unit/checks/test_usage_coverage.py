@@ -559,3 +559,19 @@ def test_partial_days_is_the_plain_definition_only_faster():
         assert [(p.day, p.events, p.median_events) for p in partial_days(days, counts, first, ratio)] == want
         found += bool(want)
     assert found > 100  # the comparison saw many partial days, not only none
+
+
+def test_only_active_tenants_are_told_silent_a_renamed_one_keeps_its_unbilled_usage_warning():
+    """A tenant whose id changed mid-window: the old id stopped sending (and is no longer active), the new one
+    took over. The old id's usage is warned once (nobody bills it); it is never called silent."""
+    window = Window(NOW, 7)
+    rows = coverage_rows(window, ["acme-old", "acme-new", "b"])
+    rows["active"] = [{"tenant_id": "acme-new"}, {"tenant_id": "b"}]
+    now = int(window.now.timestamp())
+    tenant(rows, "acme-old")["latest"] = now - 3 * DAY
+    tenant(rows, "b")["latest"] = now - 8 * 3600  # an active tenant gone quiet: a candidate
+    assert uc_verdict.silent_candidates(rows, load_config(), window) == ["b"]
+    rows["tenant_hours"] = [{"t": "acme-old", "hours": [(now - 5 * DAY + h * 3600, 500) for h in range(48)]}]
+    result = coverage(rows, window)
+    assert "tenant_silent" not in {f.code for f in result.findings}
+    assert [f.evidence["tenant"] for f in result.findings if f.code == "usage_without_active_tenant"] == ["acme-old"]

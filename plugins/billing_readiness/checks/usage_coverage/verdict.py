@@ -118,10 +118,12 @@ def _orphans(result: CheckResult, counts: dict[str, dict[str, int]], cost: dict[
 
 
 def silent_candidates(rows: dict[str, Rows], cfg: dict, window: Window) -> list[str]:
-    """Tenants whose newest event is older than config 'coverage.tenant_silence_seconds' (the largest first)."""
+    """Active tenants whose newest event is older than config 'coverage.tenant_silence_seconds' (the largest
+    first). A tenant that is no longer active is never told silent: its usage has its own warning (_orphans)."""
     now, limit = epoch(window.now), int(cfg["coverage"]["tenant_silence_seconds"])
+    active = {r["tenant_id"] for r in rows["active"]}
     silent = [(-sum(int(n) for _, n in r["day_events"]), r["t"]) for r in rows["tenants"]
-              if int(r["latest"] or 0) and now - int(r["latest"]) >= limit]
+              if r["t"] in active and int(r["latest"] or 0) and now - int(r["latest"]) >= limit]
     return [t for _, t in sorted(silent)[:MAX_SILENT_TENANTS]]
 
 
@@ -175,7 +177,9 @@ def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Wi
             )
     result.metrics["newest_ingestion"] = _when(newest.get("ingestion"))
     result.metrics["newest_event"] = _when(newest.get("event time"))
-    hours = {r["t"]: [(int(h), int(n)) for h, n in r["hours"]] for r in rows.get("tenant_hours", [])}
+    active = {r["tenant_id"] for r in rows["active"]}  # only an active tenant is expected to send (silent_candidates)
+    hours = {r["t"]: [(int(h), int(n)) for h, n in r["hours"]] for r in rows.get("tenant_hours", [])
+             if r["t"] in active}
     latest = {r["t"]: int(r["latest"] or 0) for r in rows["tenants"]}
     for t in sorted(hours):
         expected = freshness.expected_events(hours[t], latest[t], now, window.days)
