@@ -14,7 +14,7 @@ import re
 import string
 from typing import Any
 
-from billing_readiness import VARIABLE_KEY, admin_path, sql_guard
+from billing_readiness import VARIABLE_KEY, admin_path, sql_guard, timewindow
 from billing_readiness.config_defaults import _FREEFORM, _NULLABLE, DEFAULTS
 from billing_readiness.redis_keys import PROBE_ID, template_problem
 
@@ -158,6 +158,12 @@ def _shapes(cfg: dict) -> None:
     if limit is not None and limit < 100_000_000:
         raise ConfigError(f"config key 'clickhouse.max_memory_bytes' must be at least 100000000 (100 MB) or null, "
                           f"got {limit!r}")
+    for key in ("clickhouse.rollup_timezone", "invoice.billing_timezone"):
+        if value_at(cfg, key) is not None:
+            try:
+                timewindow.zone(value_at(cfg, key))
+            except ValueError as exc:
+                raise ConfigError(f"config key '{key}': {exc}") from None
     if not all(isinstance(m, str) and m for m in cfg["invoice"]["accepted_mutations"]):
         raise ConfigError("config key 'invoice.accepted_mutations' must be a list of mutation_id strings")
     for i, panel in enumerate(cfg["dashboard"]["panels"] or []):

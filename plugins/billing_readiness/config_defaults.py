@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
         # The cluster (remote_servers) when the tables are Distributed: check 2 then reads system.mutations
         # on every shard. None: one server.
         "cluster": None,
+        # The zone the rollups' materialized views cut days and hours in (toDate/toStartOfHour without a zone
+        # use the events column's own zone, else the server's). None: read from the server (column, then
+        # timezone()); set it only when the views name another zone explicitly.
+        "rollup_timezone": None,
     },
     "usage_events": {
         "table": "usage_events",
@@ -96,6 +100,8 @@ DEFAULTS: dict[str, Any] = {
         "late_arrival_grace_seconds": 3600,
         # mutation_id values of system.mutations reviewed and accepted (e.g. a deliberate correction).
         "accepted_mutations": [],
+        # The zone whose calendar months the invoices cover (an IANA name).
+        "billing_timezone": "UTC",
     },
     "dashboard": {
         # Panels come from, in order: a Grafana connection (with grafana_uid), a dashboard export file,
@@ -158,6 +164,7 @@ _NULLABLE: dict[str, type | tuple] = {
     "usage_events.ingested_at": str,
     "clickhouse.max_memory_bytes": int,
     "clickhouse.cluster": str,
+    "clickhouse.rollup_timezone": str,
     "connections.alerts": str,
     "connections.grafana": str,
     "active_tenants_sql": str,

@@ -32,7 +32,8 @@ def flagged(rows: list[dict[str, Any]], tenant_column: str) -> list[str]:
     return sorted({r[tenant_column] for r in rows if any(int(r.get(c) or 0) for c in COUNT_COLUMNS)})
 
 
-def query(cfg: dict, start: int, end: int, where: str, tenants: list[str] | None = None) -> Query:
+def query(cfg: dict, start: int, end: int, where: str, tenants: list[str] | None = None,
+          zone: str = "UTC") -> Query:
     """Per tenant with such events in [start, end) (epoch seconds): counts, the negative total, days, first ids;
     only for `tenants` when given (the primary key starts with the tenant: only their rows are read). The filter
     on the two value columns lets ClickHouse read event ids only where such a row is."""
@@ -50,8 +51,8 @@ def query(cfg: dict, start: int, end: int, where: str, tenants: list[str] | None
         f"events with a non-finite or negative cost_usd or quantity, per tenant ({where})",
         f"""SELECT t, countIf({bad}) AS non_finite, countIf(isFinite(_c) AND _c < 0) AS negative_cost,
        sumIf({NANOS_SQL.format(col='_c')}, _c < 0) AS negative_nanos, countIf(isFinite(_q) AND _q < 0) AS negative_quantity,
-       arraySort(groupUniqArrayIf(toString(toDate(_ts, 'UTC')), {bad})) AS non_finite_days,
-       arraySort(groupUniqArrayIf(toString(toDate(_ts, 'UTC')), {neg})) AS negative_days,
+       arraySort(groupUniqArrayIf(toString(toDate(_ts, %(zone)s)), {bad})) AS non_finite_days,
+       arraySort(groupUniqArrayIf(toString(toDate(_ts, %(zone)s)), {neg})) AS negative_days,
        {first(bad)} AS non_finite_ids, {first('isFinite(_c) AND _c < 0')} AS negative_cost_ids,
        {first('isFinite(_q) AND _q < 0')} AS negative_quantity_ids
 FROM
@@ -63,14 +64,14 @@ FROM
 )
 GROUP BY t
 ORDER BY t""",
-        {"values_start": int(start), "values_end": int(end),
+        {"values_start": int(start), "values_end": int(end), "zone": zone,
          **({"values_tenants": tuple(sorted(tenants))} if tenants else {})},
         columns=COLUMNS,
     )
 
 
 def non_finite_days(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Per tenant, the UTC days (ISO) holding a non-finite value: no reconciliation figure of theirs is shown."""
+    """Per tenant, the days (ISO, of the query's zone) holding a non-finite value: no reconciliation figure of theirs is shown."""
     return {r["t"]: {str(d) for d in r["non_finite_days"]} for r in rows if int(r["non_finite"])}
 
 

@@ -9,6 +9,7 @@ columns differ from what the check needs fails with the missing and extra names.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,3 +100,41 @@ def configured_tables(tables: dict[str, str]) -> str:
 def table_params(table: str, param: str) -> dict[str, str]:
     db, _, name = table.rpartition(".")
     return {param: name, **({f"{param}_db": db} if db else {})}
+
+
+def zone_query(cfg: dict) -> Query:
+    """The server's time zone and the type of the events' timestamp column (DateTime('Zone') names its own)."""
+    ev = cfg["usage_events"]
+    params = {**table_params(ev["table"], "events"), "ts": ev["timestamp"]}
+    db = _database("events", ev["table"])
+    return Query(
+        "the server's time zone and the events' timestamp type (system.columns)",
+        f"""SELECT timezone() AS server_timezone,
+       (SELECT any(type) FROM system.columns WHERE database = {db} AND table = %(events)s AND name = %(ts)s)
+           AS timestamp_type""",
+        params, columns=("server_timezone", "timestamp_type"),
+    )
+
+
+_ZONED = re.compile(r"DateTime(?:64)?\((?:\d+\s*,\s*)?'([^']+)'\)")
+
+
+def rollup_zone(rows: list[dict[str, Any]], cfg: dict) -> tuple[str, str]:
+    """The zone the rollups' days and hours are cut in, and where that comes from: config
+    'clickhouse.rollup_timezone', else the timestamp column's own zone, else the server's (what toDate() and
+    toStartOfHour() without a zone argument use in the materialized views)."""
+    from billing_readiness.timewindow import zone
+
+    configured = cfg["clickhouse"]["rollup_timezone"]
+    if configured:
+        return configured, "config clickhouse.rollup_timezone"
+    row = rows[0] if rows else {}
+    m = _ZONED.search(str(row.get("timestamp_type") or ""))
+    name, source = (m.group(1), f"the column {cfg['usage_events']['timestamp']}'s own zone") if m else (
+        str(row.get("server_timezone") or "UTC"), "the ClickHouse server's timezone()")
+    try:
+        zone(name)
+    except ValueError as exc:
+        raise CheckError(f"the rollups' time zone, {source}, is unusable: {exc}. Set config "
+                         "'clickhouse.rollup_timezone' to the zone the materialized views use.") from None
+    return name, source

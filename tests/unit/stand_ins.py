@@ -20,8 +20,12 @@ class RowsClickHouse:
     """Answers each query by its name with rows (dicts), read through the query's column check. A query it
     has no rows for is an error, not an empty answer: a renamed query must fail its test, not starve it."""
 
-    def __init__(self, rows_by_name: dict[str, list[dict]]):
-        self.rows_by_name, self.sent = rows_by_name, []
+    ZONE = "the server's time zone and the events' timestamp type (system.columns)"
+
+    def __init__(self, rows_by_name: dict[str, list[dict]], server_timezone: str = "UTC"):
+        # a server answers its time zone whatever the test is about (the zone query of checks 1 and 2)
+        zone = [{"server_timezone": server_timezone, "timestamp_type": "DateTime"}]
+        self.rows_by_name, self.sent = {self.ZONE: zone, **rows_by_name}, []
         self.queries_sent = 0
 
     def run(self, query):

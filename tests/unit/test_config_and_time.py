@@ -106,3 +106,55 @@ def test_every_check_query_carries_the_memory_limit_and_spills_past_half_of_it()
         "max_memory_usage": 2_000_000_000, "max_bytes_before_external_group_by": 1_000_000_000,
         "max_bytes_before_external_sort": 1_000_000_000, "distributed_aggregation_memory_efficient": 1}
     assert memory_settings(load_config({"clickhouse": {"max_memory_bytes": None}})) == {}
+
+
+# --- time zones: days and months of the rollups' and the billing zone ----------------------------------------------
+
+def _utc(*a):
+    return dt.datetime(*a, tzinfo=dt.timezone.utc)
+
+
+def test_a_windows_days_are_those_of_its_zone_23_and_25_hour_days_and_half_hours_included():
+    spring = Window(_utc(2026, 3, 29, 12), 2, tz="Europe/Berlin")  # DST starts 02:00 local that day
+    assert spring.today == dt.date(2026, 3, 29)
+    assert spring.start == _utc(2026, 3, 26, 23) and spring.today_start == _utc(2026, 3, 28, 23)
+    assert (spring.tomorrow_start - spring.today_start).total_seconds() == 23 * 3600  # epoch difference
+    autumn = Window(_utc(2026, 10, 25, 12), 1, tz="Europe/Berlin")
+    assert autumn.tomorrow_start.timestamp() - autumn.today_start.timestamp() == 25 * 3600
+    india = Window(_utc(2026, 12, 31, 19), 1, tz="Asia/Kolkata")  # 00:30 on 1 January there
+    assert india.today == dt.date(2027, 1, 1) and india.today_start == _utc(2026, 12, 31, 18, 30)
+    assert Window(_utc(2026, 12, 31, 19), 1).today == dt.date(2026, 12, 31)  # UTC, as before
+
+
+def test_a_billing_month_is_a_calendar_month_of_the_billing_zone():
+    berlin = Month(2026, 10, "Europe/Berlin")
+    assert berlin.start == _utc(2026, 9, 30, 22) and berlin.end == _utc(2026, 10, 31, 23)
+    assert last_closed_month(_utc(2026, 10, 31, 23, 30), "Europe/Berlin") == berlin  # 00:30 on 1 Nov there
+    assert last_closed_month(_utc(2026, 10, 31, 23, 30)) == Month(2026, 9)  # still October in UTC
+    assert Month(2026, 10).in_zone("Asia/Kolkata").start == _utc(2026, 9, 30, 18, 30)
+
+
+def test_the_rollups_zone_comes_from_config_the_column_or_the_server():
+    from billing_readiness.sql import rollup_zone
+
+    cfg = load_config()
+    assert rollup_zone([{"server_timezone": "Europe/Berlin", "timestamp_type": "DateTime"}], cfg)[0] == "Europe/Berlin"
+    assert rollup_zone([{"server_timezone": "Europe/Berlin", "timestamp_type": "DateTime('Asia/Kolkata')"}],
+                       cfg) == ("Asia/Kolkata", "the column timestamp's own zone")
+    assert rollup_zone([{"server_timezone": "UTC", "timestamp_type": "DateTime64(3, 'America/New_York')"}],
+                       cfg)[0] == "America/New_York"
+    assert rollup_zone([], load_config({"clickhouse": {"rollup_timezone": "Asia/Tokyo"}}))[0] == "Asia/Tokyo"
+    with pytest.raises(ConfigError, match="config key 'invoice.billing_timezone'.*'Mars/Olympus'"):
+        load_config({"invoice": {"billing_timezone": "Mars/Olympus"}})
+
+
+def test_check_2_compares_usage_daily_with_the_events_over_its_own_days_when_the_zones_differ():
+    from billing_readiness.checks.invoice_immutability.queries import queries
+
+    cfg = load_config()
+    assert "raw_rollup_zone" not in queries(cfg, Month(2026, 10), "Etc/UTC")
+    qs = queries(cfg, Month(2026, 10), "Europe/Berlin")
+    assert qs["raw"].params["month_start"] == int(_utc(2026, 10, 1).timestamp())
+    assert qs["raw_rollup_zone"].params["month_start"] == int(_utc(2026, 9, 30, 22).timestamp())
+    assert qs["raw_rollup_zone"].params["month_end"] == int(_utc(2026, 10, 31, 23).timestamp())
+    assert qs["rollup"].params == {"first_day": "2026-10-01", "next_month": "2026-11-01"}

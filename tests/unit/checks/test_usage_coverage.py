@@ -89,12 +89,13 @@ def test_check_1_sends_its_queries_then_its_follow_ups():
         "first_usage": ("t", "first_day"),
         "future": ("t", "events", "latest"),
         "window_events": ("events",),
+        "zone": ("server_timezone", "timestamp_type"),
+        "freshness": ("event_minutes", "ingest_minutes"),
     }
     assert "FROM system.parts" in qs["window_events"].sql and "usage_events" not in qs["window_events"].render()
     assert scan(CFG, WINDOW, 0.01, [], 1).columns == (
         "t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", "non_finite", "negative_cost",
-        "negative_quantity", "event_last", "event_first_rev", "ingest_last", "ingest_first_rev", "irregular_ingest",
-        "repeat_ids")
+        "negative_quantity", "repeat_ids")
 
 
 def test_check_1_first_usage_comes_from_the_daily_rollup_over_all_history():
@@ -333,33 +334,9 @@ def silence_of(series, minutes, now, *args):
     return freshness.silence(series, freshness.DayBounds.from_minutes(minutes, now // 60), now, *args)
 
 
-def scan_arrays(event_minutes, ingest_of, now_min, days):
-    """What the scan sends back for one tenant, computed the way its SQL does: a calendar day D split at now's
-    minute of the day; an ingestion minute placed by its event's day, counted as irregular when more than a
-    day from the event's same minute of the day."""
-    today, r = now_min // 1440, now_min % 1440
-    size = days + 2
-    arrays = {k: [0] * size for k in ("event_last", "event_first_rev", "ingest_last", "ingest_first_rev")}
-    irregular = 0
-    for m in event_minutes:
-        d_cal = m // 1440
-        lo = m % 1440 <= r
-        idx = today - d_cal + 1 if lo else today - d_cal
-        arrays["event_last"][idx] = max(arrays["event_last"][idx], m)
-        arrays["event_first_rev"][idx] = max(arrays["event_first_rev"][idx], freshness.NO_MINUTE - m)
-        im, same = ingest_of(m), d_cal * 1440 + r
-        if not same - 1440 < im <= same + 1440:
-            irregular += 1
-            continue
-        idx = today - d_cal + 1 if im <= same else today - d_cal
-        arrays["ingest_last"][idx] = max(arrays["ingest_last"][idx], im)
-        arrays["ingest_first_rev"][idx] = max(arrays["ingest_first_rev"][idx], freshness.NO_MINUTE - im)
-    return arrays, irregular
-
-
 def test_the_day_bounds_answer_every_silence_as_the_minutes_do():
-    """Randomized: the silence around each earlier day's instant, from per-day first and last minutes (what the
-    scan sends, merged over tenants) equals the plain search over every minute, at any time of day."""
+    """Randomized: the silence around each earlier day's instant, from per-day first and last minutes, equals the
+    plain search over every minute, at any time of day."""
     import random
 
     rnd = random.Random(20)
@@ -367,27 +344,11 @@ def test_the_day_bounds_answer_every_silence_as_the_minutes_do():
         days = rnd.randint(1, 9)
         now_min = 29_000_000 + rnd.randint(0, 5000)
         start = (now_min // 1440 - days) * 1440
-        tenants = []
-        for _ in range(rnd.randint(1, 3)):
-            n = rnd.choice([0, 1, 3, 30, 400])
-            ev = sorted({rnd.randint(start, now_min + 4) for _ in range(n)})
-            lag = rnd.choice([0, 1, 7, 1500, -30])
-            tenants.append((ev, lag))
-        all_events = sorted({m for ev, _ in tenants for m in ev})
-        all_ingest = sorted({m + lag for ev, lag in tenants for m in ev})
-        plain = freshness.DayBounds.from_minutes(all_events, now_min)
-        arrays = [scan_arrays(ev, lambda m, lag=lag: m + lag, now_min, days) for ev, lag in tenants]
-        scanned = freshness.DayBounds.from_scan(now_min, [a["event_last"] for a, _ in arrays],
-                                                [a["event_first_rev"] for a, _ in arrays])
+        minutes = sorted({rnd.randint(start, now_min + 4) for _ in range(rnd.choice([0, 1, 3, 30, 400]))})
+        bounds = freshness.DayBounds.from_minutes(minutes, now_min)
         for k in range(1, days + 1):
-            expected = freshness.spell_at(all_events, now_min - k * 1440)
-            assert plain.spell_at(k) == expected == scanned.spell_at(k), (trial, k)
-        assert scanned.newest == (all_events[-1] if all_events else None)
-        if not sum(irregular for _, irregular in arrays):
-            ingest = freshness.DayBounds.from_scan(now_min, [a["ingest_last"] for a, _ in arrays],
-                                                   [a["ingest_first_rev"] for a, _ in arrays])
-            for k in range(1, days + 1):
-                assert ingest.spell_at(k) == freshness.spell_at(all_ingest, now_min - k * 1440), (trial, k)
+            assert bounds.spell_at(k) == freshness.spell_at(minutes, now_min - k * 1440), (trial, k)
+        assert bounds.newest == (minutes[-1] if minutes else None)
 
 
 def test_spell_at_measures_the_silence_around_an_instant():
@@ -480,35 +441,33 @@ def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
     nothing = {q.name: [] for q in uc.CHECK.queries(context()).values()}  # every first-round query: no rows
     repeats_name = "event_id hash buckets holding an id more than once"
     plain_scan = "usage per tenant and day up to now (usage_events), with the days where usage_daily or " \
-                 "usage_hourly disagree beyond what is still in flight, the freshness minutes"
-    fresh = {"event_last": [], "event_first_rev": [], "ingest_last": [], "ingest_first_rev": [], "irregular_ingest": 0}
+                 "usage_hourly disagree beyond what is still in flight"
     tenant_a = {"t": "a", "day_events": [], "cost_nanos": 0, "daily_drift": [], "hourly_drift": [], "latest": 0,
-                "non_finite": 0, "negative_cost": 0, "negative_quantity": 0, **fresh}
+                "non_finite": 0, "negative_cost": 0, "negative_quantity": 0}
     clean = RowsClickHouse({**nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], repeats_name: [],
                             plain_scan: [{**tenant_a, "repeat_ids": []}]})
     uc.CHECK.run(StandInServices(clean), context())
-    assert [q.name for q in clean.sent][-2:] == [repeats_name, plain_scan] and len(clean.sent) == 6
+    assert [q.name for q in clean.sent][-2:] == [repeats_name, plain_scan] and len(clean.sent) == 8
     found = RowsClickHouse({
         **nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], repeats_name: [{"k": 42, "extra": 1}],
         plain_scan + " and the ids of 1 id-hash bucket(s) holding repeats": [
             {**tenant_a, "repeat_ids": ["evt-1", "evt-2", "evt-1"]}]})
     result = uc.CHECK.run(StandInServices(found), context())
-    assert found.sent[-1].params["repeat_keys"] == (42,) and len(found.sent) == 6  # no second read of the ids
+    assert found.sent[-1].params["repeat_keys"] == (42,) and len(found.sent) == 8  # no second read of the ids
     [dup] = [f for f in result.failures if f.code == "duplicate_event_ids"]
     assert dup.evidence["example_event_id"] == "evt-1" and dup.evidence["extra_rows"] == 1
 
 
-def test_a_mass_duplication_or_a_backfill_reads_the_window_again_for_what_the_scan_cannot_answer():
+def test_a_mass_duplication_reads_the_window_again_for_what_the_scan_cannot_answer():
     from billing_readiness.checks import usage_coverage as uc
 
     first = {q.name: [] for q in uc.CHECK.queries(context()).values()}
     estimate = "events in the window, estimated from the table's parts (system.parts)"
     many = [{"k": k, "extra": 1} for k in range(200)]  # 200 buckets of ~10,000 ids each: 2 M ids, too many
     scan_name = "usage per tenant and day up to now (usage_events), with the days where usage_daily or " \
-                "usage_hourly disagree beyond what is still in flight, the freshness minutes"
+                "usage_hourly disagree beyond what is still in flight"
     tenant_a = {"t": "a", "day_events": [], "cost_nanos": 0, "daily_drift": [], "hourly_drift": [], "latest": 0,
-                "non_finite": 0, "negative_cost": 0, "negative_quantity": 0, "event_last": [], "event_first_rev": [],
-                "ingest_last": [], "ingest_first_rev": [], "irregular_ingest": 3, "repeat_ids": []}
+                "non_finite": 0, "negative_cost": 0, "negative_quantity": 0, "repeat_ids": []}
     ch = RowsClickHouse({
         **first, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], estimate: [{"events": 10_000_000}],
         "event_id hash buckets holding an id more than once": many, scan_name: [tenant_a],
@@ -519,9 +478,9 @@ def test_a_mass_duplication_or_a_backfill_reads_the_window_again_for_what_the_sc
             {"event_minutes": [], "ingest_minutes": []}]})
     result = uc.CHECK.run(StandInServices(ch), context())
     sent = [q.name for q in ch.sent]
-    assert sent[-4:-2] == [scan_name, "minutes with ingested and with dated events over the window (usage_events)"]
+    assert sent[-3] == scan_name
     assert sent[-2:] == ["event_id hashes stored more than once (first pass)", "event_ids stored more than once, per tenant"]
-    assert "repeat_keys" not in ch.sent[-4].params and ch.sent[-2].params["keys"] == tuple(range(200))
+    assert "repeat_keys" not in ch.sent[-3].params and ch.sent[-2].params["keys"] == tuple(range(200))
     assert {f.code for f in result.failures} >= {"duplicate_event_ids", "ingest_stalled"}  # nothing in the minutes
 
 

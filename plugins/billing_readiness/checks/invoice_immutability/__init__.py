@@ -24,19 +24,19 @@ from billing_readiness.params import ParamSpec
 BASELINE_PREFIX = "billing_readiness_invoice_baseline"
 
 
-def billing_month(param: str | None, now):
-    """The month to regenerate: the param (a closed month) or the last closed UTC month."""
-    from billing_readiness.timewindow import Month, last_closed_month
+def billing_month(param: str | None, now, tz: str = "UTC"):
+    """The month to regenerate: the param (a closed month) or the last closed month of the billing zone."""
+    from billing_readiness.timewindow import Month, last_closed_month, local_text
 
     if not param:
-        return last_closed_month(now)
+        return last_closed_month(now, tz)
     try:
-        month = Month.parse(param)
+        month = Month.parse(param, tz)
     except ValueError as exc:
         raise CheckError(f"param 'billing_month': {exc}") from None
     if not month.is_closed(now):
         raise CheckError(
-            f"param 'billing_month' is {month}, which is not closed yet (it ends {month.end:%Y-%m-%d} UTC): "
+            f"param 'billing_month' is {month}, which is not closed yet (it ends {local_text(month.end, tz)}): "
             "pick a past month, or leave it empty for the last closed month."
         )
     return month
@@ -47,7 +47,8 @@ def baseline_key(source: str, cfg: dict, month) -> str:
 
     The connection id, not the host: a failover to another replica is the same billing data."""
     billed = {k: v for k, v in cfg["usage_events"].items() if k != "ingested_at"}  # what the totals are made of
-    scope = json.dumps([source, billed, cfg["invoice"]["sql"]], sort_keys=True)
+    zone = cfg["invoice"]["billing_timezone"]  # another zone's month is another invoice (UTC keeps its old keys)
+    scope = json.dumps([source, billed, cfg["invoice"]["sql"]] + ([zone] if zone != "UTC" else []), sort_keys=True)
     return f"{BASELINE_PREFIX}.{hashlib.sha256(scope.encode()).hexdigest()[:12]}.{month}"
 
 
@@ -83,9 +84,12 @@ class InvoiceImmutability(Check):
         from billing_readiness.results import FAIL, Artifact, BaselineRecord
         from billing_readiness.timewindow import epoch, utc_text
 
-        month = billing_month(ctx.params.get("billing_month"), ctx.now)
+        from billing_readiness.sql import rollup_zone, zone_query
+
+        month = billing_month(ctx.params.get("billing_month"), ctx.now, ctx.cfg["invoice"]["billing_timezone"])
         clickhouse = services.clickhouse(ctx.cfg)
-        qs = queries(ctx.cfg, month)
+        zone, zone_source = rollup_zone(clickhouse.run(zone_query(ctx.cfg)), ctx.cfg)
+        qs = queries(ctx.cfg, month, zone)
         if ctx.cfg["invoice"]["sql"]:  # a configured invoice query counts no values: the cost-values query does
             qs["values"] = cost_values.query(ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}")
         rows = clickhouse.run_all(qs)
@@ -103,6 +107,8 @@ class InvoiceImmutability(Check):
                  accepted_mutations=ctx.cfg["invoice"]["accepted_mutations"], cluster=ctx.cfg["clickhouse"]["cluster"],
                  negative=ctx.cfg["cost_values"]["negative"])
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
+        result.metrics["billing_timezone"] = month.tz
+        result.metrics["rollup_timezone"] = f"{zone} ({zone_source})"
         details: Details = result.details
         details.baseline_variable = key
         lines_now = baseline_lines(details.invoice_lines)

@@ -13,7 +13,7 @@ from typing import Any
 
 from billing_readiness.money import from_nanos
 from billing_readiness.results import FAIL, WARN, CheckResult
-from billing_readiness.timewindow import Month, utc_text
+from billing_readiness.timewindow import Month, local_text, utc_text
 
 MAX_COMMAND = 300  # characters of a mutation's command kept in the report
 
@@ -69,7 +69,7 @@ def late_arrivals(result: CheckResult, rows: list[dict] | None, month: Month, gr
             FAIL,
             "late_arrivals",
             f"Tenant '{late.tenant}', {month}: {late.rows:,} row(s) worth ${late.cost_usd} were ingested after the "
-            f"month closed ({month.end:%Y-%m-%d %H:%M} UTC) and more than {grace_s}s after they happened, from {late.first_ingested} to "
+            f"month closed ({local_text(month.end, month.tz)}) and more than {grace_s}s after they happened, from {late.first_ingested} to "
             f"{late.last_ingested}: a closed month's invoice changed after the fact (late backfill).",
             tenant=late.tenant, month=str(month), rows=late.rows, cost_usd=late.cost_usd,
             first_ingested=late.first_ingested, last_ingested=late.last_ingested,

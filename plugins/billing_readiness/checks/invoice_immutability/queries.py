@@ -9,7 +9,7 @@ from billing_readiness.sql import (
     DISTRIBUTED_CLUSTER, DISTRIBUTED_DB, DISTRIBUTED_TABLE, Query, active_tenants_query, configured_tables,
     table_params,
 )
-from billing_readiness.timewindow import Month, epoch
+from billing_readiness.timewindow import Month, epoch, same_zone
 
 INVOICE_COLUMNS = ("tenant_id", "total_queries", "total_tokens", "cost_nanos")  # what invoice.sql must return
 # The month's late arrivals, folded into the invoice read (one scan) when the invoice SQL is ours.
@@ -102,7 +102,10 @@ ORDER BY tenant_id""",
     )
 
 
-def queries(cfg: dict, month: Month) -> dict[str, Query]:
+def queries(cfg: dict, month: Month, rollup_zone: str = "UTC") -> dict[str, Query]:
+    """The month's invoice (in its billing zone) from the events and from usage_daily. usage_daily's days are
+    those of `rollup_zone`: where that zone cuts months elsewhere, the events are summed again over its days
+    ("raw_rollup_zone") for the rollup to be compared with."""
     ev, dl, types = cfg["usage_events"], cfg["usage_daily"], cfg["event_types"]
     params = {
         "month_start": epoch(month.start),
@@ -137,7 +140,14 @@ def queries(cfg: dict, month: Month) -> dict[str, Query]:
 FROM {ev['table']}
 WHERE {ev['timestamp']} >= toDateTime(%(month_start)s) AND {ev['timestamp']} < toDateTime(%(month_end)s)
 GROUP BY tenant_id"""
-    day_params = {"first_day": month.start.date().isoformat(), "next_month": month.end.date().isoformat()}
+    day_params = {"first_day": month.first_day.isoformat(), "next_month": month.next().first_day.isoformat()}
+    other_zone = {}
+    if not same_zone(month.tz, rollup_zone):
+        local = month.in_zone(rollup_zone)
+        other_zone["raw_rollup_zone"] = Query(
+            f"{raw_name}, over the days of {rollup_zone} (usage_daily's days)", raw_sql,
+            {**params, "month_start": epoch(local.start), "month_end": epoch(local.end)}, columns=columns,
+            source=source)
     return {
         "active": active_tenants_query(cfg),
         # One read: the costs are summed as integer nano-dollars, so a second read of the same rows could only
@@ -154,5 +164,6 @@ GROUP BY tenant_id""",
             day_params,
             columns=("tenant_id", "total_queries", "total_tokens", "total_cost_usd"),
         ),
+        **other_zone,
         **closed_month_queries(cfg, month, late_query=not late_inline),
     }

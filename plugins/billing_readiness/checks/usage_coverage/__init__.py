@@ -65,17 +65,26 @@ class UsageCoverage(ClickHouseCheck):
 
         return queries(ctx.cfg, ctx.window(ctx.params["lookback_days"]))
 
+    @staticmethod
+    def window(ctx: RunContext, rows: dict):
+        """The lookback window in days of the zone the rollups cut days in (the first round's "zone" rows)."""
+        from dataclasses import replace
+
+        from billing_readiness.sql import rollup_zone
+
+        return replace(ctx.window(ctx.params["lookback_days"]), tz=rollup_zone(rows.get("zone", []), ctx.cfg)[0])
+
     def follow_up(self, ctx: RunContext, rows: dict) -> dict:
         """Round 2: the repeats pass (sliced by the window's estimated events to fit the memory limit).
         Round 3: the scan, collecting the ids of the buckets it flagged. Then only what the rows call for:
-        the values' days and ids, the silent tenants' hours, the exact freshness minutes after a backfill,
-        and, for a mass duplication, the repeated hashes and their ids."""
+        the values' days and ids, the silent tenants' hours, and, for a mass duplication, the repeated hashes
+        and their ids."""
         from billing_readiness import cost_values
         from billing_readiness.checks.usage_coverage import id_queries as iq, queries as q, repeats
         from billing_readiness.checks.usage_coverage.verdict import silent_candidates
         from billing_readiness.timewindow import epoch
 
-        cfg, window = ctx.cfg, ctx.window(ctx.params["lookback_days"])
+        cfg, window = ctx.cfg, self.window(ctx, rows)
         estimate = int(rows["window_events"][0]["events"] or 0) if rows["window_events"] else 0
         parts = repeats.slices(estimate, cfg["clickhouse"]["max_memory_bytes"])
         if "repeats_0" not in rows:
@@ -88,13 +97,11 @@ class UsageCoverage(ClickHouseCheck):
         more = {}
         flagged = cost_values.flagged(rows["tenants"], "t")
         if flagged and "values" not in rows:
-            more["values"] = cost_values.query(cfg, epoch(window.start), epoch(window.today_start) + 86400,
-                                               "lookback window", flagged)
+            more["values"] = cost_values.query(cfg, epoch(window.start), epoch(window.tomorrow_start),
+                                               "lookback window", flagged, window.tz)
         if "tenant_hours" not in rows:
             query = q.tenant_hours(cfg, window, silent_candidates(rows, cfg, window))
             more.update({"tenant_hours": query} if query else {})
-        if "freshness" not in rows and sum(int(r["irregular_ingest"]) for r in rows["tenants"]):
-            more["freshness"] = q.freshness(cfg, window)
         if keys and not collect:  # a mass duplication: the repeated hashes, then their ids
             slices = sorted(k for k in rows if k.startswith("duplicate_candidates"))
             if not slices:
@@ -112,7 +119,11 @@ class UsageCoverage(ClickHouseCheck):
 
         from billing_readiness.checks.usage_coverage.verdict import evaluate
 
-        evaluate(result, rows, ctx.cfg, ctx.window(ctx.params["lookback_days"]),
+        from billing_readiness.sql import rollup_zone
+
+        zone, source = rollup_zone(rows.get("zone", []), ctx.cfg)
+        result.metrics["days_timezone"] = f"{zone} ({source})"
+        evaluate(result, rows, ctx.cfg, self.window(ctx, rows),
                  max_missing_days=int(ctx.params["max_missing_days"] or 0),
                  tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
                  partial_days_fail=bool(ctx.params.get("partial_days_fail")),

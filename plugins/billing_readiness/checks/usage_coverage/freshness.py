@@ -5,8 +5,7 @@ the same time of day: quiet nights and quiet weekends are quiet every week, a st
 
 - System: over the window, the minutes in which events were ingested (and, separately, in which events are
   dated), kept as `DayBounds`: per day counted back from now, the first and the last such minute (all that a
-  silence around the same instant of each earlier day needs, and small enough to come out of the rollup
-  scan). The current silence is `now - newest minute`. The usual quiet spell at this time of day is measured on
+  silence around the same instant of each earlier day needs). The current silence is `now - newest minute`. The usual quiet spell at this time of day is measured on
   every earlier day of the window: the length of the silence that contained the same instant that day. Usual =
   the larger of the 75th percentile over all those days and the median over the same weekday. It is a stall when
   the silence exceeds `max_silence` and `factor` x usual.
@@ -17,12 +16,10 @@ the same time of day: quiet nights and quiet weekends are quiet every week, a st
 from __future__ import annotations
 
 import bisect
-from itertools import zip_longest
 import statistics
 from dataclasses import dataclass
 
 DAY = 86400
-NO_MINUTE = 4294967295  # the largest UInt32: the scan sends NO_MINUTE - first minute, 0 for none
 
 
 @dataclass
@@ -57,15 +54,6 @@ class DayBounds:
             first[d] = min(first.get(d, m), m)
             last[d] = max(last.get(d, m), m)
         return cls(now_min, first, last)
-
-    @classmethod
-    def from_scan(cls, now_min: int, last: list, first_reversed: list) -> "DayBounds":
-        """From the scan's per-tenant arrays (queries.py): index d + 1 holds the last minute of day d, and
-        NO_MINUTE minus its first minute (so that both merge by max); 0 where the day had no activity."""
-        last = [max(v) for v in zip_longest(*last, fillvalue=0)]
-        first = [max(v) for v in zip_longest(*first_reversed, fillvalue=0)]
-        return cls(now_min, {i - 1: NO_MINUTE - v for i, v in enumerate(first) if v},
-                   {i - 1: v for i, v in enumerate(last) if v})
 
     @property
     def newest(self) -> int | None:

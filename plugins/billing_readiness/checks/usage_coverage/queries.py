@@ -1,17 +1,16 @@
-"""Check 1's SQL. The window's events are read twice, as the least hand-written SQL reads them (once for the
-usage, once per slice for the repeated ids), whatever the number of tenants:
+"""Check 1's SQL, whatever the number of tenants:
 
-1. active tenants, first usage (usage_daily), events dated in the future, and the window's size from the
-   table's parts (system.parts: no events read);
+1. active tenants, first usage (usage_daily), events dated in the future, the window's size from the
+   table's parts (system.parts: no events read), the zone the rollups cut days in (timezone() and the
+   timestamp column's type), and freshness: the minutes with dated and with ingested events (two narrow
+   columns, at most 1,440 values a day each);
 2. the repeats pass: per bucket of the id hash, rows minus distinct hashes (repeats.py), in slices sized
    to the memory limit;
-3. the scan of the window against both rollups, which also answers freshness (per day counted back from
-   now, the first and last minute with events and with ingestion: freshness.DayBounds) and collects the
-   ids of the buckets the repeats pass flagged;
+3. the scan of the window (days of the rollups' zone) against both rollups, which also collects the ids of
+   the buckets the repeats pass flagged;
 
 then follow-ups only when the rows call for them: the days and ids of events with non-finite or negative
-values (cost_values.py, shared with check 2), the hourly history of silent tenants, the exact freshness
-minutes when some event was ingested more than a day away from its time (a backfill), and, for a mass
+values (cost_values.py, shared with check 2), the hourly history of silent tenants, and, for a mass
 duplication, the repeated hashes and their ids. Rows are read by these column names."""
 from __future__ import annotations
 
@@ -19,9 +18,8 @@ import datetime as dt
 
 from billing_readiness import cost_values
 from billing_readiness.money import NANOS_SQL
-from billing_readiness.checks.usage_coverage.freshness import NO_MINUTE
 from billing_readiness.checks.usage_coverage.id_queries import repeat_key, window_events
-from billing_readiness.sql import Query, active_tenants_query
+from billing_readiness.sql import Query, active_tenants_query, zone_query
 from billing_readiness.timewindow import Window, epoch
 
 FUTURE_SKEW_SECONDS = 300  # clock skew we forgive before an event counts as "from the future"
@@ -43,12 +41,15 @@ def _cost_differs(nanos: str, rollup: str, slack_nanos: str) -> str:
 
 
 def queries(cfg: dict, window: Window) -> dict[str, Query]:
-    """The first round; the repeats pass and the scan follow (UsageCoverage.follow_up)."""
+    """The first round; the repeats pass and the scan follow (UsageCoverage.follow_up), in the days of the
+    rollups' zone that the "zone" rows name."""
     return {
         "active": active_tenants_query(cfg),
         "first_usage": _first_usage(cfg),
         "future": _future(cfg, window),
         "window_events": window_events(cfg, window),
+        "zone": zone_query(cfg),
+        "freshness": _freshness(cfg, _span(cfg, window)),
     }
 
 
@@ -56,27 +57,19 @@ def scan(cfg: dict, window: Window, tolerance_usd: float, repeat_keys: list[int]
     return _scan(cfg, _span(cfg, window), tolerance_usd, repeat_keys, parts)
 
 
-def freshness(cfg: dict, window: Window) -> Query:
-    return _freshness(cfg, _span(cfg, window))
-
-
 def _span(cfg: dict, window: Window) -> dict:
-    """The window's bounds as the queries' parameters (epoch seconds and ISO dates)."""
+    """The window's bounds as the queries' parameters (epoch seconds, ISO dates of the window's zone)."""
     guard, now = int(cfg["coverage"]["ingest_guard_seconds"]), epoch(window.now)
     return {
         "start": epoch(window.start),
         "now": now,
-        "today_num": epoch(window.today_start) // 86400,  # the day number of today, and now's minute of the day
-        "now_minute_of_day": now // 60 % 1440,
-        "tomorrow_start": epoch(window.today_start) + 86400,
+        "tomorrow_start": epoch(window.tomorrow_start),
         "first_day": window.first_day.isoformat(),
         "tomorrow": (window.today + dt.timedelta(days=1)).isoformat(),
         "recent_after": epoch(window.now) - guard,
         "now_skew": epoch(window.now) + FUTURE_SKEW_SECONDS,
+        "zone": window.tz,
     }
-
-
-FRESHNESS_COLUMNS = ("event_last", "event_first_rev", "ingest_last", "ingest_first_rev", "irregular_ingest")
 
 
 def _scan(cfg: dict, span: dict, tolerance_usd: float, repeat_keys: list[int], parts: int) -> Query:
@@ -87,35 +80,22 @@ def _scan(cfg: dict, span: dict, tolerance_usd: float, repeat_keys: list[int], p
     # ingest_guard_seconds (what can still be on its way into the materialized views). Today and its current
     # hour are reconciled too. The filters match reconcile.py's rules (cost a micro-dollar looser), which
     # judges what comes back; the rows returned grow with the tenants, not their days.
-    # Freshness from the same rows: a calendar day D splits at now's minute of the day into the days counted
-    # back from now d = N - D (up to that minute) and N - D - 1 (after it); an ingestion minute within a day
-    # of its event's same minute of the day falls into one of the two as well. Per tenant, arrays indexed by
-    # d + 1 hold the last minute and NO_MINUTE - the first minute (both merge by max) of each such day.
-    # Ingestion further away (a backfill) is counted, and then read exactly (_freshness).
+    # The days are those of the rollups' zone (%(zone)s), as their materialized views cut them.
     types = cfg["event_types"]
-    series = (("e", "event_last"), ("en", "event_first_rev"), ("g", "ingest_last"), ("gn", "ingest_first_rev"))
-    # zeros up to index N - D (day d = N - D - 1 at d + 1), then that day's part after now's minute, then its part
-    # up to it (day N - D); a day's arrays differ in length, which maxForEach merges index by index
-    placed = ("arrayConcat(arrayResize(CAST([] AS Array(UInt32)), toUInt32(%(today_num)s - toUInt32(d))), "
-              "[{c}_hi, {c}_lo]) AS {c}_days")
-    by_d = ",\n           ".join(placed.format(c=c) for c, _ in series)
-    fresh = ", ".join(f"maxForEach({c}_days) AS {name}" for c, name in series)
     return Query(
         "usage per tenant and day up to now (usage_events), with the days where usage_daily or usage_hourly "
-        "disagree beyond what is still in flight, the freshness minutes"
+        "disagree beyond what is still in flight"
         + (f" and the ids of {len(repeat_keys)} id-hash bucket(s) holding repeats" if repeat_keys else ""),
         f"""SELECT t, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
        arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost,
                                s_qc, s_in, s_out, s_sw, s_nanos), daily_bad)) AS daily_drift,
        arraySort(groupArrayArray(hourly_bad)) AS hourly_drift,
        max(latest) AS latest, sum(v_bad) AS non_finite, sum(v_neg) AS negative_cost, sum(v_negq) AS negative_quantity,
-       {fresh},
-       sum(odd) AS irregular_ingest, arraySort(groupArrayArray(rep_ids)) AS repeat_ids
+       arraySort(groupArrayArray(rep_ids)) AS repeat_ids
 FROM
 (
     SELECT t, d, r_events, r_qc, r_in, r_out, r_sw, r_nanos, hourly_bad, d_qc, d_in, d_out, d_sw,
-           d_cost, s_qc, s_in, s_out, s_sw, s_nanos, latest, v_bad, v_neg, v_negq, odd, rep_ids,
-           {by_d},
+           d_cost, s_qc, s_in, s_out, s_sw, s_nanos, latest, v_bad, v_neg, v_negq, rep_ids,
            ({_count_differs('r_qc', 'd_qc', 's_qc')} OR {_differs('r_in', 'd_in', 's_in')}
                OR {_differs('r_out', 'd_out', 's_out')} OR {_differs('r_sw', 'd_sw', 's_sw')}
                OR {_cost_differs('r_nanos', 'd_cost', 's_nanos')}) AS daily_bad
@@ -133,7 +113,7 @@ GROUP BY t""",
          "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
          "storage_type": types["storage_write"], **({"repeat_keys": tuple(repeat_keys)} if repeat_keys else {})},
         columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", *cost_values.COUNT_COLUMNS,
-                 *FRESHNESS_COLUMNS, "repeat_ids"),
+                 "repeat_ids"),
     )
 
 
@@ -144,15 +124,13 @@ def _by_day_sql(cfg: dict, repeat_keys: list[int], parts: int) -> str:
     recent = "_ing >= toDateTime(%(recent_after)s) OR _ts >= toDateTime(%(recent_after)s)"
     ids = (f"groupArrayIf(toString(_eid), _ts < toDateTime(%(now)s) AND {repeat_key('cityHash64(_eid)', parts)} "
            "IN %(repeat_keys)s)" if repeat_keys else "CAST([] AS Array(String))")
-    day_max = ", ".join(f"max({c}) AS {c}" for c in ("e_lo", "e_hi", "en_lo", "en_hi", "g_lo", "g_hi", "gn_lo", "gn_hi"))
     return f"""        SELECT t, d, sum(r_n) AS r_events, sumIf(r_n, et = %(query_type)s) AS r_qc,
                sumIf(r_q, et = %(input_type)s) AS r_in, sumIf(r_q, et = %(output_type)s) AS r_out,
                sumIf(r_q, et = %(storage_type)s) AS r_sw, sum(r_c) AS r_nanos,
                sumIf(s_n, et = %(query_type)s) AS s_qc, sumIf(s_q, et = %(input_type)s) AS s_in,
                sumIf(s_q, et = %(output_type)s) AS s_out, sumIf(s_q, et = %(storage_type)s) AS s_sw,
                sum(s_c) AS s_nanos, max(latest) AS latest, sum(non_finite) AS v_bad,
-               sum(negative_cost) AS v_neg, sum(negative_quantity) AS v_negq,
-               {day_max}, sum(i_odd) AS odd, groupArrayArray(ids) AS rep_ids,
+               sum(negative_cost) AS v_neg, sum(negative_quantity) AS v_negq, groupArrayArray(ids) AS rep_ids,
                groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c, s_n, s_q, s_c),
                    {_count_differs('r_n', 'h_n', 's_n')} OR {_differs('r_q', 'h_q', 's_q')}
                    OR {_cost_differs('r_c', 'h_c', 's_c')}) AS hourly_bad
@@ -161,23 +139,13 @@ def _by_day_sql(cfg: dict, repeat_keys: list[int], parts: int) -> str:
             SELECT t, d, et, count() AS r_n, sum(_q_ok) AS r_q, sum(_c_n) AS r_c,
                    countIf(_recent) AS s_n, sumIf(_q_ok, _recent) AS s_q, sumIf(_c_n, _recent) AS s_c,
                    toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest, {cost_values.counts_sql('_c', '_q')},
-                   maxIf(_em, _ev AND _e_lo) AS e_lo, maxIf(_em, _ev AND NOT _e_lo) AS e_hi,
-                   maxIf(_em_n, _ev AND _e_lo) AS en_lo, maxIf(_em_n, _ev AND NOT _e_lo) AS en_hi,
-                   maxIf(_im, _iv AND _i_near AND _i_lo) AS g_lo, maxIf(_im, _iv AND _i_near AND NOT _i_lo) AS g_hi,
-                   maxIf(_im_n, _iv AND _i_near AND _i_lo) AS gn_lo, maxIf(_im_n, _iv AND _i_near AND NOT _i_lo) AS gn_hi,
-                   countIf(_iv AND NOT _i_near) AS i_odd, {ids} AS ids
+                   {ids} AS ids
             FROM
             (
-                SELECT {ev['tenant_id']} AS t, toDate({ts}, 'UTC') AS d, toString({ev['event_type']}) AS et,
+                SELECT {ev['tenant_id']} AS t, toDate({ts}, %(zone)s) AS d, toString({ev['event_type']}) AS et,
                        {ev['quantity']} AS _q, {ev['cost_usd']} AS _c, {ts} AS _ts, {ing} AS _ing,
                        if(isFinite(_q), _q, 0) AS _q_ok, {NANOS_SQL.format(col='_c')} AS _c_n, {recent} AS _recent,
-                       {ev['event_id'] if repeat_keys else "''"} AS _eid,
-                       intDiv(toUInt32(_ts), 60) AS _em, toUInt32({NO_MINUTE} - _em) AS _em_n,
-                       intDiv(toUInt32(_ing), 60) AS _im, toUInt32({NO_MINUTE} - _im) AS _im_n,
-                       _ts <= toDateTime(%(now_skew)s) AS _ev, _ev AND _ing <= toDateTime(%(now_skew)s) AS _iv,
-                       modulo(_em, 1440) <= %(now_minute_of_day)s AS _e_lo,
-                       toInt64(_em) - modulo(_em, 1440) + %(now_minute_of_day)s AS _same_minute,
-                       _im > _same_minute - 1440 AND _im <= _same_minute + 1440 AS _i_near, _im <= _same_minute AS _i_lo
+                       {ev['event_id'] if repeat_keys else "''"} AS _eid
                 FROM {ev['table']}
                 WHERE {ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(tomorrow_start)s)
             )
@@ -185,7 +153,7 @@ def _by_day_sql(cfg: dict, repeat_keys: list[int], parts: int) -> str:
         ) AS raw
         ALL FULL OUTER JOIN
         (
-            SELECT {hr['tenant_id']} AS t, toDate({hr['hour']}, 'UTC') AS d, toString({hr['event_type']}) AS et,
+            SELECT {hr['tenant_id']} AS t, toDate({hr['hour']}, %(zone)s) AS d, toString({hr['event_type']}) AS et,
                    sum({hr['event_count']}) AS h_n, sum({hr['total_quantity']}) AS h_q, sum({hr['total_cost']}) AS h_c
             FROM {hr['table']}
             WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(tomorrow_start)s)

@@ -141,13 +141,9 @@ def _duration(seconds: float) -> str:
 
 
 def _activity(rows: dict[str, Rows], series: str, now_min: int) -> freshness.DayBounds:
-    """One activity series ("event" or "ingest") from the scan's per-tenant day bounds, or from the exact
-    minutes where some ingestion lay more than a day from its event's time (queries.py reads them then)."""
-    if "freshness" in rows:
-        [fresh] = rows["freshness"] or [{"event_minutes": [], "ingest_minutes": []}]
-        return freshness.DayBounds.from_minutes(fresh[f"{series}_minutes"], now_min)
-    return freshness.DayBounds.from_scan(now_min, [r[f"{series}_last"] for r in rows["tenants"]],
-                                         [r[f"{series}_first_rev"] for r in rows["tenants"]])
+    """One activity series ("event" or "ingest") from the minutes the freshness query found."""
+    [fresh] = rows["freshness"] or [{"event_minutes": [], "ingest_minutes": []}]
+    return freshness.DayBounds.from_minutes(fresh[f"{series}_minutes"], now_min)
 
 
 def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Window, tenants_fail: bool) -> None:
