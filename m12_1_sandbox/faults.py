@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import time
 from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
 
 from m12_1_sandbox.schema import EVENT_TYPE_ENUM
 from m12_1_sandbox.seed import SeedPlan, _check, _epoch
@@ -18,18 +19,21 @@ Execute = Callable[..., object]
 UTC = dt.timezone.utc
 
 
-def with_outage(plan: SeedPlan, tenant: str, first_day: dt.date, days: int) -> SeedPlan:
-    """The plan with no usage for `tenant` on `days` UTC days from `first_day` (a metering outage)."""
-    start = dt.datetime.combine(first_day, dt.time(), UTC)
-    outage = (start, start + dt.timedelta(days=days))
+def _day_start(day: dt.date, tz: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(tz)).astimezone(UTC)
+
+
+def with_outage(plan: SeedPlan, tenant: str, first_day: dt.date, days: int, tz: str = "UTC") -> SeedPlan:
+    """The plan with no usage for `tenant` on `days` days of zone `tz` from `first_day` (a metering outage)."""
+    outage = (_day_start(first_day, tz), _day_start(first_day + dt.timedelta(days=days), tz))
     tenants = [dataclasses.replace(t, outages=t.outages + (outage,)) if t.tenant_id == tenant else t for t in plan.tenants]
     return dataclasses.replace(plan, tenants=tenants)
 
 
-def with_partial_loss(plan: SeedPlan, tenant: str, day: dt.date, keep_percent: int) -> SeedPlan:
-    """The plan with only `keep_percent` % of `tenant`'s events stored on one UTC day (ingestion lost the rest)."""
-    start = dt.datetime.combine(day, dt.time(), UTC)
-    span = (start, start + dt.timedelta(days=1), keep_percent)
+def with_partial_loss(plan: SeedPlan, tenant: str, day: dt.date, keep_percent: int, tz: str = "UTC") -> SeedPlan:
+    """The plan with only `keep_percent` % of `tenant`'s events stored on one day of zone `tz` (ingestion lost
+    the rest)."""
+    span = (_day_start(day, tz), _day_start(day + dt.timedelta(days=1), tz), keep_percent)
     tenants = [dataclasses.replace(t, thinned=t.thinned + (span,)) if t.tenant_id == tenant else t for t in plan.tenants]
     return dataclasses.replace(plan, tenants=tenants)
 

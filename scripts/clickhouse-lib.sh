@@ -2,7 +2,7 @@
 # by services.sh (the single server) and cluster.sh (two shards), after env.sh; never run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-clickhouse_config() {  # name, data dir, tcp port, http port, extra XML (e.g. remote_servers)
+clickhouse_config() {  # name, data dir, tcp port, http port, extra XML (e.g. remote_servers); CH_TIMEZONE: the zone
   local name=$1 dir=$2 tcp=$3 http=$4 extra=${5:-}
   mkdir -p "$dir"/{data,tmp,user_files,format_schemas} "$LOCAL_DIR/log"
   # query_log: the benchmark reads rows, bytes and peak memory per query from it (log_queries=1 per query).
@@ -15,7 +15,7 @@ clickhouse_config() {  # name, data dir, tcp port, http port, extra XML (e.g. re
   <listen_host>127.0.0.1</listen_host>
   <tcp_port>$tcp</tcp_port>
   <http_port>$http</http_port>
-  <timezone>UTC</timezone>
+  <timezone>${CH_TIMEZONE:-UTC}</timezone>
   <path>$dir/data/</path>
   <tmp_path>$dir/tmp/</tmp_path>
   <user_files_path>$dir/user_files/</user_files_path>
@@ -35,11 +35,15 @@ XML
 <?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>4000000000</max_memory_usage></default>
-    <readiness><readonly>2</readonly><max_memory_usage>4000000000</max_memory_usage></readiness></profiles>
+    <readiness><readonly>2</readonly><max_memory_usage>4000000000</max_memory_usage></readiness>
+    <strict_readonly><readonly>1</readonly><max_memory_usage>4000000000</max_memory_usage>
+      <max_execution_time>300</max_execution_time></strict_readonly></profiles>
   <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
     <profile>default</profile><quota>default</quota></default>
     <readiness><password>$SANDBOX_CH_READONLY_PASSWORD</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
     <profile>readiness</profile><quota>default</quota></readiness>
+    <readiness_ro1><password>$SANDBOX_CH_READONLY_PASSWORD</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+    <profile>strict_readonly</profile><quota>default</quota></readiness_ro1>
     <walled><password>$SANDBOX_CH_READONLY_PASSWORD</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
     <profile>readiness</profile><quota>default</quota>
     <allow_databases><database>system</database></allow_databases></walled></users>

@@ -10,7 +10,7 @@ help_if_asked "$@"
 # What is not running now and the tests start (the sandbox here, the two shards and PostgreSQL in their
 # fixtures) is stopped again when the tests end, whatever happened; KEEP_SERVICES=1 leaves it all running.
 started=()
-for s in services cluster postgres; do
+for s in services cluster zoned-clickhouse postgres; do
   bash "$ROOT/scripts/$s.sh" status >/dev/null 2>&1 || started+=("$s")
 done
 stop_started() {

@@ -46,10 +46,10 @@ class BaselinesInMemory(AirflowServices):
         return None
 
 
-def _services(monkeypatch, database: str):
-    from conftest import connection_env
+def _services(monkeypatch, database: str, ch_port: int | None = None):
+    from conftest import CH_PORT, connection_env
 
-    for key, value in connection_env(database).items():
+    for key, value in connection_env(database, ch_port=ch_port or CH_PORT).items():
         monkeypatch.setenv(key, value)
     return BaselinesInMemory()
 
@@ -82,15 +82,18 @@ def test_the_healthy_world_passes_with_zero_warnings_at_every_instant(ch, monkey
     assert any(f.code == "ok" for f in result.findings)
 
 
-def _faults(now: dt.datetime) -> dict:
-    """fault -> (plan change, statements after seeding, check 1's (fails, warns), check 2's (fails, warns))."""
-    window = Window(now, 30)
+def _faults(now: dt.datetime, tz: str = "UTC") -> dict:
+    """fault -> (plan change, statements after seeding, check 1's (fails, warns), check 2's (fails, warns)), for a
+    server whose rollups cut days in `tz` (the invoices stay UTC months)."""
+    window = Window(now, 30, tz=tz)
     hour = now.replace(minute=0, second=0, microsecond=0)
     month = last_closed_month(now)
     month_start = dt.datetime(now.year, now.month, 1, tzinfo=UTC)
     last_closed_hour = month.end - dt.timedelta(hours=1)
     in_window = last_closed_hour >= window.start
-    closed_drift = {"rollup_drift_daily"} if in_window else set()
+    closed_drift = {"rollup_drift_daily"} if month.last_day >= window.first_day else set()
+    yesterday = window.today - dt.timedelta(days=1)
+    rollup_month = month.in_zone(tz)  # the days usage_daily is compared over (check 2)
     return {
         "hourly-drift-this-hour": (None, lambda x, db: faults.drift_hourly_rollup(x, db, "tenant-m01", hour),
                                    ({"rollup_drift_hourly"}, set()), (set(), set())),
@@ -102,15 +105,16 @@ def _faults(now: dt.datetime) -> dict:
         "daily-drift-yesterday": (
             None, lambda x, db: faults.drift_daily_rollup(x, db, "tenant-s02", window.today - dt.timedelta(days=1), 2.5),
             ({"rollup_drift_daily"}, set()),
-            ({"invoice_rollup_mismatch"}, set()) if window.today.day == 1 else (set(), set())),
+            ({"invoice_rollup_mismatch"}, set()) if rollup_month.first_day <= yesterday <= rollup_month.last_day
+            else (set(), set())),
         "hourly-drift-first-hour-of-the-month": (
             None, lambda x, db: faults.drift_hourly_rollup(x, db, "tenant-m01", month_start),
             ({"rollup_drift_hourly"}, set()), (set(), set())),
         "missing-yesterday": (
-            lambda p: faults.with_outage(p, "tenant-s01", window.today - dt.timedelta(days=1), 1), None,
+            lambda p: faults.with_outage(p, "tenant-s01", yesterday, 1, tz), None,
             ({"missing_days"}, set()), None),
         "missing-first-day-of-the-window": (
-            lambda p: faults.with_outage(p, "tenant-s01", window.first_day, 1), None,
+            lambda p: faults.with_outage(p, "tenant-s01", window.first_day, 1, tz), None,
             ({"missing_days"}, set()), None),
         "daily-drift-last-day-of-the-closed-month": (
             None, lambda x, db: faults.drift_daily_rollup(x, db, "tenant-s02", month.last_day, 2.5),

@@ -2,6 +2,8 @@
 mirroring plugins/billing_readiness/checks/usage_coverage/."""
 import datetime as dt
 
+import pytest
+
 from billing_readiness.checks import usage_coverage as uc
 from billing_readiness.checks.usage_coverage import freshness
 from billing_readiness.checks.usage_coverage import verdict as uc_verdict
@@ -534,3 +536,12 @@ def test_only_active_tenants_are_told_silent_a_renamed_one_keeps_its_unbilled_us
     result = coverage(rows, window)
     assert "tenant_silent" not in {f.code for f in result.findings}
     assert [f.evidence["tenant"] for f in result.findings if f.code == "usage_without_active_tenant"] == ["acme-old"]
+
+
+def test_a_tenants_usual_volume_counts_hours_that_start_on_a_half_hour():
+    """usage_hourly on a server in Asia/Kolkata: its hours start at :30 UTC. 100 events an hour every day; the
+    6 silent hours usually hold 600 events, whichever way the hours are cut."""
+    now = int(dt.datetime(2026, 12, 10, 12, 0, tzinfo=UTC).timestamp())
+    for offset in (0, 1800):
+        hours = [(h, 100) for h in range(now - 10 * DAY + offset, now - 6 * 3600, 3600)]
+        assert freshness.expected_events(hours, now - 6 * 3600, now, 7) == pytest.approx(600)

@@ -115,22 +115,23 @@ def silence(series: str, bounds: DayBounds, now: int, days: int, max_silence: in
 
 def expected_events(hours: list[tuple[int, int]], since: int, now: int, days: int) -> float:
     """What a tenant usually sends in [since, now) at this time of day: events per hour (epoch of the hour,
-    count) shifted back k days, the smaller of the median over every earlier day and over the same weekday."""
-    counts = dict(hours)
-    if not counts:
+    count) shifted back k days, the smaller of the median over every earlier day and over the same weekday.
+    An hour is usage_hourly's, cut in the rollups' zone: it may start on a half hour (Asia/Kolkata), so each
+    counts by its overlap with the span, wherever it starts."""
+    if not hours:
         return 0.0
-    first_hour = min(counts)
+    starts = sorted(h for h, _ in hours)
+    counts = dict(hours)
     per_day, same_weekday = [], []
     for k in range(1, days + 1):
         a, b = since - k * DAY, now - k * DAY
-        if a < first_hour:
+        if a < starts[0]:
             break
         total = 0.0
-        h = a - a % 3600
-        while h < b:
+        for h in starts[bisect.bisect_left(starts, a - 3600 + 1):bisect.bisect_left(starts, b)]:
             overlap = min(b, h + 3600) - max(a, h)
-            total += counts.get(h, 0) * overlap / 3600
-            h += 3600
+            if overlap > 0:
+                total += counts[h] * overlap / 3600
         per_day.append(total)
         if k % 7 == 0:
             same_weekday.append(total)
