@@ -108,10 +108,13 @@ def redis_client(services):
     return redis.Redis(host="127.0.0.1", port=REDIS_PORT, decode_responses=True)
 
 
-def connection_env(database: str, api_port: int = API_PORT, ch_port: int = CH_PORT) -> dict[str, str]:
+def connection_env(database: str, api_port: int = API_PORT, ch_port: int = CH_PORT,
+                   ch_login: str = "readiness") -> dict[str, str]:
+    """The sandbox's connections; `ch_login` the checks' ClickHouse user: "readiness" (profile readonly=2, the
+    docs' recommendation) or "readiness_ro1" (readonly=1: no per-query setting, no table function)."""
     return {
         "AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT": json.dumps(
-            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": ch_port, "login": "readiness",
+            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": ch_port, "login": ch_login,
              "password": CH_PASSWORD, "schema": database}
         ),
         "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
@@ -132,6 +135,7 @@ class Sandbox:
         self.config: dict = {"report": {"dir": str(report_dir)}}
         self.api_port = API_PORT
         self.ch_port = CH_PORT  # a cluster's sandbox points at one of its shards
+        self.ch_login = "readiness"  # the checks' ClickHouse user (connection_env)
         self.apply_env()
 
     @property
@@ -150,7 +154,7 @@ class Sandbox:
         self.apply_env()
 
     def apply_env(self) -> None:
-        for key, value in connection_env(self.database, self.api_port, self.ch_port).items():
+        for key, value in connection_env(self.database, self.api_port, self.ch_port, self.ch_login).items():
             self.monkeypatch.setenv(key, value)
         self.monkeypatch.setenv("AIRFLOW_VAR_BILLING_READINESS_CONFIG", json.dumps(self.config))
 

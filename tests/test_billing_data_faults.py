@@ -214,8 +214,9 @@ def test_query_count_does_not_depend_on_the_number_of_tenants(make_sandbox, run_
     for check in ("usage_coverage", "invoice_immutability"):
         assert few.check(check)["metrics"]["active_tenants"] < many.check(check)["metrics"]["active_tenants"]
         assert queries_without_the_silence_follow_up(few, check) == queries_without_the_silence_follow_up(many, check)
-    # active, scan, freshness, first usage, future, one hash pass: nothing more on a healthy system
-    assert queries_without_the_silence_follow_up(many, "usage_coverage") == 6
+    # active, first usage, future, the window's size (system.parts), the rollups' zone, freshness, one repeats
+    # pass and the scan: nothing more on a healthy system
+    assert queries_without_the_silence_follow_up(many, "usage_coverage") == 8
 
 
 def test_billing_month_param_must_be_closed(make_sandbox, run_dag):

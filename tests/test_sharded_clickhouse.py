@@ -76,8 +76,13 @@ def findings(run, check_id: str) -> set[tuple]:
     return {(f["severity"], f["code"], (f.get("evidence") or {}).get("tenant")) for f in run.check(check_id)["findings"]}
 
 
-def test_a_healthy_cluster_promotes_like_a_single_server(twin_sandboxes, run_dag):
+PROFILES = {"readonly=2": "readiness", "readonly=1": "readiness_ro1"}  # the checks' user on every server
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_a_healthy_cluster_promotes_like_a_single_server(twin_sandboxes, run_dag, profile):
     single, sharded = twin_sandboxes("cl_healthy")
+    single.ch_login = sharded.ch_login = PROFILES[profile]
     on_one, on_two = run_on(run_dag, single), run_on(run_dag, sharded)
     assert on_one.state == on_two.state == "success"
     assert on_two.tasks["promote_to_m12_2"] == "success"
@@ -87,10 +92,18 @@ def test_a_healthy_cluster_promotes_like_a_single_server(twin_sandboxes, run_dag
     lines = [{ln["tenant_id"]: ln["total_cost_usd"] for ln in r.check("invoice_immutability")["details"]["invoice_lines"]}
              for r in (on_one, on_two)]
     assert lines[0] == lines[1] and len(lines[0]) == 9
+    guards = on_two.check("usage_coverage")["metrics"].get("clickhouse_guards_not_applied", [])
+    if profile == "readonly=1":  # the profile's own limits hold, and the report says so
+        assert any(g.startswith("max_execution_time=") and "client-side deadline" in g for g in guards), guards
+        assert "server_guards_unavailable" in {f["code"] for f in on_two.check("usage_coverage")["findings"]}
+    else:
+        assert guards == []
 
 
-def test_faults_spread_over_shards_give_the_single_server_verdicts(twin_sandboxes, shards, run_dag):
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_faults_spread_over_shards_give_the_single_server_verdicts(twin_sandboxes, shards, run_dag, profile):
     single, sharded = twin_sandboxes("cl_faults")
+    single.ch_login = sharded.ch_login = PROFILES[profile]
     db = sharded.database
     a, b = two_tenants_on_different_shards(shards, db, [t.tenant_id for t in single.plan.tenants])
     shard_a, shard_b = shards[shard_of(shards, db, a)], shards[shard_of(shards, db, b)]
@@ -133,3 +146,21 @@ def test_a_cluster_without_the_cluster_configured_does_not_pass_check_2(twin_san
     run = run_on(run_dag, sharded)
     assert run.codes("invoice_immutability") == {"mutations_not_checked_on_cluster"}
     assert run.tasks["promote_to_m12_2"] == "failed"
+
+
+def test_a_shard_that_is_down_is_named_by_host_and_port(twin_sandboxes, run_dag):
+    """The Distributed read fails on the shard that is down: the failure names it (the line that does is deep in
+    ClickHouse's message), and the gate does not promote."""
+    import os
+    import signal
+
+    _, sharded = twin_sandboxes("cl_shard_down")
+    pid_file = ROOT / ".local" / "run" / "shard2.pid"
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    try:
+        run = run_on(run_dag, sharded)
+    finally:
+        subprocess.run(["bash", str(ROOT / "scripts" / "cluster.sh"), "start"], check=True)
+    assert run.tasks["promote_to_m12_2"] != "success"
+    message = " ".join(f["message"] for f in run.check("usage_coverage")["findings"])
+    assert f"127.0.0.1:{cluster.SHARD_PORTS[1]}" in message, message

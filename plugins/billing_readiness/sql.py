@@ -24,6 +24,9 @@ class Query:
     settings: dict[str, Any] = field(default_factory=dict)
     columns: tuple[str, ...] = ()  # the names the check reads; () = not checked (dashboard panels)
     source: str = ""  # where the SQL comes from when it is the user's, e.g. "config key 'invoice.sql'"
+    # The same question of one server's own system table, for a cluster read (params["cluster"]) that a profile
+    # forbidding table functions refuses: the hook then asks every server of the cluster directly.
+    local_sql: str | None = None
 
     def render(self) -> str:
         """The SQL with parameters substituted as clickhouse-driver does (for logs, reports and chdb)."""

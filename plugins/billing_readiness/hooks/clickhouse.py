@@ -1,8 +1,10 @@
 """ClickHouse over the native protocol (clickhouse-driver), from an Airflow Connection, read-only.
 
-Every query runs with readonly=2 (reads and per-query settings only: a write
-fails on the server) and a max_execution_time, and the client keeps its own deadline whatever the server
-does: a query still running past its timeout is cancelled, a server that stops answering fails the check
+Every query asks for readonly=2 (reads and per-query settings only: a write
+fails on the server) and a max_execution_time. The first query of a connection reads back which of these the
+server applies: a profile with readonly=1 forbids every per-query setting (18.16 drops them silently, current
+ClickHouse refuses them), so the hook then sends none and says which server-side guards are the profile's
+(unapplied_guards). The client keeps its own deadline whatever the server does: a query still running past its timeout is cancelled, a server that stops answering fails the check
 once the socket timeout passes, and every socket wait is cut to what is left of the check's time budget
 (config clickhouse.check_budget_seconds). A refused connection raises ClickHouseUnavailable (transient:
 Airflow retries the task); a query the server rejects, wrong credentials, a server that accepted the
@@ -11,6 +13,7 @@ Rows come back as dicts by column name, checked against the columns the query de
 """
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,6 +32,25 @@ class ClickHouseUnavailable(ServiceUnavailable):
 
 class ClickHouseQueryError(CheckError):
     """ClickHouse rejected a check query (missing table or column, syntax): not worth a retry."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code  # the server's error code, when the server gave one
+
+
+READONLY = 164  # "Cannot modify setting in readonly mode", "Table functions are forbidden in readonly mode"
+# Where a cluster's error names the servers it could not reach: "Connection refused (127.0.0.1:19102)"
+_HOST_PORT = re.compile(r"(Connection refused|Timeout exceeded[^(]*|Code: 2\d\d[^(]*|NetException[^(]*)"
+                        r"\(([\w.\-\[\]:]+:\d+)\)")
+
+
+def server_text(message: str) -> str:
+    """A server error as the checks report it: its first line, and every host:port it names as unreachable
+    further down (a Distributed query's error names the failing shard only there)."""
+    lines = (message or "").splitlines()
+    first = lines[0] if lines else ""
+    hosts = list(dict.fromkeys(m.group(2) for m in _HOST_PORT.finditer(message or "") if m.group(2) not in first))
+    return first + (f" [unreachable: {', '.join(hosts)}]" if hosts else "")
 
 
 # Server error codes that mean the connection's credentials or grants are wrong, not the query: UNKNOWN_USER,
@@ -75,6 +97,8 @@ class ClickHouseHook(BaseHook):
         self._conn = None
         self._client = None
         self._socket_timeouts: tuple[float, float] | None = None
+        self._settings_refused = False  # the profile forbids per-query settings (readonly=1 on current servers)
+        self._unapplied: dict[str, str] = {}  # setting -> what the server applies instead
 
     def _connection(self):
         if self._conn is None:
@@ -111,23 +135,61 @@ class ClickHouseHook(BaseHook):
                 raise CheckError(f"connection '{self.clickhouse_conn_id}': extra {exc}") from None
         return self._socket_timeouts
 
-    def new_client(self):
-        """A new clickhouse-driver Client (one per thread: a Client is not thread-safe)."""
+    def wanted_settings(self) -> dict[str, Any]:
+        """What every query asks the server for: the memory settings, readonly=2 and the time limit."""
+        return {**self.settings, "readonly": 2, "max_execution_time": self.query_timeout_seconds}
+
+    def new_client(self, host: str | None = None, port: int | None = None):
+        """A new clickhouse-driver Client (one per thread: a Client is not thread-safe); `host`/`port`: another
+        server of the cluster, with the same credentials."""
         from clickhouse_driver import Client
 
         c = self._connection()
         try:
-            kwargs = conn_rules.client_kwargs(self.clickhouse_conn_id, c.host, c.port, c.login, c.password,
-                                              self.database, c.extra_dejson, self.query_timeout_seconds)
+            kwargs = conn_rules.client_kwargs(self.clickhouse_conn_id, host or c.host, port or c.port, c.login,
+                                              c.password, self.database, c.extra_dejson, self.query_timeout_seconds)
         except ValueError as exc:
             raise CheckError(str(exc)) from None
         return Client(**kwargs, client_name="billing-readiness",
-                      settings={**self.settings, "readonly": 2, "max_execution_time": self.query_timeout_seconds})
+                      settings={} if self._settings_refused else self.wanted_settings())
 
     def get_conn(self):
         if self._client is None:
             self._client = self.new_client()
+            self._probe_guards()
         return self._client
+
+    def _probe_guards(self) -> None:
+        """Read back which of the wanted settings the server applies (once per connection)."""
+        wanted = self.wanted_settings()
+        probe = Query("the settings the server applies (system.settings)",
+                      "SELECT name, value FROM system.settings WHERE name IN %(names)s",
+                      {"names": tuple(sorted(wanted))}, columns=("name", "value"))
+        try:
+            rows = self.run(probe, count=False)
+        except ClickHouseQueryError as exc:
+            if exc.code != READONLY:
+                raise
+            self._settings_refused = True  # readonly=1 on a current server: no setting may travel
+            self._client = self.new_client()
+            rows = self.run(probe, count=False)
+        applied = {r["name"]: str(r["value"]) for r in rows}
+        for name, value in wanted.items():
+            got = applied.get(name)
+            if got == str(value) or (name == "readonly" and got == "1"):  # readonly=1 is stricter than 2
+                continue
+            self._unapplied[name] = "not a setting of this server" if got is None else got
+
+    def unapplied_guards(self) -> list[str]:
+        """The server-side guards this connection asked for and the server does not apply, and what holds
+        instead (empty when every one applies)."""
+        out = []
+        for name, got in sorted(self._unapplied.items()):
+            asked = self.wanted_settings()[name]
+            holds = ("the client-side deadline cancels a query after it" if name == "max_execution_time" else
+                     "the profile's own value holds")
+            out.append(f"{name}={asked} not applied (the server keeps {got}; {holds})")
+        return out
 
     @staticmethod
     def _refuse_unsafe_settings(query: Query) -> None:
@@ -172,29 +234,40 @@ class ClickHouseHook(BaseHook):
                     "clickhouse.query_timeout_seconds / check_budget_seconds)")
         return progress.get_result(), progress
 
-    def run(self, query: Query, client=None) -> list[dict[str, Any]]:
-        """The query's rows as dicts by column name (its declared columns checked)."""
+    def run(self, query: Query, client=None, count: bool = True) -> list[dict[str, Any]]:
+        """The query's rows as dicts by column name (its declared columns checked). A query of every server's
+        system table (`query.local_sql`) whose cluster() read the profile forbids is read server by server."""
+        try:
+            return self._run(query, client, count)
+        except ClickHouseQueryError as exc:
+            if exc.code != READONLY or not query.local_sql or client is not None:
+                raise
+            return self._run_on_each_server(query)
+
+    def _run(self, query: Query, client=None, count: bool = True) -> list[dict[str, Any]]:
         from clickhouse_driver import errors
 
         self._refuse_unsafe_settings(query)
         client = client or self.get_conn()
-        self.queries_sent += 1
+        if self._settings_refused and query.settings:
+            query = _without_settings(query)
+        self.queries_sent += count
         try:
             (rows, columns), _ = self._execute(client, query, with_column_types=True)
         except errors.SocketTimeoutError as exc:
             raise self._silent(query, exc) from None
         except errors.ServerException as exc:
-            first = exc.message.splitlines()[0] if exc.message else str(exc)
+            first = server_text(exc.message) if exc.message else str(exc)
             if exc.code in ACCESS_ERRORS or (
                     exc.code == UNKNOWN_DATABASE and f"Database {self.database} " in first.replace("`", "")):
                 raise ClickHouseQueryError(
-                    f"ClickHouse at {self.describe()} refused connection '{self.clickhouse_conn_id}': {first[:200]}. "
+                    f"ClickHouse at {self.describe()} refused connection '{self.clickhouse_conn_id}': {first[:300]}. "
                     f"Fix the login, password or database of Airflow connection '{self.clickhouse_conn_id}', or "
-                    "the user's grants (it needs SELECT on the billing tables and system.mutations)."
+                    "the user's grants (it needs SELECT on the billing tables and system.mutations).", exc.code
                 ) from None
             raise ClickHouseQueryError(
                 f"ClickHouse ({self.describe()}, connection '{self.clickhouse_conn_id}') rejected the query "
-                f"'{query.name}': {first} -- SQL: {query.render()}"
+                f"'{query.name}': {first} -- SQL: {query.render()}", exc.code
             ) from None
         except _network_errors() as exc:
             if not self._answered and isinstance(exc, EOFError):
@@ -211,6 +284,32 @@ class ClickHouseHook(BaseHook):
             raise self._unavailable(query, exc) from exc
         self._answered = True
         return query.named_rows([name for name, _ in columns], rows)
+
+    def _run_on_each_server(self, query: Query) -> list[dict[str, Any]]:
+        """`query.local_sql` on every server of the cluster (system.clusters), one native connection each with
+        this connection's credentials: how a profile that forbids table functions (readonly=1) reads every
+        shard's system tables. The rows of all servers, in server order."""
+        cluster = query.params["cluster"]
+        servers = self._run(Query(f"the servers of cluster {cluster} (system.clusters)",
+                                  "SELECT DISTINCT host_name, port FROM system.clusters WHERE cluster = %(cluster)s "
+                                  "ORDER BY host_name, port", {"cluster": cluster}, columns=("host_name", "port")))
+        if not servers:
+            raise ClickHouseQueryError(f"ClickHouse at {self.describe()} knows no cluster '{cluster}' in "
+                                       "system.clusters: check config 'clickhouse.cluster'")
+        local = Query(query.name, query.local_sql, query.params, query.settings, query.columns, query.source)
+        rows: list[dict[str, Any]] = []
+        for server in servers:
+            where = f"{server['host_name']}:{server['port']}"
+            client = self.new_client(server["host_name"], int(server["port"]))
+            try:
+                rows += self._run(local, client)
+            except (ClickHouseQueryError, ClickHouseUnavailable) as exc:
+                raise type(exc)(f"{exc} [server {where} of cluster '{cluster}', read directly because the "
+                                "profile forbids table functions: the worker must reach every server's native "
+                                "port]") from None
+            finally:
+                client.disconnect()
+        return rows
 
     def _database_refused(self) -> ClickHouseQueryError | None:
         """Older servers (18.16) hang up on a login whose user may not use the connection's database instead
@@ -258,6 +357,8 @@ class ClickHouseHook(BaseHook):
 
         for q in queries:
             self._refuse_unsafe_settings(q)
+        self.get_conn()  # which settings the server applies, before the timed clients are made
+        queries = [_without_settings(q) if self._settings_refused and q.settings else q for q in queries]
         clients = [self.new_client() for _ in queries]
 
         def one(i: int) -> dict[str, Any]:
@@ -301,3 +402,11 @@ class ClickHouseHook(BaseHook):
             for client in clients:
                 client.disconnect()
         return loads
+
+
+def _without_settings(query: Query) -> Query:
+    """The query without its own settings: the profile forbids them (readonly=1); the guards they carried are
+    the profile's then (ClickHouseHook.unapplied_guards)."""
+    import dataclasses
+
+    return dataclasses.replace(query, settings={})

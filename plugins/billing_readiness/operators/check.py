@@ -68,6 +68,7 @@ class ReadinessCheckOperator(BaseOperator):
                              task_id=self.task_id, try_number=int(ti.try_number or 1), clock=clock)
             self.log.info("Checking as of %s", anchor.describe())
             result = self.check.run(services, ctx)
+            self._note_guards(result, services)
             self._write_files_and_baseline(result, cfg, ctx, services)
         except Exception as exc:
             transient = is_transient(exc)
@@ -81,6 +82,19 @@ class ReadinessCheckOperator(BaseOperator):
         self._push_result(context, result, clock, anchor, cfg)
         if not result.passed:
             raise AirflowFailException(result.summary())
+
+    @staticmethod
+    def _note_guards(result: CheckResult, services) -> None:
+        """Which server-side guards the ClickHouse profile did not apply (readonly=1 forbids per-query settings),
+        and what holds instead: said in the result, never a warning (it is a common, safe DBA profile)."""
+        from billing_readiness.results import INFO
+
+        guards = services.clickhouse_guards() if hasattr(services, "clickhouse_guards") else []
+        if guards:
+            result.metrics["clickhouse_guards_not_applied"] = guards
+            result.add(INFO, "server_guards_unavailable",
+                       "The ClickHouse user's profile does not apply the checks' per-query settings: "
+                       + "; ".join(guards) + ".", guards=guards)
 
     @staticmethod
     def _refuse_unknown_conf(context: Any) -> None:

@@ -38,6 +38,10 @@ class AirflowServices:
                                               budget_seconds=cfg["clickhouse"]["check_budget_seconds"])
         return self._clickhouse
 
+    def clickhouse_guards(self) -> list[str]:
+        """The server-side guards the ClickHouse connection asked for and did not get (none if unused)."""
+        return self._clickhouse.unapplied_guards() if self._clickhouse is not None else []
+
     def http(self, conn_id: str, timeout_seconds: float, purpose: str):
         from billing_readiness.hooks.http_api import HttpApiHook
 

@@ -41,13 +41,21 @@ def _mutations(cfg: dict, month: Month, tables: dict, named: dict) -> Query:
     configured = configured_tables(tables)
     cluster = cfg["clickhouse"]["cluster"]
     # Mutations are recorded where the data is: on a cluster, on every shard's local tables.
-    source = "system.mutations"
     if cluster:
-        source, params["cluster"] = "cluster(%(cluster)s, system, mutations)", cluster
+        params["cluster"] = cluster
+    sql = _MUTATIONS_SQL.replace("{configured}", configured)
     return Query(
         "mutations of the billing tables since the month began (system.mutations"
         + (f" on every server of cluster {cluster})" if cluster else ")"),
-        f"""SELECT database, table, mutation_id, command, created, is_done
+        sql.replace("{source}", "cluster(%(cluster)s, system, mutations)" if cluster else "system.mutations"),
+        params,
+        columns=("database", "table", "mutation_id", "command", "created", "is_done"),
+        # a profile that forbids cluster() (readonly=1): every server is asked directly
+        local_sql=sql.replace("{source}", "system.mutations") if cluster else None,
+    )
+
+
+_MUTATIONS_SQL = """SELECT database, table, mutation_id, command, created, is_done
 FROM
 (
     SELECT database, table, mutation_id, command, toUInt32(create_time) AS created, is_done
@@ -63,10 +71,7 @@ WHERE (database, table) GLOBAL IN
                 WHERE engine = 'Distributed' AND ({configured}))
       )
    OR (startsWith(table, '.inner_id.') AND database GLOBAL IN (SELECT database FROM system.tables WHERE {configured}))
-ORDER BY created, table""",
-        params,
-        columns=("database", "table", "mutation_id", "command", "created", "is_done"),
-    )
+ORDER BY created, table"""
 
 
 def _distributed(tables: dict, named: dict) -> Query:

@@ -85,7 +85,7 @@ class UsageCoverage(ClickHouseCheck):
         from billing_readiness.timewindow import epoch
 
         cfg, window = ctx.cfg, self.window(ctx, rows)
-        estimate = int(rows["window_events"][0]["events"] or 0) if rows["window_events"] else 0
+        estimate = sum(int(r["events"] or 0) for r in rows["window_events"])  # a row per server, read directly
         parts = repeats.slices(estimate, cfg["clickhouse"]["max_memory_bytes"])
         if "repeats_0" not in rows:
             return {f"repeats_{k}": iq.repeats(cfg, window, k, parts) for k in range(parts)}

@@ -32,13 +32,22 @@ def window_events(cfg: dict, window: Window) -> Query:
     params = {**table_params(table, "events"), "start": epoch(window.start), "now": epoch(window.now),
               "distributed_db": DISTRIBUTED_DB, "distributed_table": DISTRIBUTED_TABLE}
     configured = configured_tables({"events": table})
-    source = "system.parts"
-    if cfg["clickhouse"]["cluster"]:
-        source, params["cluster"] = "cluster(%(cluster)s, system, parts)", cfg["clickhouse"]["cluster"]
-    # As with check 2's system.mutations, the tables are matched where the query starts.
+    cluster = cfg["clickhouse"]["cluster"]
+    if cluster:
+        params["cluster"] = cluster
+    # As with check 2's system.mutations, the tables are matched where the query starts. On a cluster, one row
+    # per server when the profile forbids cluster() and each server is asked directly: the rows are summed.
+    sql = _PARTS_SQL.format(configured=configured, source="{source}")
     return Query(
         "events in the window, estimated from the table's parts (system.parts)",
-        f"""SELECT toUInt64(sum(if(hi = 0, toFloat64(rows), rows * greatest(0, least(hi, %(now)s) - greatest(lo, %(start)s) + 1)
+        sql.format(source="cluster(%(cluster)s, system, parts)" if cluster else "system.parts"),
+        params,
+        columns=("events",),
+        local_sql=sql.format(source="system.parts") if cluster else None,
+    )
+
+
+_PARTS_SQL = """SELECT toUInt64(sum(if(hi = 0, toFloat64(rows), rows * greatest(0, least(hi, %(now)s) - greatest(lo, %(start)s) + 1)
                               / (hi - lo + 1)))) AS events
 FROM
 (
@@ -52,10 +61,7 @@ WHERE (database, table) GLOBAL IN
           UNION ALL
           SELECT extract(engine_full, %(distributed_db)s), extract(engine_full, %(distributed_table)s)
           FROM system.tables WHERE engine = 'Distributed' AND ({configured})
-      )""",
-        params,
-        columns=("events",),
-    )
+      )"""
 
 
 def repeats(cfg: dict, window: Window, part: int, parts: int) -> Query:
