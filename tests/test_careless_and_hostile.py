@@ -388,6 +388,26 @@ def test_13_a_frozen_clickhouse_fails_each_check_within_its_budget_naming_the_co
     assert tries["check_usage_coverage"] == 1  # failed, not retried: waiting again would wait as long
 
 
+def test_13b_with_the_default_config_a_frozen_clickhouse_fails_every_check_within_the_liveness_bound(
+        make_sandbox, run_dag):
+    """No query timeout each (120 s), one check after another: the first, trivial query of each check answers
+    within clickhouse.liveness_timeout_seconds (15 s) or the check fails (docs/reliability.md states the bound)."""
+    sb = make_sandbox("ch_frozen_default", large_events=5_000, medium_tenants=1, small_tenants=3)
+    pid = clickhouse_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        run = run_dag(sb)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    spans = {}
+    for ti in run.dagrun.get_task_instances():
+        if ti.task_id in ("check_usage_coverage", "check_invoice_immutability", "check_dashboard_latency"):
+            spans[ti.task_id] = (ti.end_date - ti.start_date).total_seconds()
+            message = refused(run, ti.task_id.removeprefix("check_"))
+            assert "config clickhouse.liveness_timeout_seconds" in message and "15 s" in message, message
+    assert len(spans) == 3 and all(s < 15 + 10 + 10 for s in spans.values()), spans  # + connect, + start-up
+
+
 # --- 22-24: errors that name what to fix ----------------------------------------------------------------------
 
 class Answers:

@@ -80,6 +80,8 @@ _RANGES: list[tuple[str, Any, Any, str]] = [
     ("clickhouse.query_timeout_seconds", 1, 3600, "0 would mean no server-side limit"),
     ("clickhouse.check_budget_seconds", lambda c: c["clickhouse"]["query_timeout_seconds"], 3600,
      "at least clickhouse.query_timeout_seconds; the task's timeout is 20 min"),
+    ("clickhouse.liveness_timeout_seconds", 1, 600, "seconds; a trivial query on a healthy server answers in "
+                                                    "milliseconds"),
     ("coverage.ingest_guard_seconds", 0, 3600, "seconds an insert may take to reach the rollups; more hides "
                                                "today's drift"),
     ("coverage.max_ingest_silence_seconds", 60, 7 * 86400, "seconds"),

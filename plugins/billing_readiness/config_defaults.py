@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
         # What one try of a check may spend on ClickHouse in all; every socket wait is cut to what is left, and
         # a server that accepts and then stays silent fails the check (no retry) instead of hanging it.
         "check_budget_seconds": 900,
+        # The first, trivial query of each check must answer within this: a frozen server fails every check in
+        # seconds (not a query timeout each, one check after another).
+        "liveness_timeout_seconds": 15,
         # Peak memory per check query (max_memory_usage); above half of it GROUP BY and ORDER BY spill to disk
         # instead of failing. None: the server profile's limits only.
         "max_memory_bytes": 2_000_000_000,

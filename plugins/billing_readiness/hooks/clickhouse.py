@@ -85,8 +85,12 @@ class ClickHouseHook(BaseHook):
     # The connection form (fields, labels) is declared in provider_info.py, as Airflow 3 reads it.
 
     def __init__(self, clickhouse_conn_id: str = default_conn_name, query_timeout_seconds: int = 120,
-                 settings: dict[str, Any] | None = None, budget_seconds: float | None = None):
+                 settings: dict[str, Any] | None = None, budget_seconds: float | None = None,
+                 liveness_seconds: float | None = None):
         super().__init__()
+        # The first, trivial query of a connection must answer within this: a frozen server fails a check in
+        # seconds, not after a whole query timeout (config clickhouse.liveness_timeout_seconds).
+        self.liveness_seconds = min(liveness_seconds, query_timeout_seconds + 5) if liveness_seconds else None
         self.budget_seconds = budget_seconds
         self.deadline = time.monotonic() + budget_seconds if budget_seconds else None
         self.clickhouse_conn_id = clickhouse_conn_id
@@ -166,13 +170,13 @@ class ClickHouseHook(BaseHook):
                       "SELECT name, value FROM system.settings WHERE name IN %(names)s",
                       {"names": tuple(sorted(wanted))}, columns=("name", "value"))
         try:
-            rows = self.run(probe, count=False)
+            rows = self._run(probe, count=False, cap=self.liveness_seconds)
         except ClickHouseQueryError as exc:
             if exc.code != READONLY:
                 raise
             self._settings_refused = True  # readonly=1 on a current server: no setting may travel
             self._client = self.new_client()
-            rows = self.run(probe, count=False)
+            rows = self._run(probe, count=False, cap=self.liveness_seconds)
         applied = {r["name"]: str(r["value"]) for r in rows}
         for name, value in wanted.items():
             got = applied.get(name)
@@ -198,9 +202,10 @@ class ClickHouseHook(BaseHook):
             raise CheckError(f"the query '{query.name}' asks for setting(s) {', '.join(lifted)}: the checks only read, "
                              "and no query may lift readonly")
 
-    def _arm(self, client, query: Query) -> float:
-        """Cut the client's socket timeouts to what is left of the budget; the seconds this query may take."""
-        allowed = float(self.query_timeout_seconds) + 5
+    def _arm(self, client, query: Query, cap: float | None = None) -> float:
+        """Cut the client's socket timeouts to what is left of the budget (and to `cap`); the seconds this query
+        may take."""
+        allowed = float(self.query_timeout_seconds) + 5 if cap is None else float(cap)
         if self.deadline is not None:
             left = self.deadline - time.monotonic()
             if left <= 0:
@@ -217,10 +222,10 @@ class ClickHouseHook(BaseHook):
             conn.socket.settimeout(conn.send_receive_timeout)
         return allowed
 
-    def _execute(self, client, query: Query, with_column_types: bool):
+    def _execute(self, client, query: Query, with_column_types: bool, cap: float | None = None):
         """Run `query`, cancelling it once it runs past its allowed time (a SETTINGS clause or a server
         profile may have lifted max_execution_time; the client's deadline holds anyway)."""
-        allowed = self._arm(client, query)
+        allowed = self._arm(client, query, cap)
         started = time.monotonic()
         progress = client.execute_with_progress(query.sql, query.params or None, settings=query.settings or None,
                                                 with_column_types=with_column_types)
@@ -244,7 +249,7 @@ class ClickHouseHook(BaseHook):
                 raise
             return self._run_on_each_server(query)
 
-    def _run(self, query: Query, client=None, count: bool = True) -> list[dict[str, Any]]:
+    def _run(self, query: Query, client=None, count: bool = True, cap: float | None = None) -> list[dict[str, Any]]:
         from clickhouse_driver import errors
 
         self._refuse_unsafe_settings(query)
@@ -253,9 +258,9 @@ class ClickHouseHook(BaseHook):
             query = _without_settings(query)
         self.queries_sent += count
         try:
-            (rows, columns), _ = self._execute(client, query, with_column_types=True)
+            (rows, columns), _ = self._execute(client, query, with_column_types=True, cap=cap)
         except errors.SocketTimeoutError as exc:
-            raise self._silent(query, exc) from None
+            raise self._silent(query, exc, cap) from None
         except errors.ServerException as exc:
             first = server_text(exc.message) if exc.message else str(exc)
             if exc.code in ACCESS_ERRORS or (
@@ -330,9 +335,14 @@ class ClickHouseHook(BaseHook):
             f"'{self.database}': the user logs in but may not use it. Fix the schema of Airflow connection "
             f"'{self.clickhouse_conn_id}' or the user's allowed databases / grants.")
 
-    def _silent(self, query: Query, exc: BaseException) -> ClickHouseQueryError:
+    def _silent(self, query: Query, exc: BaseException, cap: float | None = None) -> ClickHouseQueryError:
         """A server that took the connection and then went silent (frozen, overloaded): retrying in 30 s
         would wait as long again, so this fails the check now, within its budget."""
+        if cap is not None:
+            return ClickHouseQueryError(
+                f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') stopped answering: a "
+                f"trivial first query got no reply within {cap:g} s (config clickhouse.liveness_timeout_seconds); "
+                "the server is frozen or overloaded")
         return ClickHouseQueryError(
             f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') stopped answering during "
             f"'{query.name}' (no reply within the socket timeout: {exc}); the server is frozen or overloaded")

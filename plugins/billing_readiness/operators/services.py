@@ -35,7 +35,8 @@ class AirflowServices:
 
             self._clickhouse = ClickHouseHook(cfg["connections"]["clickhouse"], cfg["clickhouse"]["query_timeout_seconds"],
                                               settings=memory_settings(cfg),
-                                              budget_seconds=cfg["clickhouse"]["check_budget_seconds"])
+                                              budget_seconds=cfg["clickhouse"]["check_budget_seconds"],
+                                              liveness_seconds=cfg["clickhouse"]["liveness_timeout_seconds"])
         return self._clickhouse
 
     def clickhouse_guards(self) -> list[str]:

@@ -27,8 +27,8 @@ def invoice_rows(costs_nanos, active=None, rollup=None):
             "late": [], "mutations": []}
 
 
-def invoice(rows, tolerance=Decimal("0.01"), baseline=None):
-    return inv_verdict.evaluate(inv.CHECK.new_result(), rows, MONTH, tolerance, baseline)
+def invoice(rows, tolerance=Decimal("0.01"), baseline=None, **kwargs):
+    return inv_verdict.evaluate(inv.CHECK.new_result(), rows, MONTH, tolerance, baseline, **kwargs)
 
 
 A_LINE = {"tenant_id": "a", "total_queries": 3, "total_tokens": 10, "cost_nanos": 1_500_000_000}
@@ -145,6 +145,11 @@ def test_invoice_baseline_comparison():
     assert [(f.evidence["tenant"], f.evidence["old_total"], f.evidence["new_total"]) for f in changed] == [
         ("a", "1.00", "1.50")]
     assert [(d.before, d.now) for d in later.details.differences] == [("1.00", "1.50")]
+    assert "usage_events.ingested_at" not in changed[0].message
+    # a system without an ingestion-time column: the failure itself names the key that would tell why
+    blind = invoice(invoice_rows({"a": 1_500_000_000, "b": 2_000_000_000}), baseline=baseline, ingestion_column=False)
+    [f] = [f for f in blind.failures if f.code == "closed_month_changed"]
+    assert "config usage_events.ingested_at is null" in f.message
 
 
 def test_invoice_no_usage_at_all_fails():

@@ -105,7 +105,8 @@ class InvoiceImmutability(Check):
         evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline,
                  late_arrival_grace_s=int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]),
                  accepted_mutations=ctx.cfg["invoice"]["accepted_mutations"], cluster=ctx.cfg["clickhouse"]["cluster"],
-                 negative=ctx.cfg["cost_values"]["negative"])
+                 negative=ctx.cfg["cost_values"]["negative"],
+                 ingestion_column=bool(ctx.cfg["usage_events"]["ingested_at"]))
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         result.metrics["billing_timezone"] = month.tz
         result.metrics["rollup_timezone"] = f"{zone} ({zone_source})"

@@ -116,6 +116,7 @@ def evaluate(
     accepted_mutations: list[str] = (),
     cluster: str | None = None,
     negative: str = "warn",
+    ingestion_column: bool = True,
 ) -> CheckResult:
     """Fill `result`; `baseline` is what an earlier run recorded for `month` (None: first time seen).
 
@@ -158,7 +159,7 @@ def evaluate(
         details.mutations = mutations(result, rows["mutations"], month, list(accepted_mutations))
         if baseline is not None:
             details.baseline = f"compared with the baseline recorded {baseline.get('recorded_at', '?')}"
-            _against_baseline(result, baseline, a, active, month, tolerance_usd)
+            _against_baseline(result, baseline, a, active, month, tolerance_usd, ingestion_column)
     if baseline is None and result.passed:
         details.baseline = "recorded: first run to see this month"
         result.add(INFO, "baseline_recorded", f"First run to see {month}: its totals are recorded as the baseline; "
@@ -210,9 +211,15 @@ def _lines_and_reads(result, active, a: Totals, rollup: Totals, month, tol, skip
              "The rollup would bill a different amount than the raw events.")
 
 
-def _against_baseline(result, baseline: dict, now: Totals, active: list[str], month: Month, tol: Decimal) -> None:
+def _against_baseline(result, baseline: dict, now: Totals, active: list[str], month: Month, tol: Decimal,
+                      ingestion_column: bool = True) -> None:
     old_lines = baseline.get("lines", {})
     recorded = baseline.get("recorded_at", "an earlier run")
+    # Without an ingestion-time column a late backfill cannot be told from a re-pricing: say what would tell them.
+    which = "" if ingestion_column else (
+        " This events table has no ingestion-time column (config usage_events.ingested_at is null), so whether "
+        "rows were backfilled late or re-priced cannot be told; set usage_events.ingested_at to the column that "
+        "records when a row was written.")
     for t in sorted(set(old_lines) | set(active)):
         old = old_lines.get(t)
         q, tok, cost = now.get(t, (0, 0, Decimal(0)))
@@ -221,7 +228,8 @@ def _against_baseline(result, baseline: dict, now: Totals, active: list[str], mo
             if q or tok or cost:
                 _differ(result, "closed_month_changed", t, month, "no line (0.00)", f"{cost:.2f}",
                         f"Tenant '{t}', {month}: no invoice line when the baseline was recorded ({recorded}), "
-                        f"now ${cost:.2f} ({q} queries, {tok} tokens): usage was backfilled into a closed month.",
+                        f"now ${cost:.2f} ({q} queries, {tok} tokens): usage was backfilled into a closed month."
+                        + which,
                         old_total="0.00", new_total=f"{cost:.2f}", old_queries=0, new_queries=q)
             continue
         old_cost = Decimal(old["exact_cost_usd"])
@@ -231,7 +239,7 @@ def _against_baseline(result, baseline: dict, now: Totals, active: list[str], mo
                 f"Tenant '{t}', {month}: total was ${to_cents(old_cost):.2f} ({old['total_queries']} queries, "
                 f"{old['total_tokens']} tokens) when first seen ({recorded}), now ${to_cents(cost):.2f} "
                 f"({q} queries, {tok} tokens): stored costs of a closed month changed "
-                "(cost mutation or late backfill).",
+                "(cost mutation or late backfill)." + which,
                 old_total=f"{to_cents(old_cost):.2f}", new_total=f"{to_cents(cost):.2f}",
                 old_queries=old["total_queries"], new_queries=q, old_tokens=old["total_tokens"], new_tokens=tok,
             )
