@@ -3,6 +3,8 @@
     python -m m12_1_sandbox.demo [--fault NAME]
     python -m m12_1_sandbox.demo --ui      # seed, then the Airflow UI (airflow standalone) on the sandbox
     python -m m12_1_sandbox.demo --cluster # the same on a two-shard ClickHouse (Distributed tables)
+    python -m m12_1_sandbox.demo --quota-dialect sliding-log-minute --server-timezone Asia/Kolkata --readonly 1
+                                           # another faithful M12.1 (dialects.py): the same verdicts
 
 Seeds the sandbox (deterministic: re-seeding leaves closed months unchanged),
 optionally switches on one fault, runs `airflow dags test billing_readiness`
@@ -20,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from m12_1_sandbox import faults, seed
+from m12_1_sandbox import dialects, faults, seed
 
 FAULTS = {
     "none": "healthy sandbox",
@@ -121,18 +123,23 @@ def ui(env: dict) -> int:
     os.execvpe("airflow", ["airflow", "standalone"], env)
 
 
-def seed_sandbox(env: dict, fault: str = "none"):
-    """Re-seed the sandbox database (with the fault's changes when it is a seed-time fault) and the tenants'
-    plans in Redis; (ClickHouse client, database, plan)."""
+def seed_sandbox(env: dict, fault: str = "none", zone: str = "UTC"):
+    """Re-seed the sandbox database (with the fault's changes when it is a seed-time fault) on the server in
+    `zone` and the tenants' plans in Redis; (ClickHouse client, database, plan)."""
     from clickhouse_driver import Client
     import redis
 
     database = env.get("SANDBOX_DATABASE", "m12_sandbox")
+    port = dialects.server_port(zone, env)
+    if zone != "UTC":  # another server (scripts/zoned-clickhouse.sh)
+        subprocess.run(["bash", str(Path(env["ROOT"]) / "scripts" / "zoned-clickhouse.sh"), "start"], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"ClickHouse server in {zone}: 127.0.0.1:{port}")
+    conn = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])
     if fault in PLAN_FAULTS:  # another history: its own database, so no baseline of the healthy one applies
         database = f"{database}_{fault.replace('-', '_')}"
-        conn = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])
-        env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps({**conn, "schema": database})
-    ch = Client(host="127.0.0.1", port=int(env.get("SANDBOX_CH_TCP_PORT", 19000)))
+    env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps({**conn, "schema": database, "port": port})
+    ch = Client(host="127.0.0.1", port=port)
     plan = PLAN_FAULTS.get(fault, lambda p: p)(seed.default_plan())
     started = time.monotonic()
     seed.seed(ch.execute, database, plan)
@@ -147,7 +154,8 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
     mutation runs on every shard's local table (where the data is)."""
     conf: dict = {}
     print(f"fault: {fault} ({FAULTS[fault]})")
-    if len(shards) > 1 or database != env.get("SANDBOX_DATABASE", "m12_sandbox"):
+    if len(shards) > 1 or database != env.get("SANDBOX_DATABASE", "m12_sandbox") or \
+            json.loads(env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])["port"] != dialects.server_port("UTC", env):
         # The Grafana stand-in's data source reads the sandbox database on the single server: this run's data is
         # elsewhere, so check 3 runs the dashboard's panels directly on the run's ClickHouse connection.
         config.setdefault("dashboard", {})["mode"] = "direct"
@@ -188,15 +196,7 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
                                     float("nan"), n=2, tag="pricing-bug")
             faults.add_value_events(ch.execute, database, "tenant-m02", last_hour, float("inf"), tag="overflow")
     elif fault in API_FAULTS:
-        port = int(env.get("SANDBOX_API_PORT", 18700)) + 1
-        api_proc = subprocess.Popen(
-            [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), "--fault", API_FAULTS[fault],
-             "--redis-url", f"redis://127.0.0.1:{env.get('SANDBOX_REDIS_PORT', 16379)}/0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        time.sleep(2.5)
-        env["AIRFLOW_CONN_QUOTA_API_DEFAULT"] = json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port})
-        return conf, api_proc
+        return conf, start_api(env, ("--fault", API_FAULTS[fault]))
     return conf, None
 
 
@@ -215,13 +215,47 @@ def newest(reports: Path, before: set) -> Path | None:
 
 
 def parse_args(doc: str, argv, *flags: tuple[str, str]) -> argparse.Namespace:
-    """--fault NAME and on/off `flags` (name, help): the command line of the demo and of the production command."""
+    """--fault NAME, the M12.1 dialect and on/off `flags` (name, help): the command line of the demo and of the
+    production command."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     faults_help = "; ".join(f"{k}: {v}" for k, v in FAULTS.items()).replace("%", "%%")  # argparse formats help
     ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help=faults_help)
+    ap.add_argument("--quota-dialect", default="labelled-window-end", choices=list(dialects.QUOTA),
+                    help="how the quota API keys and expires its counters: "
+                         + "; ".join(f"{k}: {v[2]}" for k, v in dialects.QUOTA.items()))
+    ap.add_argument("--server-timezone", default="UTC", choices=list(dialects.SERVER_TIMEZONES),
+                    help="the sandbox ClickHouse server's timezone (its rollups' days and hours)")
+    ap.add_argument("--readonly", default="2", choices=list(dialects.PROFILES),
+                    help="the checks' ClickHouse user's profile: readonly=2 (recommended) or readonly=1")
     for flag, flag_help in flags:
         ap.add_argument(flag, action="store_true", help=flag_help)
     return ap.parse_args(argv)
+
+
+def apply_dialect(args, env: dict, config: dict):
+    """Point the run at the chosen faithful M12.1: the quota API's dialect (a process of its own, to stop
+    afterwards, or None), the ClickHouse user's profile. The server timezone is chosen when seeding."""
+    conn = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])
+    env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps({**conn, "login": dialects.PROFILES[args.readonly]})
+    switches, quota, what = dialects.QUOTA[args.quota_dialect]
+    if args.quota_dialect == "labelled-window-end" or args.fault in API_FAULTS:
+        return None
+    print(f"quota API dialect: {args.quota_dialect} ({what})")
+    config["quota"] = {**config.get("quota", {}), **quota}
+    return start_api(env, switches)
+
+
+def start_api(env: dict, args) -> subprocess.Popen:
+    """A quota API of its own with these switches, on the port after the sandbox's; the run's connection to it."""
+    port = int(env.get("SANDBOX_API_PORT", 18700)) + 1
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), *args,
+         "--redis-url", f"redis://127.0.0.1:{env.get('SANDBOX_REDIS_PORT', 16379)}/0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2.5)
+    env["AIRFLOW_CONN_QUOTA_API_DEFAULT"] = json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port})
+    return proc
 
 
 def seed_cluster(env: dict, config: dict, fault: str = "none"):
@@ -255,18 +289,20 @@ def main(argv=None) -> int:
     if args.cluster:
         ch, database, plan, shards = seed_cluster(env, config, args.fault)
     else:
-        ch, database, plan = seed_sandbox(env, args.fault)
+        ch, database, plan = seed_sandbox(env, args.fault, args.server_timezone)
         shards = [ch.execute]
     if args.ui:
         return ui(env)
+    dialect_api = apply_dialect(args, env, config)
     conf, api_proc = apply_fault(args.fault, ch, database, plan, env, config, shards)
     env["AIRFLOW_VAR_BILLING_READINESS_CONFIG"] = json.dumps(config)
     before = set(reports.glob("billing_readiness/*"))
     try:
         rc = airflow_dags_test(conf, env)
     finally:
-        if api_proc:
-            api_proc.terminate()
+        for proc in (api_proc, dialect_api):
+            if proc:
+                proc.terminate()
     folder = newest(reports, before)
     print_report(folder)
     return rc if folder else (rc or 1)

@@ -8,24 +8,12 @@ import time
 
 import pytest
 
+from m12_1_sandbox import dialects
+
 
 SMALL = {"large_events": 5_000, "medium_tenants": 1, "small_tenants": 3}
-MINUTE_QUOTA = {  # a quota API whose primary window is a minute: its override key says so, and so does config
-    "setup_keys": {"tenant:{tenant_id}:tier": "free", "tenant:{tenant_id}:limit:queries_minute": "{limit}"},
-    "window_seconds": 60, "window_guard_seconds": 15,
-}
-DIALECTS = {  # name: (quota API switches, config quota section)
-    "labelled keys, TTL to the window's end": (("--keys", "labelled", "--expiry", "window_end"), {}),
-    "labelled keys, TTL from first use (EXPIRE 3600 NX)": (("--keys", "labelled", "--expiry", "first_use"), {}),
-    "plain keys, a window from first use": (("--keys", "plain", "--expiry", "first_use"), {}),
-    "plain keys, aligned windows": (("--keys", "plain", "--expiry", "window_end"), {}),
-    "epoch window numbers, minute windows": (("--keys", "epoch", "--expiry", "first_use", "--window", "minute"),
-                                             MINUTE_QUOTA),
-    "labelled minute windows from first use": (("--keys", "labelled", "--expiry", "first_use", "--window", "minute"),
-                                               MINUTE_QUOTA),
-    "sliding log, minute windows": (("--limiter", "sliding_log", "--window", "minute"), MINUTE_QUOTA),
-    "sliding log, hour windows": (("--limiter", "sliding_log"), {}),
-}
+DIALECTS = {name: (switches, quota) for name, (switches, quota, _) in dialects.QUOTA.items()}
+MINUTE_QUOTA = dialects.MINUTE_QUOTA
 
 
 @pytest.fixture

@@ -12,21 +12,17 @@ the billing zone set to the server's zone is checked too. Last, the whole DAG pr
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 
 import pytest
 
 from conftest import ROOT, Sandbox, _port_open
-from m12_1_sandbox import seed
+from m12_1_sandbox import dialects, seed
 from test_clock_matrix import INSTANTS, SIZE, _faults, _run, _services, _world
 from billing_readiness.checks import invoice_immutability, usage_coverage
 
 UTC = dt.timezone.utc
-ZONES = {  # the server's zone -> its port (scripts/zoned-clickhouse.sh)
-    "Europe/Berlin": int(os.environ.get("SANDBOX_CH_DST_PORT", 19121)),
-    "Asia/Kolkata": int(os.environ.get("SANDBOX_CH_HALF_HOUR_PORT", 19122)),
-}
+ZONES = {z: dialects.server_port(z) for z in ("Europe/Berlin", "Asia/Kolkata")}  # scripts/zoned-clickhouse.sh
 ZONED_INSTANTS = {
     **INSTANTS,
     "dst-starts-in-the-window": dt.datetime(2026, 4, 2, 12, 0, tzinfo=UTC),  # Berlin: 29 March had 23 hours

@@ -42,7 +42,7 @@ class UsageCoverage(ClickHouseCheck):
         "lookback_days": LOOKBACK_DAYS,
         "max_missing_days": ParamSpec(
             0, "integer", "Missing days allowed per tenant",
-            "Complete UTC days without usage (since the tenant's first usage) a tenant may have before check 1 "
+            "Complete days without usage (since the tenant's first usage) a tenant may have before check 1 "
             "fails. 0: usage every day. Raise it only where quiet days are normal for some tenants.",
             loosens="higher", schema={"minimum": 0, "maximum": 366}),
         "partial_days_fail": ParamSpec(

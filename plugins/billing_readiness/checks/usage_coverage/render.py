@@ -53,7 +53,7 @@ def markdown(details: Details | None) -> list[str]:
     if not cov:
         return []
     gaps = gap_days(cov)
-    out = ["", f"Coverage: {len(cov.tenants)} tenant(s) x {len(cov.days)} complete UTC days "
+    out = ["", f"Coverage: {len(cov.tenants)} tenant(s) x {len(cov.days)} complete days of {cov.timezone} "
                f"({cov.days[0]} .. {cov.days[-1]}); {len(gaps)} with days without usage, "
                f"{len(cov.partial)} with partial-loss days, {len(cov.first_usage)} first used inside the window"
                + (f"; every tenant and day: `{details.coverage_csv}`." if details.coverage_csv else ".")]
@@ -103,7 +103,7 @@ def heat_map(cov: Coverage, flagged: set[str] = frozenset(), csv_name: str = "")
              f"{len(shown):,} of {len(tenants):,} tenants: those with findings (most days without usage first, "
              f"at most {HEAT_MAP_FLAGGED}) and the {HEAT_MAP_TOP} largest by events")
     return (
-        f'<p class="muted">{scope} x {len(days)} complete UTC days ({escape(days[0])} .. {escape(days[-1])}){where}. '
+        f'<p class="muted">{scope} x {len(days)} complete days of {escape(cov.timezone)} ({escape(days[0])} .. {escape(days[-1])}){where}. '
         "Red: no usage that day; orange: partial loss; grey: before the tenant's first usage; "
         "darker green: more events.</p>"
         f'<table class="heat"><tr><th></th>{head}</tr>{"".join(body)}</table>'

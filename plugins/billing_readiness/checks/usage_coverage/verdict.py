@@ -26,6 +26,7 @@ class Coverage:
     today_counts: dict[str, int]
     first_usage: dict[str, str] = field(default_factory=dict)  # tenants whose first usage is inside the window
     partial: dict[str, list[str]] = field(default_factory=dict)  # partial-loss days per tenant
+    timezone: str = "UTC"  # whose days these are: the zone the rollups cut days in
 
 
 @dataclass
@@ -69,7 +70,8 @@ def evaluate(
     days = [d.isoformat() for d in window.complete_days()]
     today = window.today.isoformat()
     result.metrics.update(active_tenants=len(active), lookback_days=window.days,
-                          window=f"{days[0]} .. {today} {window.now:%H:%M} UTC", max_missing_days=max_missing_days)
+                          window=f"{days[0]} .. {today} {window.now:%H:%M} UTC (days of {window.tz})",
+                          max_missing_days=max_missing_days)
     if not active:
         result.add(FAIL, "no_active_tenants",
                    "No active tenants to check: the active-tenant query returned no rows "
@@ -78,6 +80,7 @@ def evaluate(
     counts, cost = _day_counts(rows["tenants"])
     result.metrics.update(events_in_window=sum(sum(c.values()) for c in counts.values()))
     coverage = _coverage(result, counts, rows["first_usage"], active, (days, today), rules)
+    coverage.timezone = window.tz
     result.details.coverage = coverage
     orphans = _orphans(result, counts, cost, active)
     values = rows.get("values", [])
