@@ -16,7 +16,7 @@ implementations (a "dialect"), not only one:
                                   its first use (EXPIRE key <window> NX: with plain keys, a window from first use)
     --limiter counter|sliding_log INCR counters, or a sorted set of request times per window
     --window hourly|minute        the primary window: an hour or a minute (aligned to the clock, or from first use)
-    --limit-by tenant|connection  count per tenant, or (a misbehaviour) per client connection
+    --limit-by tenant|connection|api_key  count per tenant, or (misbehaviours) per client connection or API key
 
 `--fault` switches on a misbehaviour for the readiness tests: not_enforced, off_by_one, racy, error_5xx,
 no_headers, slow, constant_limit, no_expiry (plain counters that never expire), stale_reset (the 429 announces a
@@ -38,7 +38,7 @@ KEYS = ("labelled", "plain", "epoch")
 EXPIRY = ("window_end", "first_use")
 LIMITERS = ("counter", "sliding_log")
 PRIMARY = {"hourly": 3600, "minute": 60}
-LIMIT_BY = ("tenant", "connection")
+LIMIT_BY = ("tenant", "connection", "api_key")
 TIERS = {
     "free": {"minute": 100, "hourly": 100, "daily": 1_000, "monthly": 20_000},
     "pro": {"minute": 1_000, "hourly": 1_000, "daily": 50_000, "monthly": 1_000_000},
@@ -142,7 +142,7 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
 
     def counter_keys(tenant: str, client: str, now: dt.datetime) -> list[str]:
         wins = windows(now, window)
-        scope = f"{tenant}:conn-{client}" if limit_by == "connection" else tenant
+        scope = f"{tenant}:{client}" if limit_by != "tenant" else tenant
         out = []
         for w in names:
             base = f"quota:{scope}:queries_{w}"
@@ -220,7 +220,8 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
         return ttl if ttl and ttl > 0 else windows(now, window)[w][1]
 
     @app.post("/query")
-    def query(request: Request, x_tenant_id: str | None = Header(default=None)):
+    def query(request: Request, x_tenant_id: str | None = Header(default=None),
+              authorization: str | None = Header(default=None)):
         if fault == "slow":
             time.sleep(2.0)
         if delay_ms:  # a slower API (or network): a probe's requests then take long enough to meet a boundary
@@ -231,17 +232,29 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
             return JSONResponse({"error": "missing_tenant", "message": "X-Tenant-ID header is required"}, 400)
         now = dt.datetime.now(dt.timezone.utc)
         limits = limits_for(x_tenant_id)
-        client = f"{request.client.port}" if request.client else "unknown"
+        if limit_by == "api_key":  # the bearer token's hash: one counter per key
+            import hashlib
+
+            client = "key-" + hashlib.sha256((authorization or "").encode()).hexdigest()[:12]
+        else:
+            client = f"conn-{request.client.port}" if request.client else "conn-unknown"
         counted = counter_keys(x_tenant_id, client, now)
         slack = 1 if fault == "off_by_one" else 0
-        if fault == "racy":  # read, think, then increment: the check-then-increment race
-            used = [int(v or 0) for v in r.mget(counted)]
+        if fault == "racy":  # read, think, then count: the check-then-increment race
+            ms = int(now.timestamp() * 1000)
+            if limiter == "sliding_log":
+                used = [r.zcount(k, ms - lengths[w] * 1000, "+inf") for k, w in zip(counted, names)]
+            else:
+                used = [int(v or 0) for v in r.mget(counted)]
             time.sleep(0.05)
             over = [i for i, w in enumerate(names) if used[i] >= limits[w]]
             allowed, which, count = (0, over[0] + 1, used[over[0]]) if over else (1, 1, used[0] + 1)
             if allowed:
                 for k, ttl in zip(counted, ttls(now)):
-                    r.incr(k)
+                    if limiter == "sliding_log":
+                        r.zadd(k, {uuid.uuid4().hex: ms})
+                    else:
+                        r.incr(k)
                     r.expire(k, ttl)
         elif limiter == "sliding_log":
             args = [limits[w] for w in names] + [lengths[w] * 1000 for w in names]

@@ -372,15 +372,20 @@ def clickhouse_pid() -> int:
     return int((ROOT / ".local" / "run" / "clickhouse.pid").read_text().strip())
 
 
-def test_13_a_frozen_clickhouse_fails_each_check_within_its_budget_naming_the_connection(make_sandbox, run_dag):
-    sb = make_sandbox("ch_frozen", large_events=5_000, medium_tenants=1, small_tenants=3)
-    sb.configure(clickhouse={"query_timeout_seconds": 3, "check_budget_seconds": 5})
+def run_while_frozen(run_dag, sb):
+    """run_dag with the sandbox ClickHouse frozen (SIGSTOP: it keeps its connections and answers nothing)."""
     pid = clickhouse_pid()
     os.kill(pid, signal.SIGSTOP)
     try:
-        run = run_dag(sb)
+        return run_dag(sb)
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def test_13_a_frozen_clickhouse_fails_each_check_within_its_budget_naming_the_connection(make_sandbox, run_dag):
+    sb = make_sandbox("ch_frozen", large_events=5_000, medium_tenants=1, small_tenants=3)
+    sb.configure(clickhouse={"query_timeout_seconds": 3, "check_budget_seconds": 5})
+    run = run_while_frozen(run_dag, sb)
     for check in ("usage_coverage", "invoice_immutability", "dashboard_latency"):
         message = refused(run, check)
         assert "connection 'clickhouse_native_default'" in message and "stopped answering" in message, message
@@ -393,12 +398,7 @@ def test_13b_with_the_default_config_a_frozen_clickhouse_fails_every_check_withi
     """No query timeout each (120 s), one check after another: the first, trivial query of each check answers
     within clickhouse.liveness_timeout_seconds (15 s) or the check fails (docs/reliability.md states the bound)."""
     sb = make_sandbox("ch_frozen_default", large_events=5_000, medium_tenants=1, small_tenants=3)
-    pid = clickhouse_pid()
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        run = run_dag(sb)
-    finally:
-        os.kill(pid, signal.SIGCONT)
+    run = run_while_frozen(run_dag, sb)
     spans = {}
     for ti in run.dagrun.get_task_instances():
         if ti.task_id in ("check_usage_coverage", "check_invoice_immutability", "check_dashboard_latency"):

@@ -46,10 +46,10 @@ class BaselinesInMemory(AirflowServices):
         return None
 
 
-def _services(monkeypatch, database: str, ch_port: int | None = None):
+def _services(monkeypatch, database: str, ch_port: int | None = None, ch_login: str = "readiness"):
     from conftest import CH_PORT, connection_env
 
-    for key, value in connection_env(database, ch_port=ch_port or CH_PORT).items():
+    for key, value in connection_env(database, ch_port=ch_port or CH_PORT, ch_login=ch_login).items():
         monkeypatch.setenv(key, value)
     return BaselinesInMemory()
 

@@ -112,3 +112,39 @@ def test_a_connection_made_for_the_official_clickhouse_provider_is_refused_namin
     native_on_http = native_conn(monkeypatch, "ch_on_http", port=8123)  # the default HTTP port: refused unsent
     with pytest.raises(CheckError, match="HTTP port"):
         ClickHouseHook(native_on_http).run(ONE)
+
+
+def test_the_quota_control_sees_a_restarted_store_and_its_lost_keys(tmp_path):
+    """A Redis without persistence restarted between two looks (what a failover does too): its run id changed
+    and the probe's setup keys are gone, and the control says both, naming the connection."""
+    import subprocess
+    import time
+
+    import redis
+
+    from billing_readiness.config import load_config
+    from billing_readiness.hooks.quota_control import RedisQuotaControl
+
+    port = _free_port()
+
+    def start():
+        subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                        "--dir", str(tmp_path), "--daemonize", "yes", "--pidfile", str(tmp_path / "r.pid")], check=True)
+        for _ in range(100):
+            try:
+                return redis.Redis(host="127.0.0.1", port=port).ping()
+            except redis.ConnectionError:
+                time.sleep(0.05)
+
+    start()
+    client = redis.Redis(host="127.0.0.1", port=port)
+    control = RedisQuotaControl(client, load_config()["quota"], "readiness-probe", "redis_probe_store")
+    before = control.store_identity()
+    control.setup(10)
+    assert before and control.lost(before) is None
+    client.shutdown(nosave=True)
+    start()
+    lost = control.lost(before)
+    assert "restarted or failed over" in lost and "connection 'redis_probe_store'" in lost
+    assert "tenant:readiness-probe:tier" in lost and "vanished" in lost
+    client.shutdown(nosave=True)

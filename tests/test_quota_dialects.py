@@ -55,7 +55,7 @@ def test_each_quota_store_or_limiter_fault_has_its_own_verdict(quota_sandbox, qu
     if fault == "store_loss":
         assert "twice in a row" in messages
     if "connection" in switches:
-        assert "per connection or API key, not per tenant" in messages
+        assert "counts per connection, not per tenant" in messages
 
 
 def _wait_until_second(second: float) -> None:
@@ -92,3 +92,72 @@ def test_a_probe_started_a_second_before_a_minute_boundary_reruns_the_cut_limit_
     assert reruns and "written under 2 windows" in reruns[0].message, result.findings
     assert [w.limit for w in result.details.windows] == [10, 7]
     assert [r.status for r in result.details.sequential] == [200] * 10 + [429]
+
+
+@pytest.mark.parametrize("limit_by, fail", [("tenant", set()), ("api_key", {"limit_per_client"})])
+def test_other_api_keys_of_the_probe_tenant_tell_a_limiter_counting_per_key(quota_sandbox, quota_api, run_dag,
+                                                                            monkeypatch, limit_by, fail):
+    """Config quota.client_connections names a second connection with another API key of the probe tenant: the
+    probe alternates between the keys, so a limiter that counts per key (each key its own quota) fails, one that
+    counts per tenant passes with no warning."""
+    import json
+
+    port = quota_api("none", "--limit-by", limit_by)
+    quota_sandbox.use_api(port)
+    monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_KEY2", json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "probe-key-2"}))
+    quota_sandbox.configure(quota={"client_connections": ["quota_api_key2"]})
+    run = run_dag(quota_sandbox)
+    c = run.check("quota_enforcement")
+    assert (run.codes("quota_enforcement"), run.codes("quota_enforcement", "warn")) == (fail, set()), c["findings"]
+    if fail:
+        [f] = [f for f in c["findings"] if f["code"] == "limit_per_client"]
+        assert "counts per API key" in f["message"] and "quota_api_key2" in f["message"]
+        assert "probe-key-2" not in json.dumps(run.report)  # the key itself is a secret
+
+
+API_FAULTS = {  # the quota API's misbehaviour -> check 4's (fails, warns), whatever the dialect
+    "not_enforced": ({"quota_not_enforced"}, set()),
+    "off_by_one": ({"off_by_one"}, set()),
+    "racy": ({"over_admission"}, set()),
+    "error_5xx": ({"api_failing"}, set()),
+    "constant_limit": ({"quota_ignored"}, set()),
+    "no_headers": (set(), {"missing_retry_after", "missing_rate_limit_headers"}),
+    "stale_reset": (set(), {"reset_in_the_past"}),
+}
+
+
+@pytest.fixture(scope="module")
+def matrix_db(ch):
+    """One seeded database for the whole fault matrix (check 4 reads only the probe tenant's absence from it)."""
+    from m12_1_sandbox import seed
+
+    plan = seed.default_plan(**SMALL)
+    seed.seed(ch.execute, "rt_dq_fault_matrix", plan)
+    return plan
+
+
+@pytest.mark.parametrize("fault", list(API_FAULTS))
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_every_quota_api_fault_gets_its_verdict_in_every_dialect(matrix_db, ch, monkeypatch, tmp_path, quota_api,
+                                                                 redis_client, dialect, fault):
+    """The real quota API of each dialect with each misbehaviour, probed by check 4 in-process through the real
+    hooks (Redis, HTTP; ClickHouse for the probe tenant's guard): the documented verdict every time."""
+    from billing_readiness.checks import quota_enforcement as qe
+    from billing_readiness.checks.contract import RunContext
+    from billing_readiness.config import load_config
+    from billing_readiness.operators.services import AirflowServices
+    from billing_readiness.params import strict_params
+
+    from conftest import Sandbox
+
+    switches, quota = DIALECTS[dialect]
+    sb = Sandbox(ch, "rt_dq_fault_matrix", matrix_db, monkeypatch, tmp_path)
+    sb.use_api(quota_api(fault, *switches))
+    ctx = RunContext(load_config({**sb.config, "quota": quota}), strict_params([qe.CHECK]),
+                     dt.datetime.now(dt.timezone.utc), f"matrix-{dialect}-{fault}", "billing_readiness")
+    result = qe.CHECK.run(AirflowServices(), ctx)
+    codes = ({f.code for f in result.findings if f.severity == "fail"},
+             {f.code for f in result.findings if f.severity == "warn"})
+    assert codes == API_FAULTS[fault], [(f.code, f.message) for f in result.findings]
+    assert redis_client.keys("*readiness-probe*") == []

@@ -50,13 +50,16 @@ def zoned(services):
         client.disconnect()
 
 
+@pytest.mark.parametrize("readonly", list(dialects.PROFILES))
 @pytest.mark.parametrize("zone", list(ZONES))
 @pytest.mark.parametrize("instant", list(ZONED_INSTANTS))
-def test_the_healthy_world_passes_with_zero_warnings_on_a_server_in_another_zone(zoned, monkeypatch, zone, instant):
+def test_the_healthy_world_passes_with_zero_warnings_on_a_server_in_another_zone(zoned, monkeypatch, zone, instant,
+                                                                                readonly):
+    """And with the checks' user under a readonly=1 profile too (no per-query setting applies)."""
     now = ZONED_INSTANTS[instant]
     plan = seed.default_plan(now=now, **SIZE)
     database = _world(zoned[zone], f"tz_{zone[:6]}_{instant}", plan)
-    services = _services(monkeypatch, database, ZONES[zone])
+    services = _services(monkeypatch, database, ZONES[zone], dialects.PROFILES[readonly])
     for check in (usage_coverage.CHECK, invoice_immutability.CHECK):
         fails, warns, result = _run(check, services, now)
         assert (fails, warns) == (set(), set()), [f.message for f in result.findings if f.severity != "info"]

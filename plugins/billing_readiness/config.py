@@ -166,6 +166,8 @@ def _shapes(cfg: dict) -> None:
                 timewindow.zone(value_at(cfg, key))
             except ValueError as exc:
                 raise ConfigError(f"config key '{key}': {exc}") from None
+    if not all(isinstance(c, str) and c for c in cfg["quota"]["client_connections"]):
+        raise ConfigError("config key 'quota.client_connections' must be a list of Airflow connection ids")
     if not all(isinstance(m, str) and m for m in cfg["invoice"]["accepted_mutations"]):
         raise ConfigError("config key 'invoice.accepted_mutations' must be a list of mutation_id strings")
     for i, panel in enumerate(cfg["dashboard"]["panels"] or []):

@@ -144,6 +144,10 @@ DEFAULTS: dict[str, Any] = {
         # Seconds before the API's counter window rolls over within which the probe waits for the next window.
         "window_seconds": 3600,
         "window_guard_seconds": 15,
+        # More HTTP connections to the quota API for the same probe tenant, each with another API key (its
+        # password, sent as a Bearer token): the probe alternates between them to tell a limiter counting per
+        # tenant from one counting per API key.
+        "client_connections": [],
         # Instead of Redis keys: an admin endpoint on the quota API connection, e.g. "/admin/quota/{tenant_id}",
         # taking PUT {"limit", "ttl_seconds"}, DELETE (remove quota and counters) and GET (what is left).
         "admin_path": None,

@@ -46,3 +46,14 @@ def test_the_readme_stays_a_front_door():
     assert len(text.splitlines()) <= 200
     for page in ("docs/checks.md", "docs/operations.md", "docs/reliability.md", "bench/README.md"):
         assert f"]({page})" in text, page
+
+
+def test_the_package_version_is_the_newest_released_changelog_entry():
+    import re
+
+    import billing_readiness
+
+    text = (ROOT / "CHANGELOG.md").read_text()
+    released = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", text, flags=re.MULTILINE)
+    assert released and billing_readiness.__version__ == released[0], (billing_readiness.__version__, released[:2])
+    assert "## [Unreleased]" in text.split(f"## [{released[0]}]")[0]  # what is not released yet goes on top

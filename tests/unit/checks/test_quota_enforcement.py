@@ -383,7 +383,7 @@ def test_check_4_tells_a_limiter_counting_per_client_from_a_race():
     services, api, run = probe(per_client)
     result = run()
     assert [f.code for f in result.failures] == ["limit_per_client"]
-    assert "per connection or API key, not per tenant" in result.failures[0].message
+    assert "counts per connection, not per tenant" in result.failures[0].message
     services, api, run = probe(lambda n: 200 if first + second < n <= first + second + 20 else enforcing()(n))
     result = run()  # the same burst, but one at a time the limit holds: a race
     assert [f.code for f in result.failures] == ["over_admission"]

@@ -45,7 +45,9 @@ class QuotaEnforcement(Check):
         api = services.http(ctx.cfg["connections"]["quota_api"], float(q["request_timeout_seconds"]),
                       "the quota enforcement probe")
         control = services.quota_control(ctx.cfg, api, q["probe_tenant_id"])
-        run = Probe(services, ctx, api, control).run(limit, bool(ctx.params["concurrency_probe"]))
+        keys = {conn: services.http(conn, float(q["request_timeout_seconds"]), "the quota probe's other API keys")
+                for conn in q["client_connections"]}
+        run = Probe(services, ctx, api, control, keys).run(limit, bool(ctx.params["concurrency_probe"]))
         unreachable = [r for r in run.sequential if r.get("unreachable")]
         if unreachable and len(unreachable) == len(run.sequential):
             raise ServiceUnavailable(

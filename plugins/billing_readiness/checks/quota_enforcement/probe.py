@@ -69,8 +69,9 @@ def longest_probe_seconds(q: dict, limit: int) -> float:
 
 
 class Probe:
-    def __init__(self, services, ctx, api, control):
+    def __init__(self, services, ctx, api, control, keys: dict | None = None):
         self.services, self.ctx, self.api, self.control = services, ctx, api, control
+        self.keys = keys or {}  # connection id -> a client of the API with another API key of the probe tenant
         self.q = ctx.cfg["quota"]
         self.probe = self.q["probe_tenant_id"]
         method = self.q["method"].upper()
@@ -194,15 +195,21 @@ class Probe:
             run.reruns.append({"limit": limit, "why": f"concurrent probe: {why}", "cause": "window"})
         problem = diagnose_concurrency(responses, limit)
         if problem and problem[0] == "over_admission":
-            self._clean(run)
-            self.control.setup(limit)
-            clients = self.api.separate_clients(2)
-            statuses = [clients[i % len(clients)].request(self.method, self.q["path"], **self.request).get("status")
-                        for i in range(limit + 1)]
-            run.per_client.append({"clients": f"{len(clients)} separate connections", "sent": limit + 1,
-                                   "accepted": sum(1 for s in statuses if s is not None and 200 <= s < 300),
-                                   "statuses": statuses})
+            self._alternate(run, limit, self.api.separate_clients(2), "2 separate connections")
+        if self.keys and not problem:  # one API key passed: do several keys of the tenant share its quota?
+            self._alternate(run, limit, [self.api, *self.keys.values()],
+                            f"{len(self.keys) + 1} API keys (connections {', '.join(['the quota API', *self.keys])})")
         return responses
+
+    def _alternate(self, run: ProbeRun, limit: int, clients: list, which: str) -> None:
+        """limit + 1 requests one at a time on fresh counters, alternating between `clients` of the one tenant: no
+        race is possible, so more than the limit accepted is a limiter that counts per client."""
+        self._clean(run)
+        self.control.setup(limit)
+        statuses = [clients[i % len(clients)].request(self.method, self.q["path"], **self.request).get("status")
+                    for i in range(limit + 1)]
+        run.per_client.append({"clients": which, "sent": limit + 1, "statuses": statuses,
+                               "accepted": sum(1 for s in statuses if s is not None and 200 <= s < 300)})
 
     def _inspect(self, limit: int, responses: list[dict]) -> dict:
         """The probe tenant's counters and their TTLs as the API left them (never another tenant's keys)."""

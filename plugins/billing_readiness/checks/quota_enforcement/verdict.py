@@ -96,11 +96,12 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
         result.metrics["concurrent_accepted"] = accepted
         c_problem = diagnose_concurrency(concurrent, limit)
         per_client = next((p for p in run.per_client if p["accepted"] > limit), None)
-        if c_problem and c_problem[0] == "over_admission" and per_client:
+        if per_client:
+            unit = "API key" if "API keys" in per_client["clients"] else "connection"
             result.add(FAIL, "limit_per_client",
                        f"{per_client['accepted']} of {per_client['sent']} requests were accepted with the quota set to "
                        f"{limit} when sent one at a time, alternating between {per_client['clients']} of one tenant: "
-                       "the API counts per connection or API key, not per tenant, so a tenant with several clients "
+                       f"the API counts per {unit}, not per tenant, so a tenant with several clients "
                        f"gets several times its quota ({accepted} of {len(concurrent)} concurrent requests got "
                        "through).", limit=limit, accepted=per_client["accepted"], clients=per_client["clients"],
                        statuses=per_client["statuses"])
