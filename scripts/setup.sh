@@ -9,6 +9,9 @@ want=()
 command -v clickhouse-server >/dev/null || want+=(clickhouse-server clickhouse-client)
 command -v redis-server >/dev/null || want+=(redis-server)
 command -v openssl >/dev/null || want+=(openssl)  # the sandbox ClickHouse's TLS certificate
+# `python3 -m venv` needs ensurepip, which Debian ships apart (python3-venv); a bare Debian 12 may lack python3 too.
+command -v python3 >/dev/null || want+=(python3)
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then want+=(python3-venv); fi
 if [ "${WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null; then want+=(chromium fonts-liberation); fi
 if [ "${WITH_POSTGRES:-0}" = 1 ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then want+=(postgresql); fi
 # Debian's docker-compose (1.29) validates docker-compose.yaml offline in the tests (no Docker engine here).
