@@ -40,6 +40,8 @@ def test_the_wheel_holds_the_package_and_none_of_the_repository(installed):
     _, _, wheel = installed
     names = zipfile.ZipFile(wheel).namelist()
     assert "billing_readiness/dag.py" in names and "billing_readiness/checks/usage_coverage/__init__.py" in names
+    # the example DAG a pip user copies, and the typing marker of the extension API (Check, ParamSpec, build)
+    assert {"billing_readiness/example_dags/billing_readiness_dag.py", "billing_readiness/py.typed"} <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "m12_1_sandbox/", "dags/", "billing_readiness_plugin"))]
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
@@ -52,7 +54,10 @@ def test_the_installed_package_runs_the_dag_to_a_promotion(installed, make_sandb
     sb = make_sandbox("installed", **SMALL)
     dags, home = base / "dags", base / "home"
     dags.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "dags" / "billing_readiness_dag.py", dags)  # the few lines a user copies
+    # the few lines a user copies, from the installed package (nothing of the repository)
+    example = run([str(python), "-m", "billing_readiness.example_dags"], cwd=base).stdout.strip()
+    assert "site-packages" in example
+    shutil.copy(example, dags)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "PYTHONPATH"}
     env.update(connection_env(sb.database), AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
                AIRFLOW__CORE__PLUGINS_FOLDER=str(base / "no-plugins"), AIRFLOW__CORE__LOAD_EXAMPLES="False",

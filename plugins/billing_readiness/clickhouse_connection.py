@@ -1,10 +1,13 @@
 """What an Airflow Connection must hold for the ClickHouse checks, and the clickhouse-driver arguments it gives.
 
-The checks speak ClickHouse's native protocol (clickhouse-driver): connection type `clickhouse_native`, port
-9000 (9440 with TLS). The official provider (apache-airflow-providers-clickhousedb) registers the type
-`clickhouse` for ClickHouse's HTTP interface (8123/8443, clickhouse-connect). Such a connection is refused
-with what to set, never half-used: its port and extras mean something else here, and taking it over would
-make one connection serve two protocols. Pure: no Airflow or driver import.
+The checks speak ClickHouse's native protocol (clickhouse-driver), port 9000 (9440 with TLS). Connections users
+already keep for it are accepted: type `clickhouse_native` (ours), `generic` and `sqlite` (what
+airflow-clickhouse-plugin's README tells its users to create), and `clickhouse` on a native port (9000/9440) or
+with extra `protocol: native`. A `clickhouse` connection on ClickHouse's HTTP interface (8123/8443, the official
+apache-airflow-providers-clickhousedb with clickhouse-connect) is refused with what to set, never half-used.
+Every extra clickhouse-driver's Client takes is passed through (compression, alt_hosts, client_name, settings,
+...); a setting that would lift read-only or the time limit is refused naming it. Pure: no Airflow or driver
+import.
 """
 from __future__ import annotations
 
@@ -13,8 +16,19 @@ from typing import Any
 CONN_TYPE = "clickhouse_native"
 DEFAULT_CONN_ID = "clickhouse_native_default"
 PROVIDER_CONN_TYPE = "clickhouse"  # apache-airflow-providers-clickhousedb, HTTP
-ACCEPTED_TYPES = (CONN_TYPE, "generic")  # "generic": a connection defined by URI or JSON without a form
+# "generic": a connection defined by URI or JSON without a form; "sqlite": airflow-clickhouse-plugin's convention
+ACCEPTED_TYPES = (CONN_TYPE, "generic", "sqlite")
 HTTP_PORTS = (8123, 8443)
+NATIVE_PORTS = (9000, 9440)
+# clickhouse-driver Client arguments a connection's extras may set (beyond host, port, user, password, database)
+CLIENT_EXTRAS = ("secure", "verify", "ca_certs", "certfile", "keyfile", "server_hostname", "ssl_version", "ciphers",
+                 "alt_hosts", "round_robin", "compression", "compress_block_size", "client_name",
+                 "connect_timeout", "send_receive_timeout", "sync_request_timeout", "tcp_keepalive",
+                 "settings_is_important", "settings")
+# Extras that are no Client argument: the form's own, and what the airflow-clickhouse-plugin / DbApiHook read
+META_EXTRAS = ("protocol", "placeholder")
+# Settings that would lift the checks' guards: read-only and the time limit (the hook sets both on every query)
+UNSAFE_SETTINGS = ("readonly", "allow_ddl", "allow_introspection_functions", "max_execution_time")
 TLS_FILES = ("ca_certs", "certfile", "keyfile")  # paths on the worker, passed to clickhouse-driver as given
 EXAMPLE = ('{"conn_type": "clickhouse_native", "host": "ch.internal", "port": 9000, "login": "readiness", '
            '"password": "...", "schema": "default"}')
@@ -34,21 +48,28 @@ def flag(value: Any, default: bool) -> bool:
     return bool(value)
 
 
-def refusal(conn_id: str, conn_type: str | None, port: int | None) -> str | None:
+def refusal(conn_id: str, conn_type: str | None, port: int | None, extra: dict[str, Any] | None = None) -> str | None:
     """Why the connection cannot serve the checks, naming what to set; None when it can."""
     kind = (conn_type or "generic").lower()
+    protocol = str(extras(extra or {}).get("protocol") or "").lower()
     if kind == PROVIDER_CONN_TYPE:
-        return (f"connection '{conn_id}' has type 'clickhouse', the official apache-airflow-providers-clickhousedb "
-                f"connection for ClickHouse's HTTP interface (port {port or 8123}); billing-readiness speaks the "
-                f"native protocol. Create a connection of type '{CONN_TYPE}' (port 9000, or 9440 with extra "
-                f"secure=true) for the same server, e.g. {EXAMPLE}, and name it in config connections.clickhouse "
-                f"(default '{DEFAULT_CONN_ID}'); leave '{conn_id}' to the provider")
+        if port in NATIVE_PORTS or (protocol == "native" and port not in HTTP_PORTS):
+            return None  # a 'clickhouse' connection to the native protocol (airflow-clickhouse-plugin users)
+        return (f"connection '{conn_id}' has type 'clickhouse' on port {port or 'unset (8123)'}, ClickHouse's HTTP "
+                "interface (the official apache-airflow-providers-clickhousedb); billing-readiness speaks the "
+                "native protocol. Point it at the native port (9000, or 9440 with extra secure=true), or set extra "
+                f"protocol=native with a native port, or create a connection of type '{CONN_TYPE}' for the same "
+                f"server, e.g. {EXAMPLE}, and name it in config connections.clickhouse (default "
+                f"'{DEFAULT_CONN_ID}')")
     if kind not in ACCEPTED_TYPES:
         return (f"connection '{conn_id}' has type '{conn_type}', not a ClickHouse connection: give it type "
                 f"'{CONN_TYPE}' (native protocol, port 9000 or 9440 with TLS)")
     if port in HTTP_PORTS:
         return (f"connection '{conn_id}' points at port {port}, ClickHouse's HTTP port; the checks use the native "
                 "protocol: set port 9000 (or 9440 with extra secure=true)")
+    if protocol and protocol != "native":
+        return (f"connection '{conn_id}' has extra protocol={protocol!r}; the checks use the native protocol: set "
+                "protocol=native (or remove it) and a native port")
     return None
 
 
@@ -93,4 +114,47 @@ def client_kwargs(conn_id: str, host: str | None, port: int | None, login: str |
                 raise ValueError(f"connection '{conn_id}': extra '{key}' is set but 'secure' is not: set "
                                  "secure=true (port 9440) or remove it")
             kwargs[key] = str(extra[key])
+    kwargs.update(_passed_through(conn_id, extra))
     return kwargs
+
+
+def _passed_through(conn_id: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """The extras clickhouse-driver's Client takes beyond those read above, as it takes them; an extra it does
+    not take, or a setting that would lift the checks' guards, is refused naming it."""
+    handled = {"secure", "verify", "connect_timeout", "send_receive_timeout", *TLS_FILES, "server_hostname"}
+    unknown = sorted(k for k, v in extra.items() if k not in CLIENT_EXTRAS + META_EXTRAS and v not in (None, ""))
+    if unknown:
+        raise ValueError(f"connection '{conn_id}': extra {', '.join(unknown)} is not a clickhouse-driver Client "
+                         f"argument (those are: {', '.join(CLIENT_EXTRAS)})")
+    out: dict[str, Any] = {}
+    for key in CLIENT_EXTRAS:
+        value = extra.get(key)
+        if key in handled or value in (None, ""):
+            continue
+        if key == "settings":
+            if isinstance(value, str):
+                import json
+
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise ValueError(f"connection '{conn_id}': extra settings must be a JSON object") from None
+            if not isinstance(value, dict):
+                raise ValueError(f"connection '{conn_id}': extra settings must be an object of ClickHouse settings")
+            lifted = sorted(k for k in value if str(k).lower() in UNSAFE_SETTINGS)
+            if lifted:
+                raise ValueError(f"connection '{conn_id}': extra settings {', '.join(lifted)} would lift the checks' "
+                                 "read-only guard or time limit (the checks set them on every query): remove them")
+            out["settings"] = dict(value)
+        elif key in ("round_robin", "settings_is_important", "tcp_keepalive"):
+            out[key] = flag(value, False) if not isinstance(value, (list, tuple)) else value
+        elif key in ("compress_block_size",):
+            out[key] = int(value)
+        elif key in ("sync_request_timeout",):
+            out[key] = float(value)
+        elif key == "compression":
+            out[key] = value if isinstance(value, bool) else (
+                flag(value, False) if str(value).lower() in ("true", "false", "1", "0") else str(value))
+        else:
+            out[key] = value if not isinstance(value, (int, float)) else str(value)
+    return out

@@ -48,19 +48,23 @@ REPORT_DOC = ("Writes the readiness report (JSON, Markdown, HTML) whatever the c
 
 def build(dag_id: str = "billing_readiness", checks: list | None = None, *, schedule: str | None = None,
           timezone: str | None = None, notifiers: list | None = None, queues: dict[str, str] | None = None,
-          **dag_kwargs: Any):
+          config_variable: str | None = None, **dag_kwargs: Any):
     """The readiness DAG: one task per check (check_<id>) fanning in to the final gate `promote_to_m12_2`, and
     the report. `schedule`: a cron expression, or "none" for manual runs only (default: environment
     BILLING_READINESS_SCHEDULE, else nightly at 03:00); `timezone` the cron's (BILLING_READINESS_TIMEZONE, else
     UTC). `notifiers`: Airflow notifiers (SlackWebhookNotifier, SmtpNotifier, ...) that get every alert beside the
     built-in webhook, with the readiness message in their templates (notifiers.SUBJECT, TEXT, HTML). `queues`:
     task id -> the executor queue it runs on (Celery, Kubernetes: e.g. check_dashboard_latency on workers beside
-    Grafana); the others run on [operators] default_queue. Other keyword arguments go to the DAG (tags, owner
-    links, ...)."""
+    Grafana); the others run on [operators] default_queue. `config_variable`: the Airflow Variable holding this
+    DAG's config (default billing_readiness_config): a staging and a production DAG from one install each read
+    their own, and keep their own baselines, probe tenant and promotion Asset (named by the dag id). Other keyword
+    arguments go to the DAG (tags, owner links, ...)."""
     import pendulum
     from airflow.sdk import DAG
     from airflow.timetables.trigger import CronTriggerTimetable
 
+    from billing_readiness import VARIABLE_KEY
+    from billing_readiness.assets import promotion_asset
     from billing_readiness.notifiers import FAILURE, PROMOTION, REFUSED, callbacks
     from billing_readiness.operators import (
         PromotionGateOperator, ReadinessCheckOperator, ReadinessReportOperator, after_the_others,
@@ -69,6 +73,7 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
     from billing_readiness.params import dag_params
 
     checks = list(CHECKS if checks is None else checks)
+    variable = config_variable or VARIABLE_KEY
     schedule = schedule or os.environ.get("BILLING_READINESS_SCHEDULE", "0 3 * * *")
     timezone = timezone or os.environ.get("BILLING_READINESS_TIMEZONE", "UTC")
     register_param_formats()  # NaN and infinities refused where the run is created
@@ -87,22 +92,23 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
             "owner": "data-platform",
             # One alert per failed check (task-level callbacks: DAG-level failure callbacks do not fire
             # reliably in Airflow 3, apache/airflow#63374). The gate and report do not alert.
-            "on_failure_callback": callbacks(FAILURE, notifiers),
+            "on_failure_callback": callbacks(FAILURE, notifiers, variable),
         },
     }
     kwargs.update(dag_kwargs)
     with DAG(dag_id=dag_id, **kwargs) as dag:
         # One task per check (task id check_<id>); the check's module documents it (doc_md).
-        tasks = [ReadinessCheckOperator(check=check) for check in checks]
+        tasks = [ReadinessCheckOperator(check=check, config_variable=variable) for check in checks]
         after_the_others(tasks)  # check 3 times the dashboard only once the other checks left ClickHouse alone
         promote = PromotionGateOperator(
-            task_id="promote_to_m12_2", checks=tasks, doc_md=GATE_DOC,
+            task_id="promote_to_m12_2", checks=tasks, doc_md=GATE_DOC, config_variable=variable,
+            outlets=[promotion_asset(dag_id)],
             # alerts when no check alert says why (a check skipped or without a result, relaxed params refused)
-            on_failure_callback=callbacks(REFUSED, notifiers),
-            on_success_callback=callbacks(PROMOTION, notifiers),
+            on_failure_callback=callbacks(REFUSED, notifiers, variable),
+            on_success_callback=callbacks(PROMOTION, notifiers, variable),
         )
         report = ReadinessReportOperator(task_id="readiness_report", checks=tasks, on_failure_callback=None,
-                                         doc_md=REPORT_DOC)
+                                         doc_md=REPORT_DOC, config_variable=variable)
         tasks >> promote
         tasks >> report
     unknown = sorted(set(queues or {}) - set(dag.task_dict))
@@ -112,3 +118,22 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
     for task_id, queue in (queues or {}).items():
         dag.task_dict[task_id].queue = queue
     return dag
+
+
+def gate_on(dag, *tasks) -> None:
+    """Make the deployment's own tasks gate promotion like the readiness checks: e.g. a common.sql
+    SQLTableCheckOperator on the clickhouse_native connection. Each runs before the gate, and the gate promotes
+    only when each succeeded (a failed, skipped or never-run one refuses promotion and fails the run).
+
+        dag = build()
+        with dag:
+            rows = SQLTableCheckOperator(task_id="daily_rows", conn_id="clickhouse_native_default", table=...)
+        gate_on(dag, rows)
+    """
+    gate = dag.task_dict["promote_to_m12_2"]
+    for task in tasks:
+        if task.dag_id != dag.dag_id:
+            raise ValueError(f"gate_on: task {task.task_id} is not in DAG {dag.dag_id}")
+        task >> gate
+        if task.task_id not in gate.user_checks:
+            gate.user_checks.append(task.task_id)

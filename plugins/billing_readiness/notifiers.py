@@ -138,6 +138,7 @@ class ForwardedAlert(ReadinessNotifier):
             self.log.info("billing-readiness %s alert sent through %s", message["event"], type(self.notifier).__name__)
 
 
-def callbacks(kind: str, notifiers: list | None) -> list[BaseNotifier]:
+def callbacks(kind: str, notifiers: list | None, config_variable: str = VARIABLE_KEY) -> list[BaseNotifier]:
     """The callbacks for one kind of alert: the built-in one, and each of the user's notifiers with the same message."""
-    return [ReadinessNotifier(kind=kind), *(ForwardedAlert(n, kind=kind) for n in notifiers or [])]
+    return [ReadinessNotifier(kind=kind, config_variable=config_variable),
+            *(ForwardedAlert(n, kind=kind, config_variable=config_variable) for n in notifiers or [])]

@@ -165,7 +165,7 @@ class StandInServices:
     def baseline(self, key):
         return self.baselines.get(key)
 
-    def last_promotion(self):
+    def last_promotion(self, dag_id="billing_readiness"):
         return getattr(self, "promotion", None)
 
     def sleep(self, seconds):

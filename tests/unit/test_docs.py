@@ -57,3 +57,8 @@ def test_the_package_version_is_the_newest_released_changelog_entry():
     released = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", text, flags=re.MULTILINE)
     assert released and billing_readiness.__version__ == released[0], (billing_readiness.__version__, released[:2])
     assert "## [Unreleased]" in text.split(f"## [{released[0]}]")[0]  # what is not released yet goes on top
+
+
+def test_the_repositorys_dag_file_is_the_example_the_wheel_ships():
+    shipped = ROOT / "plugins" / "billing_readiness" / "example_dags" / "billing_readiness_dag.py"
+    assert (ROOT / "dags" / "billing_readiness_dag.py").read_text() == shipped.read_text()

@@ -10,6 +10,11 @@ once the socket timeout passes, and every socket wait is cut to what is left of 
 Airflow retries the task); a query the server rejects, wrong credentials, a server that accepted the
 connection and went silent, or a spent budget raise ClickHouseQueryError naming the connection.
 Rows come back as dicts by column name, checked against the columns the query declares.
+
+It is a common.sql DbApiHook too (clickhouse_driver.dbapi, the same driver and settings): get_records,
+get_first, run(sql) and test_connection work, so SQLCheckOperator, SQLValueCheckOperator,
+SQLColumnCheckOperator and SQLTableCheckOperator run on the same connection beside the readiness checks.
+`run(Query)` is the checks' own read (the guards, the deadline, the error texts); `run(sql, ...)` is DbApiHook's.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from airflow.sdk import BaseHook
+from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from billing_readiness import clickhouse_connection as conn_rules
 from billing_readiness.errors import CheckError, ServiceUnavailable
@@ -76,18 +81,20 @@ def _tls_failure(exc: BaseException) -> str | None:
     return text[:200] if tls else None
 
 
-class ClickHouseHook(BaseHook):
+class ClickHouseHook(DbApiHook):
     conn_name_attr = "clickhouse_conn_id"
     default_conn_name = conn_rules.DEFAULT_CONN_ID
     conn_type = conn_rules.CONN_TYPE  # not "clickhouse": that is the official provider's HTTP connection
     hook_name = "ClickHouse (native protocol)"
+    supports_autocommit = False  # ClickHouse has no transactions
+    _test_connection_sql = "SELECT 1"
 
     # The connection form (fields, labels) is declared in provider_info.py, as Airflow 3 reads it.
 
     def __init__(self, clickhouse_conn_id: str = default_conn_name, query_timeout_seconds: int = 120,
                  settings: dict[str, Any] | None = None, budget_seconds: float | None = None,
-                 liveness_seconds: float | None = None):
-        super().__init__()
+                 liveness_seconds: float | None = None, **kwargs: Any):
+        super().__init__(clickhouse_conn_id=clickhouse_conn_id, **kwargs)
         # The first, trivial query of a connection must answer within this: a frozen server fails a check in
         # seconds, not after a whole query timeout (config clickhouse.liveness_timeout_seconds).
         self.liveness_seconds = min(liveness_seconds, query_timeout_seconds + 5) if liveness_seconds else None
@@ -98,31 +105,32 @@ class ClickHouseHook(BaseHook):
         self.settings = dict(settings or {})  # on every query (sql.memory_settings), under the query's own
         self.queries_sent = 0
         self._answered = False  # no query has come back yet: a hang-up may be a refused login
-        self._conn = None
+        self._conn_record = None
         self._client = None
         self._socket_timeouts: tuple[float, float] | None = None
         self._settings_refused = False  # the profile forbids per-query settings (readonly=1 on current servers)
         self._unapplied: dict[str, str] = {}  # setting -> what the server applies instead
 
-    def _connection(self):
-        if self._conn is None:
+    def _airflow_conn(self):
+        """The Airflow Connection, checked once: a type or port that is not the native protocol is refused."""
+        if self._conn_record is None:
             conn = get_connection(self.clickhouse_conn_id, "clickhouse", "the ClickHouse checks")
-            why = conn_rules.refusal(self.clickhouse_conn_id, conn.conn_type, conn.port)
+            why = conn_rules.refusal(self.clickhouse_conn_id, conn.conn_type, conn.port, conn.extra_dejson)
             if why:
                 raise CheckError(why)
-            self._conn = conn
-        return self._conn
+            self._conn_record = conn
+        return self._conn_record
 
     @property
     def database(self) -> str:
-        return self._connection().schema or "default"
+        return self._airflow_conn().schema or "default"
 
     def source_id(self) -> str:
         """The billed system as configured: connection id and database (not the host: a replica is the same data)."""
         return f"{self.clickhouse_conn_id}/{self.database}"
 
     def describe(self) -> str:
-        c = self._connection()
+        c = self._airflow_conn()
         try:
             secure = conn_rules.flag(conn_rules.extras(c.extra_dejson).get("secure"), False)
         except ValueError:
@@ -133,7 +141,7 @@ class ClickHouseHook(BaseHook):
         """(connect, send/receive) seconds: the connection's extras, else 10 s and the query timeout + 30 s; read once."""
         if self._socket_timeouts is None:
             try:
-                self._socket_timeouts = conn_rules.timeouts(self._connection().extra_dejson,
+                self._socket_timeouts = conn_rules.timeouts(self._airflow_conn().extra_dejson,
                                                             self.query_timeout_seconds)
             except (TypeError, ValueError) as exc:
                 raise CheckError(f"connection '{self.clickhouse_conn_id}': extra {exc}") from None
@@ -143,25 +151,42 @@ class ClickHouseHook(BaseHook):
         """What every query asks the server for: the memory settings, readonly=2 and the time limit."""
         return {**self.settings, "readonly": 2, "max_execution_time": self.query_timeout_seconds}
 
-    def new_client(self, host: str | None = None, port: int | None = None):
-        """A new clickhouse-driver Client (one per thread: a Client is not thread-safe); `host`/`port`: another
-        server of the cluster, with the same credentials."""
-        from clickhouse_driver import Client
-
-        c = self._connection()
+    def client_kwargs(self, host: str | None = None, port: int | None = None) -> dict[str, Any]:
+        """clickhouse-driver arguments: the connection's (extras passed through) with the checks' settings on top."""
+        c = self._airflow_conn()
         try:
             kwargs = conn_rules.client_kwargs(self.clickhouse_conn_id, host or c.host, port or c.port, c.login,
                                               c.password, self.database, c.extra_dejson, self.query_timeout_seconds)
         except ValueError as exc:
             raise CheckError(str(exc)) from None
-        return Client(**kwargs, client_name="billing-readiness",
-                      settings={} if self._settings_refused else self.wanted_settings())
+        kwargs.setdefault("client_name", "billing-readiness")
+        wanted = {} if self._settings_refused else self.wanted_settings()
+        kwargs["settings"] = {**kwargs.get("settings", {}), **wanted}  # the checks' guards win
+        return kwargs
 
-    def get_conn(self):
+    def new_client(self, host: str | None = None, port: int | None = None):
+        """A new clickhouse-driver Client (one per thread: a Client is not thread-safe); `host`/`port`: another
+        server of the cluster, with the same credentials."""
+        from clickhouse_driver import Client
+
+        return Client(**self.client_kwargs(host, port))
+
+    def client(self):
+        """The checks' native client, created once (with the read-back of the settings the server applies)."""
         if self._client is None:
             self._client = self.new_client()
             self._probe_guards()
         return self._client
+
+    def get_conn(self):
+        """A DB-API connection (clickhouse_driver.dbapi) with the same arguments and guards, for common.sql."""
+        from clickhouse_driver import dbapi
+
+        self.client()  # which settings the server applies (readonly=1 refuses them on current servers)
+        kwargs = self.client_kwargs()
+        # a hung server fails a DB-API query too: no socket wait longer than the query's own limit
+        kwargs["send_receive_timeout"] = min(kwargs["send_receive_timeout"], self.query_timeout_seconds + 5)
+        return dbapi.connect(**kwargs)
 
     def _probe_guards(self) -> None:
         """Read back which of the wanted settings the server applies (once per connection)."""
@@ -239,7 +264,13 @@ class ClickHouseHook(BaseHook):
                     "clickhouse.query_timeout_seconds / check_budget_seconds)")
         return progress.get_result(), progress
 
-    def run(self, query: Query, client=None, count: bool = True) -> list[dict[str, Any]]:
+    def run(self, sql, *args, **kwargs):  # type: ignore[override]
+        """The checks' read for a Query (fetch), DbApiHook's run for SQL text (common.sql operators)."""
+        if isinstance(sql, Query):
+            return self.fetch(sql, *args, **kwargs)
+        return super().run(sql, *args, **kwargs)
+
+    def fetch(self, query: Query, client=None, count: bool = True) -> list[dict[str, Any]]:
         """The query's rows as dicts by column name (its declared columns checked). A query of every server's
         system table (`query.local_sql`) whose cluster() read the profile forbids is read server by server."""
         try:
@@ -253,7 +284,7 @@ class ClickHouseHook(BaseHook):
         from clickhouse_driver import errors
 
         self._refuse_unsafe_settings(query)
-        client = client or self.get_conn()
+        client = client or self.client()
         if self._settings_refused and query.settings:
             query = _without_settings(query)
         self.queries_sent += count
@@ -354,7 +385,7 @@ class ClickHouseHook(BaseHook):
         )
 
     def run_all(self, queries: dict[str, Query]) -> dict[str, list[dict[str, Any]]]:
-        return {key: self.run(q) for key, q in queries.items()}
+        return {key: self.fetch(q) for key, q in queries.items()}
 
     def time_loads(self, queries: list[Query], repetitions: int, warmups: int = 1) -> list[dict[str, Any]]:
         """Run `queries` concurrently (one connection each, as a dashboard does), warmups + repetitions times.
@@ -367,7 +398,7 @@ class ClickHouseHook(BaseHook):
 
         for q in queries:
             self._refuse_unsafe_settings(q)
-        self.get_conn()  # which settings the server applies, before the timed clients are made
+        self.client()  # which settings the server applies, before the timed clients are made
         queries = [_without_settings(q) if self._settings_refused and q.settings else q for q in queries]
         clients = [self.new_client() for _ in queries]
 

@@ -22,6 +22,9 @@ class PromotionGateOperator(BaseOperator):
     ui_color = "#d9f2d9"
 
     def __init__(self, *, checks: list, config_variable: str = VARIABLE_KEY, **kwargs):
+        # Task ids of the deployment's own checks (e.g. common.sql's SQLTableCheckOperator) that gate promotion
+        # too: each must have succeeded (billing_readiness.dag.gate_on adds them).
+        self.user_checks: list[str] = list(kwargs.pop("user_checks", []))
         kwargs["trigger_rule"] = TriggerRule.ALL_DONE
         kwargs.setdefault("retries", 0)
         kwargs.setdefault("outlets", [M12_1_READY_FOR_BILLING])
@@ -40,6 +43,7 @@ class PromotionGateOperator(BaseOperator):
         results = collect_results(context, self.checks)
         missing = [self.checks[t].title for t, r in results.items() if r is None]
         failed = [r["summary"] for r in results.values() if r is not None and not r["passed"]]
+        failed += self._user_checks_not_passed(context)
         if missing or failed:
             raise AirflowFailException(
                 "Not promoting M12.1 to M12.2: "
@@ -57,8 +61,31 @@ class PromotionGateOperator(BaseOperator):
             "checks": {self.checks[t].id: {"passed": r["passed"], "summary": r["summary"], "metrics": r["metrics"]}
                        for t, r in results.items()},
         }
+        if self.user_checks:
+            summary["user_checks"] = {t: "success" for t in self.user_checks}
         for asset in self.outlets:
             context["outlet_events"][asset].extra = summary
         self.log.info("All %d readiness checks passed: M12.1 is promoted to M12.2 (billing integration)%s.",
                       len(self.checks), f", with relaxed checks: {'; '.join(relaxed)}" if relaxed else "")
         return summary
+
+    def _user_checks_not_passed(self, context: Any) -> list[str]:
+        """The deployment's own gating tasks that did not succeed, as the refusal says them. A state the API
+        server will not tell counts as not passed: the gate fails closed."""
+        if not self.user_checks:
+            return []
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        dag_id, run_id = context["dag"].dag_id, context["run_id"]
+        try:
+            states = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=self.user_checks, run_ids=[run_id])
+        except Exception as exc:  # noqa: BLE001 - unknown is not passed
+            return [f"your check(s) {', '.join(self.user_checks)}: state unknown ({type(exc).__name__})"]
+        seen = (states or {}).get(run_id, {})
+        out = []
+        for task_id in self.user_checks:
+            state = seen.get(task_id)
+            state = str(getattr(state, "value", state)) if state is not None else "no state"
+            if state != "success":
+                out.append(f"your check '{task_id}': {state}")
+        return out

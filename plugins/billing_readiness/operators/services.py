@@ -84,12 +84,14 @@ class AirflowServices:
             raise CheckError(f"the baseline Variable '{key}' is not JSON ({exc}): restore it from a backup, or "
                              "delete it to record a new baseline on purpose") from None
 
-    def last_promotion(self) -> dict | None:
-        """The extra of the latest event of the Asset the gate updates (what the last promotion held), or None.
-        Read as `inlet_events` reads it, without making the check a consumer of the Asset."""
+    def last_promotion(self, dag_id: str = "billing_readiness") -> dict | None:
+        """The extra of the latest event of the Asset this DAG's gate updates (what the last promotion held), or
+        None. Read as `inlet_events` reads it, without making the check a consumer of the Asset."""
         from airflow.sdk.execution_time.context import InletEventsAccessor
 
-        from billing_readiness.assets import M12_1_READY_FOR_BILLING as asset
+        from billing_readiness.assets import promotion_asset
+
+        asset = promotion_asset(dag_id)
 
         try:
             events = list(InletEventsAccessor(asset_name=asset.name, asset_uri=asset.uri).ascending(False).limit(1))

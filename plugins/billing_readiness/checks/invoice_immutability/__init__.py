@@ -42,14 +42,17 @@ def billing_month(param: str | None, now, tz: str = "UTC"):
     return month
 
 
-def baseline_key(source: str, cfg: dict, month) -> str:
-    """One baseline per billed system (connection id, database, events table, invoice query) and month.
+def baseline_key(source: str, cfg: dict, month, dag_id: str = "billing_readiness") -> str:
+    """One baseline per billed system (connection id, database, events table, invoice query), month and DAG
+    (a staging DAG built from the same install keeps its own).
 
     The connection id, not the host: a failover to another replica is the same billing data."""
     billed = {k: v for k, v in cfg["usage_events"].items() if k != "ingested_at"}  # what the totals are made of
     zone = cfg["invoice"]["billing_timezone"]  # another zone's month is another invoice (UTC keeps its old keys)
     scope = json.dumps([source, billed, cfg["invoice"]["sql"]] + ([zone] if zone != "UTC" else []), sort_keys=True)
-    return f"{BASELINE_PREFIX}.{hashlib.sha256(scope.encode()).hexdigest()[:12]}.{month}"
+    digest = hashlib.sha256(scope.encode()).hexdigest()[:12]
+    return f"{BASELINE_PREFIX}.{digest}.{month}" if dag_id == "billing_readiness" else \
+        f"{BASELINE_PREFIX}.{dag_id}.{digest}.{month}"
 
 
 class InvoiceImmutability(Check):
@@ -98,7 +101,7 @@ class InvoiceImmutability(Check):
             qs["values"] = cost_values.query(ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}",
                                              flagged)
             rows.update(clickhouse.run_all({"values": qs["values"]}))
-        key = baseline_key(clickhouse.source_id(), ctx.cfg, month)
+        key = baseline_key(clickhouse.source_id(), ctx.cfg, month, ctx.dag_id)
         baseline = baselines.validated(key, services.baseline(key))
         result = self.new_result()
         result.show_queries(qs)
@@ -124,7 +127,7 @@ class InvoiceImmutability(Check):
                            "Variable's history or a backup; a baseline that can be edited holds the month to nothing.",
                            variable=key, **held)
         else:
-            self._missing_baseline(result, services, key, month, baselines.digest(lines_now))
+            self._missing_baseline(result, services, key, month, baselines.digest(lines_now), ctx.dag_id)
         details.invoice_csv = f"invoices-{month}.csv"
         result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
         settled = month.end.timestamp() + int(ctx.cfg["invoice"]["late_arrival_grace_seconds"])
@@ -154,13 +157,14 @@ class InvoiceImmutability(Check):
             details.baseline = f"recorded by this run, digest {recorded['digest']}"
         return result
 
-    def _missing_baseline(self, result, services: Services, key: str, month, digest_now: str) -> None:
+    def _missing_baseline(self, result, services: Services, key: str, month, digest_now: str,
+                          dag_id: str = "billing_readiness") -> None:
         """No baseline: the first run to see the month, unless the last promotion held one (it was deleted,
         or cannot be decrypted any more): then a human must know, and whether the totals still match it."""
         from billing_readiness.checks.invoice_immutability import baseline as baselines
         from billing_readiness.results import WARN
 
-        held = baselines.held_at_last_promotion(services.last_promotion(), self.id, key)
+        held = baselines.held_at_last_promotion(services.last_promotion(dag_id), self.id, key)
         if held is None:
             return
         same = held.get("digest_now") == digest_now

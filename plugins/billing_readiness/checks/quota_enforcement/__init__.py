@@ -13,6 +13,8 @@ family. The probe deletes only keys whose tenant segment is the probe id.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from billing_readiness.checks.contract import Check, RunContext, Services
 from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.params import ParamSpec
@@ -40,6 +42,7 @@ class QuotaEnforcement(Check):
         from billing_readiness.checks.quota_enforcement.probe import Probe
         from billing_readiness.checks.quota_enforcement.verdict import evaluate
 
+        ctx = dataclasses.replace(ctx, cfg=with_dag_probe(ctx.cfg, ctx.dag_id))
         q, limit = ctx.cfg["quota"], int(ctx.params["probe_quota_limit"])
         self.refuse_real_tenant(services, ctx.cfg, q["probe_tenant_id"])
         api = services.http(ctx.cfg["connections"]["quota_api"], float(q["request_timeout_seconds"]),
@@ -77,6 +80,18 @@ class QuotaEnforcement(Check):
         from billing_readiness.checks.quota_enforcement import render, verdict
 
         return verdict.Details, render
+
+
+DEFAULT_PROBE = "readiness-probe"
+
+
+def with_dag_probe(cfg: dict, dag_id: str) -> dict:
+    """The config with this DAG's probe tenant: the default id for the DAG of the default id, else the default
+    id with the DAG's (readiness-probe.billing_readiness_staging), so two DAGs from one install never share a
+    probe tenant; an id set in config is used as it is."""
+    if cfg["quota"]["probe_tenant_id"] != DEFAULT_PROBE or dag_id == "billing_readiness":
+        return cfg
+    return {**cfg, "quota": {**cfg["quota"], "probe_tenant_id": f"{DEFAULT_PROBE}.{dag_id}"}}
 
 
 CHECK = QuotaEnforcement()
