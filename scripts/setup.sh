@@ -24,9 +24,11 @@ if [ ${#want[@]} -gt 0 ]; then
     [ "$attempt" = 3 ] && { echo "setup: apt-get install ${want[*]} failed" >&2; exit 1; }
     sleep 10
   done
-  # Debian starts the packaged services on their default ports; the sandbox runs its own.
+  # Debian starts the packaged services on their default ports; the sandbox runs its own. Only what was just
+  # installed is stopped: the init scripts stop by executable (start-stop-daemon --exec), so stopping an
+  # already installed one would also stop a sandbox server running from the same binary.
   for s in clickhouse-server redis-server postgresql; do
-    (service "$s" stop || true) >/dev/null 2>&1
+    if [[ " ${want[*]} " == *" $s "* ]]; then (service "$s" stop || true) >/dev/null 2>&1; fi
   done
 fi
 
