@@ -28,9 +28,12 @@ with DAG("common_sql_on_clickhouse", schedule=None, start_date=pendulum.datetime
                           sql="SELECT uniqExact(tenant_id) FROM tenant_quotas")
     SQLValueCheckOperator(task_id="wrong_tenant_count_fails", conn_id=C, pass_value=TENANTS + 100,
                           sql="SELECT uniqExact(tenant_id) FROM tenant_quotas")
+    # One operator's checks are one UNION ALL: ClickHouse wants their results of one type (Float64 here)
     SQLColumnCheckOperator(task_id="columns_hold", conn_id=C, table="usage_events",
-                           column_mapping={"quantity": {"min": {"geq_to": 0}},
-                                           "event_id": {"null_check": {"equal_to": 0}}})
+                           column_mapping={"quantity": {"min": {"geq_to": 0}, "max": {"greater_than": 0}}})
+    SQLColumnCheckOperator(task_id="ids_present", conn_id=C, table="usage_events",
+                           column_mapping={"event_id": {"null_check": {"equal_to": 0},
+                                                        "distinct_check": {"greater_than": 0}}})
     SQLColumnCheckOperator(task_id="columns_fail", conn_id=C, table="usage_events",
                            column_mapping={"quantity": {"max": {"leq_to": 0}}})
 '''
@@ -61,7 +64,8 @@ def test_common_sql_check_operators_pass_and_fail_on_our_connection(make_sandbox
     dag = _dag(tmp_path, "common_sql", CHECKS_DAG.replace("TENANTS", str(tenants)), "common_sql_on_clickhouse")
     states = {ti.task_id: str(ti.state) for ti in dag.test().get_task_instances()}
     assert states == {"events_exist": "success", "no_events_fails": "failed", "tenants_with_plans": "success",
-                      "wrong_tenant_count_fails": "failed", "columns_hold": "success", "columns_fail": "failed"}
+                      "wrong_tenant_count_fails": "failed", "columns_hold": "success", "ids_present": "success",
+                      "columns_fail": "failed"}
 
 
 @pytest.mark.parametrize("minimum, promoted", [(0, True), (10**12, False)])
