@@ -96,7 +96,7 @@ BASE = {"host": "127.0.0.1", "port": CH_PORT, "login": "readiness", "password": 
     {**BASE, "conn_type": "clickhouse_native"},
     {**BASE, "conn_type": "generic"},
     {**BASE, "conn_type": "sqlite"},  # airflow-clickhouse-plugin's convention
-    {**BASE, "conn_type": "clickhouse"},  # the native port: not the HTTP provider's connection
+    # a 'clickhouse' connection on the native protocol (the sandbox's native port is not 9000: the extra says so)
     {**BASE, "conn_type": "clickhouse", "extra": {"protocol": "native"}},
     {**BASE, "conn_type": "clickhouse_native",
      "extra": {"compression": "lz4", "client_name": "users-etl", "alt_hosts": f"127.0.0.1:{CH_PORT}",
@@ -119,6 +119,8 @@ def test_the_connections_users_keep_work_on_the_real_server(services, airflow_db
 @pytest.mark.parametrize("conn, says", [
     ({**BASE, "conn_type": "clickhouse", "port": 8123},
      "has type 'clickhouse' on port 8123, ClickHouse's HTTP interface"),
+    ({**BASE, "conn_type": "clickhouse"},
+     f"has type 'clickhouse' on port {CH_PORT}, neither a native (9000/9440) nor an HTTP port"),
     ({**BASE, "conn_type": "clickhouse_native", "extra": {"settings": {"readonly": 0}}},
      "extra settings readonly would lift the checks' read-only guard"),
     ({**BASE, "conn_type": "clickhouse_native", "extra": {"settings": {"max_execution_time": 0}}},

@@ -55,12 +55,14 @@ def refusal(conn_id: str, conn_type: str | None, port: int | None, extra: dict[s
     if kind == PROVIDER_CONN_TYPE:
         if port in NATIVE_PORTS or (protocol == "native" and port not in HTTP_PORTS):
             return None  # a 'clickhouse' connection to the native protocol (airflow-clickhouse-plugin users)
-        return (f"connection '{conn_id}' has type 'clickhouse' on port {port or 'unset (8123)'}, ClickHouse's HTTP "
-                "interface (the official apache-airflow-providers-clickhousedb); billing-readiness speaks the "
-                "native protocol. Point it at the native port (9000, or 9440 with extra secure=true), or set extra "
-                f"protocol=native with a native port, or create a connection of type '{CONN_TYPE}' for the same "
-                f"server, e.g. {EXAMPLE}, and name it in config connections.clickhouse (default "
-                f"'{DEFAULT_CONN_ID}')")
+        where = (f"on port {port or 'unset (8123)'}, ClickHouse's HTTP interface" if port in (*HTTP_PORTS, None) else
+                 f"on port {port}, neither a native (9000/9440) nor an HTTP port, so it is taken for the HTTP "
+                 "interface")
+        return (f"connection '{conn_id}' has type 'clickhouse' {where} (the official "
+                "apache-airflow-providers-clickhousedb); billing-readiness speaks the native protocol. Point it at "
+                "the native port (9000, or 9440 with extra secure=true), or set extra protocol=native if its port "
+                f"is native, or create a connection of type '{CONN_TYPE}' for the same server, e.g. {EXAMPLE}, and "
+                f"name it in config connections.clickhouse (default '{DEFAULT_CONN_ID}')")
     if kind not in ACCEPTED_TYPES:
         return (f"connection '{conn_id}' has type '{conn_type}', not a ClickHouse connection: give it type "
                 f"'{CONN_TYPE}' (native protocol, port 9000 or 9440 with TLS)")
