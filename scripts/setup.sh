@@ -34,12 +34,15 @@ fi
 
 reqs=(-r "$ROOT/requirements.txt")
 [ "${WITH_TEST_DEPS:-1}" = 1 ] && reqs=(-r "$ROOT/requirements-test.txt")
-stamp="$VENV/.installed-$(cat "$ROOT"/requirements*.txt | sha1sum | cut -c1-12)-${WITH_TEST_DEPS:-1}"
+stamp="$VENV/.installed-$(cat "$ROOT"/requirements*.txt "$ROOT/pyproject.toml" | sha1sum | cut -c1-12)-${WITH_TEST_DEPS:-1}"
 if [ ! -f "$stamp" ]; then
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
   echo "setup: installing Python requirements into $VENV"
   "$VENV/bin/python" -m uv pip install -q --python "$VENV/bin/python" "${reqs[@]}"
+  # The package itself, editable (the code stays in plugins/), as a deployment installs it: Airflow's providers
+  # manager then knows its connection type, so common.sql's operators resolve clickhouse_native connections.
+  "$VENV/bin/python" -m uv pip install -q --python "$VENV/bin/python" --no-deps -e "$ROOT"
   touch "$stamp"
 fi
 echo "setup: ready ($("$VENV/bin/python" -c 'import airflow; print("airflow", airflow.__version__)'))"

@@ -54,9 +54,10 @@ def test_the_installed_package_runs_the_dag_to_a_promotion(installed, make_sandb
     sb = make_sandbox("installed", **SMALL)
     dags, home = base / "dags", base / "home"
     dags.mkdir(exist_ok=True)
-    # the few lines a user copies, from the installed package (nothing of the repository)
-    example = run([str(python), "-m", "billing_readiness.example_dags"], cwd=base).stdout.strip()
-    assert "site-packages" in example
+    # the few lines a user copies, from the installed package (nothing of the repository on the path)
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    example = run([str(python), "-m", "billing_readiness.example_dags"], cwd=base, env=bare).stdout.strip()
+    assert example.startswith(str(base)) and "site-packages" in example, example
     shutil.copy(example, dags)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "PYTHONPATH"}
     env.update(connection_env(sb.database), AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
