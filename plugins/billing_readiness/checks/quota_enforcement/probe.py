@@ -216,9 +216,9 @@ class Probe:
         counters = self.control.counters()
         if counters is not None:  # the probe's own: a pattern proves it, or the probe id as a segment (_clean)
             patterns = self.q["cleanup_patterns"]
-            mine, _ = split_owned(matching(sorted(counters), patterns, self.probe), patterns, self.probe)
-            mine += list(uncovered([k for k in counters if k not in matching(list(counters), patterns, self.probe)],
-                                   patterns, self.probe))
+            matched = matching(sorted(counters), patterns, self.probe)
+            mine, _ = split_owned(matched, patterns, self.probe)
+            mine += list(uncovered([k for k in counters if k not in matched], patterns, self.probe))
             counters = {k: counters[k] for k in sorted(mine)}
         sent = [r["sent_at"] for r in responses if r.get("sent_at") is not None]
         return {"limit": limit, "seen_at": self.services.time(), "first_use": min(sent) if sent else None,

@@ -196,7 +196,7 @@ def _cleanup_findings(result: CheckResult, cleanup: Cleanup, probe: str) -> None
                       ". The probe removed them (the tenant is the probe's), but add the pattern so the config says "
                       "which keys the probe may create."),
                    keys=keys, patterns=sorted(set(cleanup.uncovered.values())))
-    rest = [k for k in cleanup.leftovers if k not in cleanup.uncovered]  # noqa: the uncovered ones are named above
+    rest = [k for k in cleanup.leftovers if k not in cleanup.uncovered]  # the uncovered ones are named above
     if rest:
         result.add(FAIL, "cleanup_incomplete",
                    f"Keys of probe tenant '{probe}' are left after cleanup: {', '.join(rest[:10])} "
