@@ -37,6 +37,30 @@ def describe(cfg: dict, dag_id: str, run_id: str) -> str:
     return str(Path(location) / run_folder_name(dag_id, run_id))
 
 
+PLUGIN_PREFIX = "/billing-readiness"  # where plugin.py serves the reports in Airflow's API server
+
+
+def report_url(cfg: dict, dag_id: str, run_id: str, airflow_base_url: str | None = None) -> str:
+    """The link people click to open the run's HTML report: under config report.base_url when set (where
+    report.dir is served), else the Airflow plugin view (behind Airflow's login and the DAG's access rules)."""
+    from urllib.parse import quote
+
+    if cfg["report"]["base_url"]:
+        return f"{cfg['report']['base_url'].rstrip('/')}/{quote(run_folder_name(dag_id, run_id))}/readiness.html"
+    base = (airflow_base_url or _airflow_base_url()).rstrip("/")
+    return f"{base}{PLUGIN_PREFIX}/report/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+
+
+def _airflow_base_url() -> str:
+    """Airflow's own public URL ([api] base_url), as its log links use it."""
+    try:
+        from airflow.configuration import conf
+
+        return conf.get("api", "base_url", fallback="") or "http://localhost:8080"
+    except Exception:  # noqa: BLE001 - outside Airflow (a unit test): the API server's default
+        return "http://localhost:8080"
+
+
 def run_location(cfg: dict, dag_id: str, run_id: str):
     """The run's folder: a pathlib.Path for a local folder, an ObjectStoragePath for a URL."""
     location = base(cfg)

@@ -15,6 +15,7 @@ import string
 from typing import Any
 
 from billing_readiness import VARIABLE_KEY, admin_path, sql_guard, timewindow
+from billing_readiness.alert_policy import ALERT_EVENTS
 from billing_readiness.config_defaults import _FREEFORM, _NULLABLE, DEFAULTS
 from billing_readiness.redis_keys import PROBE_ID, template_problem
 
@@ -99,6 +100,11 @@ _RANGES: list[tuple[str, Any, Any, str]] = [
      "so it waits within the task's timeout"),
     ("quota.key_ttl_seconds", 60, 86400, "long enough to outlive the probe; a crash leaves nothing for longer"),
     ("dashboard.screen_width_px", 320, 16384, "pixels"),
+    ("history.retention_days", 7, 3660, "days of run records kept"),
+    ("history.trend_runs", 2, 366, "runs per trend chart"),
+    ("history.noise_band", 0, 10, "a share of the last green value (0.2: 20 %)"),
+    ("alerts.remind_every_hours", 1, 24 * 366, "hours between reminders of a failure that persists"),
+    ("promotion.require_green_runs", 1, 366, "consecutive green runs before promotion (1: no burn-in)"),
 ]
 # Strings with a fixed set of values.
 _CHOICES = {"promotion.allow_relaxed": ("never", "manual", "always"), "cost_values.negative": ("warn", "fail"),
@@ -168,6 +174,13 @@ def _shapes(cfg: dict) -> None:
                 raise ConfigError(f"config key '{key}': {exc}") from None
     if not all(isinstance(c, str) and c for c in cfg["quota"]["client_connections"]):
         raise ConfigError("config key 'quota.client_connections' must be a list of Airflow connection ids")
+    unknown = [e for e in cfg["alerts"]["notify_on"] if e not in ALERT_EVENTS]
+    if unknown or not isinstance(cfg["alerts"]["notify_on"], list):
+        raise ConfigError(f"config key 'alerts.notify_on' must be a list of {', '.join(map(repr, ALERT_EVENTS))}, "
+                          f"got {cfg['alerts']['notify_on']!r}")
+    base_url = cfg["report"]["base_url"]
+    if base_url is not None and not re.match(r"^https?://[^\s/]+", base_url):
+        raise ConfigError(f"config key 'report.base_url' must be an http(s) URL, got {base_url!r}")
     if not all(isinstance(m, str) and m for m in cfg["invoice"]["accepted_mutations"]):
         raise ConfigError("config key 'invoice.accepted_mutations' must be a list of mutation_id strings")
     for i, panel in enumerate(cfg["dashboard"]["panels"] or []):

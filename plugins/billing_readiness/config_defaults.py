@@ -157,12 +157,39 @@ DEFAULTS: dict[str, Any] = {
         # every worker reaches; None: $AIRFLOW_HOME/billing_readiness_reports.
         "dir": None,
         "conn_id": None,  # the Airflow connection with the object store's credentials (None: its default)
+        # Where people open a run's report: a URL prefix under which report.dir is served (e.g. a bucket's
+        # website, "https://reports.example.com/billing"), the run's folder appended. None: the report page of
+        # the Airflow plugin view (<Airflow's api.base_url>/billing-readiness/...), behind Airflow's login.
+        "base_url": None,
+    },
+    "history": {
+        # One small record per run beside the reports (report.dir/<dag_id>/_history/): streaks, since-when,
+        # what changed since the last green run, trends. Records older than this are pruned.
+        "retention_days": 400,
+        "trend_runs": 30,  # runs drawn in each check's trend chart
+        # A key figure "moved" when it changed by more than this share of the last green run's value
+        # (and by more than 1 for counts): smaller moves are noise and are not listed.
+        "noise_band": 0.2,
+    },
+    "alerts": {
+        # Which events send an alert: "failure" (a check fails: the first run, then a reminder every
+        # remind_every_hours while it keeps failing), "recovery" (a check that failed passes again),
+        # "promotion" (every promotion; without it only the first promotion after a failure or ever),
+        # "warnings" (a check shows warning codes the previous run did not: counted by code, the first named).
+        "notify_on": ["failure", "recovery"],
+        "remind_every_hours": 168,
     },
     "promotion": {
         # May a relaxed run promote (params or config looser than the checks' strict values, or a part of a
         # check that could not run)? "never" (the default), "manual" (only runs triggered by hand, which then
         # say so in the report, the Asset event and the notice), "always". A deployment opts in.
         "allow_relaxed": "never",
+        # Burn-in: promote only after this many consecutive green runs that count (1: every green run
+        # promotes). Scheduled runs with strict params count; manual and relaxed runs only when allowed below.
+        # A failed run of any kind breaks the streak.
+        "require_green_runs": 1,
+        "count_manual_runs": False,
+        "count_relaxed_runs": False,
     },
 }
 
@@ -182,6 +209,7 @@ _NULLABLE: dict[str, type | tuple] = {
     "quota.admin_path": str,
     "report.dir": str,
     "report.conn_id": str,
+    "report.base_url": str,
 }
 # Keys whose value is free-form (no key checking below them).
 _FREEFORM = {"quota.json_body", "quota.setup_keys"}

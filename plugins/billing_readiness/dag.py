@@ -40,9 +40,11 @@ Names of tables, columns, keys and endpoints: Variable `billing_readiness_config
 
 GATE_DOC = ("The gate (all_done, final task): promotes M12.1 to M12.2 only when every check handed over a passing "
             "verdict (a failed, skipped or crashed check fails it, and the run), and relaxed params only where config "
-            "`promotion.allow_relaxed` allows; then updates the Asset `m12_1_ready_for_billing` (which schedules "
+            "`promotion.allow_relaxed` allows; with a burn-in (config `promotion.require_green_runs`) it skips, "
+            "run green and nothing promoted, until enough consecutive green runs; then updates the Asset `m12_1_ready_for_billing` (which schedules "
             "M12.2) and sends the promotion notice.")
-REPORT_DOC = ("Writes the readiness report (JSON, Markdown, HTML) whatever the checks' outcome (all_done). "
+REPORT_DOC = ("Writes the readiness report (JSON, Markdown, HTML) whatever the checks' outcome (all_done), "
+              "and the run's record in the history beside it (streaks, since-when, trends). "
               "It does not decide promotion and does not colour the run.")
 
 
@@ -65,7 +67,7 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
 
     from billing_readiness import VARIABLE_KEY
     from billing_readiness.assets import promotion_asset
-    from billing_readiness.notifiers import FAILURE, PROMOTION, REFUSED, callbacks
+    from billing_readiness.notifiers import FAILURE, PASSED, PROMOTION, REFUSED, callbacks
     from billing_readiness.operators import (
         PromotionGateOperator, ReadinessCheckOperator, ReadinessReportOperator, after_the_others,
     )
@@ -90,15 +92,18 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
         "tags": ["billing", "readiness", "m12"],
         "default_args": {
             "owner": "data-platform",
-            # One alert per failed check (task-level callbacks: DAG-level failure callbacks do not fire
-            # reliably in Airflow 3, apache/airflow#63374). The gate and report do not alert.
+            # Alerts per check (task-level callbacks: DAG-level failure callbacks do not fire reliably in
+            # Airflow 3, apache/airflow#63374), as config `alerts` asks: a failure's first run, then reminders.
+            # The report does not alert.
             "on_failure_callback": callbacks(FAILURE, notifiers, variable),
         },
     }
     kwargs.update(dag_kwargs)
     with DAG(dag_id=dag_id, **kwargs) as dag:
         # One task per check (task id check_<id>); the check's module documents it (doc_md).
-        tasks = [ReadinessCheckOperator(check=check, config_variable=variable) for check in checks]
+        tasks = [ReadinessCheckOperator(check=check, config_variable=variable,
+                                        on_success_callback=callbacks(PASSED, notifiers, variable))  # recovery, warnings
+                 for check in checks]
         after_the_others(tasks)  # check 3 times the dashboard only once the other checks left ClickHouse alone
         promote = PromotionGateOperator(
             task_id="promote_to_m12_2", checks=tasks, doc_md=GATE_DOC, config_variable=variable,

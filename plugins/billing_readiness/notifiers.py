@@ -1,5 +1,7 @@
-"""Alerts through Airflow callbacks: one per failed check, a notice when M12.1 is promoted, and one when the
-gate refuses without a check having said why.
+"""Alerts through Airflow callbacks, worth reading: a failed check alerts on its first run and then as a reminder
+per config alerts.remind_every_hours; a check that passes again says so; new warnings and every promotion
+where config alerts.notify_on asks (alert_policy.py decides from the run history); the gate alerts when it
+refuses without a check having said why. Every alert links the run's report (artifacts.report_url).
 
 The built-in ReadinessNotifier posts to the HTTP connection named by config 'connections.alerts': a
 Slack-compatible incoming webhook, POST {"text": ..., "blocks": [...]} to the path held in the connection's
@@ -21,9 +23,9 @@ from airflow.sdk import BaseNotifier
 
 from billing_readiness import VARIABLE_KEY
 
-from billing_readiness.alert_messages import FAILURE, PROMOTION, REFUSED
+from billing_readiness.alert_messages import FAILURE, PASSED, PROMOTION, REFUSED
 
-KINDS = (FAILURE, PROMOTION, REFUSED)
+KINDS = (FAILURE, PASSED, PROMOTION, REFUSED)
 MESSAGE_MEMO = "_billing_readiness_message"  # the message built for this callback context
 # Templates for any notifier's fields: the readiness message as ForwardedAlert puts it in the context.
 SUBJECT = "{{ billing_readiness.subject }}"
@@ -37,35 +39,67 @@ class ReadinessNotifier(BaseNotifier):
     def __init__(self, kind: str = FAILURE, alerts_conn_id: str | None = None, config_variable: str = VARIABLE_KEY):
         super().__init__()
         if kind not in KINDS:
-            raise ValueError(f"kind must be {FAILURE!r}, {PROMOTION!r} or {REFUSED!r}")
+            raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}")
         self.kind = kind
         self.alerts_conn_id = alerts_conn_id
         self.config_variable = config_variable
 
     def message(self, context: Any) -> tuple[dict | None, dict]:
-        """(the readiness message for this kind, or None when there is nothing to say; the config). Built once
-        per callback context: the built-in alert and every forwarded one share it (one config and XCom read)."""
+        """(the readiness message for this kind, or None when there is nothing worth saying now; the config).
+        Built once per callback context: the built-in alert and every forwarded one share it (one config,
+        history and XCom read)."""
         from billing_readiness.alert_messages import BUILDERS, html_body
         from billing_readiness.config import variable_config_or_defaults
-        from billing_readiness.artifacts import describe
 
         memo = context.get(MESSAGE_MEMO) if isinstance(context, dict) else None
         if memo is not None and memo[0] == (self.kind, self.config_variable):
             return memo[1], memo[2]
         cfg, problem = variable_config_or_defaults(self.config_variable)
         run_id = context.get("run_id") or context["ti"].run_id
-        report = describe(cfg, context["dag"].dag_id, run_id) if context.get("dag") else ""
-        message = BUILDERS[self.kind](context, problem, report=report)
+        policy = self._policy(context, cfg, run_id)
+        report = self._report_url(context, cfg, run_id)
+        message = BUILDERS[self.kind](context, problem, report=report, policy=policy)
+        for note in policy.notes if policy else []:
+            self.log.info("billing-readiness: %s", note)
         if message is not None:
+            message["report_folder"] = policy.report_folder if policy else ""
             message["html"] = html_body(message)
         if isinstance(context, dict):
             context[MESSAGE_MEMO] = ((self.kind, self.config_variable), message, cfg)
         return message, cfg
 
+    def _report_url(self, context: Any, cfg: dict, run_id: str) -> str:
+        from billing_readiness.artifacts import report_url
+
+        dag = context.get("dag")
+        return report_url(cfg, dag.dag_id, run_id) if dag is not None else ""
+
+    def _policy(self, context: Any, cfg: dict, run_id: str):
+        """What the alert policy decides from: the runs before this one (None when the history cannot be read:
+        the alert goes out) and this run's anchor."""
+        import datetime as dt
+
+        from billing_readiness import history, history_store
+        from billing_readiness.alert_messages import Policy
+        from billing_readiness.artifacts import describe
+        from billing_readiness.run_anchor import from_context
+
+        dag = context.get("dag")
+        if dag is None:
+            return None
+        as_of = from_context(context, dt.datetime.now(dt.timezone.utc)).at.isoformat()
+        try:
+            previous = history.previous(history_store.load(cfg, dag.dag_id, before=as_of), run_id, as_of)
+        except Exception as exc:  # noqa: BLE001 - an unreadable history must not silence an alert
+            self.log.warning("billing-readiness: the run history could not be read (%s: %s); alerting as if "
+                             "this were the first run", type(exc).__name__, exc)
+            previous = None
+        return Policy(previous, cfg["alerts"], as_of, report_folder=describe(cfg, dag.dag_id, run_id))
+
     def notify(self, context: Any) -> None:
         message, cfg = self.message(context)
         if message is None:
-            self.log.info("billing-readiness: no %s alert (the failed checks sent their own)", self.kind)
+            self.log.info("billing-readiness: no %s alert", self.kind)
             return
         conn_id = self.alerts_conn_id or cfg["connections"]["alerts"]
         if not conn_id:

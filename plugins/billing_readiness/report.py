@@ -124,6 +124,9 @@ def to_markdown(doc: dict, checks: Iterable[Check]) -> str:
     out += ["", "| # | check | verdict | summary |", "|---|---|---|---|"]
     for i, c in enumerate(doc["checks"], start=1):
         out.append(f"| {i} | {c['title']} | {'PASS' if c['passed'] else 'FAIL'} | {md_escape(c['summary'])} |")
+    from billing_readiness import report_history
+
+    out += report_history.markdown(doc)
     for check, c, result in with_checks(checks, doc):
         out += ["", f"## {c['title']}: {'PASS' if c['passed'] else 'FAIL'}", ""]
         if not c["passed"]:

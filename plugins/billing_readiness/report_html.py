@@ -8,6 +8,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Iterable
 
+from billing_readiness import report_history
 from billing_readiness.checks.contract import Check
 from billing_readiness.report import anchor, shown_findings, with_checks
 
@@ -21,6 +22,7 @@ th{background:#f3f6f9} .pass{color:#135c2a;font-weight:600} .fail{color:#b42318;
 .info{color:#475467} .muted{color:#667085;font-size:12px} code{font-size:12px;background:#f3f6f9;padding:1px 4px;border-radius:3px}
 .heat td{width:14px;height:14px;padding:0;border:1px solid #fff} .heat th{font-weight:normal;font-size:11px;padding:0 6px 0 0;border:0;background:none;white-space:nowrap}
 pre{background:#f3f6f9;padding:8px;font-size:12px;overflow-x:auto} details{margin:8px 0}
+h3{font-size:15px;margin:16px 0 6px} svg.trend{display:block;margin-top:4px}
 .cards{display:flex;gap:10px;flex-wrap:wrap} .card{border:1px solid #dde3ea;border-radius:8px;padding:8px 12px;min-width:230px;color:inherit;text-decoration:none}
 """
 
@@ -83,5 +85,7 @@ def to_html(doc: dict[str, Any], checks: Iterable[Check]) -> str:
         + (f'<p class="warn">Relaxed checks (params looser than the strict values): {escape(relaxed)}</p>'
            if relaxed else "")
         + f'<div class="verdict {"ready" if doc["ready_for_billing"] else "notready"}">{escape(doc["verdict"])}</div>'
-        f'<div class="cards">{cards}</div>{"".join(sections)}</body></html>'
+        f'<div class="cards">{cards}</div>'
+        + report_history.html(doc, {c["check"]: c["title"] for c in doc["checks"]})
+        + f'{"".join(sections)}</body></html>'
     )

@@ -94,6 +94,11 @@ class Check:
     # A check that measures time (check 3) runs after every other check of the run has finished, whatever
     # their outcome, so it never times load that the gate itself puts on the inspected system.
     runs_last: ClassVar[bool] = False
+    # Its key figure over the runs (history.py, the report's trend chart): (label, source), the source a
+    # metric ("metric:p95_load_s"), "fail_tenants" (tenants its failures name) or "fail_findings" (their count).
+    figure: ClassVar[tuple[str, str]] = ("failing findings", "fail_findings")
+    # Numeric metrics kept in the run history (what changed since the last green run).
+    key_metrics: ClassVar[tuple[str, ...]] = ()
 
     @property
     def relaxing(self) -> dict[str, tuple[str, Any]]:

@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator, TriggerRule
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from billing_readiness import VARIABLE_KEY
 from billing_readiness.assets import M12_1_READY_FOR_BILLING
@@ -16,7 +16,9 @@ class PromotionGateOperator(BaseOperator):
     """Final task, trigger rule all_done: it runs whatever the checks did and promotes only when every check
     handed over a passing verdict, so a failed, skipped or crashed check, or one marked success by hand
     without a result, makes the gate fail and the run red. A run with relaxed params promotes only where
-    config 'promotion.allow_relaxed' allows it, and says so. On success it updates the Asset
+    config 'promotion.allow_relaxed' allows it, and says so. With a burn-in (config
+    'promotion.require_green_runs' > 1) a green run before the streak is long enough skips the gate: the run
+    stays green, nothing is promoted, and the log says how many more green runs are needed. On success it updates the Asset
     "m12_1_ready_for_billing" with the readiness summary as the event's extra, which is what schedules M12.2."""
 
     ui_color = "#d9f2d9"
@@ -37,7 +39,8 @@ class PromotionGateOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict:
         from billing_readiness.config import variable_config_or_defaults
-        from billing_readiness.relaxation import relaxation_refused, relaxations
+        from billing_readiness.promotion import decide
+        from billing_readiness.relaxation import relaxations
         from billing_readiness.results import collect_results
 
         results = collect_results(context, self.checks)
@@ -51,13 +54,19 @@ class PromotionGateOperator(BaseOperator):
             )
         cfg, _ = variable_config_or_defaults(self.config_variable)
         relaxed = relaxations(list(self.checks.values()), dict(context["params"]), cfg, results)
-        refused = relaxation_refused(relaxed, cfg["promotion"]["allow_relaxed"], getattr(context["dag_run"].run_type, "value", str(context["dag_run"].run_type)))
-        if refused:
-            raise AirflowFailException(f"Not promoting M12.1 to M12.2: {refused}.")
+        run_type = getattr(context["dag_run"].run_type, "value", str(context["dag_run"].run_type))
+        outcome = decide(True, relaxed, run_type, cfg, self._previous(context, cfg))
+        if outcome.refused:
+            raise AirflowFailException(f"Not promoting M12.1 to M12.2: {outcome.refused}.")
+        if outcome.waiting:
+            # Healthy but not yet trusted long enough: the run stays green and nothing is promoted (a skipped
+            # gate updates no Asset and sends no notice).
+            raise AirflowSkipException(f"Not promoting M12.1 to M12.2 yet: {outcome.waiting}.")
         summary = {
             "ready_for_billing": True,
             "relaxed": relaxed,
             "run_id": context["run_id"],
+            "green_runs": outcome.burn_in["streak"],
             "checks": {self.checks[t].id: {"passed": r["passed"], "summary": r["summary"], "metrics": r["metrics"]}
                        for t, r in results.items()},
         }
@@ -68,6 +77,23 @@ class PromotionGateOperator(BaseOperator):
         self.log.info("All %d readiness checks passed: M12.1 is promoted to M12.2 (billing integration)%s.",
                       len(self.checks), f", with relaxed checks: {'; '.join(relaxed)}" if relaxed else "")
         return summary
+
+    def _previous(self, context: Any, cfg: dict) -> list[dict] | None:
+        """The run history before this run when a burn-in needs it (None: unreadable, which refuses)."""
+        if cfg["promotion"]["require_green_runs"] <= 1:
+            return []
+        import datetime as dt
+
+        from billing_readiness import history, history_store
+        from billing_readiness.run_anchor import from_context
+
+        as_of = from_context(context, dt.datetime.now(dt.timezone.utc)).at.isoformat()
+        try:
+            return history.previous(history_store.load(cfg, context["dag"].dag_id, before=as_of),
+                                    context["run_id"], as_of)
+        except Exception as exc:  # noqa: BLE001 - fail closed, saying why
+            self.log.error("The run history cannot be read: %s: %s", type(exc).__name__, exc)
+            return None
 
     def _user_checks_not_passed(self, context: Any) -> list[str]:
         """The deployment's own gating tasks that did not succeed, as the refusal says them. A state the API

@@ -51,6 +51,9 @@ class ReadinessReportOperator(BaseOperator):
             "relaxed": relaxations(list(self.checks.values()), dict(context["params"]), cfg, results),
         }
         doc = report.build(list(self.checks.values()), list(results.values()), run)
+        as_of = from_context(context, clock).at.isoformat()
+        run_type = getattr(context["dag_run"].run_type, "value", str(context["dag_run"].run_type))
+        record = self._history(doc, cfg, context, as_of, run_type)
         markdown = report.to_markdown(doc, self.checks.values())
         self.log.info("Readiness report for %s\n\n%s", run["run_id"], markdown)
         files = {"readiness.json": report.to_json(doc), "readiness.md": markdown,
@@ -60,4 +63,44 @@ class ReadinessReportOperator(BaseOperator):
         except CheckError as exc:
             raise AirflowFailException(f"cannot write the readiness report: {exc}") from None
         self.log.info("Readiness report written to %s", out)
+        if record is not None:
+            self._keep(record, cfg, dag_id, clock)
         return out
+
+    def _history(self, doc: dict, cfg: dict, context: Any, as_of: str, run_type: str) -> dict | None:
+        """Add the history view to the report (doc["history"]) and return this run's record, or None (and say
+        why in the report) when the history cannot be read: the report still goes out."""
+        from billing_readiness import history, history_store
+        from billing_readiness.artifacts import report_url
+        from billing_readiness.promotion import decide
+
+        dag_id, run_id = context["dag"].dag_id, context["run_id"]
+        checks = list(self.checks.values())
+        try:
+            previous = history.previous(history_store.load(cfg, dag_id, before=as_of), run_id, as_of)
+        except Exception as exc:  # noqa: BLE001 - the store's own errors: the report still goes out
+            doc["history_unavailable"] = (f"the run history could not be read ({type(exc).__name__}: {exc}; "
+                                          "config key 'report.dir')")
+            self.log.warning("%s", doc["history_unavailable"])
+            return None
+        outcome = decide(doc["ready_for_billing"], doc["run"]["relaxed"], run_type, cfg, previous)
+        record = history.make_record(doc, checks, run_type=run_type, as_of=as_of, counts=outcome.counts,
+                                     promoted=outcome.promote, report_url=report_url(cfg, dag_id, run_id))
+        doc["history"] = history.view([record, *previous], checks, cfg, outcome.burn_in)
+        doc["history"]["promotion"] = outcome.refused or outcome.waiting or "promoted"
+        return record
+
+    def _keep(self, record: dict, cfg: dict, dag_id: str, clock: dt.datetime) -> None:
+        """Write the run's record and prune the old ones; a failure is logged, never the run's verdict (a lost
+        record makes the next burn-in longer and the next alert louder, never the other way)."""
+        from billing_readiness import history_store
+
+        try:
+            where = history_store.write(cfg, dag_id, record)
+            pruned = history_store.prune(cfg, dag_id, clock)
+        except Exception as exc:  # noqa: BLE001 - see above
+            self.log.error("The run's history record could not be written (%s: %s; config key 'report.dir')",
+                           type(exc).__name__, exc)
+            return
+        self.log.info("History record written to %s%s", where, f"; {pruned} older than "
+                      f"{cfg['history']['retention_days']} days pruned" if pruned else "")

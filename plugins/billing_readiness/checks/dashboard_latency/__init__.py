@@ -91,6 +91,8 @@ class DashboardLatency(Check):
     id = "dashboard_latency"
     title = "Check 3: Dashboard performance"
     impact = "Customers cannot verify invoices; payments are delayed."
+    figure = ("dashboard load, slowest tenant (s)", "metric:p95_load_s")
+    key_metrics = ("p95_load_s", "tenants_timed")
     params = {
         "lookback_days": LOOKBACK_DAYS,
         "latency_threshold_s": ParamSpec(

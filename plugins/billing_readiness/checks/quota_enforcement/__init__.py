@@ -27,6 +27,8 @@ class QuotaEnforcement(Check):
     id = "quota_enforcement"
     title = "Check 4: Quota enforcement"
     impact = "Runaway usage that nobody will pay for."
+    figure = ("quota probe failures", "fail_findings")
+    key_metrics = ("requests_sent",)
     params = {
         "probe_quota_limit": ParamSpec(
             10, "integer", "Probe quota limit",

@@ -38,6 +38,8 @@ class UsageCoverage(ClickHouseCheck):
     id = "usage_coverage"
     title = "Check 1: ClickHouse data accuracy"
     impact = "Billing mismatches: wrong or missing invoice lines."
+    figure = ("tenants with failing findings", "fail_tenants")
+    key_metrics = ("active_tenants", "events_in_window", "orphan_tenants")
     params = {
         "lookback_days": LOOKBACK_DAYS,
         "max_missing_days": ParamSpec(
