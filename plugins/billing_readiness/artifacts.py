@@ -40,15 +40,20 @@ def describe(cfg: dict, dag_id: str, run_id: str) -> str:
 PLUGIN_PREFIX = "/billing-readiness"  # where plugin.py serves the reports in Airflow's API server
 
 
-def report_url(cfg: dict, dag_id: str, run_id: str, airflow_base_url: str | None = None) -> str:
+def report_url(cfg: dict, dag_id: str, run_id: str, airflow_base_url: str | None = None,
+               config_variable: str | None = None) -> str:
     """The link people click to open the run's HTML report: under config report.base_url when set (where
-    report.dir is served), else the Airflow plugin view (behind Airflow's login and the DAG's access rules)."""
+    report.dir is served), else the Airflow plugin view (behind Airflow's login and the DAG's access rules),
+    naming the DAG's config Variable when it is not the default one."""
     from urllib.parse import quote
+
+    from billing_readiness import VARIABLE_KEY
 
     if cfg["report"]["base_url"]:
         return f"{cfg['report']['base_url'].rstrip('/')}/{quote(run_folder_name(dag_id, run_id))}/readiness.html"
     base = (airflow_base_url or _airflow_base_url()).rstrip("/")
-    return f"{base}{PLUGIN_PREFIX}/report/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+    query = f"?config={quote(config_variable)}" if config_variable not in (None, VARIABLE_KEY) else ""
+    return f"{base}{PLUGIN_PREFIX}/report/{quote(dag_id, safe='')}/{quote(run_id, safe='')}{query}"
 
 
 def _airflow_base_url() -> str:

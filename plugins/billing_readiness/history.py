@@ -77,6 +77,7 @@ def make_record(doc: dict, checks: Iterable, *, run_type: str, as_of: str, count
             "title": entry["title"],
             "passed": bool(entry["passed"]),
             "figure": key_figure(check, entry) if check else None,
+            "figure_label": check.figure[0] if check else None,
             "metrics": {k: _number(metrics.get(k)) for k in (check.key_metrics if check else ())},
             "findings": {code: {**s, "tenants": sorted(s["tenants"])} for code, s in sorted(findings.items())},
         }
@@ -219,6 +220,8 @@ def view(records: list[dict], checks: Iterable, cfg: dict, burn: dict) -> dict:
                          "tenants_named": len(current["tenants"])})
     return {
         "runs_known": len(records),
+        "counts": records[0]["counts"] if records else False,
+        "run_type": records[0].get("run_type") if records else None,
         "streak": {"runs": streak, "since": _ref(since) if since else None},
         "burn_in": burn,
         "changes_since_green": changes_since_green(records, cfg["history"]["noise_band"]),

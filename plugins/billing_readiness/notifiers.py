@@ -72,7 +72,7 @@ class ReadinessNotifier(BaseNotifier):
         from billing_readiness.artifacts import report_url
 
         dag = context.get("dag")
-        return report_url(cfg, dag.dag_id, run_id) if dag is not None else ""
+        return report_url(cfg, dag.dag_id, run_id, config_variable=self.config_variable) if dag is not None else ""
 
     def _policy(self, context: Any, cfg: dict, run_id: str):
         """What the alert policy decides from: the runs before this one (None when the history cannot be read:

@@ -49,9 +49,11 @@ TEMPLATE = """
 {% if unavailable %}<p class="warn">{{ unavailable }}</p>{% else %}
 <p><b>Streak:</b> {{ h.streak.runs }} consecutive green run{{ '' if h.streak.runs == 1 else 's' }} that count toward
 promotion{% if h.streak.since %}, since {{ since(h.streak.since) }}{% endif %}.
+{% if not h.counts %}<span class="muted">This {{ h.run_type }} run does not count toward it (config
+promotion.count_manual_runs, count_relaxed_runs).</span>{% endif %}
 {% if h.burn_in.required > 1 %}<b>Burn-in:</b> {{ h.burn_in.streak }} of {{ h.burn_in.required }}
 {%- if h.burn_in.more_needed %}, {{ h.burn_in.more_needed }} more needed{% else %}, complete{% endif %}.{% endif %}
-<b>Promotion:</b> {{ h.promotion }}. <span class="muted">{{ h.runs_known }} runs on record.</span></p>
+<b>Promotion:</b> {{ h.promotion }}. <span class="muted">{{ h.runs_known }} run{{ '' if h.runs_known == 1 else 's' }} on record.</span></p>
 <h3>Changed since the last green run</h3>
 {% set c = h.changes_since_green %}
 {% if not c %}<p class="muted">No earlier green run on record.</p>{% else %}
@@ -102,7 +104,8 @@ def markdown(doc: dict) -> list[str]:
         return ["", "## History", "", doc["history_unavailable"]] if doc.get("history_unavailable") else []
     s = h["streak"]
     out = ["", "## History", "", f"**Streak:** {s['runs']} consecutive green runs that count toward promotion"
-           + (f", since {since_text(s['since'])}." if s["since"] else ".")]
+           + (f", since {since_text(s['since'])}." if s["since"] else ".")
+           + ("" if h["counts"] else f" This {h['run_type']} run does not count toward it.")]
     b = h["burn_in"]
     if b["required"] > 1:
         out.append(f"**Burn-in:** {b['streak']} of {b['required']}"
@@ -126,3 +129,50 @@ def markdown(doc: dict) -> list[str]:
     for cid, t in h["trends"].items():
         out.append(f"- {cid}, {t['label']}: " + " ".join(_fmt(p["value"]) for p in t["points"]))
     return out
+
+
+PAGE = """<!doctype html><html lang=en><head><meta charset=utf-8><title>Readiness history: {{ dag_id }}</title>
+<style>{{ css }}</style></head><body><h1>Readiness history: {{ dag_id }}</h1>
+<p><b>Streak:</b> {{ streak }} consecutive green runs that count toward promotion{% if since %}, since {{ since }}{% endif %}.
+<span class="muted">{{ records | length }} most recent runs shown; records kept {{ retention }} days.</span></p>
+<div class="cards">{% for t in charts %}<div class="card"><div>{{ t.title }}</div><div class="muted">{{ t.label }}:
+{{ t.last }} now; {{ t.low }}&ndash;{{ t.high }} over {{ t.runs }} runs</div>
+<svg class="trend" width="{{ t.w }}" height="{{ t.h }}" viewBox="0 0 {{ t.w }} {{ t.h }}" role="img"
+ aria-label="{{ t.title }}: {{ t.label }}"><rect width="{{ t.w }}" height="{{ t.h }}" fill="#f8fafc"/>
+{% for line in t.lines %}<polyline points="{{ line }}" fill="none" stroke="#475467" stroke-width="1.5"/>{% endfor %}
+{% for d in t.dots %}<circle cx="{{ d.x }}" cy="{{ d.y }}" r="3" fill="{{ '#12b76a' if d.passed else '#d92d20' }}">
+<title>{{ d.title }}</title></circle>{% endfor %}</svg></div>{% endfor %}</div>
+<h2>Runs</h2><table><tr><th>as of (UTC)</th><th>run</th><th>verdict</th><th>promoted</th>
+{% for cid, title in titles %}<th>{{ title }}</th>{% endfor %}</tr>
+{% for r in records %}<tr><td>{{ r.as_of[:16] | replace('T', ' ') }}</td>
+<td>{% if r.report %}<a href="{{ r.report }}" target="_top">{{ r.run_id }}</a>{% else %}{{ r.run_id }}{% endif %}
+{% if not r.counts %} <span class="muted">(does not count)</span>{% endif %}</td>
+<td class="{{ 'pass' if r.green else 'fail' }}">{{ 'green' if r.green else 'NOT READY' }}</td>
+<td>{{ 'yes' if r.promoted else 'no' }}</td>
+{% for cid, title in titles %}{% set c = r.checks.get(cid) %}<td>{% if c %}<span class="{{ 'pass' if c.passed else 'fail' }}">
+{{ 'PASS' if c.passed else 'FAIL' }}</span>{% for code, f in c.findings.items() %} <code>{{ code }}</code>&times;{{ f.count }}{% endfor %}
+{% endif %}</td>{% endfor %}</tr>{% endfor %}</table></body></html>"""
+
+
+def history_page(dag_id: str, records: list[dict], cfg: dict) -> str:
+    """The DAG's history page (the plugin view): the streak, each check's trend chart, a row per run."""
+    from jinja2 import Environment
+
+    from billing_readiness.history import green_streak, trend
+    from billing_readiness.report_html import CSS
+
+    titles: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for r in records:
+        for cid, c in r["checks"].items():
+            titles.setdefault(cid, c["title"])
+            labels.setdefault(cid, c.get("figure_label") or "key figure")
+    n, since = green_streak(records)
+    charts = []
+    for cid, title in titles.items():
+        points = trend(records, cid, cfg["history"]["trend_runs"])
+        charts.append({**chart(points, labels[cid]), "title": title})
+    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(PAGE).render(dag_id=dag_id, records=records, titles=list(titles.items()), charts=charts,
+                                        streak=n, since=since_text(since) if since else "", css=CSS,
+                                        retention=cfg["history"]["retention_days"])

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from billing_readiness import VARIABLE_KEY
 from billing_readiness.checks.contract import Check
 from billing_readiness.errors import CheckError
+from billing_readiness.operators.links import ReadinessReportLink
 
 if TYPE_CHECKING:
     from billing_readiness.checks.contract import RunContext
@@ -30,6 +31,7 @@ LOGGED_FINDINGS = 200  # findings written to the task log one by one; all of the
 
 class ReadinessCheckOperator(BaseOperator):
     ui_color = "#e8f1fb"
+    operator_extra_links = (ReadinessReportLink(),)
 
     def __init__(self, *, check: Check, config_variable: str = VARIABLE_KEY, services_factory=None, **kwargs):
         kwargs.setdefault("task_id", check.task_id)

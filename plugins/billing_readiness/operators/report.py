@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from billing_readiness import VARIABLE_KEY
 from billing_readiness.operators.check import checks_by_task
+from billing_readiness.operators.links import ReadinessReportLink
 
 
 class ReadinessReportOperator(BaseOperator):
@@ -19,6 +20,7 @@ class ReadinessReportOperator(BaseOperator):
     invalid config it still writes the report (to the default folder) and says why the config was refused."""
 
     ui_color = "#fdf5e6"
+    operator_extra_links = (ReadinessReportLink(),)
 
     def __init__(self, *, checks: list, config_variable: str = VARIABLE_KEY, **kwargs):
         kwargs["trigger_rule"] = TriggerRule.ALL_DONE
@@ -85,7 +87,8 @@ class ReadinessReportOperator(BaseOperator):
             return None
         outcome = decide(doc["ready_for_billing"], doc["run"]["relaxed"], run_type, cfg, previous)
         record = history.make_record(doc, checks, run_type=run_type, as_of=as_of, counts=outcome.counts,
-                                     promoted=outcome.promote, report_url=report_url(cfg, dag_id, run_id))
+                                     promoted=outcome.promote,
+                                     report_url=report_url(cfg, dag_id, run_id, config_variable=self.config_variable))
         doc["history"] = history.view([record, *previous], checks, cfg, outcome.burn_in)
         doc["history"]["promotion"] = outcome.refused or outcome.waiting or "promoted"
         return record
