@@ -42,6 +42,9 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/python" -m uv pip install -q --python "$VENV/bin/python" "${reqs[@]}"
   # The package itself, editable (the code stays in plugins/), as a deployment installs it: Airflow's providers
   # manager then knows its connection type, so common.sql's operators resolve clickhouse_native connections.
+  # Its metadata goes to .package-metadata/ (setup.cfg); an old copy in plugins/ (on every Airflow process's
+  # sys.path) would register the plugin twice, and Airflow 3.3 then drops the other entry-point plugins.
+  rm -rf "$ROOT"/plugins/*.egg-info
   "$VENV/bin/python" -m uv pip install -q --python "$VENV/bin/python" --no-deps -e "$ROOT"
   touch "$stamp"
 fi

@@ -99,6 +99,9 @@ class Check:
     figure: ClassVar[tuple[str, str]] = ("failing findings", "fail_findings")
     # Numeric metrics kept in the run history (what changed since the last green run).
     key_metrics: ClassVar[tuple[str, ...]] = ()
+    # The config sections of the ClickHouse tables it reads (config[section]["table"]): its OpenLineage inputs,
+    # which carry its verdict as data-quality assertions (signals.py). None: the run's test facet instead.
+    reads: ClassVar[tuple[str, ...]] = ()
 
     @property
     def relaxing(self) -> dict[str, tuple[str, Any]]:

@@ -85,6 +85,13 @@ class ReadinessCheckOperator(BaseOperator):
         if not result.passed:
             raise AirflowFailException(result.summary())
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (where its provider is installed): the tables read, with the verdict as assertions."""
+        return _lineage(self)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return _lineage(self)
+
     @staticmethod
     def _note_guards(result: CheckResult, services) -> None:
         """Which server-side guards the ClickHouse profile did not apply (readonly=1 forbids per-query settings),
@@ -143,12 +150,32 @@ class ReadinessCheckOperator(BaseOperator):
                 self.log.warning("Could not write the whole result beside the report (%s); XCom carries what fits",
                                  exc)
         context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=handover(full, file))
+        self._signalled = (full, cfg)  # for OpenLineage, which asks once the task has ended
+        from billing_readiness.signals import send_metrics
+
+        send_metrics(context["dag"].dag_id, self.check, full)
         self.log.info("%s", result.summary())
         for f in result.findings[:LOGGED_FINDINGS]:
             self.log.log(Severity(f.severity).log_level, "[%s] %s", f.code, f.message)
         if len(result.findings) > LOGGED_FINDINGS:
             self.log.info("... and %d more findings in %s", len(result.findings) - LOGGED_FINDINGS,
                           file or "the report")
+
+
+def _lineage(operator: ReadinessCheckOperator) -> Any:
+    """The check's OpenLineage facets (signals.lineage), for the OpenLineage provider where it is installed."""
+    from billing_readiness.signals import lineage
+
+    full, cfg = getattr(operator, "_signalled", (None, None))
+    conn = None
+    if cfg is not None and operator.check.reads:
+        try:
+            from billing_readiness.hooks.connections import get_connection
+
+            conn = get_connection(cfg["connections"]["clickhouse"], "clickhouse_native", "lineage")
+        except Exception:  # noqa: BLE001 - lineage names the namespace as unknown rather than fail
+            conn = None
+    return lineage(operator.check, full, cfg, conn)
 
 
 def after_the_others(checks: list[ReadinessCheckOperator]) -> None:

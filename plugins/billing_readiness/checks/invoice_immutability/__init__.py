@@ -65,6 +65,7 @@ class InvoiceImmutability(Check):
     impact = "Billing disputes when prices change: a regenerated invoice would not match what was sent."
     figure = ("invoice discrepancies", "fail_findings")
     key_metrics = ("active_tenants", "tenants_with_usage", "total_billed_usd")
+    reads = ("usage_events", "usage_daily", "tenant_quotas")
     params = {
         "billing_month": ParamSpec(  # a month picked by hand is checked instead of the last closed month
             None, ("null", "string"), "Billing month (YYYY-MM)",

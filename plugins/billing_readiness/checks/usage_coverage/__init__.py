@@ -40,6 +40,7 @@ class UsageCoverage(ClickHouseCheck):
     impact = "Billing mismatches: wrong or missing invoice lines."
     figure = ("tenants with failing findings", "fail_tenants")
     key_metrics = ("active_tenants", "events_in_window", "orphan_tenants")
+    reads = ("usage_events", "usage_hourly", "usage_daily", "tenant_quotas")
     params = {
         "lookback_days": LOOKBACK_DAYS,
         "max_missing_days": ParamSpec(
