@@ -6,4 +6,4 @@ time (the check cards, the operators, the notifier) imports the rest only when a
 """
 
 VARIABLE_KEY = "billing_readiness_config"  # the Airflow Variable holding the deployment's config (JSON)
-__version__ = "0.6.0"
+__version__ = "0.7.0"

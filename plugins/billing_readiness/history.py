@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 RECORD_VERSION = 1
 FIGURE_FAIL_TENANTS, FIGURE_FAIL_FINDINGS = "fail_tenants", "fail_findings"

@@ -22,7 +22,6 @@ from typing import Any
 from airflow.sdk import BaseNotifier
 
 from billing_readiness import VARIABLE_KEY
-
 from billing_readiness.alert_messages import FAILURE, PASSED, PROMOTION, REFUSED
 
 KINDS = (FAILURE, PASSED, PROMOTION, REFUSED)
@@ -114,10 +113,10 @@ class ReadinessNotifier(BaseNotifier):
 
     def _post(self, conn_id: str, message: dict) -> str | None:
         """POST the message to the webhook; the error in words (never the webhook's secret path), or None."""
+        from airflow.sdk.log import mask_secret
+
         from billing_readiness.hooks.connections import get_connection
         from billing_readiness.hooks.http_api import HttpApiHook
-
-        from airflow.sdk.log import mask_secret
 
         try:
             conn = get_connection(conn_id, "http", "readiness alerts")

@@ -51,9 +51,10 @@ TEMPLATE = """
 promotion{% if h.streak.since %}, since {{ since(h.streak.since) }}{% endif %}.
 {% if not h.counts %}<span class="muted">This {{ h.run_type }} run does not count toward it (config
 promotion.count_manual_runs, count_relaxed_runs).</span>{% endif %}
-{% if h.burn_in.required > 1 %}<b>Burn-in:</b> {{ h.burn_in.streak }} of {{ h.burn_in.required }}
-{%- if h.burn_in.more_needed %}, {{ h.burn_in.more_needed }} more needed{% else %}, complete{% endif %}.{% endif %}
-<b>Promotion:</b> {{ h.promotion }}. <span class="muted">{{ h.runs_known }} run{{ '' if h.runs_known == 1 else 's' }} on record.</span></p>
+{% if h.burn_in.required > 1 %} <b>Burn-in:</b>
+{%- if h.burn_in.more_needed %} {{ h.burn_in.streak }} of {{ h.burn_in.required }} green runs, {{ h.burn_in.more_needed }}
+ more needed{% else %} complete ({{ h.burn_in.required }} green runs needed){% endif %}.{% endif %}
+ <b>Promotion:</b> {{ h.promotion }}. <span class="muted">{{ h.runs_known }} run{{ '' if h.runs_known == 1 else 's' }} on record.</span></p>
 <h3>Changed since the last green run</h3>
 {% set c = h.changes_since_green %}
 {% if not c %}<p class="muted">No earlier green run on record.</p>{% else %}
@@ -108,8 +109,8 @@ def markdown(doc: dict) -> list[str]:
            + ("" if h["counts"] else f" This {h['run_type']} run does not count toward it.")]
     b = h["burn_in"]
     if b["required"] > 1:
-        out.append(f"**Burn-in:** {b['streak']} of {b['required']}"
-                   + (f", {b['more_needed']} more needed." if b["more_needed"] else ", complete."))
+        out.append(f"**Burn-in:** {b['streak']} of {b['required']} green runs, {b['more_needed']} more needed."
+                   if b["more_needed"] else f"**Burn-in:** complete ({b['required']} green runs needed).")
     out.append(f"**Promotion:** {h['promotion']}.")
     c = h["changes_since_green"]
     out += ["", "### Changed since the last green run", ""]

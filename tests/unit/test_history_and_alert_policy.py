@@ -2,10 +2,8 @@
 import datetime as dt
 
 import pytest
-
 from billing_readiness import alert_policy, history, history_store
-from billing_readiness.config import load_config
-from billing_readiness.config import ConfigError
+from billing_readiness.config import ConfigError, load_config
 from billing_readiness.promotion import decide
 
 CFG = load_config()
@@ -84,7 +82,7 @@ def test_changes_since_the_last_green_run_new_gone_and_moved_beyond_the_noise_ba
 
 def test_a_failure_alerts_first_then_once_per_interval_then_recovers():
     alerts = {"notify_on": ["failure", "recovery"], "remind_every_hours": 48}
-    at = lambda i: (T0 + dt.timedelta(days=i)).isoformat()  # noqa: E731
+    at = lambda i: (T0 + dt.timedelta(days=i)).isoformat()
     assert alert_policy.failure("usage_coverage", newest_first(rec(1)), at(2), alerts).why == "first failure"
     assert alert_policy.failure("usage_coverage", [], at(2), alerts).send
     spell = newest_first(rec(1), rec(2, False))

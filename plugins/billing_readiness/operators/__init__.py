@@ -3,4 +3,4 @@ from billing_readiness.operators.check import ReadinessCheckOperator, after_the_
 from billing_readiness.operators.gate import PromotionGateOperator
 from billing_readiness.operators.report import ReadinessReportOperator
 
-__all__ = ["ReadinessCheckOperator", "after_the_others", "PromotionGateOperator", "ReadinessReportOperator"]
+__all__ = ["PromotionGateOperator", "ReadinessCheckOperator", "ReadinessReportOperator", "after_the_others"]

@@ -50,7 +50,6 @@ class ReadinessCheckOperator(BaseOperator):
         from billing_readiness.checks.contract import RunContext
         from billing_readiness.errors import error_text, is_transient
         from billing_readiness.results import FAIL
-
         from billing_readiness.run_anchor import from_context
 
         ti = context["ti"]
@@ -133,7 +132,12 @@ class ReadinessCheckOperator(BaseOperator):
         (results.handover: the verdict, the summary, the metrics and the findings that fit in 64 KB)."""
         import json
 
-        from billing_readiness.results import RESULT_XCOM_KEY, Severity, handover, result_file
+        from billing_readiness.results import (
+            RESULT_XCOM_KEY,
+            Severity,
+            handover,
+            result_file,
+        )
 
         result.metrics.setdefault("checked_at", clock.isoformat())
         result.metrics.setdefault("as_of", anchor.at.isoformat())

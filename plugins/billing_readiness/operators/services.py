@@ -49,7 +49,10 @@ class AirflowServices:
         return HttpApiHook(conn_id, timeout_seconds=timeout_seconds, purpose=purpose)
 
     def quota_control(self, cfg: dict, api, probe: str):
-        from billing_readiness.hooks.quota_control import HttpAdminQuotaControl, RedisQuotaControl
+        from billing_readiness.hooks.quota_control import (
+            HttpAdminQuotaControl,
+            RedisQuotaControl,
+        )
 
         q = cfg["quota"]
         if q["admin_path"]:
