@@ -1,5 +1,6 @@
 """Benchmark parts above ClickHouse: the quota probe against plain HTTP, DAG parse time, and the whole DAG
 (`airflow dags test`) against a no-op DAG of the same shape plus the raw SQL. Called by bench_scale.py."""
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 import bench_parse
 import minimal_sql
 from bench_scale import PARAMS, ROOT, BenchServices, concurrent_loads, readonly
+
 from billing_readiness.checks import quota_enforcement
 from billing_readiness.checks.contract import RunContext
 from billing_readiness.timewindow import Window, last_closed_month
@@ -22,7 +24,7 @@ from billing_readiness.timewindow import Window, last_closed_month
 DAG_SCALE = "t100_e1m"  # the database the whole-DAG comparison runs on
 PLAIN_TENANT = "bench-plain-requests"
 
-NOOP_DAG = '''
+NOOP_DAG = """
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
@@ -35,18 +37,29 @@ with DAG(dag_id="noop_same_shape", schedule=None, start_date=pendulum.datetime(2
     checks[:3] >> checks[3]  # check 3 after the others, as in billing_readiness
     checks >> PythonOperator(task_id="gate", python_callable=nothing, trigger_rule="all_done")
     checks >> PythonOperator(task_id="report", python_callable=nothing, trigger_rule="all_done")
-'''
+"""
 
 
 def _env(args) -> dict:
     api = int(os.environ.get("SANDBOX_API_PORT", 18700))
     redis = int(os.environ.get("SANDBOX_REDIS_PORT", 16379))
     return {
-        "AIRFLOW_CONN_QUOTA_API_DEFAULT": json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": api, "schema": "http"}),
-        "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": redis, "extra": {"db": 0}}),
+        "AIRFLOW_CONN_QUOTA_API_DEFAULT": json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": api, "schema": "http"}
+        ),
+        "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
+            {"conn_type": "redis", "host": "127.0.0.1", "port": redis, "extra": {"db": 0}}
+        ),
         "AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT": json.dumps(
-            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": args.port, "login": "readiness",
-             "password": args.password, "schema": f"bench_{DAG_SCALE}"}),
+            {
+                "conn_type": "clickhouse_native",
+                "host": "127.0.0.1",
+                "port": args.port,
+                "login": "readiness",
+                "password": args.password,
+                "schema": f"bench_{DAG_SCALE}",
+            }
+        ),
     }
 
 
@@ -83,11 +96,12 @@ def measure_probe(args, cfg, now) -> dict:
     def probe():
         result = check.run(ProbeServices(), ctx)
         d = result.details
-        shape.update(sequential=len(d.sequential) + len(d.second), total=result.metrics["requests_sent"],
-                     passed=result.passed)
+        shape.update(
+            sequential=len(d.sequential) + len(d.second), total=result.metrics["requests_sent"], passed=result.passed
+        )
 
     probe()
-    plain = lambda: plain_requests(shape["sequential"], shape["total"] - shape["sequential"])  # noqa: E731
+    plain = lambda: plain_requests(shape["sequential"], shape["total"] - shape["sequential"])
     times = {"probe": [], "plain": []}
     for _ in range(args.repeat):
         for key, fn in (("probe", probe), ("plain", plain)):
@@ -101,14 +115,26 @@ def measure_probe(args, cfg, now) -> dict:
         r.delete(key)
     probe_s, plain_s = statistics.median(times["probe"]), statistics.median(times["plain"])
     print(f"  quota probe: {probe_s:.3f}s vs {shape['total']} plain requests {plain_s:.3f}s = {probe_s / plain_s:.2f}x")
-    return {"probe_s": probe_s, "plain_s": plain_s, "ratio": probe_s / plain_s, "requests": shape["total"],
-            "sequential": shape["sequential"], "passed": shape["passed"]}
+    return {
+        "probe_s": probe_s,
+        "plain_s": plain_s,
+        "ratio": probe_s / plain_s,
+        "requests": shape["total"],
+        "sequential": shape["sequential"],
+        "passed": shape["passed"],
+    }
 
 
 def _airflow(home: Path, dags: Path, env: dict, *cmd: str) -> float:
-    full = {**os.environ, **env, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
+    full = {
+        **os.environ,
+        **env,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")]),
+    }
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "airflow", *cmd], env=full, check=False, capture_output=True, text=True)
     return time.perf_counter() - started
@@ -119,8 +145,12 @@ def measure_dag(args, cfg, now, probe: dict) -> dict:
     reports = Path(tempfile.mkdtemp(prefix="bench-reports-"))
     noop_dir = Path(tempfile.mkdtemp(prefix="bench-noop-"))
     (noop_dir / "noop_same_shape.py").write_text(NOOP_DAG)
-    env = {**_env(args), "AIRFLOW_VAR_BILLING_READINESS_CONFIG": json.dumps(
-        {"report": {"dir": str(reports)}, "clickhouse": {"max_memory_bytes": args.memory_limit}})}
+    env = {
+        **_env(args),
+        "AIRFLOW_VAR_BILLING_READINESS_CONFIG": json.dumps(
+            {"report": {"dir": str(reports)}, "clickhouse": {"max_memory_bytes": args.memory_limit}}
+        ),
+    }
     if not (home / "airflow.db").exists():
         home.mkdir(parents=True, exist_ok=True)
         _airflow(home, noop_dir, env, "db", "migrate")
@@ -142,9 +172,17 @@ def measure_dag(args, cfg, now, probe: dict) -> dict:
         raw()
         times["raw"].append(time.perf_counter() - started)
     dag_s, noop_s, raw_s = (statistics.median(times[k]) for k in ("dag", "noop", "raw"))
-    print(f"  airflow dags test: {dag_s:.1f}s vs no-op {noop_s:.1f}s + raw {raw_s:.1f}s = {dag_s / (noop_s + raw_s):.2f}x")
-    return {"dag_s": dag_s, "noop_s": noop_s, "raw_s": raw_s, "ratio": dag_s / (noop_s + raw_s), "scale": DAG_SCALE,
-            "reports": str(reports)}
+    print(
+        f"  airflow dags test: {dag_s:.1f}s vs no-op {noop_s:.1f}s + raw {raw_s:.1f}s = {dag_s / (noop_s + raw_s):.2f}x"
+    )
+    return {
+        "dag_s": dag_s,
+        "noop_s": noop_s,
+        "raw_s": raw_s,
+        "ratio": dag_s / (noop_s + raw_s),
+        "scale": DAG_SCALE,
+        "reports": str(reports),
+    }
 
 
 def measure(args, cfg, now) -> dict:

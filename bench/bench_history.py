@@ -11,6 +11,7 @@ bench/results/history.json.
 
     .venv/bin/python bench/bench_history.py [--nights 365] [--tenants 10000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,13 +41,30 @@ def record(night: int, tenants: list[str], shape: str) -> dict:
         findings["tenant_without_usage"] = {"severity": "fail", "count": len(named), "tenants": named}
         if shape == "worst":
             findings["tenant_silent"] = {"severity": "warn", "count": 1000, "tenants": tenants[:1000]}
-    checks = {c.id: {"title": c.title, "passed": c.id != "usage_coverage" or not failing,
-                     "figure": float(len(findings.get("tenant_without_usage", {}).get("tenants", []))),
-                     "figure_label": c.figure[0], "metrics": {k: 1.0 for k in c.key_metrics},
-                     "findings": findings if c.id == "usage_coverage" else {}} for c in CHECKS}
-    return {"version": 1, "dag_id": "billing_readiness", "run_id": f"scheduled__{(T0 + dt.timedelta(days=night)).isoformat()}",
-            "run_type": "scheduled", "as_of": (T0 + dt.timedelta(days=night)).isoformat(), "green": not failing,
-            "counts": True, "promoted": not failing, "relaxed": [], "report": "", "checks": checks}
+    checks = {
+        c.id: {
+            "title": c.title,
+            "passed": c.id != "usage_coverage" or not failing,
+            "figure": float(len(findings.get("tenant_without_usage", {}).get("tenants", []))),
+            "figure_label": c.figure[0],
+            "metrics": {k: 1.0 for k in c.key_metrics},
+            "findings": findings if c.id == "usage_coverage" else {},
+        }
+        for c in CHECKS
+    }
+    return {
+        "version": 1,
+        "dag_id": "billing_readiness",
+        "run_id": f"scheduled__{(T0 + dt.timedelta(days=night)).isoformat()}",
+        "run_type": "scheduled",
+        "as_of": (T0 + dt.timedelta(days=night)).isoformat(),
+        "green": not failing,
+        "counts": True,
+        "promoted": not failing,
+        "relaxed": [],
+        "report": "",
+        "checks": checks,
+    }
 
 
 def timed(fn, repeat: int) -> tuple[list[float], object]:
@@ -81,20 +99,33 @@ def main() -> None:
                 "load every record (history_store.load)": load,
                 "the report's history part (history.view)": lambda: history.view(records, CHECKS, cfg, burn),
                 "the plugin's history page": lambda: report_history.history_page(
-                    "billing_readiness", records[: cfg["history"]["trend_runs"] * 4], cfg),
+                    "billing_readiness", records[: cfg["history"]["trend_runs"] * 4], cfg
+                ),
                 "load + view (what the report task adds)": lambda: history.view(load(), CHECKS, cfg, burn),
             }
             for name, fn in parts.items():
                 times, _ = timed(fn, args.repeat)
                 results[f"{shape}: {name}"] = times
-                rows.append(f"| {shape} ({size / 1e6:.1f} MB on disk) | {name} | "
-                            f"{min(times):.3f} / **{statistics.median(times):.3f}** / {max(times):.3f} |")
+                rows.append(
+                    f"| {shape} ({size / 1e6:.1f} MB on disk) | {name} | "
+                    f"{min(times):.3f} / **{statistics.median(times):.3f}** / {max(times):.3f} |"
+                )
     table = ["| history shape | what | seconds (min / **median** / max) |", "|---|---|---|", *rows]
     print("\n".join(table))
     out = ROOT / "bench" / "results" / "history.json"
-    out.write_text(json.dumps({"nights": args.nights, "tenants": args.tenants, "repeat": args.repeat,
-                               "measured": dt.datetime.now(dt.timezone.utc).isoformat(), "seconds": results,
-                               "table": table}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "nights": args.nights,
+                "tenants": args.tenants,
+                "repeat": args.repeat,
+                "measured": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "seconds": results,
+                "table": table,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ untimed parse per file fills it, as in a DAG processor that parses the file ever
 compiled the package. A machine with PYTHONDONTWRITEBYTECODE=1 (this sandbox's) would otherwise compile
 every module on every parse; that figure is printed beside ("no bytecode cache"), not judged.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 30.0
 
-MINIMAL_DAG = '''
+MINIMAL_DAG = """
 import pendulum
 from airflow.sdk import DAG
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -36,9 +37,9 @@ with DAG(dag_id="minimal_same_shape", schedule=None, start_date=pendulum.datetim
     checks = [EmptyOperator(task_id=f"check_{i}") for i in range(4)]
     checks >> EmptyOperator(task_id="gate")
     checks >> EmptyOperator(task_id="report")
-'''
+"""
 
-PROBE = r'''
+PROBE = r"""
 import json, sys, time
 import logging
 import airflow.sdk  # noqa: F401
@@ -51,7 +52,7 @@ stats = bag.dagbag_stats  # one file: one stat
 print(json.dumps({"errors": {k: str(v)[:300] for k, v in bag.import_errors.items()},
                   "dags": sorted(bag.dag_ids),
                   "ms": stats[0].duration.total_seconds() * 1000 if stats else None}))
-'''
+"""
 
 
 def parse_once(path: Path, env: dict) -> dict:
@@ -91,9 +92,14 @@ def measure(repeat: int) -> dict:
         parse_once(path, env)  # fills the bytecode cache, untimed
         samples, first = samples_ms(name, path, env, repeat)
         cold, _ = samples_ms(name, path, uncached, max(1, repeat // 2))
-        results[name] = {"median_ms": statistics.median(samples), "min_ms": min(samples), "max_ms": max(samples),
-                         "dags": first["dags"], "samples_ms": samples,
-                         "no_bytecode_cache_median_ms": statistics.median(cold)}
+        results[name] = {
+            "median_ms": statistics.median(samples),
+            "min_ms": min(samples),
+            "max_ms": max(samples),
+            "dags": first["dags"],
+            "samples_ms": samples,
+            "no_bytecode_cache_median_ms": statistics.median(cold),
+        }
     return results
 
 
@@ -103,12 +109,16 @@ def main(argv=None) -> dict:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     results = measure(args.repeat)
-    print(f"{'DAG file':36} {'min ms':>7} {'median':>7} {'max':>7}  {'target <= %.0f ms' % TARGET_MS:17}"
-          f"{'no bytecode cache, median ms':>30}")
+    print(
+        f"{'DAG file':36} {'min ms':>7} {'median':>7} {'max':>7}  {f'target <= {TARGET_MS:.0f} ms':17}"
+        f"{'no bytecode cache, median ms':>30}"
+    )
     for name, r in results.items():
         verdict = "ok" if r["median_ms"] <= TARGET_MS else "MISSED"
-        print(f"{name:36} {r['min_ms']:7.1f} {r['median_ms']:7.1f} {r['max_ms']:7.1f}  {verdict:17}"
-              f"{r['no_bytecode_cache_median_ms']:30.1f}")
+        print(
+            f"{name:36} {r['min_ms']:7.1f} {r['median_ms']:7.1f} {r['max_ms']:7.1f}  {verdict:17}"
+            f"{r['no_bytecode_cache_median_ms']:30.1f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return results

@@ -12,6 +12,7 @@ probe against the same number of plain HTTP requests, the parse time of each DAG
 `airflow dags test` against a no-op DAG of the same shape plus the raw SQL (bench_dag.py).
 Prints a table and writes bench/results/latest.json (with the machine) and latest.md (the table in bench/README.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,15 +28,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(ROOT / "bench")]
 
-import minimal_sql  # noqa: E402
-import scale_data  # noqa: E402
-from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage  # noqa: E402
-from billing_readiness.checks.contract import RunContext  # noqa: E402
-from billing_readiness.config import load_config  # noqa: E402
-from billing_readiness.hooks.clickhouse import ClickHouseHook  # noqa: E402
-from billing_readiness.params import strict_params  # noqa: E402
-from billing_readiness.sql import memory_settings  # noqa: E402
-from billing_readiness.timewindow import Window, last_closed_month  # noqa: E402
+import minimal_sql
+import scale_data
+
+from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
+from billing_readiness.checks.contract import RunContext
+from billing_readiness.config import load_config
+from billing_readiness.hooks.clickhouse import ClickHouseHook
+from billing_readiness.params import strict_params
+from billing_readiness.sql import memory_settings
+from billing_readiness.timewindow import Window, last_closed_month
 
 CHECKS = {"check 1": usage_coverage.CHECK, "check 2": invoice_immutability.CHECK, "check 3": dashboard_latency.CHECK}
 PARAMS = strict_params([*CHECKS.values(), quota_enforcement.CHECK])  # the checks' own strict params
@@ -53,10 +55,20 @@ class BenchServices:
     def __init__(self, args, database: str, cfg: dict):
         conn_id = f"bench_{database}"
         os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
-            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": args.port, "login": "readiness",
-             "password": args.password, "schema": database})
-        self.hook = ClickHouseHook(conn_id, cfg["clickhouse"]["query_timeout_seconds"] * 10,
-                                   settings={**memory_settings(cfg), "log_queries": 1})
+            {
+                "conn_type": "clickhouse_native",
+                "host": "127.0.0.1",
+                "port": args.port,
+                "login": "readiness",
+                "password": args.password,
+                "schema": database,
+            }
+        )
+        self.hook = ClickHouseHook(
+            conn_id,
+            cfg["clickhouse"]["query_timeout_seconds"] * 10,
+            settings={**memory_settings(cfg), "log_queries": 1},
+        )
 
     def clickhouse(self, cfg):
         return self.hook
@@ -83,9 +95,16 @@ def admin(args):
 def readonly(args, database: str, cfg: dict):
     from clickhouse_driver import Client
 
-    return Client(host="127.0.0.1", port=args.port, user="readiness", password=args.password, database=database,
-                  client_name=BENCH_CLIENT, send_receive_timeout=7200,
-                  settings={**memory_settings(cfg), "readonly": 2, "log_queries": 1})
+    return Client(
+        host="127.0.0.1",
+        port=args.port,
+        user="readiness",
+        password=args.password,
+        database=database,
+        client_name=BENCH_CLIENT,
+        send_receive_timeout=7200,
+        settings={**memory_settings(cfg), "readonly": 2, "log_queries": 1},
+    )
 
 
 def concurrent_loads(args, database: str, cfg: dict, window, now, loads: int) -> None:
@@ -102,7 +121,12 @@ def concurrent_loads(args, database: str, cfg: dict, window, now, loads: int) ->
     panels = [bind(p, "tenant", top, t - 86400, t) for p in panels_from_config(None)]
     with ThreadPoolExecutor(len(panels)) as pool:
         for _ in range(loads):
-            list(pool.map(lambda i: clients[i % len(clients)].execute(panels[i].sql, panels[i].params or None), range(len(panels))))
+            list(
+                pool.map(
+                    lambda i: clients[i % len(clients)].execute(panels[i].sql, panels[i].params or None),
+                    range(len(panels)),
+                )
+            )
     for c in clients:
         c.disconnect()
 
@@ -113,8 +137,11 @@ def query_figures(ch, since: dt.datetime, client_name: str) -> list[dict]:
     rows = ch.execute(
         "SELECT query, query_duration_ms, read_rows, read_bytes, memory_usage FROM system.query_log "
         "WHERE type = 2 AND is_initial_query AND client_name = %(c)s AND event_time >= %(t)s ORDER BY event_time",
-        {"c": f"ClickHouse {client_name}", "t": since})  # clickhouse-driver prefixes its name
-    return [{"query": " ".join(q.split())[:90], "ms": ms, "rows": r, "bytes": b, "memory": m} for q, ms, r, b, m in rows]
+        {"c": f"ClickHouse {client_name}", "t": since},
+    )  # clickhouse-driver prefixes its name
+    return [
+        {"query": " ".join(q.split())[:90], "ms": ms, "rows": r, "bytes": b, "memory": m} for q, ms, r, b, m in rows
+    ]
 
 
 def fewest_slices(plain, window) -> int:
@@ -148,9 +175,14 @@ def measure_scale(args, scale, cfg, now) -> dict:
     window, month = Window(now, 30), last_closed_month(now)
     slices = fewest_slices(plain, window)
     minimal = {"check 1": minimal_sql.check_1(window, slices), "check 2": minimal_sql.check_2(month)}
-    out = {"scale": scale.name, "tenants": scale.tenants, "events": scale.events,
-           "stored_events": ch.execute(f"SELECT count() FROM {scale.database}.usage_events")[0][0], "checks": {},
-           "minimal_duplicate_slices": slices}
+    out = {
+        "scale": scale.name,
+        "tenants": scale.tenants,
+        "events": scale.events,
+        "stored_events": ch.execute(f"SELECT count() FROM {scale.database}.usage_events")[0][0],
+        "checks": {},
+        "minimal_duplicate_slices": slices,
+    }
     handed = {}
     for name, check in CHECKS.items():
         verdict = {}
@@ -161,9 +193,11 @@ def measure_scale(args, scale, cfg, now) -> dict:
             handed[name] = result
 
         if name == "check 3":  # the same loads, plain: the largest tenant, then the panels as the check binds them
+
             def least():
                 concurrent_loads(args, scale.database, cfg, window, now, PARAMS["repetitions"] + 1)
         else:
+
             def least(qs=minimal[name]):
                 for sql, params in qs.values():
                     plain.execute(sql, params or None)
@@ -184,17 +218,27 @@ def measure_scale(args, scale, cfg, now) -> dict:
         minimal_figures = query_figures(ch, since, BENCH_CLIENT)
         rows = sum(q["rows"] for q in figures), sum(q["rows"] for q in minimal_figures)
         out["checks"][name] = {
-            "check_s": check_s, "minimal_s": minimal_s, "ratio": check_s / minimal_s,
-            "check_times": times["check"], "minimal_times": times["minimal"], "rows_ratio": rows[0] / rows[1],
-            "verdict": sorted(verdict["codes"]), "verdict_right": verdict["codes"] == EXPECTED[name],
-            "queries": figures, "peak_memory": max((q["memory"] for q in figures), default=0),
-            "minimal_queries": minimal_figures, "xcom_bytes": xcom_bytes(handed[name]),
+            "check_s": check_s,
+            "minimal_s": minimal_s,
+            "ratio": check_s / minimal_s,
+            "check_times": times["check"],
+            "minimal_times": times["minimal"],
+            "rows_ratio": rows[0] / rows[1],
+            "verdict": sorted(verdict["codes"]),
+            "verdict_right": verdict["codes"] == EXPECTED[name],
+            "queries": figures,
+            "peak_memory": max((q["memory"] for q in figures), default=0),
+            "minimal_queries": minimal_figures,
+            "xcom_bytes": xcom_bytes(handed[name]),
         }
-        print(f"  {scale.name} {name}: {check_s:.3f}s vs {minimal_s:.3f}s = {check_s / minimal_s:.2f}x "
-              f"(min {min(times['check']):.3f}, max {max(times['check']):.3f} / min {min(times['minimal']):.3f}, "
-              f"max {max(times['minimal']):.3f}), rows {rows[0]:,} / {rows[1]:,} = {rows[0] / rows[1]:.2f}x, "
-              f"peak {out['checks'][name]['peak_memory'] / 1e6:.0f} MB, XCom {out['checks'][name]['xcom_bytes']:,} B, "
-              f"verdict {sorted(verdict['codes'])}", flush=True)
+        print(
+            f"  {scale.name} {name}: {check_s:.3f}s vs {minimal_s:.3f}s = {check_s / minimal_s:.2f}x "
+            f"(min {min(times['check']):.3f}, max {max(times['check']):.3f} / min {min(times['minimal']):.3f}, "
+            f"max {max(times['minimal']):.3f}), rows {rows[0]:,} / {rows[1]:,} = {rows[0] / rows[1]:.2f}x, "
+            f"peak {out['checks'][name]['peak_memory'] / 1e6:.0f} MB, XCom {out['checks'][name]['xcom_bytes']:,} B, "
+            f"verdict {sorted(verdict['codes'])}",
+            flush=True,
+        )
     out["report"] = report_sizes(handed)
     print(f"  {scale.name} report: " + ", ".join(f"{k} {v:,} B" for k, v in out["report"].items()), flush=True)
     return out
@@ -212,20 +256,40 @@ def report_sizes(handed: dict) -> dict[str, int]:
     from billing_readiness import report, report_html
 
     checks = [*CHECKS.values(), quota_enforcement.CHECK]
-    doc = report.build(checks, [r.to_dict() for r in handed.values()] + [None],
-                       {"run_id": "bench", "dag_id": "billing_readiness"})
-    return {"readiness.html": len(report_html.to_html(doc, checks).encode()),
-            "readiness.md": len(report.to_markdown(doc, checks).encode()),
-            "readiness.json": len(report.to_json(doc).encode())}
+    doc = report.build(
+        checks, [r.to_dict() for r in handed.values()] + [None], {"run_id": "bench", "dag_id": "billing_readiness"}
+    )
+    return {
+        "readiness.html": len(report_html.to_html(doc, checks).encode()),
+        "readiness.md": len(report.to_markdown(doc, checks).encode()),
+        "readiness.json": len(report.to_json(doc).encode()),
+    }
 
 
 def machine() -> dict:
-    mem = next((int(line.split()[1]) * 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), None)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_bytes": mem, "os": platform.platform(),
-            "python": platform.python_version()}
+    mem = next(
+        (
+            int(line.split()[1]) * 1024
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        None,
+    )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_bytes": mem,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def main(argv=None) -> None:
@@ -241,8 +305,14 @@ def main(argv=None) -> None:
     cfg = load_config({"clickhouse": {"max_memory_bytes": args.memory_limit}})
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     ch = admin(args)
-    results = {"date": now.isoformat(), "machine": machine(), "memory_limit": args.memory_limit,
-               "clickhouse": ch.execute("SELECT version()")[0][0], "scales": [], "repeat": args.repeat}
+    results = {
+        "date": now.isoformat(),
+        "machine": machine(),
+        "memory_limit": args.memory_limit,
+        "clickhouse": ch.execute("SELECT version()")[0][0],
+        "scales": [],
+        "repeat": args.repeat,
+    }
     wanted = args.scales.split(",")
     for scale in [s for s in scale_data.SCALES if s.name in wanted]:
         if not scale_data.seeded(ch.execute, scale, now.date()):

@@ -7,6 +7,7 @@ tenant has usage on every day and the data is the same whenever it is seeded for
 rollups are the M12.1 materialized views, filled by the inserts as in production. Then a few of today's
 events are stored twice (a known fault), so check 1's verdict at each scale can be checked exactly.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,9 @@ class Scale:
         if not self.large_share:
             return f"{n} % {self.tenants}"
         big = round(self.large_share * 100)
-        return f"if({n} % 100 < {big}, 0, 1 + (intDiv({n}, 100) * {100 - big} + {n} % 100 - {big}) % {self.tenants - 1})"
+        return (
+            f"if({n} % 100 < {big}, 0, 1 + (intDiv({n}, 100) * {100 - big} + {n} % 100 - {big}) % {self.tenants - 1})"
+        )
 
 
 SCALES = [
@@ -79,7 +82,7 @@ FROM
 (
     SELECT
         number AS n,
-        {scale.tenant_sql('number')} AS ti,
+        {scale.tenant_sql("number")} AS ti,
         lower(concat(hex(cityHash64(number, 1)), hex(cityHash64(number, 2)))) AS hx,
         cityHash64(number, 3) AS r,
         {start} + toUInt32(number * {step!r}) AS ts,
@@ -94,7 +97,7 @@ def seeded(execute, scale: Scale, day: dt.date) -> bool:
     """Whether the scale's database holds this scale seeded on `day` (its window and month are today's)."""
     try:
         rows = execute(f"SELECT day, events FROM {scale.database}.bench_meta")
-    except Exception:  # noqa: BLE001 (no such database or table)
+    except Exception:
         return False
     return bool(rows) and rows[0][0] == day and rows[0][1] == scale.events
 
@@ -109,8 +112,10 @@ def seed(execute, scale: Scale, now: dt.datetime, log=print) -> float:
     start, end = span(now)
     for first in range(0, scale.events, CHUNK):
         execute(events_sql(scale, first, min(CHUNK, scale.events - first), start, end))
-        log(f"  {db}: {min(first + CHUNK, scale.events):,} / {scale.events:,} events "
-            f"({time.monotonic() - started:.0f}s)")
+        log(
+            f"  {db}: {min(first + CHUNK, scale.events):,} / {scale.events:,} events "
+            f"({time.monotonic() - started:.0f}s)"
+        )
     execute(f"""INSERT INTO {db}.tenant_quotas (tenant_id, quota_type, quota_limit, quota_used, reset_at, updated_at)
 SELECT concat('tenant-', substring(toString(100000 + number), 2)), 'queries_per_day', toFloat64(50000), toFloat64(100),
        toDateTime({end}), toDateTime({end}) FROM numbers({scale.tenants})""")

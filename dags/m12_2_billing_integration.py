@@ -6,6 +6,7 @@ updates only when every readiness check passed. This example only reads
 and logs the readiness summary it was handed; a real M12.2 DAG would start
 invoice generation here.
 """
+
 from __future__ import annotations
 
 import pendulum
@@ -37,8 +38,8 @@ with DAG(
     catchup=False,
     tags=["billing", "m12"],
 ) as dag:
-
     # PythonOperator rather than @task: its import is visible to the DAG processor, which pre-imports it
     # before timing the parse ([dag_processor] parsing_pre_import_modules); @task imports it while parsing.
-    PythonOperator(task_id="read_readiness_summary", python_callable=read_readiness_summary,
-                   doc_md=read_readiness_summary.__doc__)
+    PythonOperator(
+        task_id="read_readiness_summary", python_callable=read_readiness_summary, doc_md=read_readiness_summary.__doc__
+    )

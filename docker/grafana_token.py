@@ -2,6 +2,7 @@
 dashboards and runs their queries) and a token, stored as the Airflow connection grafana_default (encrypted
 with the shared Fernet key), so no Airflow container holds Grafana's admin password. Idempotent: the
 account is reused, a new token replaces the connection."""
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,12 @@ CONN_ID = os.environ.get("GRAFANA_CONN_ID", "grafana_default")
 
 def call(method: str, path: str, body: dict | None = None) -> dict | list:
     auth = base64.b64encode(f"admin:{os.environ['GRAFANA_ADMIN_PASSWORD']}".encode()).decode()
-    request = urllib.request.Request(GRAFANA + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        GRAFANA + path,
+        method=method,
+        data=json.dumps(body).encode() if body else None,
+        headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as resp:
         return json.loads(resp.read() or b"{}")
 
@@ -34,7 +39,7 @@ def account_id() -> int:
 
 
 def main() -> None:
-    for attempt in range(30):  # Grafana answers /api/health before its API accepts logins
+    for _attempt in range(30):  # Grafana answers /api/health before its API accepts logins
         try:
             sa = account_id()
             break
@@ -45,8 +50,11 @@ def main() -> None:
     token = call("POST", f"/api/serviceaccounts/{sa}/tokens", {"name": f"airflow-{int(time.time())}"})["key"]
     conn = {"conn_type": "http", "host": "grafana", "port": 3000, "schema": "http", "password": token}
     subprocess.run(["airflow", "connections", "delete", CONN_ID], capture_output=True)
-    subprocess.run(["airflow", "connections", "add", CONN_ID, "--conn-json", json.dumps(conn)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["airflow", "connections", "add", CONN_ID, "--conn-json", json.dumps(conn)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     print(f"grafana-token: service account {ACCOUNT} (Viewer), token stored as Airflow connection {CONN_ID}")
 
 

@@ -5,6 +5,7 @@ Used by the production command (m12_1_sandbox/production.py) and the tests that 
 Every process gets the same environment: metadata database, executor, JWT secret (the API server
 must accept the tokens the scheduler gives its task workers), ports of its own.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,20 +68,28 @@ class AirflowStack:
 
     def migrate(self) -> None:
         with self.log("db-migrate").open("w") as out:
-            subprocess.run([self.airflow, "db", "migrate"], env=self.env, stdout=out, stderr=subprocess.STDOUT, check=True)
+            subprocess.run(
+                [self.airflow, "db", "migrate"], env=self.env, stdout=out, stderr=subprocess.STDOUT, check=True
+            )
 
-    def start(self) -> "AirflowStack":
+    def start(self) -> AirflowStack:
         commands = [["standalone"]] if self.standalone else [[c] for c in COMPONENTS]
         for command in commands:
             out = self.log(command[0]).open("a")
-            self.procs.append(subprocess.Popen([self.airflow, *command], env=self.env, stdout=out,
-                                               stderr=subprocess.STDOUT, start_new_session=True))
+            self.procs.append(
+                subprocess.Popen(
+                    [self.airflow, *command], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
         return self
 
     def tail(self, lines: int = 40) -> str:
         names = ["standalone"] if self.standalone else list(COMPONENTS)
-        return "\n".join(f"--- {n} ---\n" + "\n".join(self.log(n).read_text(errors="replace").splitlines()[-lines:])
-                         for n in names if self.log(n).exists())
+        return "\n".join(
+            f"--- {n} ---\n" + "\n".join(self.log(n).read_text(errors="replace").splitlines()[-lines:])
+            for n in names
+            if self.log(n).exists()
+        )
 
     def wait_healthy(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
@@ -90,7 +99,9 @@ class AirflowStack:
                 raise RuntimeError(f"Airflow process(es) exited: {dead}\n{self.tail()}")
             try:
                 health = requests.get(f"{self.base}/api/v2/monitor/health", timeout=2).json()
-                if all(health.get(k, {}).get("status") == "healthy" for k in ("scheduler", "dag_processor", "triggerer")):
+                if all(
+                    health.get(k, {}).get("status") == "healthy" for k in ("scheduler", "dag_processor", "triggerer")
+                ):
                     break
             except (requests.RequestException, ValueError):
                 pass
@@ -98,8 +109,9 @@ class AirflowStack:
         else:
             raise RuntimeError(f"Airflow did not become healthy in {timeout}s\n{self.tail()}")
         password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        token = requests.post(f"{self.base}/auth/token", json={"username": "admin", "password": password},
-                              timeout=10).json()["access_token"]
+        token = requests.post(
+            f"{self.base}/auth/token", json={"username": "admin", "password": password}, timeout=10
+        ).json()["access_token"]
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:

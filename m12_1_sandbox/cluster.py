@@ -5,12 +5,13 @@ the checks read the cluster with their default config. Events and plans are shar
     scripts/cluster.sh start
     python -m m12_1_sandbox.cluster --database m12_sharded     # seeds through shard 1's Distributed tables
 """
+
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from m12_1_sandbox.schema import ddl
 from m12_1_sandbox.seed import SeedPlan, _check, default_plan, events_insert_sql, quotas_insert_sql
@@ -32,7 +33,9 @@ def local_ddl(database: str) -> list[str]:
     statements = []
     for stmt in ddl(db):
         for name in TABLES:
-            stmt = stmt.replace(f"{db}.{name}\n", f"{db}.{name}{LOCAL}\n").replace(f"{db}.{name} ", f"{db}.{name}{LOCAL} ")
+            stmt = stmt.replace(f"{db}.{name}\n", f"{db}.{name}{LOCAL}\n").replace(
+                f"{db}.{name} ", f"{db}.{name}{LOCAL} "
+            )
         statements.append(stmt)
     return statements
 
@@ -41,8 +44,7 @@ def distributed_ddl(database: str, cluster: str = CLUSTER) -> list[str]:
     """The Distributed tables with M12.1's names over the local ones (on every shard, so any shard can answer)."""
     db, c = _check(database), _check(cluster)
     return [
-        f"CREATE TABLE {db}.{name} AS {db}.{name}{LOCAL} "
-        f"ENGINE = Distributed({c}, {db}, {name}{LOCAL}, {SHARDING_KEY})"
+        f"CREATE TABLE {db}.{name} AS {db}.{name}{LOCAL} ENGINE = Distributed({c}, {db}, {name}{LOCAL}, {SHARDING_KEY})"
         for name in TABLES
     ]
 
@@ -83,8 +85,10 @@ def main(argv=None) -> None:
     started = time.monotonic()
     seed([c.execute for c in shards], args.database, plan)
     per_shard = [c.execute(f"SELECT count() FROM {args.database}.usage_events{LOCAL}")[0][0] for c in shards]
-    print(f"seeded {len(plan.tenants)} tenants on cluster {CLUSTER}: {sum(per_shard):,} events "
-          f"({' + '.join(f'{n:,}' for n in per_shard)} by shard) in {time.monotonic() - started:.1f}s")
+    print(
+        f"seeded {len(plan.tenants)} tenants on cluster {CLUSTER}: {sum(per_shard):,} events "
+        f"({' + '.join(f'{n:,}' for n in per_shard)} by shard) in {time.monotonic() - started:.1f}s"
+    )
 
 
 if __name__ == "__main__":

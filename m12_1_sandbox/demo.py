@@ -11,6 +11,7 @@ optionally switches on one fault, runs `airflow dags test billing_readiness`
 and prints the run's readiness report. Exits with Airflow's exit code:
 0 when all four checks passed and the gate promoted, non-zero otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,8 @@ FAULTS = {
     "negative-costs": "check 1 (warning): refunds recorded as usage (cost_usd -1.25) in the last hour",
     "non-finite-costs": "check 1 and 2: a NaN cost_usd ten minutes ago and an infinite one in the last closed month",
     "counter-no-expiry": "check 4: the quota API's counters never expire (a tenant at its limit is blocked for good)",
-    "growing-tenant": "none expected: acme-corp, the largest tenant, grows 10x over the window too (exit 0, no warning)",
+    "growing-tenant": "none expected: acme-corp, the largest tenant, grows 10x over the window too (exit 0, no "
+    "warning)",
 }
 # Faults that change what is seeded (relative to the seed's now), and the quota API's own misbehaviours.
 PLAN_FAULTS = {
@@ -62,8 +64,12 @@ def airflow_dags_test(conf: dict | None, env: dict) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"airflow dags test billing_readiness (log: {log})", flush=True)
     progress = Progress()
-    with log.open("w") as out, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                text=True, errors="replace") as proc:
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        ) as proc,
+    ):
         for line in proc.stdout:
             out.write(line)
             shown = progress.feed(line)
@@ -100,7 +106,8 @@ class Progress:
 
 
 def sandbox_config(reports: Path) -> dict:
-    """The Variable billing_readiness_config for the sandbox: reports under .local, dashboard from the Grafana stand-in."""
+    """The Variable billing_readiness_config for the sandbox: reports under .local, dashboard from the Grafana
+    stand-in."""
     return {
         "report": {"dir": str(reports)},
         "connections": {"grafana": "grafana_default"},
@@ -126,14 +133,17 @@ def ui(env: dict) -> int:
 def seed_sandbox(env: dict, fault: str = "none", zone: str = "UTC"):
     """Re-seed the sandbox database (with the fault's changes when it is a seed-time fault) on the server in
     `zone` and the tenants' plans in Redis; (ClickHouse client, database, plan)."""
-    from clickhouse_driver import Client
     import redis
+    from clickhouse_driver import Client
 
     database = env.get("SANDBOX_DATABASE", "m12_sandbox")
     port = dialects.server_port(zone, env)
     if zone != "UTC":  # another server (scripts/zoned-clickhouse.sh)
-        subprocess.run(["bash", str(Path(env["ROOT"]) / "scripts" / "zoned-clickhouse.sh"), "start"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["bash", str(Path(env["ROOT"]) / "scripts" / "zoned-clickhouse.sh"), "start"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         print(f"ClickHouse server in {zone}: 127.0.0.1:{port}")
     conn = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])
     if fault in PLAN_FAULTS:  # another history: its own database, so no baseline of the healthy one applies
@@ -154,8 +164,11 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
     mutation runs on every shard's local table (where the data is)."""
     conf: dict = {}
     print(f"fault: {fault} ({FAULTS[fault]})")
-    if len(shards) > 1 or database != env.get("SANDBOX_DATABASE", "m12_sandbox") or \
-            json.loads(env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])["port"] != dialects.server_port("UTC", env):
+    if (
+        len(shards) > 1
+        or database != env.get("SANDBOX_DATABASE", "m12_sandbox")
+        or json.loads(env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])["port"] != dialects.server_port("UTC", env)
+    ):
         # The Grafana stand-in's data source reads the sandbox database on the single server: this run's data is
         # elsewhere, so check 3 runs the dashboard's panels directly on the run's ClickHouse connection.
         config.setdefault("dashboard", {})["mode"] = "direct"
@@ -167,8 +180,9 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
         month = last_closed_month(plan.now)
         if fault == "cost-mutation" and len(shards) > 1:
             for execute in shards:
-                faults.mutate_costs(execute, database, "tenant-m01", month.start, month.end, factor=1.2,
-                                    table="usage_events_local")
+                faults.mutate_costs(
+                    execute, database, "tenant-m01", month.start, month.end, factor=1.2, table="usage_events_local"
+                )
         elif fault == "cost-mutation":
             faults.mutate_costs(ch.execute, database, "tenant-m01", month.start, month.end, factor=1.2)
         else:
@@ -177,7 +191,7 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
         from billing_readiness.checks.dashboard_latency.panels import DEFAULT_PANELS
 
         config["connections"]["grafana"] = None
-        config["dashboard"] = {"panels": DEFAULT_PANELS + [SLOW_PANEL]}
+        config["dashboard"] = {"panels": [*DEFAULT_PANELS, SLOW_PANEL]}
         conf = {"latency_threshold_s": 0.05, "repetitions": 3}
     elif fault in ("hourly-drift-today", "negative-costs", "non-finite-costs"):
         import datetime as dt
@@ -189,11 +203,24 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
             faults.drift_hourly_rollup(ch.execute, database, "tenant-m01", plan.now)
         elif fault == "negative-costs":  # in the current month: a closed month with a baseline would change
             this_month = plan.now.replace(day=1, hour=0, minute=0, second=0)
-            faults.add_value_events(ch.execute, database, "tenant-s01", max(plan.now - dt.timedelta(hours=1),
-                                                                            this_month), -1.25, tag="refund")
+            faults.add_value_events(
+                ch.execute,
+                database,
+                "tenant-s01",
+                max(plan.now - dt.timedelta(hours=1), this_month),
+                -1.25,
+                tag="refund",
+            )
         else:
-            faults.add_value_events(ch.execute, database, "tenant-m01", plan.now - dt.timedelta(minutes=10),
-                                    float("nan"), n=2, tag="pricing-bug")
+            faults.add_value_events(
+                ch.execute,
+                database,
+                "tenant-m01",
+                plan.now - dt.timedelta(minutes=10),
+                float("nan"),
+                n=2,
+                tag="pricing-bug",
+            )
             faults.add_value_events(ch.execute, database, "tenant-m02", last_hour, float("inf"), tag="overflow")
     elif fault in API_FAULTS:
         return conf, start_api(env, ("--fault", API_FAULTS[fault]))
@@ -220,13 +247,25 @@ def parse_args(doc: str, argv, *flags: tuple[str, str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     faults_help = "; ".join(f"{k}: {v}" for k, v in FAULTS.items()).replace("%", "%%")  # argparse formats help
     ap.add_argument("--fault", default="none", choices=sorted(FAULTS), help=faults_help)
-    ap.add_argument("--quota-dialect", default="labelled-window-end", choices=list(dialects.QUOTA),
-                    help="how the quota API keys and expires its counters: "
-                         + "; ".join(f"{k}: {v[2]}" for k, v in dialects.QUOTA.items()))
-    ap.add_argument("--server-timezone", default="UTC", choices=list(dialects.SERVER_TIMEZONES),
-                    help="the sandbox ClickHouse server's timezone (its rollups' days and hours)")
-    ap.add_argument("--readonly", default="2", choices=list(dialects.PROFILES),
-                    help="the checks' ClickHouse user's profile: readonly=2 (recommended) or readonly=1")
+    ap.add_argument(
+        "--quota-dialect",
+        default="labelled-window-end",
+        choices=list(dialects.QUOTA),
+        help="how the quota API keys and expires its counters: "
+        + "; ".join(f"{k}: {v[2]}" for k, v in dialects.QUOTA.items()),
+    )
+    ap.add_argument(
+        "--server-timezone",
+        default="UTC",
+        choices=list(dialects.SERVER_TIMEZONES),
+        help="the sandbox ClickHouse server's timezone (its rollups' days and hours)",
+    )
+    ap.add_argument(
+        "--readonly",
+        default="2",
+        choices=list(dialects.PROFILES),
+        help="the checks' ClickHouse user's profile: readonly=2 (recommended) or readonly=1",
+    )
     for flag, flag_help in flags:
         ap.add_argument(flag, action="store_true", help=flag_help)
     return ap.parse_args(argv)
@@ -249,9 +288,18 @@ def start_api(env: dict, args) -> subprocess.Popen:
     """A quota API of its own with these switches, on the port after the sandbox's; the run's connection to it."""
     port = int(env.get("SANDBOX_API_PORT", 18700)) + 1
     proc = subprocess.Popen(
-        [sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), *args,
-         "--redis-url", f"redis://127.0.0.1:{env.get('SANDBOX_REDIS_PORT', 16379)}/0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "m12_1_sandbox.quota_api",
+            "--port",
+            str(port),
+            *args,
+            "--redis-url",
+            f"redis://127.0.0.1:{env.get('SANDBOX_REDIS_PORT', 16379)}/0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     time.sleep(2.5)
     env["AIRFLOW_CONN_QUOTA_API_DEFAULT"] = json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port})
@@ -266,22 +314,34 @@ def seed_cluster(env: dict, config: dict, fault: str = "none"):
 
     from m12_1_sandbox import cluster
 
-    subprocess.run(["bash", str(Path(env["ROOT"]) / "scripts" / "cluster.sh"), "start"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["bash", str(Path(env["ROOT"]) / "scripts" / "cluster.sh"), "start"], check=True, stdout=subprocess.DEVNULL
+    )
     shards, database, plan = cluster.clients(), "m12_sharded", PLAN_FAULTS.get(fault, lambda p: p)(seed.default_plan())
     cluster.seed([c.execute for c in shards], database, plan)
     seed.seed_redis(redis.Redis(host="127.0.0.1", port=int(env.get("SANDBOX_REDIS_PORT", 16379))), plan)
     env["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps(
-        {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": cluster.SHARD_PORTS[0], "login": "readiness",
-         "password": env["SANDBOX_CH_READONLY_PASSWORD"], "schema": database})
+        {
+            "conn_type": "clickhouse_native",
+            "host": "127.0.0.1",
+            "port": cluster.SHARD_PORTS[0],
+            "login": "readiness",
+            "password": env["SANDBOX_CH_READONLY_PASSWORD"],
+            "schema": database,
+        }
+    )
     config["clickhouse"] = {"cluster": cluster.CLUSTER}
     print(f"cluster {cluster.CLUSTER}: {len(plan.tenants)} tenants in {database} over {len(shards)} shards")
     return shards[0], database, plan, [c.execute for c in shards]
 
 
 def main(argv=None) -> int:
-    args = parse_args(__doc__, argv, ("--ui", "seed the sandbox, then start the Airflow UI on it"),
-                      ("--cluster", "run on a two-shard ClickHouse (scripts/cluster.sh) with Distributed tables"))
+    args = parse_args(
+        __doc__,
+        argv,
+        ("--ui", "seed the sandbox, then start the Airflow UI on it"),
+        ("--cluster", "run on a two-shard ClickHouse (scripts/cluster.sh) with Distributed tables"),
+    )
     env = dict(os.environ)
     reports = Path(env["LOCAL_DIR"]) / "reports"
     # The dashboard is read live from the (stand-in) Grafana API, as a deployment with Grafana would.

@@ -7,34 +7,63 @@
 
 scripts/run-dag.sh takes them as --quota-dialect, --server-timezone and --readonly; the tests run each.
 """
+
 from __future__ import annotations
 
 import os
 
 MINUTE_QUOTA = {
     "setup_keys": {"tenant:{tenant_id}:tier": "free", "tenant:{tenant_id}:limit:queries_minute": "{limit}"},
-    "window_seconds": 60, "window_guard_seconds": 15,
+    "window_seconds": 60,
+    "window_guard_seconds": 15,
 }
 # name: (quota API switches, config "quota" section, what it is)
 QUOTA = {
-    "labelled-window-end": (("--keys", "labelled", "--expiry", "window_end"), {},
-                            "labelled keys (quota:t:queries_hourly:2026-12-04-14), TTL to the window's end"),
-    "labelled-first-use": (("--keys", "labelled", "--expiry", "first_use"), {},
-                           "labelled keys, TTL of one window from first use (EXPIRE key 3600 NX)"),
-    "plain-first-use": (("--keys", "plain", "--expiry", "first_use"), {},
-                        "one key per tenant and window kind, a window from first use"),
-    "plain-aligned": (("--keys", "plain", "--expiry", "window_end"), {},
-                      "one key per tenant and window kind, windows aligned to the clock"),
-    "epoch-minute": (("--keys", "epoch", "--expiry", "first_use", "--window", "minute"), MINUTE_QUOTA,
-                     "epoch window numbers, a one-minute primary window"),
-    "labelled-minute": (("--keys", "labelled", "--expiry", "first_use", "--window", "minute"), MINUTE_QUOTA,
-                        "labelled one-minute windows, TTL from first use"),
-    "labelled-minute-aligned": (("--keys", "labelled", "--expiry", "window_end", "--window", "minute"), MINUTE_QUOTA,
-                                "labelled one-minute windows aligned to the clock, TTL to the minute's end"),
-    "plain-minute-aligned": (("--keys", "plain", "--expiry", "window_end", "--window", "minute"), MINUTE_QUOTA,
-                             "one key per tenant, one-minute windows aligned to the clock"),
-    "sliding-log-minute": (("--limiter", "sliding_log", "--window", "minute"), MINUTE_QUOTA,
-                           "a sliding log (sorted set of request times), one-minute window"),
+    "labelled-window-end": (
+        ("--keys", "labelled", "--expiry", "window_end"),
+        {},
+        "labelled keys (quota:t:queries_hourly:2026-12-04-14), TTL to the window's end",
+    ),
+    "labelled-first-use": (
+        ("--keys", "labelled", "--expiry", "first_use"),
+        {},
+        "labelled keys, TTL of one window from first use (EXPIRE key 3600 NX)",
+    ),
+    "plain-first-use": (
+        ("--keys", "plain", "--expiry", "first_use"),
+        {},
+        "one key per tenant and window kind, a window from first use",
+    ),
+    "plain-aligned": (
+        ("--keys", "plain", "--expiry", "window_end"),
+        {},
+        "one key per tenant and window kind, windows aligned to the clock",
+    ),
+    "epoch-minute": (
+        ("--keys", "epoch", "--expiry", "first_use", "--window", "minute"),
+        MINUTE_QUOTA,
+        "epoch window numbers, a one-minute primary window",
+    ),
+    "labelled-minute": (
+        ("--keys", "labelled", "--expiry", "first_use", "--window", "minute"),
+        MINUTE_QUOTA,
+        "labelled one-minute windows, TTL from first use",
+    ),
+    "labelled-minute-aligned": (
+        ("--keys", "labelled", "--expiry", "window_end", "--window", "minute"),
+        MINUTE_QUOTA,
+        "labelled one-minute windows aligned to the clock, TTL to the minute's end",
+    ),
+    "plain-minute-aligned": (
+        ("--keys", "plain", "--expiry", "window_end", "--window", "minute"),
+        MINUTE_QUOTA,
+        "one key per tenant, one-minute windows aligned to the clock",
+    ),
+    "sliding-log-minute": (
+        ("--limiter", "sliding_log", "--window", "minute"),
+        MINUTE_QUOTA,
+        "a sliding log (sorted set of request times), one-minute window",
+    ),
     "sliding-log-hour": (("--limiter", "sliding_log"), {}, "a sliding log, one-hour window"),
 }
 SERVER_TIMEZONES = {  # zone -> the env var and default port of the sandbox server running in it

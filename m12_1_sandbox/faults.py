@@ -4,12 +4,13 @@ Each fault is a few statements against the sandbox database, the same on
 ClickHouse 18.16 and current ClickHouse. Metering outages (days without usage)
 are a seed-time fault: see `with_outage`.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from m12_1_sandbox.schema import EVENT_TYPE_ENUM
@@ -26,7 +27,9 @@ def _day_start(day: dt.date, tz: str) -> dt.datetime:
 def with_outage(plan: SeedPlan, tenant: str, first_day: dt.date, days: int, tz: str = "UTC") -> SeedPlan:
     """The plan with no usage for `tenant` on `days` days of zone `tz` from `first_day` (a metering outage)."""
     outage = (_day_start(first_day, tz), _day_start(first_day + dt.timedelta(days=days), tz))
-    tenants = [dataclasses.replace(t, outages=t.outages + (outage,)) if t.tenant_id == tenant else t for t in plan.tenants]
+    tenants = [
+        dataclasses.replace(t, outages=(*t.outages, outage)) if t.tenant_id == tenant else t for t in plan.tenants
+    ]
     return dataclasses.replace(plan, tenants=tenants)
 
 
@@ -34,7 +37,7 @@ def with_partial_loss(plan: SeedPlan, tenant: str, day: dt.date, keep_percent: i
     """The plan with only `keep_percent` % of `tenant`'s events stored on one day of zone `tz` (ingestion lost
     the rest)."""
     span = (_day_start(day, tz), _day_start(day + dt.timedelta(days=1), tz), keep_percent)
-    tenants = [dataclasses.replace(t, thinned=t.thinned + (span,)) if t.tenant_id == tenant else t for t in plan.tenants]
+    tenants = [dataclasses.replace(t, thinned=(*t.thinned, span)) if t.tenant_id == tenant else t for t in plan.tenants]
     return dataclasses.replace(plan, tenants=tenants)
 
 
@@ -72,15 +75,24 @@ def insert_events(execute: Execute, database: str, events: Iterable[dict]) -> in
     return len(selects)
 
 
-def _query_events(tenant: str, at: dt.datetime, n: int, cost: float, tag: str,
-                  ingested: dt.datetime | None = None, lag_s: int = 0) -> list[dict]:
+def _query_events(
+    tenant: str, at: dt.datetime, n: int, cost: float, tag: str, ingested: dt.datetime | None = None, lag_s: int = 0
+) -> list[dict]:
     """n queries from `at` on, a second apart, ingested at `ingested` or `lag_s` after each one happened."""
     events = []
     for i in range(n):
         ts = at + dt.timedelta(seconds=i)
-        events.append({"event_id": f"{tag}-{tenant}-{i:04d}", "tenant_id": tenant, "event_type": "query",
-                       "quantity": 1, "cost_usd": cost, "timestamp": ts,
-                       "created_at": ingested or ts + dt.timedelta(seconds=lag_s)})
+        events.append(
+            {
+                "event_id": f"{tag}-{tenant}-{i:04d}",
+                "tenant_id": tenant,
+                "event_type": "query",
+                "quantity": 1,
+                "cost_usd": cost,
+                "timestamp": ts,
+                "created_at": ingested or ts + dt.timedelta(seconds=lag_s),
+            }
+        )
     return events
 
 
@@ -127,8 +139,9 @@ def drift_daily_rollup(execute: Execute, database: str, tenant: str, day: dt.dat
     )
 
 
-def add_month_boundary_events(execute: Execute, database: str, tenant: str, month_end: dt.datetime,
-                              lag_s: int = 5) -> None:
+def add_month_boundary_events(
+    execute: Execute, database: str, tenant: str, month_end: dt.datetime, lag_s: int = 5
+) -> None:
     """One $1.00 query at 23:59:59 on the month's last day, one $2.00 query at 00:00:00 the next day, each
     ingested `lag_s` seconds later (normal ingest lag: the first one lands after midnight)."""
     last = month_end - dt.timedelta(seconds=1)
@@ -136,21 +149,42 @@ def add_month_boundary_events(execute: Execute, database: str, tenant: str, mont
     insert_events(execute, database, _query_events(tenant, month_end, 1, 2.0, "boundary-next", lag_s=lag_s))
 
 
-def backfill_closed_month(execute: Execute, database: str, tenant: str, month_start: dt.datetime, n: int = 3,
-                          cost: float = 0.25, ingested: dt.datetime | None = None) -> None:
+def backfill_closed_month(
+    execute: Execute,
+    database: str,
+    tenant: str,
+    month_start: dt.datetime,
+    n: int = 3,
+    cost: float = 0.25,
+    ingested: dt.datetime | None = None,
+) -> None:
     """Late events dated inside an already closed month, ingested now (they change its invoice after the fact)."""
-    insert_events(execute, database, _query_events(tenant, month_start + dt.timedelta(days=3), n, cost, "backfill",
-                                                   ingested=ingested or dt.datetime.now(UTC)))
+    insert_events(
+        execute,
+        database,
+        _query_events(
+            tenant, month_start + dt.timedelta(days=3), n, cost, "backfill", ingested=ingested or dt.datetime.now(UTC)
+        ),
+    )
 
 
-def mutate_costs(execute: Execute, database: str, tenant: str, start: dt.datetime, end: dt.datetime,
-                 factor: float = 1.1, timeout_s: float = 60, table: str = "usage_events") -> None:
+def mutate_costs(
+    execute: Execute,
+    database: str,
+    tenant: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    factor: float = 1.1,
+    timeout_s: float = 60,
+    table: str = "usage_events",
+) -> None:
     """Re-price stored events (ALTER ... UPDATE cost_usd): what 'immutable cost storage' forbids.
     On a cluster, `table` is one shard's local table (a mutation runs where the data is)."""
     db, t, table = _check(database), _check(tenant), _check(table)
     execute(
         f"ALTER TABLE {db}.{table} UPDATE cost_usd = cost_usd * {float(factor)} "
-        f"WHERE tenant_id = '{t}' AND timestamp >= toDateTime({_epoch(start)}) AND timestamp < toDateTime({_epoch(end)})"
+        f"WHERE tenant_id = '{t}' AND timestamp >= toDateTime({_epoch(start)}) AND timestamp < "
+        f"toDateTime({_epoch(end)})"
     )
     deadline = time.monotonic() + timeout_s
     while True:
@@ -167,9 +201,13 @@ def mutate_costs(execute: Execute, database: str, tenant: str, start: dt.datetim
 def with_gap(plan: SeedPlan, tenants: Iterable[str] | None, start: dt.datetime, end: dt.datetime) -> SeedPlan:
     """The plan with nothing stored for `tenants` (None: every tenant) between start and end."""
     wanted = None if tenants is None else set(tenants)
-    return dataclasses.replace(plan, tenants=[
-        dataclasses.replace(t, outages=t.outages + ((start, end),)) if wanted is None or t.tenant_id in wanted else t
-        for t in plan.tenants])
+    return dataclasses.replace(
+        plan,
+        tenants=[
+            dataclasses.replace(t, outages=(*t.outages, (start, end))) if wanted is None or t.tenant_id in wanted else t
+            for t in plan.tenants
+        ],
+    )
 
 
 def stalled_ingest(plan: SeedPlan, hours: float = 2) -> SeedPlan:
@@ -182,20 +220,36 @@ def silent_tenant(plan: SeedPlan, tenant: str = "acme-corp", hours: float = 6) -
     return with_gap(plan, [tenant], plan.now - dt.timedelta(hours=hours), plan.now + dt.timedelta(seconds=1))
 
 
-def drift_hourly_rollup(execute: Execute, database: str, tenant: str, hour: dt.datetime, extra_cost: float = 25.0,
-                        extra_events: int = 40, event_type: str = "query") -> None:
+def drift_hourly_rollup(
+    execute: Execute,
+    database: str,
+    tenant: str,
+    hour: dt.datetime,
+    extra_cost: float = 25.0,
+    extra_events: int = 40,
+    event_type: str = "query",
+) -> None:
     """Add events and cost to one tenant-hour in usage_hourly only (the hourly rollup drifts from raw events)."""
     db, t, et = _check(database), _check(tenant), _check(event_type)
     start = hour.replace(minute=0, second=0, microsecond=0)
     execute(
         f"INSERT INTO {db}.usage_hourly (tenant_id, event_type, hour, total_quantity, total_cost, event_count) "
-        f"SELECT '{t}', CAST('{et}' AS {EVENT_TYPE_ENUM}), toDateTime({_epoch(start)}), toFloat64({int(extra_events)}), "
+        f"SELECT '{t}', CAST('{et}' AS {EVENT_TYPE_ENUM}), toDateTime({_epoch(start)}), "
+        f"toFloat64({int(extra_events)}), "
         f"toFloat64({float(extra_cost)}), toUInt64({int(extra_events)})"
     )
 
 
-def add_value_events(execute: Execute, database: str, tenant: str, at: dt.datetime, cost: float, n: int = 3,
-                     tag: str = "value", quantity: float = 1.0) -> None:
+def add_value_events(
+    execute: Execute,
+    database: str,
+    tenant: str,
+    at: dt.datetime,
+    cost: float,
+    n: int = 3,
+    tag: str = "value",
+    quantity: float = 1.0,
+) -> None:
     """n events with this cost_usd (negative: a refund recorded as usage; float('nan') / float('inf'): a pricing
     bug) and quantity, a second apart from `at`, ingested as they happen."""
     events = _query_events(tenant, at, n, 0.0, tag)
@@ -204,5 +258,6 @@ def add_value_events(execute: Execute, database: str, tenant: str, at: dt.dateti
 
 def growing(plan: SeedPlan, tenant: str) -> SeedPlan:
     """`tenant` ramps up x10 every 30 days (seed.GROWTH_PER_30_DAYS), at its planned volume by the month's end."""
-    return dataclasses.replace(plan, tenants=[dataclasses.replace(t, growing=True) if t.tenant_id == tenant else t
-                                              for t in plan.tenants])
+    return dataclasses.replace(
+        plan, tenants=[dataclasses.replace(t, growing=True) if t.tenant_id == tenant else t for t in plan.tenants]
+    )

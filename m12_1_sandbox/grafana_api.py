@@ -16,6 +16,7 @@ ClickHouse. With --token, requests must carry `Authorization: Bearer <token>`, l
 
     python -m m12_1_sandbox.grafana_api --port 18730
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,10 @@ def frame(ref_id: str, names: list[str], rows: list[tuple], executed: str | None
         kind, frame_type = _field_type(values)
         fields.append({"name": name, "type": kind, "typeInfo": {"frame": frame_type, "nullable": True}})
     meta = {"executedQueryString": executed} if executed else {}
-    return {"schema": {"refId": ref_id, "meta": meta, "fields": fields},
-            "data": {"values": [[_json_value(v) for v in col] for col in columns]}}
+    return {
+        "schema": {"refId": ref_id, "meta": meta, "fields": fields},
+        "data": {"values": [[_json_value(v) for v in col] for col in columns]},
+    }
 
 
 class ClickHouseSource:
@@ -79,13 +82,20 @@ class ClickHouseSource:
 
         ref = query.get("refId", "A")
         try:
-            sql = expand_backend(str(query.get("rawSql") or ""), MacroContext(from_ms, to_ms,
-                                                                              int(query.get("intervalMs") or 1000)))
+            sql = expand_backend(
+                str(query.get("rawSql") or ""), MacroContext(from_ms, to_ms, int(query.get("intervalMs") or 1000))
+            )
         except MacroError as exc:
             return {"error": str(exc), "errorSource": "downstream", "status": 400}
-        client = Client(self.host, port=self.port, database=self.database, user=self.user, password=self.password,
-                        settings={"readonly": 1, "max_execution_time": self.query_timeout},
-                        send_receive_timeout=self.query_timeout + 5)
+        client = Client(
+            self.host,
+            port=self.port,
+            database=self.database,
+            user=self.user,
+            password=self.password,
+            settings={"readonly": 1, "max_execution_time": self.query_timeout},
+            send_receive_timeout=self.query_timeout + 5,
+        )
         try:
             rows, columns = client.execute(sql, with_column_types=True)
         except errors.Error as exc:
@@ -118,10 +128,16 @@ class TestDataSource:
 
 def default_datasources() -> dict:
     return {
-        "clickhouse-m12": (CLICKHOUSE, ClickHouseSource(
-            "127.0.0.1", int(os.environ.get("SANDBOX_CH_TCP_PORT", "19000")),
-            os.environ.get("SANDBOX_DATABASE", "m12_sandbox"), "readiness",
-            os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7Qx2"))),
+        "clickhouse-m12": (
+            CLICKHOUSE,
+            ClickHouseSource(
+                "127.0.0.1",
+                int(os.environ.get("SANDBOX_CH_TCP_PORT", "19000")),
+                os.environ.get("SANDBOX_DATABASE", "m12_sandbox"),
+                "readiness",
+                os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7Qx2"),
+            ),
+        ),
         "testdata": (TESTDATA, TestDataSource()),
     }
 
@@ -178,8 +194,9 @@ def create_app(token: str | None = None, folder: Path = DASHBOARDS, datasources:
                 return JSONResponse({"message": f"data source not found: {uid!r}"}, status_code=400)
             kind, source = sources[uid]
             if isinstance(ds, dict) and ds.get("type") not in (None, kind):
-                return JSONResponse({"message": f"data source {uid!r} is of type {kind}, not {ds.get('type')}"},
-                                    status_code=400)
+                return JSONResponse(
+                    {"message": f"data source {uid!r} is of type {kind}, not {ds.get('type')}"}, status_code=400
+                )
             result = source.run(q, from_ms, to_ms)
             failed = failed or "error" in result
             results[q.get("refId", "A")] = result
@@ -193,8 +210,11 @@ def main(argv=None) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=18730)
     ap.add_argument("--token", default=None)
-    ap.add_argument("--clickhouse-database", default=None,
-                    help="the database of data source clickhouse-m12 (default: $SANDBOX_DATABASE)")
+    ap.add_argument(
+        "--clickhouse-database",
+        default=None,
+        help="the database of data source clickhouse-m12 (default: $SANDBOX_DATABASE)",
+    )
     ap.add_argument("--dashboards", type=Path, default=DASHBOARDS, help="a folder of dashboard JSON files")
     args = ap.parse_args(argv)
     import uvicorn

@@ -7,6 +7,7 @@ parallelism 4; the run is triggered over the REST API, as the UI does.
 Exit 0 when the run promoted M12.1 and the M12.2 DAG ran from the promotion Asset; non-zero otherwise.
 `--keep` leaves Airflow running (UI on AIRFLOW_PROD_PORT, default 18090) for a look around.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,10 @@ def main(argv=None) -> int:
     home = local / "airflow-prod"
     home.mkdir(parents=True, exist_ok=True)
     senv = stack_env(env, home, int(env.get("AIRFLOW_PROD_PORT", "18090")), env["AIRFLOW_PROD_SQL_ALCHEMY_CONN"])
-    senv.update(BILLING_READINESS_SCHEDULE="none",  # this command triggers its own run; no cron run on unpause
-                AIRFLOW_VAR_BILLING_READINESS_CONFIG=json.dumps(config))
+    senv.update(
+        BILLING_READINESS_SCHEDULE="none",  # this command triggers its own run; no cron run on unpause
+        AIRFLOW_VAR_BILLING_READINESS_CONFIG=json.dumps(config),
+    )
     stack = AirflowStack(home, senv)
     print(f"airflow: metadata database {senv['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}; logs in {home}")
     stack.migrate()
@@ -70,8 +73,10 @@ def main(argv=None) -> int:
         if api_proc:
             api_proc.terminate()
         if args.keep:
-            print(f"Airflow keeps running: {stack.base} (user admin, password in "
-                  f"{home / 'simple_auth_manager_passwords.json.generated'}); stop: kill the `airflow` processes")
+            print(
+                f"Airflow keeps running: {stack.base} (user admin, password in "
+                f"{home / 'simple_auth_manager_passwords.json.generated'}); stop: kill the `airflow` processes"
+            )
         else:
             stack.stop()
     return 0 if state == "success" and m12_2 == "success" else 1

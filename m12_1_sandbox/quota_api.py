@@ -32,8 +32,20 @@ import os
 import time
 import uuid
 
-FAULTS = ("none", "not_enforced", "off_by_one", "racy", "error_5xx", "no_headers", "slow", "constant_limit",
-          "no_expiry", "stale_reset", "store_loss_once", "store_loss")
+FAULTS = (
+    "none",
+    "not_enforced",
+    "off_by_one",
+    "racy",
+    "error_5xx",
+    "no_headers",
+    "slow",
+    "constant_limit",
+    "no_expiry",
+    "stale_reset",
+    "store_loss_once",
+    "store_loss",
+)
 KEYS = ("labelled", "plain", "epoch")
 EXPIRY = ("window_end", "first_use")
 LIMITERS = ("counter", "sliding_log")
@@ -100,23 +112,38 @@ def windows(now: dt.datetime, primary: str = "hourly") -> dict[str, tuple[str, i
     first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     next_month = (first + dt.timedelta(days=32)).replace(day=1)
     return {
-        primary: (now.strftime("%Y-%m-%d-%H-%M" if step == 60 else "%Y-%m-%d-%H"),
-                  int((next_primary - now).total_seconds()) + 1),
+        primary: (
+            now.strftime("%Y-%m-%d-%H-%M" if step == 60 else "%Y-%m-%d-%H"),
+            int((next_primary - now).total_seconds()) + 1,
+        ),
         "daily": (now.strftime("%Y-%m-%d"), int((next_day - now).total_seconds()) + 1),
         "monthly": (now.strftime("%Y-%m"), int((next_month - now).total_seconds()) + 1),
     }
 
 
-def create_app(redis_url: str, fault: str = "none", admin_token: str | None = None, keys: str = "labelled",
-               expiry: str = "window_end", limiter: str = "counter", window: str = "hourly",
-               limit_by: str = "tenant", delay_ms: int = 0):
+def create_app(
+    redis_url: str,
+    fault: str = "none",
+    admin_token: str | None = None,
+    keys: str = "labelled",
+    expiry: str = "window_end",
+    limiter: str = "counter",
+    window: str = "hourly",
+    limit_by: str = "tenant",
+    delay_ms: int = 0,
+):
     import redis
     from fastapi import Body, FastAPI, Header, HTTPException, Request
     from fastapi.responses import JSONResponse
 
-    for value, allowed, what in ((fault, FAULTS, "fault"), (keys, KEYS, "keys"), (expiry, EXPIRY, "expiry"),
-                                 (limiter, LIMITERS, "limiter"), (window, PRIMARY, "window"),
-                                 (limit_by, LIMIT_BY, "limit-by")):
+    for value, allowed, what in (
+        (fault, FAULTS, "fault"),
+        (keys, KEYS, "keys"),
+        (expiry, EXPIRY, "expiry"),
+        (limiter, LIMITERS, "limiter"),
+        (window, PRIMARY, "window"),
+        (limit_by, LIMIT_BY, "limit-by"),
+    ):
         if value not in allowed:
             raise SystemExit(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
     if fault == "no_expiry":  # counters that never reset: no window in the key and no TTL
@@ -151,8 +178,11 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
             elif keys == "labelled":
                 out.append(f"{base}:{wins[w][0]}")
             elif keys == "epoch":
-                out.append(f"{base}:{int(now.timestamp()) // min(lengths[w], 86400)}" if w != "monthly"
-                           else f"{base}:{wins[w][0]}")
+                out.append(
+                    f"{base}:{int(now.timestamp()) // min(lengths[w], 86400)}"
+                    if w != "monthly"
+                    else f"{base}:{wins[w][0]}"
+                )
             else:
                 out.append(base)
         return out
@@ -208,8 +238,15 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
     @app.get("/health")
     def health():
         r.ping()
-        return {"status": "ok", "fault": fault, "keys": keys, "expiry": expiry, "limiter": limiter,
-                "window": window, "limit_by": limit_by}
+        return {
+            "status": "ok",
+            "fault": fault,
+            "keys": keys,
+            "expiry": expiry,
+            "limiter": limiter,
+            "window": window,
+            "limit_by": limit_by,
+        }
 
     def reset_in(key: str, w: str, now: dt.datetime) -> int:
         """Seconds until the refusing window gives the quota back, as this implementation keeps it."""
@@ -220,8 +257,11 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
         return ttl if ttl and ttl > 0 else windows(now, window)[w][1]
 
     @app.post("/query")
-    def query(request: Request, x_tenant_id: str | None = Header(default=None),
-              authorization: str | None = Header(default=None)):
+    def query(
+        request: Request,
+        x_tenant_id: str | None = Header(default=None),
+        authorization: str | None = Header(default=None),
+    ):
         if fault == "slow":
             time.sleep(2.0)
         if delay_ms:  # a slower API (or network): a probe's requests then take long enough to meet a boundary
@@ -266,7 +306,7 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
         if fault in ("store_loss", "store_loss_once") and int(count) == LOSS_AT and not lost_once:
             if fault == "store_loss_once":
                 lost_once.append(True)
-            gone = tenant_keys(x_tenant_id) + [f"tenant:{x_tenant_id}:tier"]
+            gone = [*tenant_keys(x_tenant_id), f"tenant:{x_tenant_id}:tier"]
             r.delete(*gone)
         if fault == "not_enforced":
             allowed = 1
@@ -274,14 +314,18 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
         limit, reset = limits[w], reset_in(counted[int(which) - 1], w, now)
         policy = ", ".join(f'"{n}";q={limits[n]};w={lengths[n]}' for n in names)
         if not allowed:
-            headers = {} if fault == "no_headers" else {
-                "Retry-After": str(reset),
-                "X-RateLimit-Limit": str(limit),
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(int(now.timestamp()) + (-7200 if fault == "stale_reset" else reset)),
-                "RateLimit-Policy": policy,
-                "RateLimit": f'"{w}";r=0;t={reset}',
-            }
+            headers = (
+                {}
+                if fault == "no_headers"
+                else {
+                    "Retry-After": str(reset),
+                    "X-RateLimit-Limit": str(limit),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(now.timestamp()) + (-7200 if fault == "stale_reset" else reset)),
+                    "RateLimit-Policy": policy,
+                    "RateLimit": f'"{w}";r=0;t={reset}',
+                }
+            )
             return JSONResponse(
                 {"error": "quota_exceeded", "message": f"{w} query quota of {limit} exceeded for {x_tenant_id}"},
                 status_code=429,
@@ -291,8 +335,12 @@ def create_app(redis_url: str, fault: str = "none", admin_token: str | None = No
         remaining = max(0, limits[window] - int(count))
         return JSONResponse(
             {"status": "ok", "tenant_id": x_tenant_id, "result": [[1]]},
-            headers={"X-RateLimit-Limit": str(limits[window]), "X-RateLimit-Remaining": str(remaining),
-                     "X-RateLimit-Reset": str(int(now.timestamp()) + primary_reset), "RateLimit-Policy": policy},
+            headers={
+                "X-RateLimit-Limit": str(limits[window]),
+                "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": str(int(now.timestamp()) + primary_reset),
+                "RateLimit-Policy": policy,
+            },
         )
 
     return app
@@ -304,8 +352,11 @@ def main(argv=None) -> None:
     ap.add_argument("--port", type=int, default=18700)
     ap.add_argument("--redis-url", default="redis://127.0.0.1:16379/0")
     ap.add_argument("--fault", default=os.environ.get("SANDBOX_QUOTA_FAULT", "none"), choices=FAULTS)
-    ap.add_argument("--admin-token", default=os.environ.get("SANDBOX_ADMIN_TOKEN"),
-                    help="require this bearer token on /admin/quota/{tenant}")
+    ap.add_argument(
+        "--admin-token",
+        default=os.environ.get("SANDBOX_ADMIN_TOKEN"),
+        help="require this bearer token on /admin/quota/{tenant}",
+    )
     ap.add_argument("--keys", default=os.environ.get("SANDBOX_QUOTA_KEYS", "labelled"), choices=KEYS)
     ap.add_argument("--expiry", default=os.environ.get("SANDBOX_QUOTA_EXPIRY", "window_end"), choices=EXPIRY)
     ap.add_argument("--limiter", default=os.environ.get("SANDBOX_QUOTA_LIMITER", "counter"), choices=LIMITERS)
@@ -315,8 +366,17 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     import uvicorn
 
-    app = create_app(args.redis_url, args.fault, args.admin_token, args.keys, args.expiry, args.limiter,
-                     args.window, args.limit_by, args.delay_ms)
+    app = create_app(
+        args.redis_url,
+        args.fault,
+        args.admin_token,
+        args.keys,
+        args.expiry,
+        args.limiter,
+        args.window,
+        args.limit_by,
+        args.delay_ms,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

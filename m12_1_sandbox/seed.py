@@ -9,6 +9,7 @@ give the same rows on both: ids and values come from MD5/cityHash64 of the seed.
 
     python -m m12_1_sandbox.seed --port 19000 --database m12_sandbox --reset
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,8 @@ import datetime as dt
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from m12_1_sandbox.schema import EVENT_TYPE_ENUM, ddl
 
@@ -95,7 +96,8 @@ def default_plan(
     if small_tenants >= 3:  # one onboarded 12 days before the current month began (mid-window early in a month)
         onboard = month_start(now) - dt.timedelta(days=12)
         tenants[1 + medium_tenants + 2] = dataclasses.replace(
-            tenants[1 + medium_tenants + 2], outages=((month_start(now) - dt.timedelta(days=120), onboard),))
+            tenants[1 + medium_tenants + 2], outages=((month_start(now) - dt.timedelta(days=120), onboard),)
+        )
     return SeedPlan(now=now, tenants=tenants, seed=seed)
 
 
@@ -127,12 +129,19 @@ def shape_sql(tenant: TenantPlan, end: dt.datetime, weekly: bool, nights: bool) 
     if nights:
         out += f" AND NOT (intDiv(ts % 86400, 3600) < 6 AND k4 >= {NIGHT_SHARE})"
     if tenant.growing:  # keep 10^((ts - end of the current month) / 30 days): 1 % two months back, 100 % at its end
-        out += (f" AND k5 < 10000 * pow({GROWTH_PER_30_DAYS}, (ts - {_epoch(next_month_start(end))}) / 2592000)")
+        out += f" AND k5 < 10000 * pow({GROWTH_PER_30_DAYS}, (ts - {_epoch(next_month_start(end))}) / 2592000)"
     return out
 
 
-def events_insert_sql(database: str, tenant: TenantPlan, start: dt.datetime, end: dt.datetime, seed: int,
-                      weekly: bool = False, nights: bool = False) -> str:
+def events_insert_sql(
+    database: str,
+    tenant: TenantPlan,
+    start: dt.datetime,
+    end: dt.datetime,
+    seed: int,
+    weekly: bool = False,
+    nights: bool = False,
+) -> str:
     """One INSERT ... SELECT that generates the tenant's priced events between start and end.
 
     Events are laid out per UTC day (ids and values hashed from tenant, day and index), so a
@@ -145,8 +154,9 @@ def events_insert_sql(database: str, tenant: TenantPlan, start: dt.datetime, end
     step = max(1, 86400 // per_day)
     h = f"{seed}, '{tid}', day, i"
     outage = "".join(f" AND NOT (ts >= {_epoch(a)} AND ts < {_epoch(b)})" for a, b in tenant.outages)
-    outage += "".join(f" AND NOT (ts >= {_epoch(a)} AND ts < {_epoch(b)} AND k2 >= {int(keep)})"
-                      for a, b, keep in tenant.thinned)
+    outage += "".join(
+        f" AND NOT (ts >= {_epoch(a)} AND ts < {_epoch(b)} AND k2 >= {int(keep)})" for a, b, keep in tenant.thinned
+    )
     return f"""
 INSERT INTO {db}.usage_events (event_id, tenant_id, event_type, quantity, cost_usd, metadata, timestamp, created_at)
 SELECT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One command for the tests: install what is missing (apt + .venv), start the
-# sandbox services (real ClickHouse, Redis, quota API), run pytest.
+# One command for the tests: install what is missing (apt + .venv), check the code (scripts/lint.sh: ruff and
+# mypy), start the sandbox services (real ClickHouse, Redis, quota API), run pytest.
 #   scripts/test.sh [pytest args]
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -19,6 +19,7 @@ stop_started() {
 }
 trap stop_started EXIT
 WITH_TEST_DEPS=1 WITH_CHROMIUM=1 WITH_POSTGRES=1 WITH_COMPOSE=1 bash "$ROOT/scripts/setup.sh"
+bash "$ROOT/scripts/lint.sh"  # ruff (lint + format) and mypy, as pyproject.toml configures them
 bash "$ROOT/scripts/services.sh" start
 cd "$ROOT"
 # pytest exits 5 when it collects no test: that fails here too (set -e).

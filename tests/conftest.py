@@ -4,18 +4,19 @@ Airflow reads its settings at import, so the environment is set here, before any
 test module imports it. The sandbox services (ClickHouse, Redis, quota API) are
 the real ones, started by scripts/services.sh if they are not running.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ def _fernet_key() -> str:
     from cryptography.fernet import Fernet
 
     return Fernet.generate_key().decode()
+
 
 LOCAL = ROOT / ".local"
 AIRFLOW_HOME = LOCAL / "test-airflow"
@@ -108,14 +110,21 @@ def redis_client(services):
     return redis.Redis(host="127.0.0.1", port=REDIS_PORT, decode_responses=True)
 
 
-def connection_env(database: str, api_port: int = API_PORT, ch_port: int = CH_PORT,
-                   ch_login: str = "readiness") -> dict[str, str]:
+def connection_env(
+    database: str, api_port: int = API_PORT, ch_port: int = CH_PORT, ch_login: str = "readiness"
+) -> dict[str, str]:
     """The sandbox's connections; `ch_login` the checks' ClickHouse user: "readiness" (profile readonly=2, the
     docs' recommendation) or "readiness_ro1" (readonly=1: no per-query setting, no table function)."""
     return {
         "AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT": json.dumps(
-            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": ch_port, "login": ch_login,
-             "password": CH_PASSWORD, "schema": database}
+            {
+                "conn_type": "clickhouse_native",
+                "host": "127.0.0.1",
+                "port": ch_port,
+                "login": ch_login,
+                "password": CH_PASSWORD,
+                "schema": database,
+            }
         ),
         "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
             {"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT, "extra": {"db": 0}}
@@ -157,7 +166,6 @@ class Sandbox:
         for key, value in connection_env(self.database, self.api_port, self.ch_port, self.ch_login).items():
             self.monkeypatch.setenv(key, value)
         self.monkeypatch.setenv("AIRFLOW_VAR_BILLING_READINESS_CONFIG", json.dumps(self.config))
-
 
 
 @pytest.fixture
@@ -206,7 +214,10 @@ def sandbox_process(services):
         path = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), *filter(None, [os.environ.get("PYTHONPATH")])])
         proc = subprocess.Popen(
             [sys.executable, "-m", f"m12_1_sandbox.{module}", "--port", str(port), *args],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
         )
         procs.append(proc)
         deadline = time.monotonic() + 30
@@ -249,9 +260,10 @@ class Run:
         from billing_readiness.report import run_report_dir
 
         try:
-            self.dir = run_report_dir({"report": {"conn_id": None, **sandbox.config["report"]}}, dagrun.dag_id,
-                                      dagrun.run_id)
-        except Exception:  # noqa: BLE001 - a report.dir the test made unusable: there is no report
+            self.dir = run_report_dir(
+                {"report": {"conn_id": None, **sandbox.config["report"]}}, dagrun.dag_id, dagrun.run_id
+            )
+        except Exception:
             self.dir = None
         found = self.dir is not None and (self.dir / "readiness.json").exists()
         self.report = json.loads((self.dir / "readiness.json").read_text()) if found else None
@@ -300,8 +312,9 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def events(self, kind):
-        return [r["json"]["metadata"]["event_payload"] for r in self.received
-                if r["json"]["metadata"]["event_type"] == kind]
+        return [
+            r["json"]["metadata"]["event_payload"] for r in self.received if r["json"]["metadata"]["event_type"] == kind
+        ]
 
 
 @pytest.fixture
@@ -316,8 +329,11 @@ def assert_check_3_timed_alone(task_instances):
     Checks 1, 2 and 4 do run in parallel (parallelism 4), so this is not the one-at-a-time of dag.test()."""
     from datetime import datetime
 
-    span = {ti["task_id"]: (datetime.fromisoformat(ti["start_date"]), datetime.fromisoformat(ti["end_date"]))
-            for ti in task_instances if ti["task_id"].startswith("check_")}
+    span = {
+        ti["task_id"]: (datetime.fromisoformat(ti["start_date"]), datetime.fromisoformat(ti["end_date"]))
+        for ti in task_instances
+        if ti["task_id"].startswith("check_")
+    }
     others = [span[t] for t in ("check_usage_coverage", "check_invoice_immutability", "check_quota_enforcement")]
     assert span["check_dashboard_latency"][0] >= max(end for _, end in others), span
     assert max(start for start, _ in others) < min(end for _, end in others), span  # the three overlapped
@@ -337,7 +353,8 @@ def five_check_dag(airflow_db, tmp_path_factory):
     assert SHIPPED_LINE in source and imports in source
     folder = tmp_path_factory.mktemp("dags")
     copy = source.replace(SHIPPED_LINE, FIFTH_LINE).replace(
-        imports, "from billing_readiness.dag import CHECKS, build\n" + FIFTH_IMPORT)
+        imports, "from billing_readiness.dag import CHECKS, build\n" + FIFTH_IMPORT
+    )
     assert len(copy.splitlines()) == len(source.splitlines()) + 1  # one line added, two changed
     (folder / "billing_readiness_5.py").write_text(copy)
     return dag_from_folder(folder, "billing_readiness_5")

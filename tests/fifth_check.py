@@ -4,6 +4,7 @@ report and the alerts.
 
 Check 5: every active tenant's plan has a positive daily query limit in tenant_quotas.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,20 +27,26 @@ class PlanLimits(ClickHouseCheck):
     id = "plan_limits"
     title = "Check 5: Plan limits"
     impact = "Tenants without a limit can run up usage nobody agreed to pay for."
+    asks = "every active tenant has a positive limit for each quota type it uses"
 
     def parts(self):
         return Details, None  # its rendering is its own markdown() and html() below
 
     def queries(self, ctx: RunContext) -> dict[str, Query]:
         tq = ctx.cfg["tenant_quotas"]
-        return {"limits": Query(
-            "daily query limit per tenant (tenant_quotas)",
-            f"SELECT {tq['tenant_id']} AS tenant_id, max(quota_limit) AS queries_per_day FROM {tq['table']} FINAL "
-            f"WHERE quota_type = 'queries_per_day' GROUP BY tenant_id ORDER BY tenant_id",
-            columns=("tenant_id", "queries_per_day"))}
+        return {
+            "limits": Query(
+                "daily query limit per tenant (tenant_quotas)",
+                f"SELECT {tq['tenant_id']} AS tenant_id, max(quota_limit) AS queries_per_day FROM {tq['table']} FINAL "
+                f"WHERE quota_type = 'queries_per_day' GROUP BY tenant_id ORDER BY tenant_id",
+                columns=("tenant_id", "queries_per_day"),
+            )
+        }
 
     def evaluate(self, result: CheckResult, rows: dict, ctx: RunContext) -> None:
-        result.details = Details(len(rows["limits"]), [r["tenant_id"] for r in rows["limits"] if r["queries_per_day"] <= 0])
+        result.details = Details(
+            len(rows["limits"]), [r["tenant_id"] for r in rows["limits"] if r["queries_per_day"] <= 0]
+        )
         if not rows["limits"]:
             result.add(FAIL, "no_plans", "No tenant has a queries_per_day plan: nothing to check.")
         for tenant in result.details.without_limit:
@@ -50,7 +57,11 @@ class PlanLimits(ClickHouseCheck):
 
     def html(self, result: CheckResult) -> str:
         d = result.details
-        return f"<p>Plan limits checked for {d.tenants_checked} tenant(s): {escape(', '.join(d.without_limit))}</p>" if d else ""
+        return (
+            f"<p>Plan limits checked for {d.tenants_checked} tenant(s): {escape(', '.join(d.without_limit))}</p>"
+            if d
+            else ""
+        )
 
 
 CHECK = PlanLimits()

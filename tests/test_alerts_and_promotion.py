@@ -1,5 +1,6 @@
 """Alerts arrive at a real HTTP receiver for a failed check and not for a pass; the promotion notice and
 the Asset event happen only when all four checks pass; invalid params are refused; the HTML report renders."""
+
 import json
 import shutil
 import subprocess
@@ -13,8 +14,10 @@ SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
 
 def alerting(sandbox, receiver, monkeypatch):
     sandbox.configure(connections={"alerts": "alerts_webhook"})
-    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "password": "/services/T0/B0/x"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ALERTS_WEBHOOK",
+        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "password": "/services/T0/B0/x"}),
+    )
 
 
 def asset_events():
@@ -24,7 +27,8 @@ def asset_events():
 
     with create_session() as session:
         rows = session.execute(
-            select(AssetEvent.extra, AssetEvent.source_run_id).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            select(AssetEvent.extra, AssetEvent.source_run_id)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .where(AssetModel.name == "m12_1_ready_for_billing")
         ).all()
     return [(extra, run_id) for extra, run_id in rows]
@@ -39,7 +43,10 @@ def test_all_pass_sends_the_promotion_notice_and_updates_the_asset(make_sandbox,
     assert receiver.events("check_failed") == []
     [notice] = receiver.events("promoted")
     assert notice["run_id"] == run.dagrun.run_id
-    assert receiver.received[0]["path"] == "/services/T0/B0/x" and "promoted to M12.2" in receiver.received[0]["json"]["text"]
+    assert (
+        receiver.received[0]["path"] == "/services/T0/B0/x"
+        and "promoted to M12.2" in receiver.received[0]["json"]["text"]
+    )
     events = asset_events()
     assert len(events) == before + 1
     extra, source_run = events[-1]
@@ -78,7 +85,9 @@ def test_without_an_alert_connection_the_alert_is_logged(make_sandbox, run_dag, 
     run = run_dag(sb)
     assert run.state == "failed"
     out = "".join(capfd.readouterr())
-    assert "billing-readiness alert (no alert connection configured)" in out and "Check 4: Quota enforcement failed" in out
+    assert (
+        "billing-readiness alert (no alert connection configured)" in out and "Check 4: Quota enforcement failed" in out
+    )
 
 
 def test_a_malformed_config_still_alerts_and_reports_why(make_sandbox, run_dag, receiver, monkeypatch):
@@ -124,11 +133,27 @@ def test_the_html_report_shows_heat_map_latency_and_probe(make_sandbox, run_dag,
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is needed to render the report (scripts/setup.sh installs it for tests)"
     png = tmp_path / "report.png"
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    f"--user-data-dir={tmp_path / 'chromium'}", "--hide-scrollbars", "--window-size=1280,2000",
-                    f"--screenshot={png}", f"file://{run.dir / 'readiness.html'}"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--hide-scrollbars",
+            "--window-size=1280,2000",
+            f"--screenshot={png}",
+            f"file://{run.dir / 'readiness.html'}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a rendered page, not a blank one
 
@@ -153,7 +178,6 @@ class Inbox:
 
     def __init__(self):
         from aiosmtpd.controller import Controller
-
         from conftest import _free_port
 
         self.messages = []
@@ -161,7 +185,7 @@ class Inbox:
         self.controller.start()
         self.port = self.controller.port
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler hook
+    async def handle_DATA(self, server, session, envelope):
         import email
         from email import policy
 
@@ -172,20 +196,37 @@ class Inbox:
         return [(m["Subject"], m.get_body(preferencelist=("html", "plain")).get_content()) for m in self.messages]
 
 
-def test_the_users_slack_and_smtp_notifiers_get_the_same_alerts(make_sandbox, receiver, monkeypatch, tmp_path,
-                                                                  param_defaults, airflow_db):
+def test_the_users_slack_and_smtp_notifiers_get_the_same_alerts(
+    make_sandbox, receiver, monkeypatch, tmp_path, param_defaults, airflow_db
+):
     """SlackWebhookNotifier posts to a webhook on loopback (real HTTP) and SmtpNotifier mails a real SMTP server,
     each with the built-in alert's subject and body: the promotion, then a failed check with its reasons."""
     from conftest import Run, dag_from_folder
 
     inbox = Inbox()
     try:
-        monkeypatch.setenv("AIRFLOW_CONN_SLACK_TEST", json.dumps(
-            {"conn_type": "slackwebhook", "host": f"127.0.0.1:{receiver.port}", "schema": "http",
-             "password": "services/T1/B1/slack-secret"}))
-        monkeypatch.setenv("AIRFLOW_CONN_SMTP_TEST", json.dumps(
-            {"conn_type": "smtp", "host": "127.0.0.1", "port": inbox.port,
-             "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "readiness@example.test"}}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SLACK_TEST",
+            json.dumps(
+                {
+                    "conn_type": "slackwebhook",
+                    "host": f"127.0.0.1:{receiver.port}",
+                    "schema": "http",
+                    "password": "services/T1/B1/slack-secret",
+                }
+            ),
+        )
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SMTP_TEST",
+            json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": inbox.port,
+                    "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "readiness@example.test"},
+                }
+            ),
+        )
         folder = tmp_path / "dags"
         folder.mkdir()
         (folder / "notified.py").write_text(USER_NOTIFIERS_DAG)
@@ -207,7 +248,10 @@ def test_the_users_slack_and_smtp_notifiers_get_the_same_alerts(make_sandbox, re
         text = receiver.received[1]["json"]["text"]
         subject, body = inbox.bodies()[1]
         assert "Check 1: ClickHouse data accuracy failed" in text and "tenant-ghost" in text
-        assert subject == f"billing-readiness: Check 1: ClickHouse data accuracy failed, M12.1 not promoted ({failed.dagrun.run_id})"
+        assert (
+            subject
+            == f"billing-readiness: Check 1: ClickHouse data accuracy failed, M12.1 not promoted ({failed.dagrun.run_id})"
+        )
         assert "tenant-ghost" in body and "<li>" in body and str(failed.dir) in body and str(failed.dir) in text
     finally:
         inbox.controller.stop()

@@ -1,5 +1,6 @@
 """Config `report.dir` as an object-storage URL (Airflow's ObjectStoragePath): every file a run writes goes
 there, the invoice CSV from check 2's task and the report from the report task, on real Airflow."""
+
 import json
 
 from billing_readiness.timewindow import last_closed_month
@@ -20,7 +21,8 @@ def test_every_file_of_a_run_goes_to_an_object_storage_url(make_sandbox, run_dag
     results = [f"{task}.result.json" for task in run.tasks if task.startswith("check_")]
     assert len(results) == 4 and coverage.startswith("coverage-")  # the report read every check's whole result
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [csv, coverage, *results, "readiness.html", "readiness.json", "readiness.md"])
+        [csv, coverage, *results, "readiness.html", "readiness.json", "readiness.md"]
+    )
     assert (folder / coverage).read_text().startswith("tenant_id,first_usage_in_window,")
     assert (folder / csv).read_text().startswith("tenant_id,")
     assert f"`{csv}`" in run.markdown and f"<code>{csv}</code>" in (folder / "readiness.html").read_text()

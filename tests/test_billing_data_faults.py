@@ -1,10 +1,11 @@
 """Checks 1 and 2 on the real ClickHouse server: one sandbox fault per finding, each with its exact verdict."""
+
 import datetime as dt
 
 import pytest
 
-from m12_1_sandbox import faults, seed
 from billing_readiness.timewindow import Month, last_closed_month
+from m12_1_sandbox import faults, seed
 
 SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 4}
 
@@ -34,7 +35,9 @@ def test_active_tenant_without_usage_and_zero_usage_invoice_line(make_sandbox, r
     assert f["evidence"]["tenant"] == "tenant-ghost" and f["evidence"]["found"] == 0
     # check 2 bills it a $0.00 line and passes
     assert verdict(run, "invoice_immutability") == (set(), set())
-    line = next(ln for ln in run.check("invoice_immutability")["details"]["invoice_lines"] if ln["tenant_id"] == "tenant-ghost")
+    line = next(
+        ln for ln in run.check("invoice_immutability")["details"]["invoice_lines"] if ln["tenant_id"] == "tenant-ghost"
+    )
     assert (line["total_cost_usd"], line["total_queries"], line["total_tokens"]) == ("0.00", 0, 0)
     assert "zero_usage_tenant" in run.codes("invoice_immutability", "info")
 
@@ -62,9 +65,13 @@ def test_a_tenant_onboarded_ten_days_ago_passes(make_sandbox, run_dag):
     plan = faults.onboarded_days_ago(seed.default_plan(**SMALL), "tenant-s04", 10)
     run = run_dag(make_sandbox("bd_onboarded", plan=plan))
     assert verdict(run, "usage_coverage") == (set(), set())
-    [f] = [f for f in finding(run, "usage_coverage", "first_usage_in_window") if f["evidence"]["tenant"] == "tenant-s04"]
+    [f] = [
+        f for f in finding(run, "usage_coverage", "first_usage_in_window") if f["evidence"]["tenant"] == "tenant-s04"
+    ]
     assert (f["evidence"]["tenant"], f["evidence"]["first_usage"]) == (
-        "tenant-s04", (plan.now.date() - dt.timedelta(days=10)).isoformat())
+        "tenant-s04",
+        (plan.now.date() - dt.timedelta(days=10)).isoformat(),
+    )
     assert run.state == "success"
 
 
@@ -108,12 +115,17 @@ def test_duplicate_event_ids_fail_check_1(make_sandbox, run_dag):
     assert verdict(run, "usage_coverage") == ({"duplicate_event_ids"}, set())
     [f] = finding(run, "usage_coverage", "duplicate_event_ids")
     assert (f["evidence"]["tenant"], f["evidence"]["duplicated_event_ids"], f["evidence"]["extra_rows"]) == (
-        "tenant-m02", 5, 5)
+        "tenant-m02",
+        5,
+        5,
+    )
     # the same event id under two tenants is double billing too, and both tenants are named
     faults.duplicate_events(sb.execute, sb.database, "tenant-s01", n=2, into_tenant="tenant-s02")
     run = run_dag(sb)
-    found = {f["evidence"]["tenant"]: f["evidence"]["duplicated_event_ids"]
-             for f in finding(run, "usage_coverage", "duplicate_event_ids")}
+    found = {
+        f["evidence"]["tenant"]: f["evidence"]["duplicated_event_ids"]
+        for f in finding(run, "usage_coverage", "duplicate_event_ids")
+    }
     assert found == {"tenant-m02": 5, "tenant-s01": 2, "tenant-s02": 2}
 
 
@@ -137,8 +149,11 @@ def test_month_boundary_event_belongs_to_its_utc_month_and_ingest_lag_is_no_late
     # ingested 5 s after it happened: the last-day event lands after midnight, inside the grace period
     faults.add_month_boundary_events(sb.execute, sb.database, "tenant-boundary", month.end, lag_s=5)
     run = run_dag(sb)
-    line = next(ln for ln in run.check("invoice_immutability")["details"]["invoice_lines"]
-                if ln["tenant_id"] == "tenant-boundary")
+    line = next(
+        ln
+        for ln in run.check("invoice_immutability")["details"]["invoice_lines"]
+        if ln["tenant_id"] == "tenant-boundary"
+    )
     # $1.00 at 23:59:59 on the last day is in; $2.00 at 00:00:00 the next day is not
     assert (line["total_cost_usd"], line["total_queries"], line["month"]) == ("1.00", 1, str(month))
     assert verdict(run, "invoice_immutability") == (set(), set())
@@ -155,7 +170,9 @@ def test_cost_mutation_in_a_closed_month_is_caught_on_the_next_run(make_sandbox,
     run = run_dag(sb)
     # the mutation bypasses the rollup too, so raw and usage_daily also disagree; system.mutations shows it
     assert verdict(run, "invoice_immutability") == (
-        {"closed_month_changed", "invoice_rollup_mismatch", "closed_month_mutated"}, set())
+        {"closed_month_changed", "invoice_rollup_mismatch", "closed_month_mutated"},
+        set(),
+    )
     [f] = finding(run, "invoice_immutability", "closed_month_changed")
     assert f["evidence"]["tenant"] == "tenant-s03" and f["evidence"]["month"] == str(month)
     assert float(f["evidence"]["new_total"]) == pytest.approx(float(f["evidence"]["old_total"]) * 1.5, abs=0.011)
@@ -228,10 +245,12 @@ def test_billing_month_param_must_be_closed(make_sandbox, run_dag):
 
 def test_configured_invoice_query_is_validated(make_sandbox, run_dag):
     sb = make_sandbox("bd_custom_invoice", **SMALL)
-    sql = ("SELECT tenant_id, countIf(event_type = 'query') AS total_queries, sumIf(quantity, event_type IN "
-           "('token_input', 'token_output')) AS total_tokens, sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS "
-           "cost_nanos FROM usage_events WHERE timestamp >= toDateTime(%(month_start)s) AND "
-           "timestamp < toDateTime(%(month_end)s) GROUP BY tenant_id")
+    sql = (
+        "SELECT tenant_id, countIf(event_type = 'query') AS total_queries, sumIf(quantity, event_type IN "
+        "('token_input', 'token_output')) AS total_tokens, sum(toInt64(floor(cost_usd * 1000000000 + 0.5))) AS "
+        "cost_nanos FROM usage_events WHERE timestamp >= toDateTime(%(month_start)s) AND "
+        "timestamp < toDateTime(%(month_end)s) GROUP BY tenant_id"
+    )
     sb.configure(invoice={"sql": sql})
     run = run_dag(sb)
     assert verdict(run, "invoice_immutability") == (set(), set())

@@ -4,6 +4,7 @@ harm another tenant, launder a broken month into a promotion, leak a secret or h
 
 The probe tests use test_probe_isolation's `isolated` sandbox: every Redis key that is not the probe's is
 byte-identical (DUMP) before and after, tenants known only to Redis included."""
+
 import contextlib
 import json
 import os
@@ -13,7 +14,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT
 from test_probe_isolation import PROBE, isolated, quota_api_process, raw_redis  # noqa: F401 (fixtures)
 
@@ -40,6 +40,7 @@ def refused(run, check_id="quota_enforcement") -> str:
 
 # --- 1-3: the probe harms other tenants ---------------------------------------------------------------------
 
+
 def test_1_a_probe_id_known_only_to_redis_is_refused_and_its_keys_stay(isolated, raw_redis, run_dag):
     raw_redis.set(f"tenant:{ONLY_IN_REDIS}:tier", "pro")
     raw_redis.set(f"tenant:{ONLY_IN_REDIS}:limit:queries_hourly", "5000")
@@ -57,20 +58,25 @@ def test_1_a_probe_id_known_only_to_redis_is_refused_and_its_keys_stay(isolated,
 def test_1_a_probe_id_in_a_rollup_or_tenant_quotas_is_refused(isolated, run_dag):
     isolated.configure(quota={"probe_tenant_id": "tenant-s01"})
     assert "is an active tenant" in refused(run_dag(isolated))
-    isolated.execute(f"INSERT INTO {isolated.database}.usage_daily (tenant_id, day, query_count) "
-                     "SELECT 'retired-co', today() - 400, 1")
+    isolated.execute(
+        f"INSERT INTO {isolated.database}.usage_daily (tenant_id, day, query_count) "
+        "SELECT 'retired-co', today() - 400, 1"
+    )
     isolated.configure(quota={"probe_tenant_id": "retired-co"})
     message = refused(run_dag(isolated))
     assert "appears in usage_daily" in message and "quota.probe_tenant_id" in message
 
 
-@pytest.mark.parametrize("path", [
-    "/admin/quota/tenant-m01#{tenant_id}",
-    "/admin/quota/{tenant_id}/../tenant-m01",
-    "/admin/quota/%2e%2e/{tenant_id}",
-    "/admin/quota/{tenant_id}?t=tenant-m01",
-    "/admin/quota/x{tenant_id}",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/quota/tenant-m01#{tenant_id}",
+        "/admin/quota/{tenant_id}/../tenant-m01",
+        "/admin/quota/%2e%2e/{tenant_id}",
+        "/admin/quota/{tenant_id}?t=tenant-m01",
+        "/admin/quota/x{tenant_id}",
+    ],
+)
 def test_2_3_an_admin_path_that_could_reach_another_tenant_is_refused_before_any_request(isolated, run_dag, path):
     with quota_api("none") as port:
         isolated.use_api(port)
@@ -88,14 +94,19 @@ def test_2_3_an_admin_path_naming_a_tenant_in_a_fixed_segment_is_refused(isolate
 
 # --- 18-19: cleanup and leftovers ---------------------------------------------------------------------------
 
-def test_18_a_probe_killed_mid_run_is_taken_over_by_the_next_run_which_cleans_its_keys(isolated, raw_redis,
-                                                                                      run_dag):
+
+def test_18_a_probe_killed_mid_run_is_taken_over_by_the_next_run_which_cleans_its_keys(isolated, raw_redis, run_dag):
     with quota_api("none") as port:
         isolated.use_api(port)
         env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"}
-        dags_test = subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", "billing_readiness"],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+        dags_test = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "dags", "test", "billing_readiness"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and dags_test.poll() is None:
             counters = list(raw_redis.scan_iter(match=f"quota:{PROBE}:queries_hourly:*"))
@@ -116,7 +127,8 @@ def test_18_a_probe_killed_mid_run_is_taken_over_by_the_next_run_which_cleans_it
 
 
 def test_19_a_cleanup_pattern_that_misses_the_counters_is_named_with_the_pattern_that_would_match(
-        isolated, raw_redis, run_dag):
+    isolated, raw_redis, run_dag
+):
     with quota_api("none") as port:
         isolated.use_api(port)
         isolated.configure(quota={"cleanup_patterns": ["tenant:{tenant_id}:*"]})
@@ -124,7 +136,8 @@ def test_19_a_cleanup_pattern_that_misses_the_counters_is_named_with_the_pattern
     c = run.check("quota_enforcement")
     # the counters are the probe's (its marker owned the tenant before they existed): judged, then removed
     assert run.codes("quota_enforcement") == set() and run.codes("quota_enforcement", "warn") == {
-        "cleanup_pattern_missing"}, c["findings"]
+        "cleanup_pattern_missing"
+    }, c["findings"]
     [f] = [f for f in c["findings"] if f["code"] == "cleanup_pattern_missing"]
     assert f["evidence"]["patterns"] == ["quota:{tenant_id}:*"] and "add the pattern" in f["message"]
     assert all(k.startswith(f"quota:{PROBE}:") for k in f["evidence"]["keys"])
@@ -139,12 +152,16 @@ def test_19_a_cleanup_pattern_that_misses_the_counters_is_named_with_the_pattern
 
 # --- 20-21: errors that name what to fix ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("quota, names", [
-    ({"setup_keys": {"tenant:{tenant_id}:tier": "{tenant_id}"}}, "config key 'quota.setup_keys' value"),
-    ({"probe_tenant_id": "readiness-probe\n"}, "config key 'quota.probe_tenant_id'"),
-    ({"tenant_header": "X-Tenant-ID\r\nX-Evil: 1"}, "config key 'quota.tenant_header'"),
-    ({"cleanup_patterns": ["quota:{tenant_id}:*\n"]}, "config key 'quota.cleanup_patterns'"),
-])
+
+@pytest.mark.parametrize(
+    "quota, names",
+    [
+        ({"setup_keys": {"tenant:{tenant_id}:tier": "{tenant_id}"}}, "config key 'quota.setup_keys' value"),
+        ({"probe_tenant_id": "readiness-probe\n"}, "config key 'quota.probe_tenant_id'"),
+        ({"tenant_header": "X-Tenant-ID\r\nX-Evil: 1"}, "config key 'quota.tenant_header'"),
+        ({"cleanup_patterns": ["quota:{tenant_id}:*\n"]}, "config key 'quota.cleanup_patterns'"),
+    ],
+)
 def test_20_21_bad_probe_config_is_refused_naming_the_key(isolated, run_dag, quota, names):
     isolated.configure(quota=quota)
     message = refused(run_dag(isolated))
@@ -157,6 +174,7 @@ def test_21_a_table_name_with_a_trailing_newline_is_refused(isolated, run_dag):
 
 
 # --- 4-8: false promotions that launder a broken month --------------------------------------------------------
+
 
 def promotion_refused(run) -> str:
     assert all(run.tasks[t] == "success" for t in run.tasks if t.startswith("check_")), run.tasks
@@ -207,10 +225,13 @@ def test_6_a_first_run_without_an_ingestion_time_column_records_no_baseline_and_
     assert not baseline_stored(c["details"]["baseline_variable"])
 
 
-@pytest.mark.parametrize("sql, read", [
-    ("SELECT DISTINCT tenant_id FROM usage_events", "usage_events"),
-    ("SELECT tenant_id FROM tenant_quotas WHERE tenant_id IN (SELECT tenant_id FROM usage_daily)", "usage_daily"),
-])
+@pytest.mark.parametrize(
+    "sql, read",
+    [
+        ("SELECT DISTINCT tenant_id FROM usage_events", "usage_events"),
+        ("SELECT tenant_id FROM tenant_quotas WHERE tenant_id IN (SELECT tenant_id FROM usage_daily)", "usage_daily"),
+    ],
+)
 def test_7_active_tenants_read_from_the_usage_they_are_checked_against_are_refused(make_sandbox, run_dag, sql, read):
     from m12_1_sandbox import faults
 
@@ -233,15 +254,22 @@ def test_8_switching_off_the_concurrency_probe_against_a_racy_api_does_not_promo
 PANEL = "SELECT count() AS n FROM usage_hourly WHERE tenant_id = '$tenant'"
 
 
-@pytest.mark.parametrize("sql, why", [
-    ("SELECT * FROM url('http://127.0.0.1:18730/api/health', 'JSONEachRow', 'status String')", "url"),
-    ("SELECT name FROM remote('127.0.0.1:19000', system, databases, 'default', '')", "remote"),
-    ("SELECT count() FROM usage_hourly WHERE tenant_id = '$tenant' AND sleepEachRow(3) = 0 "
-     "SETTINGS max_execution_time = 0", "SETTINGS"),
-    ("SELECT number FROM numbers(10)", "numbers"),
-])
-def test_12_15_16_panel_sql_with_a_table_function_or_settings_is_refused_naming_the_panel(make_sandbox, run_dag,
-                                                                                            sql, why):
+@pytest.mark.parametrize(
+    "sql, why",
+    [
+        ("SELECT * FROM url('http://127.0.0.1:18730/api/health', 'JSONEachRow', 'status String')", "url"),
+        ("SELECT name FROM remote('127.0.0.1:19000', system, databases, 'default', '')", "remote"),
+        (
+            "SELECT count() FROM usage_hourly WHERE tenant_id = '$tenant' AND sleepEachRow(3) = 0 "
+            "SETTINGS max_execution_time = 0",
+            "SETTINGS",
+        ),
+        ("SELECT number FROM numbers(10)", "numbers"),
+    ],
+)
+def test_12_15_16_panel_sql_with_a_table_function_or_settings_is_refused_naming_the_panel(
+    make_sandbox, run_dag, sql, why
+):
     sb = make_sandbox("ch_panel", large_events=5_000, medium_tenants=1, small_tenants=3)
     sb.configure(dashboard={"panels": [{"title": "ok", "sql": PANEL}, {"title": "exfil", "sql": sql}]})
     message = refused(run_dag(sb), "dashboard_latency")
@@ -256,6 +284,7 @@ def test_17_active_tenants_from_a_url_are_refused(make_sandbox, run_dag):
 
 
 # --- 14, 26: bounds that agree ------------------------------------------------------------------------------------
+
 
 def test_14_a_counter_window_barely_longer_than_its_guard_is_refused(isolated, run_dag):
     isolated.configure(quota={"window_seconds": 301, "window_guard_seconds": 300})
@@ -273,6 +302,7 @@ def test_26_the_form_allows_no_probe_limit_the_default_config_refuses(dag):
 
 # --- 9-10: secrets in durable outputs ------------------------------------------------------------------------------
 
+
 def secret_forms_seen(run, logs: str, secret: str) -> list[str]:
     """Where any printable form of `secret` (raw, stripped, URL-encoded, escaped) appears in what a run keeps."""
     from urllib.parse import quote
@@ -287,8 +317,10 @@ def secret_forms_seen(run, logs: str, secret: str) -> list[str]:
 def test_9_credentials_written_into_the_quota_api_host_appear_nowhere(isolated, run_dag, monkeypatch, capfd):
     secret = "host-secret-9f3k"
     with quota_api("none") as port:
-        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
-            {"conn_type": "http", "host": f"http://probe:{secret}@127.0.0.1", "port": port}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_QUOTA_API_DEFAULT",
+            json.dumps({"conn_type": "http", "host": f"http://probe:{secret}@127.0.0.1", "port": port}),
+        )
         run = run_dag(isolated)
     c = run.check("quota_enforcement")
     assert c["passed"], c["findings"]
@@ -296,20 +328,23 @@ def test_9_credentials_written_into_the_quota_api_host_appear_nowhere(isolated, 
     assert secret_forms_seen(run, "".join(capfd.readouterr()), secret) == []
 
 
-def test_10_a_token_with_a_trailing_newline_is_used_stripped_and_never_printed(isolated, run_dag, monkeypatch,
-                                                                                 capfd):
+def test_10_a_token_with_a_trailing_newline_is_used_stripped_and_never_printed(isolated, run_dag, monkeypatch, capfd):
     token = "adm1n-secret-10q"
     with quota_api("none", "--admin-token", token) as port:
         isolated.use_api(port)
         isolated.configure(quota={"admin_path": "/admin/quota/{tenant_id}"})
-        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": token + "\n"}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_QUOTA_API_DEFAULT",
+            json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "password": token + "\n"}),
+        )
         run = run_dag(isolated)
         assert run.check("quota_enforcement")["passed"], run.check("quota_enforcement")["findings"]
         # a wrong token with a newline: refused by the API, and the error names no form of it
         wrong = "wrong-secret-10z\n"
-        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": wrong}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_QUOTA_API_DEFAULT",
+            json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "password": wrong}),
+        )
         refused_run = run_dag(isolated)
     assert not refused_run.check("quota_enforcement")["passed"]
     logs = "".join(capfd.readouterr())
@@ -318,6 +353,7 @@ def test_10_a_token_with_a_trailing_newline_is_used_stripped_and_never_printed(i
 
 
 # --- 25: non-finite numbers --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("param", ["reconciliation_tolerance_usd", "invoice_tolerance_usd", "latency_threshold_s"])
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
@@ -329,9 +365,23 @@ def test_25_a_non_finite_number_param_is_refused_where_the_run_is_created(dag, p
 
 
 def test_25_the_cli_refuses_a_nan_param_before_any_task_runs(services):
-    out = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "billing_readiness", "-c",
-                          '{"reconciliation_tolerance_usd": NaN}'], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"}, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow",
+            "dags",
+            "test",
+            "billing_readiness",
+            "-c",
+            '{"reconciliation_tolerance_usd": NaN}',
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"},
+        timeout=300,
+    )
     assert out.returncode != 0
     assert "reconciliation_tolerance_usd" in out.stdout + out.stderr and "finite" in out.stdout + out.stderr
     assert "check_usage_coverage" not in out.stdout  # refused at creation: no task ran
@@ -339,12 +389,17 @@ def test_25_the_cli_refuses_a_nan_param_before_any_task_runs(services):
 
 # --- 11-13: hangs ------------------------------------------------------------------------------------------------
 
+
 def test_11_a_panel_that_times_out_is_reported_once_and_not_run_again(make_sandbox, run_dag):
     sb = make_sandbox("ch_slow_panel", large_events=20_000, medium_tenants=1, small_tenants=3)
-    slow = ("SELECT count() AS n FROM usage_events AS a CROSS JOIN usage_events AS b "
-            "WHERE a.tenant_id = '$tenant' AND a.cost_usd * b.cost_usd >= 0")
-    sb.configure(clickhouse={"query_timeout_seconds": 2, "check_budget_seconds": 60},
-                 dashboard={"panels": [{"title": "fast", "sql": PANEL}, {"title": "never ends", "sql": slow}]})
+    slow = (
+        "SELECT count() AS n FROM usage_events AS a CROSS JOIN usage_events AS b "
+        "WHERE a.tenant_id = '$tenant' AND a.cost_usd * b.cost_usd >= 0"
+    )
+    sb.configure(
+        clickhouse={"query_timeout_seconds": 2, "check_budget_seconds": 60},
+        dashboard={"panels": [{"title": "fast", "sql": PANEL}, {"title": "never ends", "sql": slow}]},
+    )
     run = run_dag(sb)
     c = run.check("dashboard_latency")
     assert run.codes("dashboard_latency") == {"panel_error"}, c["findings"]
@@ -359,10 +414,18 @@ def test_12_the_client_cancels_a_query_whose_server_limit_was_lifted(services, c
 
     hook = ClickHouseHook("clickhouse_native_default", query_timeout_seconds=1, budget_seconds=60)
     os.environ["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps(
-        {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": services["clickhouse"], "login": "readiness",
-         "password": os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7Qx2"), "schema": "system"})
-    endless = Query("endless", "SELECT count() FROM system.numbers WHERE number % 7 = 8",
-                    settings={"max_execution_time": 0})  # lifted: readonly=2 lets a query do that
+        {
+            "conn_type": "clickhouse_native",
+            "host": "127.0.0.1",
+            "port": services["clickhouse"],
+            "login": "readiness",
+            "password": os.environ.get("SANDBOX_CH_READONLY_PASSWORD", "sandbox-readonly-7Qx2"),
+            "schema": "system",
+        }
+    )
+    endless = Query(
+        "endless", "SELECT count() FROM system.numbers WHERE number % 7 = 8", settings={"max_execution_time": 0}
+    )  # lifted: readonly=2 lets a query do that
     with pytest.raises(ClickHouseQueryError, match="ran past 6 s and was cancelled"):
         hook.run(endless)
     del os.environ["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"]
@@ -394,7 +457,8 @@ def test_13_a_frozen_clickhouse_fails_each_check_within_its_budget_naming_the_co
 
 
 def test_13b_with_the_default_config_a_frozen_clickhouse_fails_every_check_within_the_liveness_bound(
-        make_sandbox, run_dag):
+    make_sandbox, run_dag
+):
     """No query timeout each (120 s), one check after another: the first, trivial query of each check answers
     within clickhouse.liveness_timeout_seconds (15 s) or the check fails (docs/reliability.md states the bound)."""
     sb = make_sandbox("ch_frozen_default", large_events=5_000, medium_tenants=1, small_tenants=3)
@@ -410,15 +474,16 @@ def test_13b_with_the_default_config_a_frozen_clickhouse_fails_every_check_withi
 
 # --- 22-24: errors that name what to fix ----------------------------------------------------------------------
 
+
 class Answers:
     """An HTTP server on loopback answering every GET with one fixed body (a proxy's login page, say)."""
 
     def __init__(self, body: bytes, content_type: str):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Type", content_type)
                 self.end_headers()
@@ -432,17 +497,22 @@ class Answers:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-@pytest.mark.parametrize("body, content_type, says", [
-    (b"<html><body>Please log in</body></html>", "text/html", "not a dashboard's JSON"),
-    (json.dumps({"dashboard": {"panels": [1, "x", None]}}).encode(), "application/json", "panels[0] is 1"),
-])
-def test_22_grafana_answering_something_else_is_named_with_uid_and_connection(make_sandbox, run_dag, monkeypatch,
-                                                                            body, content_type, says):
+@pytest.mark.parametrize(
+    "body, content_type, says",
+    [
+        (b"<html><body>Please log in</body></html>", "text/html", "not a dashboard's JSON"),
+        (json.dumps({"dashboard": {"panels": [1, "x", None]}}).encode(), "application/json", "panels[0] is 1"),
+    ],
+)
+def test_22_grafana_answering_something_else_is_named_with_uid_and_connection(
+    make_sandbox, run_dag, monkeypatch, body, content_type, says
+):
     sb = make_sandbox("ch_grafana", large_events=5_000, medium_tenants=1, small_tenants=3)
     grafana = Answers(body, content_type)
     try:
-        monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": grafana.port}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_GRAFANA_TEST", json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": grafana.port})
+        )
         sb.configure(connections={"grafana": "grafana_test"}, dashboard={"grafana_uid": "m12-tenant-usage"})
         message = refused(run_dag(sb), "dashboard_latency")
     finally:
@@ -463,8 +533,12 @@ def test_23_a_wrong_clickhouse_password_names_the_connection(make_sandbox, run_d
 def test_24_a_redis_authentication_error_is_permanent_and_names_the_connection(isolated, run_dag, monkeypatch):
     from conftest import REDIS_PORT
 
-    monkeypatch.setenv("AIRFLOW_CONN_REDIS_DEFAULT", json.dumps(
-        {"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT, "login": "nobody", "password": "wrong-pw"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REDIS_DEFAULT",
+        json.dumps(
+            {"conn_type": "redis", "host": "127.0.0.1", "port": REDIS_PORT, "login": "nobody", "password": "wrong-pw"}
+        ),
+    )
     run = run_dag(isolated)
     message = refused(run)
     assert "Redis (connection 'redis_default') refused its credentials" in message
@@ -474,7 +548,8 @@ def test_24_a_redis_authentication_error_is_permanent_and_names_the_connection(i
 
 
 def test_24_a_clickhouse_user_without_access_to_the_database_is_permanent_and_names_the_connection(
-        make_sandbox, run_dag, monkeypatch):
+    make_sandbox, run_dag, monkeypatch
+):
     sb = make_sandbox("ch_walled", large_events=5_000, medium_tenants=1, small_tenants=3)
     conn = json.loads(os.environ["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT", json.dumps({**conn, "login": "walled"}))  # system only

@@ -4,23 +4,28 @@ and its own queue. Checks 1 and 2 (which writes the invoice CSV) run on one work
 and the report on the other; config report.dir is an object-storage URL both reach (a file:// URL on a
 folder standing for a bucket). A healthy run promotes with every artifact where the report says; a faulty
 run fails the right check and alerts."""
+
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
-
 from conftest import REDIS_PORT, ROOT
-from m12_1_sandbox import faults
-from m12_1_sandbox.airflow_stack import AirflowStack, free_port, stack_env
 from test_production_shape import postgres
 
+from m12_1_sandbox import faults
+from m12_1_sandbox.airflow_stack import AirflowStack, free_port, stack_env
+
 READINESS = "billing_readiness"
-QUEUES = {"check_usage_coverage": "readiness_a", "check_invoice_immutability": "readiness_a",
-          "check_dashboard_latency": "readiness_b", "check_quota_enforcement": "readiness_b",
-          "promote_to_m12_2": "readiness_b", "readiness_report": "readiness_b"}
+QUEUES = {
+    "check_usage_coverage": "readiness_a",
+    "check_invoice_immutability": "readiness_a",
+    "check_dashboard_latency": "readiness_b",
+    "check_quota_enforcement": "readiness_b",
+    "promote_to_m12_2": "readiness_b",
+    "readiness_report": "readiness_b",
+}
 DAG_FILE = f"""# The readiness Airflow DAG, each task on its worker's queue (DAG discovery's safe mode wants "airflow" here)
 from billing_readiness.dag import build
 
@@ -44,8 +49,10 @@ def celery(make_sandbox, receiver, tmp_path):
     url = postgres("url", database)
     env = stack_env(dict(os.environ), home, free_port(), url)
     env.update(
-        BILLING_READINESS_SCHEDULE="none", PYTHONPATH=f"{ROOT}:{ROOT / 'plugins'}",
-        AIRFLOW__CORE__DAGS_FOLDER=str(dags), AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
+        BILLING_READINESS_SCHEDULE="none",
+        PYTHONPATH=f"{ROOT}:{ROOT / 'plugins'}",
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
         AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:{REDIS_PORT}/7",
         AIRFLOW__CELERY__RESULT_BACKEND="db+" + url,  # SQLAlchemy URL with its driver (psycopg2)
         AIRFLOW__CELERY__WORKER_CONCURRENCY="2",
@@ -59,14 +66,34 @@ def celery(make_sandbox, receiver, tmp_path):
         for name, queue in (("a", "readiness_a"), ("b", "readiness_b")):
             wd = tmp_path / f"worker-{name}"
             (wd / "home").mkdir(parents=True)
-            wenv = {**env, "AIRFLOW_HOME": str(wd / "home"),
-                    "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(wd / "home" / "logs"),
-                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+            wenv = {
+                **env,
+                "AIRFLOW_HOME": str(wd / "home"),
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(wd / "home" / "logs"),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            }
             log = (wd / "worker.log").open("w")
-            workers[name] = (wd, subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "airflow") if (ROOT / ".venv").exists() else "airflow",
-                 "celery", "worker", "--queues", queue, "--concurrency", "2", "--celery-hostname", f"{name}@%h"],
-                cwd=wd, env=wenv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            workers[name] = (
+                wd,
+                subprocess.Popen(
+                    [
+                        str(ROOT / ".venv" / "bin" / "airflow") if (ROOT / ".venv").exists() else "airflow",
+                        "celery",
+                        "worker",
+                        "--queues",
+                        queue,
+                        "--concurrency",
+                        "2",
+                        "--celery-hostname",
+                        f"{name}@%h",
+                    ],
+                    cwd=wd,
+                    env=wenv,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                ),
+            )
         stack.wait_healthy()
         stack.wait_for_dag(READINESS)
         yield stack, sb, receiver, workers, bucket

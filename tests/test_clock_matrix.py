@@ -5,6 +5,7 @@ relative to it) and runs the check with `RunContext.now` at that instant, throug
 The healthy world (weekends, quiet nights, a tenant growing 10x over the window, one onboarded mid-window)
 must pass with zero warnings at every instant; every fault must give exactly its documented verdict.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,13 +14,13 @@ import re
 
 import pytest
 
-from m12_1_sandbox import faults, seed
 from billing_readiness.checks import invoice_immutability, usage_coverage
 from billing_readiness.checks.contract import RunContext
 from billing_readiness.config import load_config
 from billing_readiness.operators.services import AirflowServices
 from billing_readiness.params import strict_params
 from billing_readiness.timewindow import Window, last_closed_month
+from m12_1_sandbox import faults, seed
 
 UTC = dt.timezone.utc
 NON_FINITE = re.compile(r"\b(nan|inf|infinity)\b|e\+?\d{2,}", re.IGNORECASE)
@@ -55,10 +56,11 @@ def _services(monkeypatch, database: str, ch_port: int | None = None, ch_login: 
 
 
 def _run(check, services, now: dt.datetime):
-    ctx = RunContext(load_config(), dict(PARAMS), now, "clock-matrix", "billing_readiness",
-                     logging.getLogger("clock-matrix"))
+    ctx = RunContext(
+        load_config(), dict(PARAMS), now, "clock-matrix", "billing_readiness", logging.getLogger("clock-matrix")
+    )
     result = check.run(services, ctx)
-    codes = lambda sev: {f.code for f in result.findings if f.severity == sev}  # noqa: E731
+    codes = lambda sev: {f.code for f in result.findings if f.severity == sev}
     return codes("fail"), codes("warn"), result
 
 
@@ -95,50 +97,91 @@ def _faults(now: dt.datetime, tz: str = "UTC") -> dict:
     yesterday = window.today - dt.timedelta(days=1)
     rollup_month = month.in_zone(tz)  # the days usage_daily is compared over (check 2)
     return {
-        "hourly-drift-this-hour": (None, lambda x, db: faults.drift_hourly_rollup(x, db, "tenant-m01", hour),
-                                   ({"rollup_drift_hourly"}, set()), (set(), set())),
+        "hourly-drift-this-hour": (
+            None,
+            lambda x, db: faults.drift_hourly_rollup(x, db, "tenant-m01", hour),
+            ({"rollup_drift_hourly"}, set()),
+            (set(), set()),
+        ),
         "hourly-drift-last-complete-hour": (
-            None, lambda x, db: faults.drift_hourly_rollup(x, db, "tenant-m01", hour - dt.timedelta(hours=1)),
-            ({"rollup_drift_hourly"}, set()), (set(), set())),
-        "daily-drift-today": (None, lambda x, db: faults.drift_daily_rollup(x, db, "tenant-s02", window.today, 2.5),
-                              ({"rollup_drift_daily"}, set()), (set(), set())),
-        "daily-drift-yesterday": (
-            None, lambda x, db: faults.drift_daily_rollup(x, db, "tenant-s02", window.today - dt.timedelta(days=1), 2.5),
+            None,
+            lambda x, db: faults.drift_hourly_rollup(x, db, "tenant-m01", hour - dt.timedelta(hours=1)),
+            ({"rollup_drift_hourly"}, set()),
+            (set(), set()),
+        ),
+        "daily-drift-today": (
+            None,
+            lambda x, db: faults.drift_daily_rollup(x, db, "tenant-s02", window.today, 2.5),
             ({"rollup_drift_daily"}, set()),
-            ({"invoice_rollup_mismatch"}, set()) if rollup_month.first_day <= yesterday <= rollup_month.last_day
-            else (set(), set())),
+            (set(), set()),
+        ),
+        "daily-drift-yesterday": (
+            None,
+            lambda x, db: faults.drift_daily_rollup(x, db, "tenant-s02", window.today - dt.timedelta(days=1), 2.5),
+            ({"rollup_drift_daily"}, set()),
+            ({"invoice_rollup_mismatch"}, set())
+            if rollup_month.first_day <= yesterday <= rollup_month.last_day
+            else (set(), set()),
+        ),
         "hourly-drift-first-hour-of-the-month": (
-            None, lambda x, db: faults.drift_hourly_rollup(x, db, "tenant-m01", month_start),
-            ({"rollup_drift_hourly"}, set()), (set(), set())),
+            None,
+            lambda x, db: faults.drift_hourly_rollup(x, db, "tenant-m01", month_start),
+            ({"rollup_drift_hourly"}, set()),
+            (set(), set()),
+        ),
         "missing-yesterday": (
-            lambda p: faults.with_outage(p, "tenant-s01", yesterday, 1, tz), None,
-            ({"missing_days"}, set()), None),
+            lambda p: faults.with_outage(p, "tenant-s01", yesterday, 1, tz),
+            None,
+            ({"missing_days"}, set()),
+            None,
+        ),
         "missing-first-day-of-the-window": (
-            lambda p: faults.with_outage(p, "tenant-s01", window.first_day, 1, tz), None,
-            ({"missing_days"}, set()), None),
+            lambda p: faults.with_outage(p, "tenant-s01", window.first_day, 1, tz),
+            None,
+            ({"missing_days"}, set()),
+            None,
+        ),
         "daily-drift-last-day-of-the-closed-month": (
-            None, lambda x, db: faults.drift_daily_rollup(x, db, "tenant-s02", month.last_day, 2.5),
-            (closed_drift, set()), ({"invoice_rollup_mismatch"}, set())),
+            None,
+            lambda x, db: faults.drift_daily_rollup(x, db, "tenant-s02", month.last_day, 2.5),
+            (closed_drift, set()),
+            ({"invoice_rollup_mismatch"}, set()),
+        ),
         "stalled-ingest": (lambda p: faults.stalled_ingest(p, hours=2), None, ({"ingest_stalled"}, set()), None),
-        "silent-large-tenant": (lambda p: faults.silent_tenant(p, "acme-corp", hours=6), None,
-                                (set(), {"tenant_silent"}), None),
+        "silent-large-tenant": (
+            lambda p: faults.silent_tenant(p, "acme-corp", hours=6),
+            None,
+            (set(), {"tenant_silent"}),
+            None,
+        ),
         "non-finite-cost-now": (
-            None, lambda x, db: faults.add_value_events(x, db, "tenant-m01", now - dt.timedelta(minutes=10),
-                                                        float("nan"), n=2, tag="pricing-bug"),
+            None,
+            lambda x, db: faults.add_value_events(
+                x, db, "tenant-m01", now - dt.timedelta(minutes=10), float("nan"), n=2, tag="pricing-bug"
+            ),
             ({"non_finite_values"}, set()),
-            ({"non_finite_values"}, set()) if now - dt.timedelta(minutes=10) < month.end else (set(), set())),
+            ({"non_finite_values"}, set()) if now - dt.timedelta(minutes=10) < month.end else (set(), set()),
+        ),
         "infinite-cost-last-hour-of-the-closed-month": (
-            None, lambda x, db: faults.add_value_events(x, db, "tenant-m01", last_closed_hour, float("inf"), tag="overflow"),
-            ({"non_finite_values"} if in_window else set(), set()), ({"non_finite_values"}, set())),
+            None,
+            lambda x, db: faults.add_value_events(x, db, "tenant-m01", last_closed_hour, float("inf"), tag="overflow"),
+            ({"non_finite_values"} if in_window else set(), set()),
+            ({"non_finite_values"}, set()),
+        ),
         "negative-cost-yesterday": (
-            None, lambda x, db: faults.add_value_events(x, db, "tenant-s01", now - dt.timedelta(days=1), -1.25,
-                                                        tag="refund"),
+            None,
+            lambda x, db: faults.add_value_events(x, db, "tenant-s01", now - dt.timedelta(days=1), -1.25, tag="refund"),
             (set(), {"negative_costs"}),
-            (set(), {"negative_costs"}) if (now - dt.timedelta(days=1)) < month.end else (set(), set())),
+            (set(), {"negative_costs"}) if (now - dt.timedelta(days=1)) < month.end else (set(), set()),
+        ),
         "late-backfill-last-hour-of-the-closed-month": (
-            None, lambda x, db: faults.backfill_closed_month(x, db, "tenant-s01", last_closed_hour - dt.timedelta(days=3),
-                                                             ingested=now),
-            (set(), set()), ({"late_arrivals"}, set())),
+            None,
+            lambda x, db: faults.backfill_closed_month(
+                x, db, "tenant-s01", last_closed_hour - dt.timedelta(days=3), ingested=now
+            ),
+            (set(), set()),
+            ({"late_arrivals"}, set()),
+        ),
     }
 
 

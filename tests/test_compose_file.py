@@ -4,19 +4,23 @@ package installed in the image, the connection ids and config the DAG reads, a s
 check 3, and the Grafana dashboard that check 3 times provisioned from the same file, on pinned images.
 There is no Docker engine here: Debian's docker-compose resolves the file offline (with the .env that
 scripts/compose-env.sh writes), and this test reads what it resolved."""
+
 import json
-import re
 import shutil
 import subprocess
 
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from billing_readiness.config import load_config
 
-AIRFLOW = {"airflow-apiserver": "api-server", "airflow-scheduler": "scheduler", "airflow-dag-processor": "dag-processor",
-           "airflow-triggerer": "triggerer"}
+AIRFLOW = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+}
 ONE_SHOT = {"airflow-init", "seed", "grafana-token"}
 SANDBOX = {"clickhouse", "redis", "quota-api", "seed", "grafana", "grafana-token"}  # the stand-in M12.1
 DASHBOARD = json.loads((ROOT / "m12_1_sandbox" / "grafana" / "tenant-usage-dashboard.json").read_text())
@@ -40,7 +44,9 @@ def dotenv(tmp_path_factory):
     path = tmp_path_factory.mktemp("compose") / ".env"
     out = subprocess.run(["bash", str(ROOT / "scripts" / "compose-env.sh"), str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    again = subprocess.run(["bash", str(ROOT / "scripts" / "compose-env.sh"), str(path)], capture_output=True, text=True)
+    again = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "compose-env.sh"), str(path)], capture_output=True, text=True
+    )
     assert again.returncode != 0 and "exists" in again.stderr  # never overwrites the key that decrypts the DB
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#")), path
 
@@ -80,8 +86,17 @@ def test_every_airflow_container_shares_one_fernet_key_and_one_config(services, 
 
 
 def test_the_official_airflow_3_shape(services):
-    assert set(services) == {"postgres", "airflow-init", *AIRFLOW, "clickhouse", "redis", "quota-api", "seed",
-                             "grafana", "grafana-token"}
+    assert set(services) == {
+        "postgres",
+        "airflow-init",
+        *AIRFLOW,
+        "clickhouse",
+        "redis",
+        "quota-api",
+        "seed",
+        "grafana",
+        "grafana-token",
+    }
     for service, command in AIRFLOW.items():
         assert services[service]["command"] in (command, [command])
         assert services[service]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
@@ -120,7 +135,8 @@ def test_every_long_running_service_has_a_healthcheck_and_one_shots_are_waited_f
             # starts paused; check 3 without the token fails naming the connection)
             assert name == "grafana-token" or any(
                 s.get("depends_on", {}).get(name, {}).get("condition") == "service_completed_successfully"
-                for s in services.values())
+                for s in services.values()
+            )
         else:
             check = service["healthcheck"]
             assert check["test"] and check["timeout"] and check["start_period"] and check["retries"], name
@@ -132,12 +148,16 @@ def test_connections_and_config_are_the_ones_the_dag_reads(services, dotenv):
     values, _ = dotenv
     e = env(services, "airflow-scheduler")
     cfg = load_config(e["AIRFLOW_VAR_BILLING_READINESS_CONFIG"])  # valid, as the checks will load it
-    conns = {k[len("AIRFLOW_CONN_"):].lower(): json.loads(v) for k, v in e.items() if k.startswith("AIRFLOW_CONN_")}
+    conns = {k[len("AIRFLOW_CONN_") :].lower(): json.loads(v) for k, v in e.items() if k.startswith("AIRFLOW_CONN_")}
     for key in ("clickhouse", "redis", "quota_api"):
         assert cfg["connections"][key] in conns, key
     ch = conns["clickhouse_native_default"]
     assert (ch["conn_type"], ch["host"], ch["login"]) == ("clickhouse_native", "clickhouse", "readiness")
-    assert ch["password"] == values["CLICKHOUSE_READINESS_PASSWORD"] == env(services, "clickhouse")["CLICKHOUSE_READINESS_PASSWORD"]
+    assert (
+        ch["password"]
+        == values["CLICKHOUSE_READINESS_PASSWORD"]
+        == env(services, "clickhouse")["CLICKHOUSE_READINESS_PASSWORD"]
+    )
     assert conns["redis_default"]["host"] == "redis" and conns["quota_api_default"]["host"] == "quota-api"
     assert "8000" in " ".join(services["quota-api"]["command"]) and conns["quota_api_default"]["port"] == 8000
     # Grafana: no admin password in any Airflow container; the token job stores the connection check 3 reads.
@@ -155,15 +175,20 @@ def test_grafana_provisions_the_dashboard_check_3_reads(services):
     volumes = RAW["services"]["grafana"]["volumes"]
     provider = yaml.safe_load((ROOT / "docker" / "grafana" / "provisioning" / "dashboards" / "m12.yaml").read_text())
     assert f"./m12_1_sandbox/grafana:{provider['providers'][0]['options']['path']}:ro" in volumes
-    source = yaml.safe_load((ROOT / "docker" / "grafana" / "provisioning" / "datasources" / "clickhouse.yaml").read_text())
+    source = yaml.safe_load(
+        (ROOT / "docker" / "grafana" / "provisioning" / "datasources" / "clickhouse.yaml").read_text()
+    )
     ds, testdata = source["datasources"]
     uids = {t["datasource"]["uid"] for p in DASHBOARD["panels"] for t in p["targets"]}
     assert uids == {ds["uid"]} and ds["type"] == "grafana-clickhouse-datasource"
     # every data source the every-macro dashboard names (directly or through its datasource variable) is provisioned
     every = json.loads((ROOT / "m12_1_sandbox" / "grafana" / "every-macro-dashboard.json").read_text())
     [ds_var] = [v for v in every["templating"]["list"] if v["type"] == "datasource"]
-    named = {t["datasource"]["uid"].replace("${ds}", ds_var["current"]["value"])
-             for p in every["panels"] for t in p["targets"]}
+    named = {
+        t["datasource"]["uid"].replace("${ds}", ds_var["current"]["value"])
+        for p in every["panels"]
+        for t in p["targets"]
+    }
     assert named == {ds["uid"], testdata["uid"]} and testdata["type"] == "grafana-testdata-datasource"
     assert ds["jsonData"]["host"] == "clickhouse" and ds["jsonData"]["defaultDatabase"] == "m12_sandbox"
     assert "--database" in services["seed"]["command"] and "m12_sandbox" in services["seed"]["command"]
@@ -190,12 +215,25 @@ def test_the_sandbox_is_a_profile_and_a_deployment_against_its_own_m12_1_needs_n
     # a deployment's own connections and config come from .env: no edit of the compose file
     values, path = dotenv
     own = tmp_path / ".env"
-    lines = [line for line in path.read_text().splitlines()
-             if not line.startswith(("AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT=", "BILLING_READINESS_CONFIG="))]
-    conn = {"conn_type": "clickhouse_native", "host": "ch.prod.internal", "port": 9440, "login": "readiness",
-            "password": "pw", "schema": "metering", "extra": {"secure": True}}
+    lines = [
+        line
+        for line in path.read_text().splitlines()
+        if not line.startswith(("AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT=", "BILLING_READINESS_CONFIG="))
+    ]
+    conn = {
+        "conn_type": "clickhouse_native",
+        "host": "ch.prod.internal",
+        "port": 9440,
+        "login": "readiness",
+        "password": "pw",
+        "schema": "metering",
+        "extra": {"secure": True},
+    }
     config = {"usage_events": {"table": "metering.events"}, "report": {"dir": "s3://reports/readiness"}}
-    lines += [f"AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT={json.dumps(conn)}", f"BILLING_READINESS_CONFIG={json.dumps(config)}"]
+    lines += [
+        f"AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT={json.dumps(conn)}",
+        f"BILLING_READINESS_CONFIG={json.dumps(config)}",
+    ]
     own.write_text("\n".join(lines) + "\n")
     out = compose("config", env_file=own)
     assert out.returncode == 0, out.stderr

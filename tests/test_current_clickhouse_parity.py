@@ -4,16 +4,16 @@ Both engines get the same seed and the same faults, so the check SQL is shown to
 stay in the subset that ClickHouse 18.16 and a current release both understand,
 with the same results and the same verdicts.
 """
+
 import datetime as dt
 import json
 import math
 from decimal import Decimal
 
 import pytest
-
 from conftest import ROOT
 
-from m12_1_sandbox import faults, seed
+from billing_readiness import cost_values
 from billing_readiness.checks import invoice_immutability, usage_coverage
 from billing_readiness.checks.dashboard_latency import panels as dl_panels
 from billing_readiness.checks.dashboard_latency import queries as dl_queries
@@ -21,14 +21,13 @@ from billing_readiness.checks.invoice_immutability import verdict as inv_verdict
 from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
 from billing_readiness.checks.quota_enforcement import diagnose as qe_diagnose
 from billing_readiness.checks.usage_coverage import repeats
+from billing_readiness.checks.usage_coverage import verdict as uc_verdict
 from billing_readiness.checks.usage_coverage.id_queries import duplicate_candidates
 from billing_readiness.checks.usage_coverage.id_queries import duplicates as duplicates_query
-from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 from billing_readiness.checks.usage_coverage.id_queries import repeats as repeats_query
-from billing_readiness.checks.usage_coverage.queries import scan
-from billing_readiness.checks.usage_coverage import verdict as uc_verdict
-from billing_readiness.checks.usage_coverage.queries import tenant_hours
-from billing_readiness import cost_values
+from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
+from billing_readiness.checks.usage_coverage.queries import scan, tenant_hours
+from m12_1_sandbox import faults, seed
 
 FIRST_PASS_PROBE = (1, 2, 3)  # hashes nobody has: the second pass must agree on finding nothing for them
 SOME_BUCKETS = list(range(0, 2048, 97))  # id-hash buckets the scan collects in the same-rows test
@@ -123,9 +122,13 @@ def engines(ch, tmp_path_factory):
         faults.add_future_events(execute, DB, "tenant-s01", plan.now)
         faults.add_month_boundary_events(execute, DB, "tenant-s03", month.end)
         faults.drift_hourly_rollup(execute, DB, "tenant-m02", plan.now)
-        faults.add_value_events(execute, DB, "tenant-m01", plan.now - dt.timedelta(days=5), float("nan"), tag="pricing-bug")
+        faults.add_value_events(
+            execute, DB, "tenant-m01", plan.now - dt.timedelta(days=5), float("nan"), tag="pricing-bug"
+        )
         faults.add_value_events(execute, DB, "tenant-s01", plan.now - dt.timedelta(days=1), -1.25, tag="refund")
-        faults.add_value_events(execute, DB, "tenant-s04", month.start + dt.timedelta(days=5), float("-inf"), tag="overflow")
+        faults.add_value_events(
+            execute, DB, "tenant-s04", month.start + dt.timedelta(days=5), float("-inf"), tag="overflow"
+        )
     current.execute(f"USE {DB}")
     from clickhouse_driver import Client
 
@@ -145,9 +148,12 @@ def all_queries(plan):
     now = int(plan.now.timestamp())
     for panel in dl_panels.panels_from_config(None):
         queries[f"check3 panel {panel.title}"] = dl_queries.bind(panel, "tenant", "acme-corp", now - 86400, now)
-    queries["check1 values"] = cost_values.query(cfg, int(window.start.timestamp()),
-                                                 int(window.today_start.timestamp()) + 86400, "lookback window")
-    queries["check2 values"] = cost_values.query(cfg, int(month.start.timestamp()), int(month.end.timestamp()), str(month))
+    queries["check1 values"] = cost_values.query(
+        cfg, int(window.start.timestamp()), int(window.today_start.timestamp()) + 86400, "lookback window"
+    )
+    queries["check2 values"] = cost_values.query(
+        cfg, int(month.start.timestamp()), int(month.end.timestamp()), str(month)
+    )
     queries["check1 tenant_hours"] = tenant_hours(cfg, window, ["acme-corp", "tenant-m01"])
     queries["check4 probe usage"] = qe_diagnose.probe_usage_query(cfg, "readiness-probe")
     # check 1's repeats pass, whole and in two slices; the scan, plain and collecting the ids of some buckets;
@@ -162,8 +168,9 @@ def all_queries(plan):
     queries["check2 raw_rollup_zone"] = invoice_queries(cfg, month, "Europe/Berlin")["raw_rollup_zone"]
     queries["check1 duplicate_candidates"] = duplicate_candidates(cfg, window, 0, 1, list(range(1024)), 1)
     for part in (0, 1):
-        queries[f"check1 duplicate_candidates slice {part}"] = duplicate_candidates(cfg, window, part, 2,
-                                                                                    list(range(1024)), 1)
+        queries[f"check1 duplicate_candidates slice {part}"] = duplicate_candidates(
+            cfg, window, part, 2, list(range(1024)), 1
+        )
     queries["check1 duplicates (second pass)"] = duplicates_query(cfg, window, [{"h": h} for h in FIRST_PASS_PROBE])
     return cfg, window, month, queries
 
@@ -211,7 +218,10 @@ def test_every_check_query_gives_the_same_rows(engines):
             current = engines["current"](q.sql, q.params, settings=q.settings)
         if not same_rows(server, current):
             differ.append((name, server[:3], current[:3]))
-        if not any(word in name for word in ("panel", "probe", "future", "duplicates", "slice", "late", "mutations", "distributed")):
+        if not any(
+            word in name
+            for word in ("panel", "probe", "future", "duplicates", "slice", "late", "mutations", "distributed")
+        ):
             assert server, f"{name} returned no rows: the parity test would prove nothing"
     assert differ == []
 
@@ -228,8 +238,10 @@ def test_verdicts_are_the_same_on_both_engines(engines):
             # a mass duplication's way gives the same duplicates: the repeated hashes, then their ids
             second = duplicates_query(cfg, window, out["duplicate_candidates"])
             assert second is not None, "the seeded duplicates were not found by the hash pass"
-            assert same_rows([tuple(r.values()) for r in named(engines[engine], second)],
-                             [tuple(r.values()) for r in repeats.duplicate_rows(out["tenants"])])
+            assert same_rows(
+                [tuple(r.values()) for r in named(engines[engine], second)],
+                [tuple(r.values()) for r in repeats.duplicate_rows(out["tenants"])],
+            )
             exact = {**out, "duplicates": named(engines[engine], second)}
             return out, exact
         return out
@@ -240,9 +252,12 @@ def test_verdicts_are_the_same_on_both_engines(engines):
         c1 = uc_verdict.evaluate(usage_coverage.CHECK.new_result(), check1, cfg, window)
         # duplicates from the ids the scan collected: as from the hash and id passes
         c1_exact = uc_verdict.evaluate(usage_coverage.CHECK.new_result(), exact, cfg, window)
-        assert sorted((f.code, f.message) for f in c1.findings) == sorted((f.code, f.message) for f in c1_exact.findings)
-        assert {k: v for k, v in c1.metrics.items() if "silence" in k or "newest" in k} == \
-            {k: v for k, v in c1_exact.metrics.items() if "silence" in k or "newest" in k}
+        assert sorted((f.code, f.message) for f in c1.findings) == sorted(
+            (f.code, f.message) for f in c1_exact.findings
+        )
+        assert {k: v for k, v in c1.metrics.items() if "silence" in k or "newest" in k} == {
+            k: v for k, v in c1_exact.metrics.items() if "silence" in k or "newest" in k
+        }
         c2 = inv_verdict.evaluate(invoice_immutability.CHECK.new_result(), rows(engine, "check2"), month)
         verdicts[engine] = (
             sorted((f.severity, f.code, f.message) for f in c1.findings),
@@ -253,10 +268,18 @@ def test_verdicts_are_the_same_on_both_engines(engines):
         assert a == b
     assert verdicts["server"] == verdicts["current"]
     codes = {code for _, code, _ in verdicts["server"][0]}
-    assert {"tenant_without_usage", "rollup_drift_daily", "rollup_drift_hourly", "duplicate_event_ids",
-            "usage_without_active_tenant", "future_events", "missing_days", "non_finite_values", "negative_costs"} <= codes
+    assert {
+        "tenant_without_usage",
+        "rollup_drift_daily",
+        "rollup_drift_hourly",
+        "duplicate_event_ids",
+        "usage_without_active_tenant",
+        "future_events",
+        "missing_days",
+        "non_finite_values",
+        "negative_costs",
+    } <= codes
     assert "non_finite_values" in {code for _, code, _ in verdicts["server"][1]}
-
 
 
 EVERY_MACRO = ROOT / "m12_1_sandbox" / "grafana" / "every-macro-dashboard.json"
@@ -281,8 +304,14 @@ def every_macro_queries(engine, plan, filters=()):
             var["filters"] = list(filters)
     board = dashboard_from_export(export, "every-macro")
     rng = dashboard_range(board.json, plan.now)
-    values = resolve(board.json, rng, tenant_variable="tenant", tenant="acme-corp", datasource_types=(CLICKHOUSE,),
-                     run_query=lambda sql, ds: [list(r) for r in engine(sql)])
+    values = resolve(
+        board.json,
+        rng,
+        tenant_variable="tenant",
+        tenant="acme-corp",
+        datasource_types=(CLICKHOUSE,),
+        run_query=lambda sql, ds: [list(r) for r in engine(sql)],
+    )
     ctx = dl_queries.LoadContext(rng, values, board.json)
     return {p.title: dl_queries.direct_query(p, ctx) for p in board.panels if p.is_clickhouse}
 
@@ -306,4 +335,6 @@ def test_every_macro_and_variable_kind_runs_on_current_clickhouse_and_18_16_wher
     by_type = engines["current"](filtered["Usage by type, ad hoc filtered"].sql)
     assert [row[0] for row in by_type] == ["query"]  # the ad hoc filter applied on current ClickHouse
     events = engines["current"](filtered["Events per bucket"].sql)
-    assert events and sum(r[1] for r in events) < sum(r[1] for r in engines["current"](queries["Events per bucket"].sql))
+    assert events and sum(r[1] for r in events) < sum(
+        r[1] for r in engines["current"](queries["Events per bucket"].sql)
+    )

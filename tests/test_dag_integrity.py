@@ -1,10 +1,11 @@
 """The DAG parses, has the promised shape, and keeps heavy imports out of parse time."""
+
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
+
 
 @pytest.fixture(params=["four checks", "with a fifth check"])
 def any_dag(request, dag):
@@ -30,7 +31,7 @@ def test_one_task_per_check_of_the_dag_files_list(any_dag):
     from billing_readiness.dag import CHECKS
 
     ids = [t.check.id for t in check_tasks(any_dag)]
-    assert ids[:len(CHECKS)] == [c.id for c in CHECKS] and len(set(ids)) == len(ids)
+    assert ids[: len(CHECKS)] == [c.id for c in CHECKS] and len(set(ids)) == len(ids)
     assert [t.task_id for t in check_tasks(any_dag)] == [f"check_{i}" for i in ids]
 
 
@@ -73,7 +74,8 @@ def test_the_form_is_the_checks_params(any_dag):
 
     checks = [t.check for t in check_tasks(any_dag)]
     assert {k: v for k, v in any_dag.params.dump().items()} == {
-        name: spec.default for name, spec in declared(checks).items()}
+        name: spec.default for name, spec in declared(checks).items()
+    }
 
 
 def test_every_param_schema_is_draft_7_and_its_default_valid_under_it(any_dag):
@@ -98,8 +100,10 @@ def test_every_param_schema_is_draft_7_and_its_default_valid_under_it(any_dag):
 
 def test_the_dag_file_cannot_shadow_the_package():
     """With dags/ ahead of plugins/ on sys.path, `billing_readiness` is still the package."""
-    code = ("import sys; sys.path[:0] = [%r, %r]; import billing_readiness.checks; print('ok')"
-            % (str(ROOT / "dags"), str(ROOT / "plugins")))
+    code = "import sys; sys.path[:0] = [{!r}, {!r}]; import billing_readiness.checks; print('ok')".format(
+        str(ROOT / "dags"),
+        str(ROOT / "plugins"),
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
 
@@ -113,23 +117,45 @@ def test_schedule_and_run_limits(dag):
 
 # What parsing a DAG file must not import: drivers, and our check internals, report and config (the scheduler
 # parses the file again and again; tasks import these when they run). bench/bench_parse.py times the parse.
-NOT_AT_PARSE_TIME = ("clickhouse_driver", "redis", "requests", "chdb", "billing_readiness.config",
-                     "billing_readiness.report", "billing_readiness.report_html", "billing_readiness.results",
-                     "billing_readiness.sql", "billing_readiness.hooks", "billing_readiness.timewindow")
-CHECK_INTERNALS = (".queries", ".verdict", ".render", ".panels", ".probe", ".diagnose", ".gaps", ".reconcile",
-                   ".closed_month")
+NOT_AT_PARSE_TIME = (
+    "clickhouse_driver",
+    "redis",
+    "requests",
+    "chdb",
+    "billing_readiness.config",
+    "billing_readiness.report",
+    "billing_readiness.report_html",
+    "billing_readiness.results",
+    "billing_readiness.sql",
+    "billing_readiness.hooks",
+    "billing_readiness.timewindow",
+)
+CHECK_INTERNALS = (
+    ".queries",
+    ".verdict",
+    ".render",
+    ".panels",
+    ".probe",
+    ".diagnose",
+    ".gaps",
+    ".reconcile",
+    ".closed_month",
+)
 
 
 @pytest.mark.parametrize("dag_file", ["billing_readiness_dag.py", "m12_2_billing_integration.py"])
 def test_dag_files_import_only_what_defines_the_dag(dag_file):
     code = (
-        "import sys; sys.path[:0] = [%r, %r]; import runpy; runpy.run_path(%r); "
-        "print(','.join(sorted(sys.modules)))"
-    ) % (str(ROOT), str(ROOT / "plugins"), str(ROOT / "dags" / dag_file))
+        "import sys; sys.path[:0] = [{!r}, {!r}]; import runpy; runpy.run_path({!r}); print(','.join(sorted(sys.modules)))"
+    ).format(str(ROOT), str(ROOT / "plugins"), str(ROOT / "dags" / dag_file))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = out.stdout.strip().splitlines()[-1].split(",")
-    heavy = [m for m in loaded if m.startswith(NOT_AT_PARSE_TIME)
-             or (m.startswith("billing_readiness.checks.") and m.endswith(CHECK_INTERNALS))]
+    heavy = [
+        m
+        for m in loaded
+        if m.startswith(NOT_AT_PARSE_TIME)
+        or (m.startswith("billing_readiness.checks.") and m.endswith(CHECK_INTERNALS))
+    ]
     assert heavy == []
     if dag_file == "billing_readiness_dag.py":  # the check cards themselves are loaded: they name the tasks
         assert "billing_readiness.checks.usage_coverage" in loaded

@@ -1,11 +1,12 @@
 """Checks 3 and 4 against the real sandbox: dashboards from export files and a Grafana API, and every
 quota API misbehaviour with its own verdict, on the real quota API over HTTP and real Redis."""
+
 import datetime as dt
 import json
 
 import pytest
-
 from conftest import ROOT, _free_port
+
 from billing_readiness.checks.dashboard_latency.panels import DEFAULT_PANELS, panels_from_export
 
 SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
@@ -24,6 +25,7 @@ def warns(run, check):
 def grafana(sandbox_process):
     """grafana(token=None, database=None, dashboards=None) -> port of a Grafana stand-in whose ClickHouse data
     source reads `database` (a sandbox's) and which serves the dashboards in folder `dashboards`."""
+
     def start(token=None, database=None, dashboards=None):
         args = (["--token", token] if token else []) + (["--clickhouse-database", database] if database else [])
         return sandbox_process("grafana_api", *args, *(["--dashboards", str(dashboards)] if dashboards else []))
@@ -32,6 +34,7 @@ def grafana(sandbox_process):
 
 
 # ---- check 3 -------------------------------------------------------------------------------------
+
 
 def test_sandbox_export_file_holds_the_m12_1_panels():
     panels = panels_from_export(EXPORT.read_text())
@@ -44,7 +47,7 @@ def test_panels_from_the_export_file_with_per_panel_statistics(large_sandbox, ru
     c = run.check("dashboard_latency")
     assert c["passed"] and c["metrics"]["panel_source"] == f"export file {EXPORT}"
     tenants = c["details"]["tenants"]
-    assert [t["tenant"] for t in tenants][0] == "acme-corp" and len(tenants) == 3
+    assert next(t["tenant"] for t in tenants) == "acme-corp" and len(tenants) == 3
     assert tenants[0]["events"] > tenants[1]["events"] >= tenants[2]["events"]
     for panel in tenants[0]["panels"]:
         s = panel["stats"]
@@ -58,8 +61,10 @@ def test_panels_from_the_export_file_with_per_panel_statistics(large_sandbox, ru
 def test_panels_live_from_a_grafana_api_with_a_token(make_sandbox, grafana, run_dag, monkeypatch):
     sb = make_sandbox("dq_grafana", **SMALL)
     port = grafana(token="s3cret-token", database=sb.database)
-    monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "s3cret-token"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GRAFANA_TEST",
+        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "s3cret-token"}),
+    )
     sb.configure(connections={"grafana": "grafana_test"}, dashboard={"grafana_uid": "m12-tenant-usage"})
     run = run_dag(sb)
     c = run.check("dashboard_latency")
@@ -71,8 +76,10 @@ def test_panels_live_from_a_grafana_api_with_a_token(make_sandbox, grafana, run_
     assert "Mode: through Grafana: each panel's queries in one POST /api/ds/query" in run.markdown
     assert "s3cret-token" not in json.dumps(run.report) and "s3cret-token" not in run.markdown
 
-    monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "wrong"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GRAFANA_TEST",
+        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "wrong"}),
+    )
     bad = run_dag(sb)
     assert fails(bad, "dashboard_latency") == {"check_error"}
     message = bad.check("dashboard_latency")["findings"][0]["message"]
@@ -81,8 +88,10 @@ def test_panels_live_from_a_grafana_api_with_a_token(make_sandbox, grafana, run_
 
 def test_raw_table_panel_is_flagged_and_a_failing_panel_names_itself(make_sandbox, run_dag):
     sb = make_sandbox("dq_panels", **SMALL)
-    raw = {"title": "Events today (raw)", "sql": "SELECT count() FROM usage_events WHERE tenant_id = '$tenant' "
-                                                  "AND timestamp >= toStartOfDay(now())"}
+    raw = {
+        "title": "Events today (raw)",
+        "sql": "SELECT count() FROM usage_events WHERE tenant_id = '$tenant' AND timestamp >= toStartOfDay(now())",
+    }
     sb.configure(dashboard={"panels": DEFAULT_PANELS + [raw]})
     run = run_dag(sb)
     assert run.check("dashboard_latency")["passed"]
@@ -108,8 +117,11 @@ def test_unsupported_grafana_variable_is_a_clear_error(make_sandbox, run_dag):
 EVERY_MACRO = ROOT / "m12_1_sandbox" / "grafana" / "every-macro-dashboard.json"
 # Its panels whose expanded SQL needs a newer ClickHouse than Debian's 18.16 (tests/test_current_clickhouse_parity.py
 # runs them on current ClickHouse): 18.16's own error for each.
-NEEDS_CURRENT = {"Hours in range, to the millisecond": "Unknown function fromUnixTimestamp64Milli",
-                 "Events per interval": "Syntax error", "Usage by type, ad hoc filtered": "Syntax error"}
+NEEDS_CURRENT = {
+    "Hours in range, to the millisecond": "Unknown function fromUnixTimestamp64Milli",
+    "Events per interval": "Syntax error",
+    "Usage by type, ad hoc filtered": "Syntax error",
+}
 
 
 @pytest.fixture(scope="module")
@@ -125,28 +137,46 @@ def runnable_on_18_16(tmp_path_factory):
 
 
 @pytest.mark.parametrize("mode", ["grafana", "direct"])
-def test_a_dashboard_with_every_macro_and_variable_kind_is_timed_in_both_modes(make_sandbox, grafana, run_dag,
-                                                                             monkeypatch, runnable_on_18_16, mode):
+def test_a_dashboard_with_every_macro_and_variable_kind_is_timed_in_both_modes(
+    make_sandbox, grafana, run_dag, monkeypatch, runnable_on_18_16, mode
+):
     sb = make_sandbox(f"dq_macros_{mode}", **SMALL)
     port = grafana(token="t0ken", database=sb.database, dashboards=runnable_on_18_16)
-    monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "t0ken"}))
-    sb.configure(connections={"grafana": "grafana_test"},
-                 dashboard={"grafana_uid": "m12-every-macro-18-16", "mode": mode})
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GRAFANA_TEST",
+        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "t0ken"}),
+    )
+    sb.configure(
+        connections={"grafana": "grafana_test"}, dashboard={"grafana_uid": "m12-every-macro-18-16", "mode": mode}
+    )
     run = run_dag(sb)
     c = run.check("dashboard_latency")
     assert c["passed"] and run.state == "success", c["findings"]
     assert c["metrics"]["mode"] == mode
     timed = [p["title"] for p in c["details"]["tenants"][0]["panels"]]
-    clickhouse = ["Events per bucket", "Cost per day", "Range as Grafana gives it", "Quota usage % (chained query variable)"]
+    clickhouse = [
+        "Events per bucket",
+        "Cost per day",
+        "Range as Grafana gives it",
+        "Quota usage % (chained query variable)",
+    ]
     if mode == "grafana":  # a panel's queries are one request; the TestData panel is Grafana's to run
         assert timed == clickhouse[:2] + ["Hours and events in range"] + clickhouse[2:] + ["Random walk (TestData)"]
         assert c["details"]["skipped"] == []
     else:  # one query each; the TestData panel is said, not timed
-        assert timed == clickhouse[:2] + ["Hours and events in range [A]", "Hours and events in range [B]"] + clickhouse[2:]
-        assert c["details"]["skipped"] == [{"panel": "Random walk (TestData)", "reason": (
-            "data source type 'grafana-testdata-datasource' is not the ClickHouse plugin: direct mode cannot run "
-            "it (through Grafana it is timed)")}]
+        assert (
+            timed
+            == clickhouse[:2] + ["Hours and events in range [A]", "Hours and events in range [B]"] + clickhouse[2:]
+        )
+        assert c["details"]["skipped"] == [
+            {
+                "panel": "Random walk (TestData)",
+                "reason": (
+                    "data source type 'grafana-testdata-datasource' is not the ClickHouse plugin: direct mode cannot run "
+                    "it (through Grafana it is timed)"
+                ),
+            }
+        ]
         assert "Not timed: panel 'Random walk (TestData)'" in run.markdown
     assert all(p["result_rows"] for p in c["details"]["tenants"][0]["panels"] if "Random" not in p["title"])
     assert "now-2d/d to now (" in c["metrics"]["time_range"] and "UTC" in c["metrics"]["time_range"]
@@ -154,13 +184,16 @@ def test_a_dashboard_with_every_macro_and_variable_kind_is_timed_in_both_modes(m
 
 
 @pytest.mark.parametrize("mode", ["grafana", "direct"])
-def test_a_panel_that_errors_fails_the_check_naming_the_panel_and_the_error(make_sandbox, grafana, run_dag,
-                                                                          monkeypatch, mode):
+def test_a_panel_that_errors_fails_the_check_naming_the_panel_and_the_error(
+    make_sandbox, grafana, run_dag, monkeypatch, mode
+):
     """The full every-macro dashboard on 18.16: the three panels whose SQL needs a newer ClickHouse fail, each
     named with ClickHouse's message (through Grafana: Grafana's), and nothing else does."""
     sb = make_sandbox(f"dq_errors_{mode}", **SMALL)
     port = grafana(database=sb.database)
-    monkeypatch.setenv("AIRFLOW_CONN_GRAFANA_TEST", json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GRAFANA_TEST", json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port})
+    )
     sb.configure(connections={"grafana": "grafana_test"}, dashboard={"grafana_uid": "m12-every-macro", "mode": mode})
     run = run_dag(sb, repetitions=2)
     c = run.check("dashboard_latency")
@@ -173,6 +206,7 @@ def test_a_panel_that_errors_fails_the_check_naming_the_panel_and_the_error(make
 
 
 # ---- check 4 -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def quota_sandbox(make_sandbox, redis_client):
@@ -194,8 +228,9 @@ def quota_sandbox(make_sandbox, redis_client):
         ("stale_reset", set(), {"reset_in_the_past"}),
     ],
 )
-def test_each_quota_api_misbehaviour_has_its_own_verdict(quota_sandbox, quota_api, run_dag, fault, expected_fail,
-                                                         expected_warn):
+def test_each_quota_api_misbehaviour_has_its_own_verdict(
+    quota_sandbox, quota_api, run_dag, fault, expected_fail, expected_warn
+):
     quota_sandbox.use_api(quota_api(fault))
     run = run_dag(quota_sandbox)
     assert (fails(run, "quota_enforcement"), warns(run, "quota_enforcement")) == (expected_fail, expected_warn)
@@ -204,7 +239,10 @@ def test_each_quota_api_misbehaviour_has_its_own_verdict(quota_sandbox, quota_ap
     if fault == "none":
         assert statuses == [200] * 10 + [429]
         assert c["details"]["concurrent"] == {"sent": 20, "accepted": 10, "refused_429": 10, "other": []}
-        assert {k.lower() for k in c["details"]["sequential"][-1]["headers"]} >= {"retry-after", "x-ratelimit-remaining"}
+        assert {k.lower() for k in c["details"]["sequential"][-1]["headers"]} >= {
+            "retry-after",
+            "x-ratelimit-remaining",
+        }
         # looked at before each cleanup: the hourly, daily and monthly counters, each expiring within its window
         for seen in c["details"]["windows"]:
             assert len(seen["counters"]) == 3 and all(0 < ttl <= 31 * 86400 + 1 for ttl in seen["counters"].values())
@@ -243,11 +281,15 @@ def test_an_api_that_is_down_is_transient_retried_then_failed(quota_sandbox, run
 
 def test_a_limit_applied_early_is_named(quota_sandbox, run_dag):
     # a stricter daily limit of 3 also set for the probe: request 4 is refused although the quota is 10
-    quota_sandbox.configure(quota={"setup_keys": {
-        "tenant:{tenant_id}:tier": "free",
-        "tenant:{tenant_id}:limit:queries_hourly": "{limit}",
-        "tenant:{tenant_id}:limit:queries_daily": "3",
-    }})
+    quota_sandbox.configure(
+        quota={
+            "setup_keys": {
+                "tenant:{tenant_id}:tier": "free",
+                "tenant:{tenant_id}:limit:queries_hourly": "{limit}",
+                "tenant:{tenant_id}:limit:queries_daily": "3",
+            }
+        }
+    )
     run = run_dag(quota_sandbox)
     assert fails(run, "quota_enforcement") == {"limit_applied_early"}
     assert "Request 4 was already refused" in run.check("quota_enforcement")["summary"]
@@ -257,8 +299,10 @@ def test_quota_set_through_an_admin_endpoint(quota_sandbox, quota_api, run_dag, 
     port = quota_api("none", "--admin-token", "adm1n")
     quota_sandbox.use_api(port)
     quota_sandbox.configure(quota={"admin_path": "/admin/quota/{tenant_id}"})
-    monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "adm1n"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_QUOTA_API_DEFAULT",
+        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "adm1n"}),
+    )
     monkeypatch.delenv("AIRFLOW_CONN_REDIS_DEFAULT")  # Redis is not needed on this path
     run = run_dag(quota_sandbox)
     c = run.check("quota_enforcement")
@@ -301,8 +345,11 @@ def test_redis_control_writes_expiring_keys_and_finds_the_probes(redis_client):
         assert set(ttls) == {"tenant:readiness-probe:tier", "tenant:readiness-probe:limit:queries_hourly"}
         assert all(0 < t <= q["key_ttl_seconds"] for t in ttls.values())
         assert redis_client.get("tenant:readiness-probe:limit:queries_hourly") == "10"
-        assert control.matching_keys() == ["quota:readiness-probe:queries_hourly:old", "tenant:readiness-probe:limit:queries_hourly",
-                                           "tenant:readiness-probe:tier"]
+        assert control.matching_keys() == [
+            "quota:readiness-probe:queries_hourly:old",
+            "tenant:readiness-probe:limit:queries_hourly",
+            "tenant:readiness-probe:tier",
+        ]
         assert control.leftovers() == control.matching_keys()
         assert control.delete(control.matching_keys()) == 3 and control.leftovers() == []
         assert redis_client.get("quota:readiness-probe-2:queries_hourly:x") == "1"
@@ -315,5 +362,6 @@ def test_redis_control_writes_expiring_keys_and_finds_the_probes(redis_client):
         control.unlock(marker, "run-b")
         assert redis_client.get(marker) is None
     finally:
-        redis_client.delete("quota:readiness-probe-2:queries_hourly:x", "quota:readiness-probe:queries_hourly:old",
-                            *control.setup_keys)
+        redis_client.delete(
+            "quota:readiness-probe-2:queries_hourly:x", "quota:readiness-probe:queries_hourly:old", *control.setup_keys
+        )

@@ -2,8 +2,8 @@
 
 import pytest
 
-from m12_1_sandbox import faults
 from billing_readiness.timewindow import last_closed_month
+from m12_1_sandbox import faults
 
 CHECK_TASKS = {
     "usage_coverage": "check_usage_coverage",
@@ -67,7 +67,6 @@ def test_closed_month_costs_changing_between_runs_fails_check_2(make_sandbox, ru
 
 def test_slow_dashboard_panel_fails_check_3(large_sandbox, run_dag):
     from billing_readiness.checks.dashboard_latency.panels import DEFAULT_PANELS
-
     from m12_1_sandbox.demo import SLOW_PANEL as slow
 
     large_sandbox.configure(dashboard={"panels": DEFAULT_PANELS + [slow]})
@@ -97,7 +96,8 @@ def test_missing_clickhouse_connection_fails_the_checks_that_need_it(make_sandbo
         assert "'clickhouse_native_default'" in run.check(check)["findings"][0]["message"]
     # a missing connection is definite: failed on the first try, no retry
     assert {ti.task_id: ti.try_number for ti in run.dagrun.get_task_instances() if ti.task_id.startswith("check_")} == {
-        task_id: 1 for task_id in CHECK_TASKS.values()}
+        task_id: 1 for task_id in CHECK_TASKS.values()
+    }
 
 
 def test_a_run_checks_as_of_its_own_time_and_a_rerun_checks_the_same_window(make_sandbox, dag, param_defaults):
@@ -107,6 +107,7 @@ def test_a_run_checks_as_of_its_own_time_and_a_rerun_checks_the_same_window(make
     import datetime as dt
 
     from conftest import Run
+
     from m12_1_sandbox.seed import month_start
 
     sandbox = make_sandbox("e2e_anchor")

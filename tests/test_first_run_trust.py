@@ -1,7 +1,8 @@
 """Trust on the first run: a closed month that was already changed before the gate ever ran fails check 2
 on that first run, names the tenant and what happened, and records no baseline (real ClickHouse, real Airflow)."""
-from m12_1_sandbox import faults
+
 from billing_readiness.timewindow import last_closed_month
+from m12_1_sandbox import faults
 
 SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
 
@@ -30,7 +31,9 @@ def test_a_late_backfill_before_the_first_run_fails_it_and_records_no_baseline(m
     [f] = [f for f in c["findings"] if f["code"] == "late_arrivals"]
     assert (f["evidence"]["tenant"], f["evidence"]["rows"], f["evidence"]["cost_usd"]) == ("tenant-m02", 3, "0.750000")
     assert "ingested after the month closed" in f["message"] and "tenant-m02" in f["message"]
-    assert c["details"]["baseline"] == "not recorded: this run found late_arrivals, so its totals cannot be the reference"
+    assert (
+        c["details"]["baseline"] == "not recorded: this run found late_arrivals, so its totals cannot be the reference"
+    )
     assert not baseline_stored(c["details"]["baseline_variable"])
     assert "Rows ingested after the month closed" in (run.dir / "readiness.html").read_text()
 
@@ -92,9 +95,8 @@ def set_baseline_raw(key: str, stored: str, encrypted: bool) -> None:
 def test_a_baseline_cannot_reset_silently(make_sandbox, run_dag):
     """Undecryptable (the Fernet key changed) or not JSON: check 2 fails naming the Variable and records
     nothing over it. Deleted after a promotion that held it: check 2 warns, compares the digest and records anew."""
-    from cryptography.fernet import Fernet
-
     from airflow.models.crypto import get_fernet
+    from cryptography.fernet import Fernet
 
     assert get_fernet().is_encrypted  # Variables are encrypted here, as in production (conftest sets the key)
     sb = make_sandbox("fr_baseline_reset", **SMALL)
@@ -105,8 +107,9 @@ def test_a_baseline_cannot_reset_silently(make_sandbox, run_dag):
     assert f"recorded by this run, digest {held['digest']}" in c["details"]["baseline"]
 
     for stored, encrypted, says in (
-            (Fernet(Fernet.generate_key()).encrypt(b'{"lines": {}}').decode(), True, "Airflow cannot read its value"),
-            ("totals of November", False, "is not JSON")):
+        (Fernet(Fernet.generate_key()).encrypt(b'{"lines": {}}').decode(), True, "Airflow cannot read its value"),
+        ("totals of November", False, "is not JSON"),
+    ):
         set_baseline_raw(key, stored, encrypted)
         run = run_dag(sb)
         c = run.check("invoice_immutability")
@@ -116,6 +119,7 @@ def test_a_baseline_cannot_reset_silently(make_sandbox, run_dag):
         assert baseline_stored(key)  # left as found, for a human to restore
 
     from airflow.models.variable import Variable
+
     Variable.delete(key)
     again = run_dag(sb)
     c = again.check("invoice_immutability")

@@ -1,19 +1,22 @@
 """The gate never promotes silently on a loosened, skipped or misspelt run (real Airflow, real services)."""
+
 import json
 
 import pytest
-
 from conftest import ROOT, Run
-from m12_1_sandbox import faults
+
 from billing_readiness.timewindow import last_closed_month
+from m12_1_sandbox import faults
 
 SMALL = {"large_events": 5_000, "medium_tenants": 1, "small_tenants": 3}
 
 
 def alerting(sb, receiver, monkeypatch):
     sb.configure(connections={"alerts": "alerts_webhook"})
-    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "extra": {"path": "/hook"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ALERTS_WEBHOOK",
+        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "extra": {"path": "/hook"}}),
+    )
 
 
 def test_a_manual_run_with_relaxed_params_promotes_only_saying_so(make_sandbox, run_dag, receiver, monkeypatch):
@@ -38,7 +41,10 @@ def test_by_default_a_relaxed_run_never_promotes_and_the_refusal_alerts(make_san
     assert run.state == "failed" and run.tasks["promote_to_m12_2"] == "failed"
     assert all(run.tasks[t] == "success" for t in run.tasks if t.startswith("check_"))
     [refusal] = receiver.events("promotion_refused")
-    assert "reconciliation_tolerance_usd = 0.1" in refusal["reasons"][0] and "promotion.allow_relaxed" in refusal["reasons"][0]
+    assert (
+        "reconciliation_tolerance_usd = 0.1" in refusal["reasons"][0]
+        and "promotion.allow_relaxed" in refusal["reasons"][0]
+    )
     assert receiver.events("promoted") == []
     assert run_dag(sb).state == "success"  # the strict defaults promote
 
@@ -68,8 +74,9 @@ def test_an_unknown_key_in_the_runs_conf_is_refused(make_sandbox, run_dag):
         assert "unknown param(s) in the run's conf: lookback_day" in run.check(check)["findings"][0]["message"]
 
 
-def test_a_skipped_check_fails_the_run_and_alerts(make_sandbox, param_defaults, receiver, monkeypatch, airflow_db,
-                                                  tmp_path):
+def test_a_skipped_check_fails_the_run_and_alerts(
+    make_sandbox, param_defaults, receiver, monkeypatch, airflow_db, tmp_path
+):
     """A check skipped from outside (marked skipped, a skipping upstream) has no result: the gate refuses."""
     from conftest import dag_from_folder
 
@@ -80,12 +87,16 @@ def test_a_skipped_check_fails_the_run_and_alerts(make_sandbox, param_defaults, 
     source = (ROOT / "dags" / "billing_readiness_dag.py").read_text()
     shipped = "dag = build()\n"
     assert shipped in source
-    copy = source.replace(shipped, (
-        'dag = build("billing_readiness_skip")\n\n\n'
-        "def skipped_from_outside(context):\n"
-        "    from airflow.sdk.exceptions import AirflowSkipException\n\n"
-        "    raise AirflowSkipException('skipped from outside the check')\n\n\n"
-        'dag.get_task("check_invoice_immutability").execute = skipped_from_outside\n'))
+    copy = source.replace(
+        shipped,
+        (
+            'dag = build("billing_readiness_skip")\n\n\n'
+            "def skipped_from_outside(context):\n"
+            "    from airflow.sdk.exceptions import AirflowSkipException\n\n"
+            "    raise AirflowSkipException('skipped from outside the check')\n\n\n"
+            'dag.get_task("check_invoice_immutability").execute = skipped_from_outside\n'
+        ),
+    )
     (folder / "skipping.py").write_text(copy)
     dag = dag_from_folder(folder, "billing_readiness_skip")
     run = Run(dag.test(run_conf=param_defaults), sb)

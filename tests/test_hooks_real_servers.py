@@ -1,18 +1,29 @@
 """The hooks against real servers: read-only ClickHouse, transient vs permanent errors, missing connections."""
+
 import json
 
 import pytest
-
 from conftest import CH_PORT, _free_port
+
+from billing_readiness.errors import CheckError, is_transient
 from billing_readiness.hooks.clickhouse import ClickHouseHook, ClickHouseQueryError, ClickHouseUnavailable
 from billing_readiness.hooks.connections import ConnectionMissing
-from billing_readiness.errors import CheckError, is_transient
 from billing_readiness.sql import Query
 
 
 def ch_conn(monkeypatch, port=CH_PORT, database="default", conn_id="CH_TEST"):
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", json.dumps(
-        {"conn_type": "clickhouse_native", "host": "127.0.0.1", "port": port, "login": "default", "schema": database}))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id}",
+        json.dumps(
+            {
+                "conn_type": "clickhouse_native",
+                "host": "127.0.0.1",
+                "port": port,
+                "login": "default",
+                "schema": database,
+            }
+        ),
+    )
     return conn_id.lower()
 
 
@@ -20,7 +31,9 @@ def test_queries_are_read_only(services, monkeypatch, ch):
     ch.execute("CREATE DATABASE IF NOT EXISTS rt_hooks")
     ch.execute("CREATE TABLE IF NOT EXISTS rt_hooks.t (x UInt8) ENGINE = Memory")
     hook = ClickHouseHook(ch_conn(monkeypatch, database="rt_hooks"))
-    assert hook.run(Query("count", "SELECT count() AS n FROM t WHERE x >= %(v)s", {"v": 0}, columns=("n",))) == [{"n": 0}]
+    assert hook.run(Query("count", "SELECT count() AS n FROM t WHERE x >= %(v)s", {"v": 0}, columns=("n",))) == [
+        {"n": 0}
+    ]
     with pytest.raises(ClickHouseQueryError) as err:
         hook.run(Query("a write", "INSERT INTO t SELECT 1"))
     assert "readonly" in str(err.value).lower() or "read only" in str(err.value).lower()
@@ -61,8 +74,12 @@ def test_a_missing_connection_names_the_id_and_how_to_create_it():
 
 
 def native_conn(monkeypatch, conn_id: str, **fields) -> str:
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(
-        {"conn_type": "clickhouse_native", "host": "127.0.0.1", "login": "default", "schema": "default", **fields}))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id.upper()}",
+        json.dumps(
+            {"conn_type": "clickhouse_native", "host": "127.0.0.1", "login": "default", "schema": "default", **fields}
+        ),
+    )
     return conn_id
 
 
@@ -74,22 +91,32 @@ def test_tls_settings_in_the_extras_reach_the_server(services, monkeypatch):
     from conftest import CH_TLS_CA, CH_TLS_PORT
 
     assert CH_TLS_CA.exists()
-    ok = native_conn(monkeypatch, "ch_tls", port=CH_TLS_PORT,
-                     extra={"secure": True, "verify": True, "ca_certs": str(CH_TLS_CA)})
+    ok = native_conn(
+        monkeypatch, "ch_tls", port=CH_TLS_PORT, extra={"secure": True, "verify": True, "ca_certs": str(CH_TLS_CA)}
+    )
     assert ClickHouseHook(ok).run(ONE) == [{"x": 1}]
-    by_name = native_conn(monkeypatch, "ch_tls_name", port=CH_TLS_PORT,  # the form's names, as strings
-                          extra={"extra__clickhouse_native__secure": "true", "ca_certs": str(CH_TLS_CA),
-                                 "server_hostname": "localhost"})
+    by_name = native_conn(
+        monkeypatch,
+        "ch_tls_name",
+        port=CH_TLS_PORT,  # the form's names, as strings
+        extra={"extra__clickhouse_native__secure": "true", "ca_certs": str(CH_TLS_CA), "server_hostname": "localhost"},
+    )
     assert ClickHouseHook(by_name).run(ONE) == [{"x": 1}]
-    unverified = native_conn(monkeypatch, "ch_tls_noverify", port=CH_TLS_PORT, extra={"secure": "true", "verify": "false"})
+    unverified = native_conn(
+        monkeypatch, "ch_tls_noverify", port=CH_TLS_PORT, extra={"secure": "true", "verify": "false"}
+    )
     assert ClickHouseHook(unverified).run(ONE) == [{"x": 1}]
     no_ca = native_conn(monkeypatch, "ch_tls_no_ca", port=CH_TLS_PORT, extra={"secure": True})
     with pytest.raises(ClickHouseQueryError) as err:  # permanent: retrying will not make the certificate verify
         ClickHouseHook(no_ca).run(ONE)
     assert "connection 'ch_tls_no_ca'" in str(err.value) and "ca_certs" in str(err.value)
     assert not is_transient(err.value)
-    wrong_name = native_conn(monkeypatch, "ch_tls_wrong_name", port=CH_TLS_PORT,
-                             extra={"secure": True, "ca_certs": str(CH_TLS_CA), "server_hostname": "ch.elsewhere"})
+    wrong_name = native_conn(
+        monkeypatch,
+        "ch_tls_wrong_name",
+        port=CH_TLS_PORT,
+        extra={"secure": True, "ca_certs": str(CH_TLS_CA), "server_hostname": "ch.elsewhere"},
+    )
     with pytest.raises(ClickHouseQueryError, match="TLS handshake"):
         ClickHouseHook(wrong_name).run(ONE)
 
@@ -100,8 +127,10 @@ def test_a_connection_made_for_the_official_clickhouse_provider_is_refused_namin
     from conftest import CH_HTTP_PORT
 
     for port in (CH_HTTP_PORT, CH_PORT):
-        monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps(
-            {"conn_type": "clickhouse", "host": "127.0.0.1", "port": port, "login": "default"}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_CLICKHOUSE_DEFAULT",
+            json.dumps({"conn_type": "clickhouse", "host": "127.0.0.1", "port": port, "login": "default"}),
+        )
         hook = ClickHouseHook("clickhouse_default")
         with pytest.raises(CheckError) as err:
             hook.run(ONE)
@@ -128,8 +157,26 @@ def test_the_quota_control_sees_a_restarted_store_and_its_lost_keys(tmp_path):
     port = _free_port()
 
     def start():
-        subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                        "--dir", str(tmp_path), "--daemonize", "yes", "--pidfile", str(tmp_path / "r.pid")], check=True)
+        subprocess.run(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(tmp_path / "r.pid"),
+            ],
+            check=True,
+        )
         for _ in range(100):
             try:
                 return redis.Redis(host="127.0.0.1", port=port).ping()

@@ -5,6 +5,7 @@ the test asserts what a billing team reads every morning: the streak, since when
 what changed since the last green run, the burn-in (two green runs before promotion), and exactly which
 alerts went out: one promotion notice, one failure, one reminder, one recovery, one notice again; no nightly
 spam."""
+
 import datetime as dt
 import json
 
@@ -16,14 +17,19 @@ SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}
 GHOST = "tenant-ghost"
 
 
-def test_a_week_of_nights_streaks_since_when_burn_in_and_alerts(make_sandbox, dag, param_defaults, receiver,
-                                                                monkeypatch):
+def test_a_week_of_nights_streaks_since_when_burn_in_and_alerts(
+    make_sandbox, dag, param_defaults, receiver, monkeypatch
+):
     sb = make_sandbox("nightly", **SMALL)
-    sb.configure(connections={"alerts": "alerts_webhook"},
-                 alerts={"remind_every_hours": 2},
-                 promotion={"require_green_runs": 2, "count_manual_runs": True})  # dag.test() runs are manual
-    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "password": "/services/T0/B0/x"}))
+    sb.configure(
+        connections={"alerts": "alerts_webhook"},
+        alerts={"remind_every_hours": 2},
+        promotion={"require_green_runs": 2, "count_manual_runs": True},
+    )  # dag.test() runs are manual
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ALERTS_WEBHOOK",
+        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": receiver.port, "password": "/services/T0/B0/x"}),
+    )
     first = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=9)
     runs: list[Run] = []
 
@@ -42,8 +48,12 @@ def test_a_week_of_nights_streaks_since_when_burn_in_and_alerts(make_sandbox, da
     n1 = night("success")
     h1 = n1.report["history"]
     assert n1.tasks["promote_to_m12_2"] == "skipped"
-    assert h1["streak"]["runs"] == 1 and h1["burn_in"] == {"streak": 1, "required": 2, "more_needed": 1,
-                                                           "complete": False}
+    assert h1["streak"]["runs"] == 1 and h1["burn_in"] == {
+        "streak": 1,
+        "required": 2,
+        "more_needed": 1,
+        "complete": False,
+    }
     assert "1 more needed" in h1["promotion"] and h1["changes_since_green"] is None
     assert alerts(n1) == []
 
@@ -52,8 +62,9 @@ def test_a_week_of_nights_streaks_since_when_burn_in_and_alerts(make_sandbox, da
     assert n2.tasks["promote_to_m12_2"] == "success" and n2.report["history"]["streak"]["runs"] == 2
     assert n2.report["history"]["streak"]["since"]["run_id"] == n1.dagrun.run_id
     assert alerts(n2) == [("promoted", False)]
-    assert n2.alerts[0]["report"].endswith("/billing-readiness/report/billing_readiness/"
-                                           + n2.dagrun.run_id.replace(":", "%3A").replace("+", "%2B"))
+    assert n2.alerts[0]["report"].endswith(
+        "/billing-readiness/report/billing_readiness/" + n2.dagrun.run_id.replace(":", "%3A").replace("+", "%2B")
+    )
 
     # Night 3: a tenant with a plan and no usage: check 1 fails, one alert; the report says what is new.
     faults.add_active_tenant_without_usage(sb.execute, sb.database, GHOST)
@@ -79,8 +90,11 @@ def test_a_week_of_nights_streaks_since_when_burn_in_and_alerts(make_sandbox, da
     assert "Present since" in n5.markdown and n3.dagrun.run_id in n5.markdown
 
     # Night 6: the tenant's usage arrives: check 1 passes again, one recovery; the streak starts over (1 of 2).
-    faults.insert_events(sb.execute, sb.database, faults._query_events(
-        GHOST, first + dt.timedelta(hours=4, minutes=30), 5, 0.001, "arrived"))
+    faults.insert_events(
+        sb.execute,
+        sb.database,
+        faults._query_events(GHOST, first + dt.timedelta(hours=4, minutes=30), 5, 0.001, "arrived"),
+    )
     n6 = night("success")
     assert alerts(n6) == [("recovered", False)] and n6.alerts[0]["failing_since"] == n3.dagrun.run_id
     assert n6.tasks["promote_to_m12_2"] == "skipped" and n6.report["history"]["burn_in"]["more_needed"] == 1
@@ -90,13 +104,23 @@ def test_a_week_of_nights_streaks_since_when_burn_in_and_alerts(make_sandbox, da
     n7 = night("success")
     n8 = night("success")
     assert alerts(n7) == [("promoted", False)] and alerts(n8) == []
-    assert n8.report["history"]["streak"] == {"runs": 3, "since": {
-        "run_id": n6.dagrun.run_id, "as_of": n6.report["history"]["streak"]["since"]["as_of"],
-        "report": n6.report["history"]["streak"]["since"]["report"]}}
+    assert n8.report["history"]["streak"] == {
+        "runs": 3,
+        "since": {
+            "run_id": n6.dagrun.run_id,
+            "as_of": n6.report["history"]["streak"]["since"]["as_of"],
+            "report": n6.report["history"]["streak"]["since"]["report"],
+        },
+    }
 
     # Every alert of the week, in order: no promotion spam, one reminder.
     assert [e for r in runs for e in alerts(r)] == [
-        ("promoted", False), ("check_failed", False), ("check_failed", True), ("recovered", False), ("promoted", False)]
+        ("promoted", False),
+        ("check_failed", False),
+        ("check_failed", True),
+        ("recovered", False),
+        ("promoted", False),
+    ]
     # The trend of check 1's key figure: tenants with failing findings, night by night.
     points = n8.report["history"]["trends"]["usage_coverage"]["points"]
     assert [p["value"] for p in points] == [0, 0, 1, 1, 1, 0, 0, 0]

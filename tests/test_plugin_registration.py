@@ -1,6 +1,7 @@
 """The plugin is registered once, however Airflow finds it (the plugins folder and the installed package's entry
 point), so the deployment's other plugins still load: Airflow 3.3's task-runner plugin loader stops at the first
 name it sees twice, which had silently dropped the OpenLineage provider's listener."""
+
 import json
 import os
 import subprocess
@@ -20,8 +21,12 @@ for name, manager in (("core", core), ("sdk", sdk)):
 
 
 def test_the_plugin_loads_once_and_the_openlineage_listener_with_it(airflow_db):
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-           "AIRFLOW__OPENLINEAGE__TRANSPORT": '{"type": "console"}'}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}",
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": '{"type": "console"}',
+    }
     out = subprocess.run([sys.executable, "-c", CODE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     loaded = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [x["where"] for x in loaded] == ["core", "sdk"], out.stderr[-2000:]

@@ -1,6 +1,7 @@
 """The quota probe never touches another tenant's Redis keys: every key that is not the probe tenant's is
 byte-identical (DUMP) before and after each probe variant, on the real quota API over HTTP and real Redis,
 and nothing of the probe is left behind. Configs that would reach other tenants' keys are refused."""
+
 import json
 import subprocess
 import sys
@@ -9,8 +10,8 @@ import time
 
 import pytest
 import redis
-
 from conftest import REDIS_PORT, ROOT, _free_port, _port_open
+
 from m12_1_sandbox import seed
 
 PROBE = "readiness-probe"
@@ -64,9 +65,23 @@ def isolated(make_sandbox, raw_redis):
 
 def quota_api_process(fault="none", *args):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "m12_1_sandbox.quota_api", "--port", str(port), "--fault", fault,
-                             "--redis-url", f"redis://127.0.0.1:{REDIS_PORT}/0", *args],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "m12_1_sandbox.quota_api",
+            "--port",
+            str(port),
+            "--fault",
+            fault,
+            "--redis-url",
+            f"redis://127.0.0.1:{REDIS_PORT}/0",
+            *args,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while not _port_open(port):
         assert proc.poll() is None and time.monotonic() < deadline, "quota API did not start"
@@ -74,13 +89,16 @@ def quota_api_process(fault="none", *args):
     return proc, port
 
 
-@pytest.mark.parametrize("variant, fault, quota, fails", [
-    ("Redis setup keys", "none", {}, set()),
-    ("timeouts", "slow", {"request_timeout_seconds": 0.5, "cleanup_grace_seconds": 3}, {"api_failing"}),
-    ("API failing", "error_5xx", {}, {"api_failing"}),
-    ("quota-blind API", "constant_limit", {}, {"quota_ignored"}),
-    ("off by one", "off_by_one", {}, {"off_by_one"}),
-])
+@pytest.mark.parametrize(
+    "variant, fault, quota, fails",
+    [
+        ("Redis setup keys", "none", {}, set()),
+        ("timeouts", "slow", {"request_timeout_seconds": 0.5, "cleanup_grace_seconds": 3}, {"api_failing"}),
+        ("API failing", "error_5xx", {}, {"api_failing"}),
+        ("quota-blind API", "constant_limit", {}, {"quota_ignored"}),
+        ("off by one", "off_by_one", {}, {"off_by_one"}),
+    ],
+)
 def test_probe_variants_leave_other_tenants_keys_byte_identical(isolated, run_dag, variant, fault, quota, fails):
     proc, port = quota_api_process(fault)
     try:
@@ -102,8 +120,10 @@ def test_the_admin_endpoint_variant_leaves_other_tenants_keys_byte_identical(iso
     try:
         isolated.use_api(port)
         isolated.configure(quota={"admin_path": "/admin/quota/{tenant_id}"})
-        monkeypatch.setenv("AIRFLOW_CONN_QUOTA_API_DEFAULT", json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "adm1n"}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_QUOTA_API_DEFAULT",
+            json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "adm1n"}),
+        )
         run = run_dag(isolated)
     finally:
         proc.terminate()
@@ -135,12 +155,15 @@ def test_an_api_crashing_mid_probe_fails_the_check_and_the_probe_still_cleans_up
     assert statuses[0] == 200 and statuses[-1] is None, statuses
 
 
-@pytest.mark.parametrize("quota, key", [
-    ({"probe_tenant_id": "tenant-m01:limit"}, "quota.probe_tenant_id"),
-    ({"probe_tenant_id": "m0", "cleanup_patterns": ["*{tenant_id}*"]}, "quota.cleanup_patterns"),
-    ({"cleanup_patterns": []}, "quota.cleanup_patterns"),
-    ({"probe_tenant_id": "tenant-m02:queries_daily"}, "quota.probe_tenant_id"),
-])
+@pytest.mark.parametrize(
+    "quota, key",
+    [
+        ({"probe_tenant_id": "tenant-m01:limit"}, "quota.probe_tenant_id"),
+        ({"probe_tenant_id": "m0", "cleanup_patterns": ["*{tenant_id}*"]}, "quota.cleanup_patterns"),
+        ({"cleanup_patterns": []}, "quota.cleanup_patterns"),
+        ({"probe_tenant_id": "tenant-m02:queries_daily"}, "quota.probe_tenant_id"),
+    ],
+)
 def test_configs_that_could_reach_other_tenants_keys_are_refused(isolated, run_dag, quota, key):
     isolated.configure(quota=quota)
     run = run_dag(isolated)

@@ -2,15 +2,16 @@
 API server and triggerer as separate processes (LocalExecutor, parallelism 4). A healthy run promotes and
 triggers M12.2 through the Asset; the invoice baseline survives a restart of every Airflow process; a faulty
 run fails the right check, alerts, and triggers nothing."""
+
 import json
 import os
 import subprocess
 import time
 
 import pytest
+from conftest import ROOT, assert_check_3_timed_alone
 
 from billing_readiness.results import XCOM_LIMIT_BYTES
-from conftest import ROOT, assert_check_3_timed_alone
 from m12_1_sandbox import faults
 from m12_1_sandbox.airflow_stack import AirflowStack, free_port, stack_env
 
@@ -18,8 +19,9 @@ READINESS, M12_2 = "billing_readiness", "m12_2_billing_integration"
 
 
 def postgres(*args) -> str:
-    return subprocess.run(["bash", str(ROOT / "scripts" / "postgres.sh"), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "postgres.sh"), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -32,8 +34,11 @@ def production(make_sandbox, receiver, tmp_path):
     home = tmp_path / "airflow-home"
     home.mkdir()
     env = stack_env(dict(os.environ), home, free_port(), postgres("url", database))
-    env.update(BILLING_READINESS_SCHEDULE="none", PYTHONPATH=f"{ROOT}:{ROOT / 'plugins'}",
-               AIRFLOW_CONN_ALERTS_WEBHOOK=json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": receiver.port}))
+    env.update(
+        BILLING_READINESS_SCHEDULE="none",
+        PYTHONPATH=f"{ROOT}:{ROOT / 'plugins'}",
+        AIRFLOW_CONN_ALERTS_WEBHOOK=json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": receiver.port}),
+    )
     stacks = []
 
     def start() -> AirflowStack:
@@ -54,8 +59,11 @@ def production(make_sandbox, receiver, tmp_path):
 
 
 def xcom(stack, run_id, task_id, key="check_result"):
-    resp = stack.api("GET", f"/dags/{READINESS}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
-                     params={"deserialize": "true"})
+    resp = stack.api(
+        "GET",
+        f"/dags/{READINESS}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+        params={"deserialize": "true"},
+    )
     assert resp.status_code == 200, resp.text
     value = resp.json()["value"]
     return json.loads(value) if isinstance(value, str) else value
@@ -115,8 +123,11 @@ def test_postgres_backed_airflow_promotes_keeps_the_baseline_across_restarts_and
     states = stack.task_states(READINESS, bad)
     assert states["check_usage_coverage"] == "failed" and states["promote_to_m12_2"] == "failed"
     assert {t: s for t, s in states.items() if t not in ("check_usage_coverage", "promote_to_m12_2")} == {
-        "check_invoice_immutability": "success", "check_dashboard_latency": "success",
-        "check_quota_enforcement": "success", "readiness_report": "success"}
+        "check_invoice_immutability": "success",
+        "check_dashboard_latency": "success",
+        "check_quota_enforcement": "success",
+        "readiness_report": "success",
+    }
     deadline = time.monotonic() + 60  # callbacks run in their own processes
     while not receiver.events("check_failed") and time.monotonic() < deadline:
         time.sleep(1)

@@ -9,17 +9,18 @@ they are day faults) get their documented verdicts. The invoices stay UTC months
 invoice.billing_timezone), so check 2 compares usage_daily with the events over the server's days; a run with
 the billing zone set to the server's zone is checked too. Last, the whole DAG promotes on the DST server.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import subprocess
 
 import pytest
-
 from conftest import ROOT, Sandbox, _port_open
-from m12_1_sandbox import dialects, seed
 from test_clock_matrix import INSTANTS, SIZE, _faults, _run, _services, _world
+
 from billing_readiness.checks import invoice_immutability, usage_coverage
+from m12_1_sandbox import dialects, seed
 
 UTC = dt.timezone.utc
 ZONES = {z: dialects.server_port(z) for z in ("Europe/Berlin", "Asia/Kolkata")}  # scripts/zoned-clickhouse.sh
@@ -31,8 +32,13 @@ ZONED_INSTANTS = {
     "dst-ended-in-the-closed-month": dt.datetime(2026, 11, 1, 0, 0, 30, tzinfo=UTC),  # 01:00:30 in Berlin
     "first-minute-of-a-month-in-kolkata": dt.datetime(2026, 11, 30, 18, 30, 30, tzinfo=UTC),  # 00:00:30 1 Dec IST
 }
-FAULT_INSTANTS = ["first-minute-of-a-month", "last-second-of-a-30-day-month", "dst-ended-in-the-closed-month",
-                  "dst-starts-in-the-window", "first-minute-of-a-month-in-kolkata"]
+FAULT_INSTANTS = [
+    "first-minute-of-a-month",
+    "last-second-of-a-30-day-month",
+    "dst-ended-in-the-closed-month",
+    "dst-starts-in-the-window",
+    "first-minute-of-a-month-in-kolkata",
+]
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +59,9 @@ def zoned(services):
 @pytest.mark.parametrize("readonly", list(dialects.PROFILES))
 @pytest.mark.parametrize("zone", list(ZONES))
 @pytest.mark.parametrize("instant", list(ZONED_INSTANTS))
-def test_the_healthy_world_passes_with_zero_warnings_on_a_server_in_another_zone(zoned, monkeypatch, zone, instant,
-                                                                                readonly):
+def test_the_healthy_world_passes_with_zero_warnings_on_a_server_in_another_zone(
+    zoned, monkeypatch, zone, instant, readonly
+):
     """And with the checks' user under a readonly=1 profile too (no per-query setting applies)."""
     now = ZONED_INSTANTS[instant]
     plan = seed.default_plan(now=now, **SIZE)
@@ -80,12 +87,14 @@ def test_every_fault_gets_its_verdict_on_a_server_in_another_zone(zoned, monkeyp
     database = _world(zoned[zone], f"tzf_{zone[:6]}_{fault[:18]}_{instant[:14]}", plan, after)
     services = _services(monkeypatch, database, ZONES[zone])
     fails, warns, result = _run(usage_coverage.CHECK, services, now)
-    assert (fails, warns) == expect_1, [f"{f.severity} {f.code}: {f.message}" for f in result.findings
-                                        if f.severity != "info"]
+    assert (fails, warns) == expect_1, [
+        f"{f.severity} {f.code}: {f.message}" for f in result.findings if f.severity != "info"
+    ]
     if expect_2 is not None:
         fails, warns, result = _run(invoice_immutability.CHECK, services, now)
-        assert (fails, warns) == expect_2, [f"{f.severity} {f.code}: {f.message}" for f in result.findings
-                                            if f.severity != "info"]
+        assert (fails, warns) == expect_2, [
+            f"{f.severity} {f.code}: {f.message}" for f in result.findings if f.severity != "info"
+        ]
 
 
 @pytest.mark.parametrize("zone", list(ZONES))
@@ -96,9 +105,10 @@ def test_invoices_in_the_servers_own_zone_need_no_second_read(zoned, monkeypatch
     database = _world(zoned[zone], f"tzb_{zone[:6]}", seed.default_plan(now=now, **SIZE))
     services = _services(monkeypatch, database, ZONES[zone])
     monkeypatch.setenv("AIRFLOW_VAR_BILLING_READINESS_CONFIG", "{}")
+    from test_clock_matrix import PARAMS
+
     from billing_readiness.checks.contract import RunContext
     from billing_readiness.config import load_config
-    from test_clock_matrix import PARAMS
 
     ctx = RunContext(load_config({"invoice": {"billing_timezone": zone}}), dict(PARAMS), now, "tz-billing")
     result = invoice_immutability.CHECK.run(services, ctx)
@@ -109,7 +119,9 @@ def test_invoices_in_the_servers_own_zone_need_no_second_read(zoned, monkeypatch
     # with UTC invoices the same server needs the events over its own days too
     utc_ctx = RunContext(load_config(), dict(PARAMS), now, "tz-billing-utc")
     names = [q["name"] for q in invoice_immutability.CHECK.run(services, utc_ctx).queries]
-    assert f"invoice totals from usage_events, with late arrivals, over the days of {zone} (usage_daily's days)" in names
+    assert (
+        f"invoice totals from usage_events, with late arrivals, over the days of {zone} (usage_daily's days)" in names
+    )
 
 
 def test_the_whole_dag_promotes_on_a_server_with_daylight_saving_time(zoned, monkeypatch, tmp_path, run_dag):

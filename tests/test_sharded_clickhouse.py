@@ -6,16 +6,17 @@ cross-tenant copy, and a same-tenant copy written straight into the other shard'
 that drifts on one shard, a closed month re-priced by a mutation on one shard's local table, and a tenant
 without usage. Every Distributed read goes through the checks' own queries under the read-only user.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import subprocess
 
 import pytest
-
 from conftest import ROOT, Sandbox, _port_open
-from m12_1_sandbox import cluster, faults, seed
+
 from billing_readiness.timewindow import last_closed_month
+from m12_1_sandbox import cluster, faults, seed
 
 SMALL = {"large_events": 20_000, "medium_tenants": 3, "small_tenants": 5}
 CLUSTER_CFG = {"clickhouse": {"cluster": cluster.CLUSTER}}
@@ -34,8 +35,10 @@ def shards(services):
 
 def shard_of(shards, database: str, tenant: str) -> int:
     """Index of the shard holding the tenant's events (they are sharded by tenant)."""
-    counts = [c.execute(f"SELECT count() FROM {database}.usage_events_local WHERE tenant_id = %(t)s", {"t": tenant})[0][0]
-              for c in shards]
+    counts = [
+        c.execute(f"SELECT count() FROM {database}.usage_events_local WHERE tenant_id = %(t)s", {"t": tenant})[0][0]
+        for c in shards
+    ]
     assert sum(1 for n in counts if n) == 1, counts
     return next(i for i, n in enumerate(counts) if n)
 
@@ -73,7 +76,9 @@ def run_on(run_dag, sandbox: Sandbox):
 
 def findings(run, check_id: str) -> set[tuple]:
     """What a check found, comparable between the two runs: (severity, code, tenant)."""
-    return {(f["severity"], f["code"], (f.get("evidence") or {}).get("tenant")) for f in run.check(check_id)["findings"]}
+    return {
+        (f["severity"], f["code"], (f.get("evidence") or {}).get("tenant")) for f in run.check(check_id)["findings"]
+    }
 
 
 PROFILES = {"readonly=2": "readiness", "readonly=1": "readiness_ro1"}  # the checks' user on every server
@@ -89,8 +94,10 @@ def test_a_healthy_cluster_promotes_like_a_single_server(twin_sandboxes, run_dag
     for check in ("usage_coverage", "invoice_immutability"):
         assert findings(on_one, check) == findings(on_two, check)
     # the same invoice, to the cent, whichever layout holds the events
-    lines = [{ln["tenant_id"]: ln["total_cost_usd"] for ln in r.check("invoice_immutability")["details"]["invoice_lines"]}
-             for r in (on_one, on_two)]
+    lines = [
+        {ln["tenant_id"]: ln["total_cost_usd"] for ln in r.check("invoice_immutability")["details"]["invoice_lines"]}
+        for r in (on_one, on_two)
+    ]
     assert lines[0] == lines[1] and len(lines[0]) == 9
     guards = on_two.check("usage_coverage")["metrics"].get("clickhouse_guards_not_applied", [])
     if profile == "readonly=1":  # the profile's own limits hold, and the report says so
@@ -114,8 +121,11 @@ def test_faults_spread_over_shards_give_the_single_server_verdicts(twin_sandboxe
         faults.duplicate_events(sb.execute, sb.database, a, n=3, into_tenant=b)
     # 2. b's own ids a second time; on the cluster the copies go straight to a's shard (not b's)
     faults.duplicate_events(single.execute, single.database, b, n=2)
-    shard_a.execute(f"INSERT INTO {db}.usage_events_local SELECT * FROM {db}.usage_events "
-                  f"WHERE tenant_id = %(t)s ORDER BY timestamp DESC LIMIT 2", {"t": b})
+    shard_a.execute(
+        f"INSERT INTO {db}.usage_events_local SELECT * FROM {db}.usage_events "
+        f"WHERE tenant_id = %(t)s ORDER BY timestamp DESC LIMIT 2",
+        {"t": b},
+    )
     # 3. a daily rollup drifts (through the Distributed table: it lands on a's shard)
     for sb in (single, sharded):
         faults.drift_daily_rollup(sb.execute, sb.database, a, yesterday)
@@ -132,8 +142,11 @@ def test_faults_spread_over_shards_give_the_single_server_verdicts(twin_sandboxe
         assert findings(on_one, check) == findings(on_two, check), check
     coverage = {code for _, code, _ in findings(on_two, "usage_coverage")}
     assert {"duplicate_event_ids", "tenant_without_usage"} <= coverage and any("rollup" in c for c in coverage)
-    dup = {f["evidence"]["tenant"]: f["evidence"] for f in on_two.check("usage_coverage")["findings"]
-           if f["code"] == "duplicate_event_ids"}
+    dup = {
+        f["evidence"]["tenant"]: f["evidence"]
+        for f in on_two.check("usage_coverage")["findings"]
+        if f["code"] == "duplicate_event_ids"
+    }
     assert set(dup) == {a, b}
     assert "closed_month_mutated" in on_two.codes("invoice_immutability")
     mutated = next(f for f in on_two.check("invoice_immutability")["findings"] if f["code"] == "closed_month_mutated")

@@ -4,13 +4,14 @@ finish green, find the report summary in the task log, open the run's "Readiness
 "Readiness history" tab (the plugin view) and see the report and the trend charts. Screenshots are saved as
 test artifacts. And the plugin view's guards over real HTTP: Airflow's login and DAG access, and only files
 under report.dir."""
+
 import json
 import os
 import shutil
 
 import pytest
-
 from conftest import LOCAL, ROOT
+
 from m12_1_sandbox.airflow_stack import AirflowStack, free_port, stack_env
 
 ARTIFACTS = LOCAL / "test-artifacts" / "ui"
@@ -22,9 +23,12 @@ def airflow_ui(make_sandbox, tmp_path):
     home = tmp_path / "airflow-home"
     home.mkdir()
     env = stack_env(dict(os.environ), home, free_port())
-    env.update(BILLING_READINESS_SCHEDULE="none", PYTHONPATH=f"{ROOT}:{ROOT / 'plugins'}",
-               # a user who can log in but may read no DAG (Simple auth manager: no role)
-               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,nobody:")
+    env.update(
+        BILLING_READINESS_SCHEDULE="none",
+        PYTHONPATH=f"{ROOT}:{ROOT / 'plugins'}",
+        # a user who can log in but may read no DAG (Simple auth manager: no role)
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,nobody:",
+    )
     stack = AirflowStack(home, env, standalone=True).start()
     try:
         stack.wait_healthy()
@@ -84,22 +88,27 @@ def test_trigger_form_refusal_green_run_and_report_in_the_log(airflow_ui, page, 
     page.get_by_text("success").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "run-success.png"))
 
-    page.goto(f"{stack.base}/dags/billing_readiness/runs/{run['dag_run_id']}/tasks/readiness_report",
-              wait_until="networkidle")
+    page.goto(
+        f"{stack.base}/dags/billing_readiness/runs/{run['dag_run_id']}/tasks/readiness_report", wait_until="networkidle"
+    )
     page.screenshot(path=str(ARTIFACTS / "task-page.png"))
     page.get_by_text("READY: all 4 checks passed").first.wait_for(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "report-in-task-log.png"))
 
     # The run's "Readiness report" tab: the HTML report, with its history part, inside Airflow.
     page.goto(f"{stack.base}/dags/billing_readiness/runs/{run['dag_run_id']}", wait_until="networkidle")
-    page.get_by_role("tab", name="Readiness report").or_(page.get_by_role("link", name="Readiness report")).first.click()
+    page.get_by_role("tab", name="Readiness report").or_(
+        page.get_by_role("link", name="Readiness report")
+    ).first.click()
     report = page.frame_locator("iframe[title='Readiness report']")
     report.get_by_text("READY: all 4 checks passed").first.wait_for(timeout=30_000)
     assert report.locator("svg.trend").count() == 4 and report.get_by_text("Streak:").count() == 1
     page.screenshot(path=str(ARTIFACTS / "report-tab.png"))
     # The DAG's "Readiness history" tab: a row per run and each check's trend chart.
     page.goto(f"{stack.base}/dags/billing_readiness", wait_until="networkidle")
-    page.get_by_role("tab", name="Readiness history").or_(page.get_by_role("link", name="Readiness history")).first.click()
+    page.get_by_role("tab", name="Readiness history").or_(
+        page.get_by_role("link", name="Readiness history")
+    ).first.click()
     history = page.frame_locator("iframe[title='Readiness history']")
     history.get_by_text(run["dag_run_id"]).wait_for(timeout=30_000)
     assert history.locator("svg.trend").count() == 4
@@ -110,16 +119,17 @@ def _token(stack, user: str) -> str:
     import requests
 
     password = json.loads((stack.home / "simple_auth_manager_passwords.json.generated").read_text())[user]
-    return requests.post(f"{stack.base}/auth/token", json={"username": user, "password": password},
-                         timeout=10).json()["access_token"]
+    return requests.post(f"{stack.base}/auth/token", json={"username": user, "password": password}, timeout=10).json()[
+        "access_token"
+    ]
 
 
-def test_the_report_view_needs_a_login_and_access_to_the_dag_and_serves_only_report_files(airflow_ui, dag,
-                                                                                           param_defaults):
+def test_the_report_view_needs_a_login_and_access_to_the_dag_and_serves_only_report_files(
+    airflow_ui, dag, param_defaults
+):
     """An anonymous request gets 401, a logged-in user without access to the DAG 403; a reader gets the run's
     report, and nothing outside the DAG's report folder: not `..`, not an absolute path, not a symlink out."""
     import requests
-
     from conftest import Run
 
     stack, sb = airflow_ui
@@ -137,8 +147,10 @@ def test_the_report_view_needs_a_login_and_access_to_the_dag_and_serves_only_rep
 
     ok = requests.get(url, headers=reader, timeout=10)
     assert ok.status_code == 200 and "READY: all 4 checks passed" in ok.text
-    assert "script-src" not in ok.headers["Content-Security-Policy"] and "default-src 'none'" in ok.headers[
-        "Content-Security-Policy"]
+    assert (
+        "script-src" not in ok.headers["Content-Security-Policy"]
+        and "default-src 'none'" in ok.headers["Content-Security-Policy"]
+    )
     assert requests.get(f"{url}/readiness.json", headers=reader, timeout=10).json()["ready_for_billing"] is True
     page = requests.get(f"{base}/history/billing_readiness", headers=reader, timeout=10)
     assert page.status_code == 200 and run.dagrun.run_id in page.text
@@ -147,9 +159,15 @@ def test_the_report_view_needs_a_login_and_access_to_the_dag_and_serves_only_rep
     secret.write_text("not a report")
     (run.dir / "link-out.txt").symlink_to(secret)
     (sb.report_dir / "top-level.txt").write_text("not this DAG's")
-    for path in (f"{url}/link-out.txt", f"{url}/..%2F..%2Foutside.txt", f"{url}/%2Fetc%2Fpasswd",
-                 f"{base}/report/billing_readiness/../top-level.txt", f"{base}/report/billing_readiness/..",
-                 f"{base}/report/billing_readiness/%2E%2E/top-level.txt", f"{url}/.hidden"):
+    for path in (
+        f"{url}/link-out.txt",
+        f"{url}/..%2F..%2Foutside.txt",
+        f"{url}/%2Fetc%2Fpasswd",
+        f"{base}/report/billing_readiness/../top-level.txt",
+        f"{base}/report/billing_readiness/..",
+        f"{base}/report/billing_readiness/%2E%2E/top-level.txt",
+        f"{url}/.hidden",
+    ):
         refused = requests.get(path, headers=reader, timeout=10)
         assert refused.status_code in (400, 403, 404), (path, refused.status_code)
         assert "not a report" not in refused.text and "not this DAG" not in refused.text and "root:" not in refused.text

@@ -3,6 +3,7 @@ triggerer), triggered over the REST API as the UI does: the form refuses a bad p
 sends the promotion notice and triggers the M12.2 DAG through the Asset, a failed run alerts and
 triggers nothing. Each check task's verdict reaches a StatsD listener on loopback (Airflow's own metrics,
 with tags) and an OpenLineage file transport (data-quality assertions on the tables read)."""
+
 import json
 import os
 import socket
@@ -10,10 +11,11 @@ import threading
 import time
 
 import pytest
-
 from conftest import ROOT, assert_check_3_timed_alone
+
 from m12_1_sandbox import faults
 from m12_1_sandbox.airflow_stack import AirflowStack, free_port, stack_env
+
 
 class StatsdListener:
     """A StatsD server on loopback UDP that keeps every line it is sent."""
@@ -49,8 +51,10 @@ def standalone(make_sandbox, receiver, tmp_path):
     statsd = StatsdListener()
     lineage = tmp_path / "openlineage.jsonl"
     env.update(  # the deployment's own metrics and lineage settings: the DAG only uses what Airflow is told
-        AIRFLOW__METRICS__STATSD_ON="True", AIRFLOW__METRICS__STATSD_HOST="127.0.0.1",
-        AIRFLOW__METRICS__STATSD_PORT=str(statsd.port), AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED="True",
+        AIRFLOW__METRICS__STATSD_ON="True",
+        AIRFLOW__METRICS__STATSD_HOST="127.0.0.1",
+        AIRFLOW__METRICS__STATSD_PORT=str(statsd.port),
+        AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED="True",
         AIRFLOW__OPENLINEAGE__NAMESPACE="readiness",
         AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "file", "log_file_path": str(lineage), "append": True}),
     )
@@ -72,8 +76,12 @@ def test_runs_under_the_scheduler_alert_and_promote(standalone):
     assert refused.status_code == 400 and "lookback_days" in refused.text
     # NaN passes every JSON-schema bound (NaN > 0.1 is false); the plugin's "finite" format refuses it in the
     # API server too, before a run exists whose tasks would all fail on the null the task API hands them
-    nan = airflow.api("POST", "/dags/billing_readiness/dagRuns", data='{"logical_date": null, "conf": '
-                      '{"reconciliation_tolerance_usd": NaN}}', headers={"Content-Type": "application/json"})
+    nan = airflow.api(
+        "POST",
+        "/dags/billing_readiness/dagRuns",
+        data='{"logical_date": null, "conf": {"reconciliation_tolerance_usd": NaN}}',
+        headers={"Content-Type": "application/json"},
+    )
     assert nan.status_code in (400, 422) and "reconciliation_tolerance_usd" in nan.text, nan.text
     assert airflow.runs("billing_readiness") == []
 
@@ -106,27 +114,40 @@ def test_runs_under_the_scheduler_alert_and_promote(standalone):
     # and under a name that carries them for StatsD without tags; a failed check counted.
     lines = airflow.statsd.ours()
     tagged = [line for line in lines if line.startswith("airflow.billing_readiness.check.passed,")]
-    assert any("check=usage_coverage" in line and "dag_id=billing_readiness" in line and line.endswith(":1|g")
-               for line in tagged), lines
+    assert any(
+        "check=usage_coverage" in line and "dag_id=billing_readiness" in line and line.endswith(":1|g")
+        for line in tagged
+    ), lines
     assert any("check=usage_coverage" in line and line.endswith(":0|g") for line in tagged), lines
     assert "airflow.billing_readiness.billing_readiness.usage_coverage.passed:0|g" in lines
-    assert any(line.startswith("airflow.billing_readiness.check.failed,") and "check=usage_coverage" in line
-               for line in lines)
-    assert any(line.startswith("airflow.billing_readiness.check.key_figure,") and "check=usage_coverage" in line
-               and line.endswith(":1|g") for line in lines)  # one tenant with a failing finding
+    assert any(
+        line.startswith("airflow.billing_readiness.check.failed,") and "check=usage_coverage" in line for line in lines
+    )
+    assert any(
+        line.startswith("airflow.billing_readiness.check.key_figure,")
+        and "check=usage_coverage" in line
+        and line.endswith(":1|g")
+        for line in lines
+    )  # one tenant with a failing finding
 
     # OpenLineage: the failed check's input tables carry its verdict and findings as data-quality assertions.
     events = [json.loads(line) for line in airflow.lineage.read_text().splitlines() if line.strip()]
     failed = [e for e in events if e["eventType"] == "FAIL" and e["job"]["name"].endswith(".check_usage_coverage")]
     assert failed, sorted({(e["eventType"], e["job"]["name"]) for e in events})
     inputs = {i["name"]: i for i in failed[-1]["inputs"]}
-    assert set(inputs) == {f"{sb.database}.{t}" for t in ("usage_events", "usage_hourly", "usage_daily",
-                                                           "tenant_quotas")}
-    assertions = {a["assertion"]: a for a in inputs[f"{sb.database}.usage_events"]["facets"][
-        "dataQualityAssertions"]["assertions"]}
+    assert set(inputs) == {
+        f"{sb.database}.{t}" for t in ("usage_events", "usage_hourly", "usage_daily", "tenant_quotas")
+    }
+    assertions = {
+        a["assertion"]: a
+        for a in inputs[f"{sb.database}.usage_events"]["facets"]["dataQualityAssertions"]["assertions"]
+    }
     assert assertions["readiness_check"]["success"] is False
     assert assertions["tenant_without_usage"]["success"] is False
     assert "tenant-ghost" in assertions["tenant_without_usage"]["description"]
-    passed = [e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"].endswith(".check_quota_enforcement")]
+    passed = [
+        e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"].endswith(".check_quota_enforcement")
+    ]
     assert [(t["name"], t["status"]) for t in passed[-1]["run"]["facets"]["test"]["tests"]] == [
-        ("quota_enforcement.readiness_check", "pass")]
+        ("quota_enforcement.readiness_check", "pass")
+    ]

@@ -5,6 +5,7 @@ segment is letters, digits and `- _ ~` with inner dots only, so no `#` fragment,
 `.`/`..` segment can move the request to another tenant. The probe id is percent-encoded into its
 segment, and the final URL is checked to hold exactly that segment before any request is sent.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,10 @@ def problem(template: str) -> str | None:
         return f"must hold exactly one path segment that is {TENANT} (a whole segment), got {template!r}"
     for seg in segments:
         if seg != TENANT and not _SEGMENT.fullmatch(seg):
-            return (f"has the segment {seg!r}: every segment but {TENANT} must be plain (letters, digits, - _ ~ "
-                    f"and inner dots; no # ? % or .. and no empty segment), got {template!r}")
+            return (
+                f"has the segment {seg!r}: every segment but {TENANT} must be plain (letters, digits, - _ ~ "
+                f"and inner dots; no # ? % or .. and no empty segment), got {template!r}"
+            )
     return None
 
 

@@ -3,6 +3,7 @@ a check that passed (a recovery, new warnings), a promotion and a refused promot
 callback context and, whether to say anything at all, alert_policy.py over the run history. notifiers.py
 sends them; the DAG file imports this module at parse time (for the kinds), so what the builders need is
 imported when they run."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -54,8 +55,9 @@ def _warnings_lines(fresh: dict) -> list[str]:
     return [f"*New warnings:* {counts}"] + [f"- {m}" for m in fresh["named"]]
 
 
-def failure_message(context: Any, config_problem: str | None = None, report: str = "",
-                    policy: Policy | None = None) -> dict[str, Any] | None:
+def failure_message(
+    context: Any, config_problem: str | None = None, report: str = "", policy: Policy | None = None
+) -> dict[str, Any] | None:
     """The alert for a failed check task: check, reasons, impact, run id, log URL, the report's link; the first
     run of a failure, then a reminder per config alerts.remind_every_hours (None: nothing to send now)."""
     from billing_readiness import alert_policy
@@ -74,29 +76,57 @@ def failure_message(context: Any, config_problem: str | None = None, report: str
     reasons = [f["message"] for f in result.get("findings", []) if f["severity"] == "fail"][:3]
     if not reasons:
         reasons = [str(context.get("exception") or "the task failed without a result")]
-    fresh = alert_policy.new_warnings(check_id, result.get("findings", []), policy.previous or [], policy.alerts) \
-        if policy is not None else {}
+    fresh = (
+        alert_policy.new_warnings(check_id, result.get("findings", []), policy.previous or [], policy.alerts)
+        if policy is not None
+        else {}
+    )
     run_id = context.get("run_id") or ti.run_id
     log_url = getattr(ti, "log_url", "")
     reminder = decision.why == "reminder"
-    headline = (f":rotating_light: *{title} still failing* {_spell(decision)}: M12.1 is not promoted to M12.2."
-                if reminder else f":rotating_light: *{title} failed*: M12.1 is not promoted to M12.2.")
-    text = "\n".join([headline, *(f"- {r}" for r in reasons), *_warnings_lines(fresh),
-                      f"*Impact:* {impact}", f"*Run:* {run_id} | *Log:* {log_url}"]
-                     + _report_line(report, policy)
-                     + ([f"*Config:* {config_problem}"] if config_problem else []))
-    subject = (f"billing-readiness: {title} still failing ({decision.runs} runs), M12.1 not promoted ({run_id})"
-               if reminder else f"billing-readiness: {title} failed, M12.1 not promoted ({run_id})")
+    headline = (
+        f":rotating_light: *{title} still failing* {_spell(decision)}: M12.1 is not promoted to M12.2."
+        if reminder
+        else f":rotating_light: *{title} failed*: M12.1 is not promoted to M12.2."
+    )
+    text = "\n".join(
+        [
+            headline,
+            *(f"- {r}" for r in reasons),
+            *_warnings_lines(fresh),
+            f"*Impact:* {impact}",
+            f"*Run:* {run_id} | *Log:* {log_url}",
+        ]
+        + _report_line(report, policy)
+        + ([f"*Config:* {config_problem}"] if config_problem else [])
+    )
+    subject = (
+        f"billing-readiness: {title} still failing ({decision.runs} runs), M12.1 not promoted ({run_id})"
+        if reminder
+        else f"billing-readiness: {title} failed, M12.1 not promoted ({run_id})"
+    )
     return {
-        "text": text, "subject": subject, "report": report, "event": FAILURE, "reminder": reminder,
-        "failing_since": decision.since["run_id"] if decision.since else run_id, "failing_runs": decision.runs,
-        "check": check_id, "title": title, "reasons": reasons, "impact": impact, "run_id": run_id,
-        "log_url": log_url, "new_warnings": fresh.get("counts", {}), "config_problem": config_problem,
+        "text": text,
+        "subject": subject,
+        "report": report,
+        "event": FAILURE,
+        "reminder": reminder,
+        "failing_since": decision.since["run_id"] if decision.since else run_id,
+        "failing_runs": decision.runs,
+        "check": check_id,
+        "title": title,
+        "reasons": reasons,
+        "impact": impact,
+        "run_id": run_id,
+        "log_url": log_url,
+        "new_warnings": fresh.get("counts", {}),
+        "config_problem": config_problem,
     }
 
 
-def passed_message(context: Any, config_problem: str | None = None, report: str = "",
-                   policy: Policy | None = None) -> dict[str, Any] | None:
+def passed_message(
+    context: Any, config_problem: str | None = None, report: str = "", policy: Policy | None = None
+) -> dict[str, Any] | None:
     """For a check that passed: a recovery when it failed in the previous run, else its new warnings when
     configured, else nothing."""
     from billing_readiness import alert_policy
@@ -118,17 +148,31 @@ def passed_message(context: Any, config_problem: str | None = None, report: str 
     else:
         policy.notes.append(f"{title}: no alert ({decision.why}; no new warnings to tell)")
         return None
-    text = "\n".join([headline, *_warnings_lines(fresh), f"*Run:* {run_id}"] + _report_line(report, policy)
-                     + ([f"*Config:* {config_problem}"] if config_problem else []))
-    return {"text": text, "subject": subject, "report": report, "event": event, "check": check_id, "title": title,
-            "run_id": run_id, "log_url": getattr(ti, "log_url", ""), "failing_since": decision.since["run_id"]
-            if decision.since else None, "failing_runs": decision.runs if decision.since else 0,
-            "new_warnings": fresh.get("counts", {}), "reasons": fresh.get("named", []),
-            "config_problem": config_problem}
+    text = "\n".join(
+        [headline, *_warnings_lines(fresh), f"*Run:* {run_id}"]
+        + _report_line(report, policy)
+        + ([f"*Config:* {config_problem}"] if config_problem else [])
+    )
+    return {
+        "text": text,
+        "subject": subject,
+        "report": report,
+        "event": event,
+        "check": check_id,
+        "title": title,
+        "run_id": run_id,
+        "log_url": getattr(ti, "log_url", ""),
+        "failing_since": decision.since["run_id"] if decision.since else None,
+        "failing_runs": decision.runs if decision.since else 0,
+        "new_warnings": fresh.get("counts", {}),
+        "reasons": fresh.get("named", []),
+        "config_problem": config_problem,
+    }
 
 
-def promotion_message(context: Any, config_problem: str | None = None, report: str = "",
-                      policy: Policy | None = None) -> dict[str, Any] | None:
+def promotion_message(
+    context: Any, config_problem: str | None = None, report: str = "", policy: Policy | None = None
+) -> dict[str, Any] | None:
     from billing_readiness import alert_policy
 
     if policy is not None and policy.previous is not None:
@@ -140,32 +184,52 @@ def promotion_message(context: Any, config_problem: str | None = None, report: s
     checks = getattr(context.get("task"), "checks", {}) or {}
     gate = context["ti"].xcom_pull(task_ids=context["ti"].task_id, key="return_value") or {}
     relaxed = list(gate.get("relaxed") or [])  # what the gate promoted with
-    text = (f":white_check_mark: *M12.1 promoted to M12.2*: all {len(checks) or 'the'} readiness checks passed"
-            + (f"; promoted with relaxed checks: {'; '.join(relaxed)}" if relaxed else "") + f".\n*Run:* {run_id}"
-            + "".join("\n" + line for line in _report_line(report, policy)))
-    return {"text": text, "subject": f"billing-readiness: M12.1 promoted to M12.2 ({run_id})", "report": report,
-            "event": PROMOTION, "run_id": run_id, "log_url": getattr(context["ti"], "log_url", ""),
-            "relaxed": relaxed, "config_problem": config_problem}
+    text = (
+        f":white_check_mark: *M12.1 promoted to M12.2*: all {len(checks) or 'the'} readiness checks passed"
+        + (f"; promoted with relaxed checks: {'; '.join(relaxed)}" if relaxed else "")
+        + f".\n*Run:* {run_id}"
+        + "".join("\n" + line for line in _report_line(report, policy))
+    )
+    return {
+        "text": text,
+        "subject": f"billing-readiness: M12.1 promoted to M12.2 ({run_id})",
+        "report": report,
+        "event": PROMOTION,
+        "run_id": run_id,
+        "log_url": getattr(context["ti"], "log_url", ""),
+        "relaxed": relaxed,
+        "config_problem": config_problem,
+    }
 
 
-def refusal_message(context: Any, config_problem: str | None = None, report: str = "",
-                    policy: Policy | None = None) -> dict[str, Any] | None:
+def refusal_message(
+    context: Any, config_problem: str | None = None, report: str = "", policy: Policy | None = None
+) -> dict[str, Any] | None:
     """The gate refused: an alert only where no check alert already said why (a check skipped, crashed
     without a result, or passed but with params the config does not let promote)."""
     from billing_readiness.results import collect_results
 
     checks = getattr(context.get("task"), "checks", {}) or {}
     results = collect_results(context, checks)
-    if all(r is not None for r in results.values()) and any(not r["passed"] for r in results.values()):
+    if all(r is not None for r in results.values()) and any(not r["passed"] for r in results.values() if r):
         return None  # each failed check sent its own alert
     run_id = context.get("run_id") or context["ti"].run_id
     reason = str(context.get("exception") or "the promotion gate failed")
-    text = (f":rotating_light: *M12.1 is not promoted to M12.2*: {reason}\n*Run:* {run_id}"
-            + "".join("\n" + line for line in _report_line(report, policy))
-            + (f"\n*Config:* {config_problem}" if config_problem else ""))
-    return {"text": text, "subject": f"billing-readiness: M12.1 not promoted ({run_id})", "report": report,
-            "event": REFUSED, "run_id": run_id, "reasons": [reason],
-            "log_url": getattr(context["ti"], "log_url", ""), "config_problem": config_problem}
+    text = (
+        f":rotating_light: *M12.1 is not promoted to M12.2*: {reason}\n*Run:* {run_id}"
+        + "".join("\n" + line for line in _report_line(report, policy))
+        + (f"\n*Config:* {config_problem}" if config_problem else "")
+    )
+    return {
+        "text": text,
+        "subject": f"billing-readiness: M12.1 not promoted ({run_id})",
+        "report": report,
+        "event": REFUSED,
+        "run_id": run_id,
+        "reasons": [reason],
+        "log_url": getattr(context["ti"], "log_url", ""),
+        "config_problem": config_problem,
+    }
 
 
 BUILDERS = {FAILURE: failure_message, PASSED: passed_message, PROMOTION: promotion_message, REFUSED: refusal_message}
@@ -186,8 +250,10 @@ def html_body(message: dict[str, Any]) -> str:
     if message.get("log_url"):
         facts.append(f'<a href="{escape(message["log_url"], quote=True)}">task log</a>')
     if message.get("report"):
-        facts.append(f'<a href="{escape(message["report"], quote=True)}">readiness report</a>'
-                     + (f" (files: <code>{escape(message['report_folder'])}</code>)" if message.get("report_folder") else ""))
+        facts.append(
+            f'<a href="{escape(message["report"], quote=True)}">readiness report</a>'
+            + (f" (files: <code>{escape(message['report_folder'])}</code>)" if message.get("report_folder") else "")
+        )
     lines.append("<p>" + " | ".join(facts) + "</p>")
     if message.get("config_problem"):
         lines.append(f"<p><b>Config:</b> {escape(message['config_problem'])}</p>")

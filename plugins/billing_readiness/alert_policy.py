@@ -10,6 +10,7 @@ records of the runs before it (history.py), under config `alerts`.
 
 No history (the first run, or a store that cannot be read) is no reason to keep quiet: everything is news.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,8 +54,13 @@ def failure(check_id: str, previous: list[dict], as_of: str, alerts_cfg: dict) -
     start, last = _at(since["as_of"]), _at(previous[0]["as_of"])
     if (_at(as_of) - start) // interval > (last - start) // interval:
         return Decision(True, "reminder", since, before + 1)
-    return Decision(False, f"still failing since {since['run_id']}; next reminder after "
-                           f"{(start + ((last - start) // interval + 1) * interval).isoformat()}", since, before + 1)
+    return Decision(
+        False,
+        f"still failing since {since['run_id']}; next reminder after "
+        f"{(start + ((last - start) // interval + 1) * interval).isoformat()}",
+        since,
+        before + 1,
+    )
 
 
 def recovery(check_id: str, previous: list[dict], alerts_cfg: dict) -> Decision:

@@ -6,6 +6,7 @@ connection `report.conn_id` for its credentials. On a distributed executor (Cele
 workers share no disk: the check that writes the CSV and the task that writes the report may run on
 different machines, so the location must be one they all reach, which a bucket is.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,9 @@ def describe(cfg: dict, dag_id: str, run_id: str) -> str:
 PLUGIN_PREFIX = "/billing-readiness"  # where plugin.py serves the reports in Airflow's API server
 
 
-def report_url(cfg: dict, dag_id: str, run_id: str, airflow_base_url: str | None = None,
-               config_variable: str | None = None) -> str:
+def report_url(
+    cfg: dict, dag_id: str, run_id: str, airflow_base_url: str | None = None, config_variable: str | None = None
+) -> str:
     """The link people click to open the run's HTML report: under config report.base_url when set (where
     report.dir is served), else the Airflow plugin view (behind Airflow's login and the DAG's access rules),
     naming the DAG's config Variable when it is not the default one."""
@@ -52,7 +54,7 @@ def report_url(cfg: dict, dag_id: str, run_id: str, airflow_base_url: str | None
     if cfg["report"]["base_url"]:
         return f"{cfg['report']['base_url'].rstrip('/')}/{quote(run_folder_name(dag_id, run_id))}/readiness.html"
     base = (airflow_base_url or _airflow_base_url()).rstrip("/")
-    query = f"?config={quote(config_variable)}" if config_variable not in (None, VARIABLE_KEY) else ""
+    query = f"?config={quote(config_variable)}" if config_variable and config_variable != VARIABLE_KEY else ""
     return f"{base}{PLUGIN_PREFIX}/report/{quote(dag_id, safe='')}/{quote(run_id, safe='')}{query}"
 
 
@@ -76,9 +78,11 @@ def run_location(cfg: dict, dag_id: str, run_id: str):
     try:
         root = ObjectStoragePath(location, conn_id=cfg["report"]["conn_id"])
     except Exception as exc:  # noqa: BLE001 - an unknown scheme or a missing fsspec package: say which key
-        raise CheckError(f"config key 'report.dir' = {location!r} is not a location Airflow's ObjectStoragePath "
-                         f"can open ({type(exc).__name__}: {exc}); install the provider or fsspec package for its "
-                         "scheme, or set 'report.conn_id'") from None
+        raise CheckError(
+            f"config key 'report.dir' = {location!r} is not a location Airflow's ObjectStoragePath "
+            f"can open ({type(exc).__name__}: {exc}); install the provider or fsspec package for its "
+            "scheme, or set 'report.conn_id'"
+        ) from None
     return root / dag_id / Path(run_folder_name(dag_id, run_id)).name
 
 
@@ -91,9 +95,11 @@ def write(cfg: dict, dag_id: str, run_id: str, files: dict[str, str]) -> str:
         for name, text in files.items():
             (out / name).write_text(text)
     except Exception as exc:  # noqa: BLE001 - OSError locally; fsspec raises its backends' own errors
-        raise CheckError(f"cannot write {', '.join(files)} to {out} (config key 'report.dir'"
-                         f"{', connection ' + repr(cfg['report']['conn_id']) if cfg['report']['conn_id'] else ''}): "
-                         f"{type(exc).__name__}: {exc}") from None
+        raise CheckError(
+            f"cannot write {', '.join(files)} to {out} (config key 'report.dir'"
+            f"{', connection ' + repr(cfg['report']['conn_id']) if cfg['report']['conn_id'] else ''}): "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
     return str(out)
 
 

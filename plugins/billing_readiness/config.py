@@ -1,10 +1,12 @@
 """One validated configuration for every name in the system we validate.
 
-Defaults (config_defaults.py) are the names of the M12.1 system described in docs/m12_1_system.md. A deployment overrides any of
+Defaults (config_defaults.py) are the names of the M12.1 system described in docs/m12_1_system.md. A deployment
+overrides any of
 them with the Airflow Variable `billing_readiness_config` (JSON, deep-merged over
 the defaults). An unknown key, a wrong type or an unsafe SQL identifier is a
 ConfigError that names the key to fix.
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,7 +21,6 @@ from billing_readiness.alert_policy import ALERT_EVENTS
 from billing_readiness.config_defaults import _FREEFORM, _NULLABLE, DEFAULTS
 from billing_readiness.redis_keys import PROBE_ID, template_problem
 
-
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
 MAX_LATE_ARRIVAL_GRACE_SECONDS = 48 * 3600
@@ -32,6 +33,7 @@ def _format_fields(value) -> set[str] | None:
         return {f for _, f, _, _ in string.Formatter().parse(str(value)) if f is not None}
     except ValueError:
         return None
+
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names the key to fix."""
@@ -65,7 +67,7 @@ def _merge(default: Any, override: Any, path: str) -> Any:
         expected = (int, float)
     if isinstance(override, bool) and expected is not bool:
         raise ConfigError(f"{where} must be {_type_name(expected)}, got a boolean")
-    if not isinstance(override, expected):
+    if not isinstance(override, expected):  # type: ignore[arg-type]  # None handled above
         raise ConfigError(f"{where} must be {_type_name(expected)}, got {type(override).__name__}: {override!r}")
     return copy.deepcopy(override)
 
@@ -79,25 +81,45 @@ def _type_name(t) -> str:
 # Numbers with bounds: (key, low, high, why). A bound may depend on the config (a callable of it).
 _RANGES: list[tuple[str, Any, Any, str]] = [
     ("clickhouse.query_timeout_seconds", 1, 3600, "0 would mean no server-side limit"),
-    ("clickhouse.check_budget_seconds", lambda c: c["clickhouse"]["query_timeout_seconds"], 3600,
-     "at least clickhouse.query_timeout_seconds; the task's timeout is 20 min"),
-    ("clickhouse.liveness_timeout_seconds", 1, 600, "seconds; a trivial query on a healthy server answers in "
-                                                    "milliseconds"),
-    ("coverage.ingest_guard_seconds", 0, 3600, "seconds an insert may take to reach the rollups; more hides "
-                                               "today's drift"),
+    (
+        "clickhouse.check_budget_seconds",
+        lambda c: c["clickhouse"]["query_timeout_seconds"],
+        3600,
+        "at least clickhouse.query_timeout_seconds; the task's timeout is 20 min",
+    ),
+    (
+        "clickhouse.liveness_timeout_seconds",
+        1,
+        600,
+        "seconds; a trivial query on a healthy server answers in milliseconds",
+    ),
+    (
+        "coverage.ingest_guard_seconds",
+        0,
+        3600,
+        "seconds an insert may take to reach the rollups; more hides today's drift",
+    ),
     ("coverage.max_ingest_silence_seconds", 60, 7 * 86400, "seconds"),
     ("coverage.ingest_silence_factor", 1, 100, "times the usual quiet spell"),
     ("coverage.tenant_silence_seconds", 600, 30 * 86400, "seconds"),
     ("coverage.tenant_silence_min_events", 1, 10**9, "events"),
-    ("invoice.late_arrival_grace_seconds", 0, MAX_LATE_ARRIVAL_GRACE_SECONDS,
-     "48 hours: normal ingestion lag is seconds to hours, and a row arriving days after the month closed is a "
-     "backfill that must be seen"),
+    (
+        "invoice.late_arrival_grace_seconds",
+        0,
+        MAX_LATE_ARRIVAL_GRACE_SECONDS,
+        "48 hours: normal ingestion lag is seconds to hours, and a row arriving days after the month closed is a "
+        "backfill that must be seen",
+    ),
     ("quota.request_timeout_seconds", 0.1, 60, "seconds"),
     ("quota.cleanup_grace_seconds", 0, 120, "seconds"),
     ("quota.window_seconds", 1, 31 * 86400, "seconds"),
-    ("quota.window_guard_seconds", 0, lambda c: min(300, c["quota"]["window_seconds"] // 4),
-     "at most a quarter of quota.window_seconds, so one wait gives the probe a fresh window, and at most 300 s, "
-     "so it waits within the task's timeout"),
+    (
+        "quota.window_guard_seconds",
+        0,
+        lambda c: min(300, c["quota"]["window_seconds"] // 4),
+        "at most a quarter of quota.window_seconds, so one wait gives the probe a fresh window, and at most 300 s, "
+        "so it waits within the task's timeout",
+    ),
     ("quota.key_ttl_seconds", 60, 86400, "long enough to outlive the probe; a crash leaves nothing for longer"),
     ("dashboard.screen_width_px", 320, 16384, "pixels"),
     ("history.retention_days", 7, 3660, "days of run records kept"),
@@ -107,8 +129,11 @@ _RANGES: list[tuple[str, Any, Any, str]] = [
     ("promotion.require_green_runs", 1, 366, "consecutive green runs before promotion (1: no burn-in)"),
 ]
 # Strings with a fixed set of values.
-_CHOICES = {"promotion.allow_relaxed": ("never", "manual", "always"), "cost_values.negative": ("warn", "fail"),
-            "dashboard.mode": ("auto", "grafana", "direct")}
+_CHOICES = {
+    "promotion.allow_relaxed": ("never", "manual", "always"),
+    "cost_values.negative": ("warn", "fail"),
+    "dashboard.mode": ("auto", "grafana", "direct"),
+}
 
 
 def value_at(cfg: dict, key: str) -> Any:
@@ -130,8 +155,11 @@ def _ranges(cfg: dict) -> None:
 def _choices(cfg: dict) -> None:
     for key, allowed in _CHOICES.items():
         if value_at(cfg, key) not in allowed:
-            raise ConfigError(f"config key '{key}' must be " + " or ".join(f'"{a}"' for a in allowed)
-                              + f", got {value_at(cfg, key)!r}")
+            raise ConfigError(
+                f"config key '{key}' must be "
+                + " or ".join(f'"{a}"' for a in allowed)
+                + f", got {value_at(cfg, key)!r}"
+            )
 
 
 def _identifiers(cfg: dict) -> None:
@@ -150,22 +178,27 @@ def _identifiers(cfg: dict) -> None:
         if not value or "'" in value or "\\" in value:
             raise ConfigError(f"config key 'event_types.{key}' must be a plain enum value: {value!r}")
     if cfg["clickhouse"]["cluster"] is not None and not _IDENT.fullmatch(cfg["clickhouse"]["cluster"]):
-        raise ConfigError(f"config key 'clickhouse.cluster' must be a cluster name from the server's remote_servers, "
-                          f"got {cfg['clickhouse']['cluster']!r}")
+        raise ConfigError(
+            f"config key 'clickhouse.cluster' must be a cluster name from the server's remote_servers, "
+            f"got {cfg['clickhouse']['cluster']!r}"
+        )
 
 
 def _shapes(cfg: dict) -> None:
     """Connection ids named, limits that are a share or a floor, lists of the right things."""
     if not 0 < cfg["coverage"]["partial_day_ratio"] < 1:
-        raise ConfigError(f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
-                          f"{cfg['coverage']['partial_day_ratio']!r}")
+        raise ConfigError(
+            f"config key 'coverage.partial_day_ratio' must be between 0 and 1, got "
+            f"{cfg['coverage']['partial_day_ratio']!r}"
+        )
     for key in ("connections.clickhouse", "connections.redis", "connections.quota_api"):
         if not value_at(cfg, key):
             raise ConfigError(f"config key '{key}' must name an Airflow connection id")
     limit = cfg["clickhouse"]["max_memory_bytes"]
     if limit is not None and limit < 100_000_000:
-        raise ConfigError(f"config key 'clickhouse.max_memory_bytes' must be at least 100000000 (100 MB) or null, "
-                          f"got {limit!r}")
+        raise ConfigError(
+            f"config key 'clickhouse.max_memory_bytes' must be at least 100000000 (100 MB) or null, got {limit!r}"
+        )
     for key in ("clickhouse.rollup_timezone", "invoice.billing_timezone"):
         if value_at(cfg, key) is not None:
             try:
@@ -176,8 +209,10 @@ def _shapes(cfg: dict) -> None:
         raise ConfigError("config key 'quota.client_connections' must be a list of Airflow connection ids")
     unknown = [e for e in cfg["alerts"]["notify_on"] if e not in ALERT_EVENTS]
     if unknown or not isinstance(cfg["alerts"]["notify_on"], list):
-        raise ConfigError(f"config key 'alerts.notify_on' must be a list of {', '.join(map(repr, ALERT_EVENTS))}, "
-                          f"got {cfg['alerts']['notify_on']!r}")
+        raise ConfigError(
+            f"config key 'alerts.notify_on' must be a list of {', '.join(map(repr, ALERT_EVENTS))}, "
+            f"got {cfg['alerts']['notify_on']!r}"
+        )
     base_url = cfg["report"]["base_url"]
     if base_url is not None and not re.match(r"^https?://[^\s/]+", base_url):
         raise ConfigError(f"config key 'report.base_url' must be an http(s) URL, got {base_url!r}")
@@ -193,8 +228,7 @@ def _shapes(cfg: dict) -> None:
 
 def _validate(cfg: dict) -> None:
     """Every rule, in order; the first broken one names its key."""
-    for rule in (_identifiers, _shapes, _choices, _ranges, _validate_sql,
-                 lambda c: _validate_quota(c["quota"])):
+    for rule in (_identifiers, _shapes, _choices, _ranges, _validate_sql, lambda c: _validate_quota(c["quota"])):
         rule(cfg)
 
 
@@ -214,7 +248,8 @@ def _validate_sql(cfg: dict) -> None:
             raise ConfigError(
                 f"config key 'active_tenants_sql' reads {', '.join(read)}: the active tenants must come from where "
                 "tenants are provisioned (e.g. tenant_quotas or a CRM table), not from the usage they are checked "
-                "against, or a tenant whose usage is missing would never be missed")
+                "against, or a tenant whose usage is missing would never be missed"
+            )
 
 
 def _validate_quota(q: dict) -> None:
@@ -225,8 +260,10 @@ def _validate_quota(q: dict) -> None:
             f"glob character: cleanup could reach another tenant's keys): {q['probe_tenant_id']!r}"
         )
     if not q["cleanup_patterns"]:
-        raise ConfigError("config key 'quota.cleanup_patterns' must list the patterns of the probe's keys "
-                          "(e.g. 'quota:{tenant_id}:*'): with none, the probe could not clean up after itself")
+        raise ConfigError(
+            "config key 'quota.cleanup_patterns' must list the patterns of the probe's keys "
+            "(e.g. 'quota:{tenant_id}:*'): with none, the probe could not clean up after itself"
+        )
     for pattern in q["cleanup_patterns"]:
         problem = template_problem(pattern, suffix_may_glob=True)
         if problem:
@@ -236,14 +273,17 @@ def _validate_quota(q: dict) -> None:
         if problem:
             raise ConfigError(f"config key 'quota.setup_keys' key {problem}")
         if not any(fnmatch.fnmatchcase(template, p) for p in q["cleanup_patterns"]):
-            raise ConfigError(f"config key 'quota.setup_keys' key {template!r} is matched by no "
-                              "'quota.cleanup_patterns' entry: the probe could not remove it")
+            raise ConfigError(
+                f"config key 'quota.setup_keys' key {template!r} is matched by no "
+                "'quota.cleanup_patterns' entry: the probe could not remove it"
+            )
     for template, value in q["setup_keys"].items():
         fields = _format_fields(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
         if fields is None or fields - {"limit"}:
             raise ConfigError(
                 f"config key 'quota.setup_keys' value of {template!r} must be a string or integer that may use "
-                f"{{limit}} only (the tenant id goes in the key), got {value!r}")
+                f"{{limit}} only (the tenant id goes in the key), got {value!r}"
+            )
     if q["admin_path"] is not None:
         problem = admin_path.problem(q["admin_path"])
         if problem:
@@ -251,8 +291,10 @@ def _validate_quota(q: dict) -> None:
     if q["method"].upper() not in {"GET", "POST"}:
         raise ConfigError(f"config key 'quota.method' must be GET or POST, got {q['method']!r}")
     if not _HEADER.fullmatch(q["tenant_header"]):
-        raise ConfigError("config key 'quota.tenant_header' must name the header that carries the tenant id "
-                          f"(letters, digits and -; no space or line break), got {q['tenant_header']!r}")
+        raise ConfigError(
+            "config key 'quota.tenant_header' must name the header that carries the tenant id "
+            f"(letters, digits and -; no space or line break), got {q['tenant_header']!r}"
+        )
     if not q["path"].startswith("/"):
         raise ConfigError(f"config key 'quota.path' must be a path starting with /, got {q['path']!r}")
 
@@ -276,7 +318,7 @@ def config_or_defaults(read) -> tuple[dict, str | None]:
     `read()`, or the defaults plus the alert connection and report folder where those are usable, and why."""
     try:
         raw = read()
-    except Exception as exc:  # a secrets backend or database error: still report and alert
+    except Exception as exc:  # noqa: BLE001 - a secrets backend or database error: still report and alert
         return load_config(), f"the Airflow Variable '{VARIABLE_KEY}' could not be read: {exc}"
     try:
         return load_config(raw), None
@@ -288,7 +330,9 @@ def config_or_defaults(read) -> tuple[dict, str | None]:
         data = None
     cfg = load_config()
     for section, key in (("connections", "alerts"), ("report", "dir"), ("report", "conn_id")):
-        value = data.get(section, {}).get(key) if isinstance(data, dict) and isinstance(data.get(section), dict) else None
+        value = (
+            data.get(section, {}).get(key) if isinstance(data, dict) and isinstance(data.get(section), dict) else None
+        )
         if isinstance(value, str) and value:
             cfg[section][key] = value
     return cfg, problem

@@ -1,5 +1,6 @@
 """The default configuration: the names of the M12.1 system in docs/m12_1_system.md (config.py merges
 a deployment's Variable `billing_readiness_config` over it and validates the result)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 are listed in CHECKS: adding one is a package and a line there; the tasks, the form's params, the gate, the
 report and the alerts follow from the list. Nothing here runs a query: tasks import what they need when they run.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,39 +19,57 @@ CHECKS = [
     quota_enforcement.CHECK,  # check 4: quota enforcement
 ]
 
-DOC_MD = """
+DOC_INTRO = """
 ### billing_readiness: is M12.1 usage metering ready for automated billing (M12.2)?
 
 Checks 1, 2 and 4 run in parallel against the metering system, check 3 (which
 times the dashboard) right after them, so it never measures the gate's own load;
 **`promote_to_m12_2` promotes only when every check passes** and is a final task, so a
 failed, skipped or crashed check fails the run. `readiness_report` runs whatever
-happened and writes the report (JSON, Markdown, HTML) with every check's numbers and evidence.
-
-| task | checks | if it fails |
-|---|---|---|
-| `check_usage_coverage` | every active tenant has usage on every day since its first usage; rollups agree with raw events up to now; ingestion is live; costs are finite; no duplicate event ids | wrong or missing invoice lines |
-| `check_invoice_immutability` | nothing ingested into or mutated in the last closed month after the fact; its invoice regenerates to the same totals (±$0.01), now and in every later run | billing disputes when prices change |
-| `check_dashboard_latency` | the largest tenant's dashboard loads in under the threshold (p95) | customers cannot verify invoices |
-| `check_quota_enforcement` | with the probe quota at 10 (then 7), request 11 (then 8) gets HTTP 429, also under concurrency | runaway usage nobody pays for |
-
+happened and writes the report (JSON, Markdown, HTML) with every check's numbers and evidence,
+and the run's record in the history (streaks, since-when, trends; the run's "Readiness report" tab).
+"""
+DOC_OUTRO = """
 Connections: `clickhouse_native_default` (type clickhouse_native), `redis_default`, `quota_api_default`.
 Names of tables, columns, keys and endpoints: Variable `billing_readiness_config` (docs/operations.md).
 """
 
-GATE_DOC = ("The gate (all_done, final task): promotes M12.1 to M12.2 only when every check handed over a passing "
-            "verdict (a failed, skipped or crashed check fails it, and the run), and relaxed params only where config "
-            "`promotion.allow_relaxed` allows; with a burn-in (config `promotion.require_green_runs`) it skips, "
-            "run green and nothing promoted, until enough consecutive green runs; then updates the Asset `m12_1_ready_for_billing` (which schedules "
-            "M12.2) and sends the promotion notice.")
-REPORT_DOC = ("Writes the readiness report (JSON, Markdown, HTML) whatever the checks' outcome (all_done), "
-              "and the run's record in the history beside it (streaks, since-when, trends). "
-              "It does not decide promotion and does not colour the run.")
+
+def doc_md(checks: list) -> str:
+    """The DAG's documentation in the Airflow UI, its table generated from the checks it runs."""
+    from billing_readiness.check_table import markdown
+
+    return f"{DOC_INTRO}\n{markdown(checks)}\n{DOC_OUTRO}"
 
 
-def build(dag_id: str = "billing_readiness", checks: list | None = None, *, schedule: str | None = None,
-          timezone: str | None = None, notifiers: list | None = None, queues: dict[str, str] | None = None,
-          config_variable: str | None = None, **dag_kwargs: Any):
+DOC_MD = doc_md(CHECKS)
+
+GATE_DOC = (
+    "The gate (all_done, final task): promotes M12.1 to M12.2 only when every check handed over a passing "
+    "verdict (a failed, skipped or crashed check fails it, and the run), and relaxed params only where config "
+    "`promotion.allow_relaxed` allows; with a burn-in (config `promotion.require_green_runs`) it skips, "
+    "run green and nothing promoted, until enough consecutive green runs; then updates the Asset "
+    "`m12_1_ready_for_billing` (which schedules "
+    "M12.2) and sends the promotion notice."
+)
+REPORT_DOC = (
+    "Writes the readiness report (JSON, Markdown, HTML) whatever the checks' outcome (all_done), "
+    "and the run's record in the history beside it (streaks, since-when, trends). "
+    "It does not decide promotion and does not colour the run."
+)
+
+
+def build(
+    dag_id: str = "billing_readiness",
+    checks: list | None = None,
+    *,
+    schedule: str | None = None,
+    timezone: str | None = None,
+    notifiers: list | None = None,
+    queues: dict[str, str] | None = None,
+    config_variable: str | None = None,
+    **dag_kwargs: Any,
+):
     """The readiness DAG: one task per check (check_<id>) fanning in to the final gate `promote_to_m12_2`, and
     the report. `schedule`: a cron expression, or "none" for manual runs only (default: environment
     BILLING_READINESS_SCHEDULE, else nightly at 03:00); `timezone` the cron's (BILLING_READINESS_TIMEZONE, else
@@ -69,7 +88,10 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
     from billing_readiness.assets import promotion_asset
     from billing_readiness.notifiers import FAILURE, PASSED, PROMOTION, REFUSED, callbacks
     from billing_readiness.operators import (
-        PromotionGateOperator, ReadinessCheckOperator, ReadinessReportOperator, after_the_others,
+        PromotionGateOperator,
+        ReadinessCheckOperator,
+        ReadinessReportOperator,
+        after_the_others,
     )
     from billing_readiness.param_formats import register as register_param_formats
     from billing_readiness.params import dag_params
@@ -81,9 +103,10 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
     register_param_formats()  # NaN and infinities refused where the run is created
     kwargs: dict[str, Any] = {
         "description": "Nightly gate: is M12.1 usage metering trustworthy enough to switch on M12.2 billing?",
-        "doc_md": DOC_MD,
-        "schedule": None if schedule.lower() == "none" else CronTriggerTimetable(
-            schedule, timezone=pendulum.timezone(timezone)),
+        "doc_md": doc_md(checks),
+        "schedule": None
+        if schedule.lower() == "none"
+        else CronTriggerTimetable(schedule, timezone=pendulum.timezone(timezone)),
         "start_date": pendulum.datetime(2025, 1, 1, tz=timezone),
         "catchup": False,
         "max_active_runs": 1,  # overlapping runs would fight over the quota probe tenant
@@ -101,25 +124,38 @@ def build(dag_id: str = "billing_readiness", checks: list | None = None, *, sche
     kwargs.update(dag_kwargs)
     with DAG(dag_id=dag_id, **kwargs) as dag:
         # One task per check (task id check_<id>); the check's module documents it (doc_md).
-        tasks = [ReadinessCheckOperator(check=check, config_variable=variable,
-                                        on_success_callback=callbacks(PASSED, notifiers, variable))  # recovery, warnings
-                 for check in checks]
+        tasks = [
+            ReadinessCheckOperator(
+                check=check, config_variable=variable, on_success_callback=callbacks(PASSED, notifiers, variable)
+            )  # recovery, warnings
+            for check in checks
+        ]
         after_the_others(tasks)  # check 3 times the dashboard only once the other checks left ClickHouse alone
         promote = PromotionGateOperator(
-            task_id="promote_to_m12_2", checks=tasks, doc_md=GATE_DOC, config_variable=variable,
+            task_id="promote_to_m12_2",
+            checks=tasks,
+            doc_md=GATE_DOC,
+            config_variable=variable,
             outlets=[promotion_asset(dag_id)],
             # alerts when no check alert says why (a check skipped or without a result, relaxed params refused)
             on_failure_callback=callbacks(REFUSED, notifiers, variable),
             on_success_callback=callbacks(PROMOTION, notifiers, variable),
         )
-        report = ReadinessReportOperator(task_id="readiness_report", checks=tasks, on_failure_callback=None,
-                                         doc_md=REPORT_DOC, config_variable=variable)
+        report = ReadinessReportOperator(
+            task_id="readiness_report",
+            checks=tasks,
+            on_failure_callback=None,
+            doc_md=REPORT_DOC,
+            config_variable=variable,
+        )
         tasks >> promote
         tasks >> report
     unknown = sorted(set(queues or {}) - set(dag.task_dict))
     if unknown:
-        raise ValueError(f"build(queues=...): no task {', '.join(unknown)} in {dag_id} "
-                         f"(its tasks: {', '.join(sorted(dag.task_dict))})")
+        raise ValueError(
+            f"build(queues=...): no task {', '.join(unknown)} in {dag_id} "
+            f"(its tasks: {', '.join(sorted(dag.task_dict))})"
+        )
     for task_id, queue in (queues or {}).items():
         dag.task_dict[task_id].queue = queue
     return dag

@@ -5,6 +5,7 @@ service that could not be reached (network level) is transient; everything else
 is definite: retrying will not create a connection, fix a config key or change
 the data. The check operator turns a definite error into AirflowFailException.
 """
+
 from __future__ import annotations
 
 import socket

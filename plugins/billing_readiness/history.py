@@ -6,6 +6,7 @@ figure over the last runs, and whether the burn-in (config promotion.require_gre
 Records are plain JSON (history_store.py keeps one file per run beside the reports). "Previous" records are
 always those anchored before this run: a re-run of an old run sees the history as it stood then.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,15 @@ def key_figure(check, entry: dict) -> float | None:
     if source == FIGURE_FAIL_FINDINGS:
         return float(len(fails) + sum((entry.get("findings_left_out") or {}).values()))
     if source == FIGURE_FAIL_TENANTS:
-        return float(len({str((f.get("evidence") or {}).get("tenant")) for f in fails
-                          if (f.get("evidence") or {}).get("tenant") is not None}))
+        return float(
+            len(
+                {
+                    str((f.get("evidence") or {}).get("tenant"))
+                    for f in fails
+                    if (f.get("evidence") or {}).get("tenant") is not None
+                }
+            )
+        )
     return _number((entry.get("metrics") or {}).get(source.removeprefix("metric:")))
 
 
@@ -52,8 +60,9 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def make_record(doc: dict, checks: Iterable, *, run_type: str, as_of: str, counts: bool, promoted: bool,
-                report_url: str) -> dict:
+def make_record(
+    doc: dict, checks: Iterable, *, run_type: str, as_of: str, counts: bool, promoted: bool, report_url: str
+) -> dict:
     """The run's record: its verdicts, each check's key figure and key metrics, and its warning and failure
     codes with their counts and the tenants they name (all of them: "since when does tenant X have gaps")."""
     by_id = {c.id: c for c in checks}
@@ -83,16 +92,29 @@ def make_record(doc: dict, checks: Iterable, *, run_type: str, as_of: str, count
             "findings": {code: {**s, "tenants": sorted(s["tenants"])} for code, s in sorted(findings.items())},
         }
     run = doc["run"]
-    return {"version": RECORD_VERSION, "dag_id": run.get("dag_id"), "run_id": run.get("run_id"), "run_type": run_type,
-            "as_of": as_of, "generated_at": run.get("generated_at"), "green": bool(doc["ready_for_billing"]),
-            "counts": counts, "promoted": promoted, "relaxed": list(run.get("relaxed") or []),
-            "report": report_url, "checks": out}
+    return {
+        "version": RECORD_VERSION,
+        "dag_id": run.get("dag_id"),
+        "run_id": run.get("run_id"),
+        "run_type": run_type,
+        "as_of": as_of,
+        "generated_at": run.get("generated_at"),
+        "green": bool(doc["ready_for_billing"]),
+        "counts": counts,
+        "promoted": promoted,
+        "relaxed": list(run.get("relaxed") or []),
+        "report": report_url,
+        "checks": out,
+    }
 
 
 def previous(records: Iterable[dict], run_id: str, as_of: str) -> list[dict]:
     """The records of the runs before this one (anchored earlier, another run id), newest first."""
-    return sorted((r for r in records if r.get("run_id") != run_id and r.get("as_of", "") < as_of),
-                  key=lambda r: r["as_of"], reverse=True)
+    return sorted(
+        (r for r in records if r.get("run_id") != run_id and r.get("as_of", "") < as_of),
+        key=lambda r: r["as_of"],
+        reverse=True,
+    )
 
 
 def green_streak(records: list[dict]) -> tuple[int, dict | None]:
@@ -172,13 +194,17 @@ def changes_since_green(records: list[dict], noise_band: float) -> dict | None:
         gone += [{"check": check_id, "title": title, "code": k, **_brief(fa[k])} for k in fa if k not in fb]
         values = [("key figure", a.get("figure"), b.get("figure"))]
         values += [(k, (a.get("metrics") or {}).get(k), v) for k, v in (b.get("metrics") or {}).items()]
-        moved += [{"check": check_id, "title": title, "figure": name, "before": x, "now": y}
-                  for name, x, y in values if moved_beyond(x, y, noise_band)]
+        moved += [
+            {"check": check_id, "title": title, "figure": name, "before": x, "now": y}
+            for name, x, y in values
+            if moved_beyond(x, y, noise_band)
+        ]
     return {"last_green": _ref(last), "new": new, "gone": gone, "moved": moved, "noise_band": noise_band}
 
 
 def moved_beyond(before: float | None, now: float | None, noise_band: float) -> bool:
-    """A change larger than `noise_band` of the earlier value (and, for counts, by at least 2: 1 -> 2 tenants is not "100 %")."""
+    """A change larger than `noise_band` of the earlier value (and, for counts, by at least 2: 1 -> 2 tenants is not
+    "100 %")."""
     if before is None or now is None:
         return False
     change = abs(now - before)
@@ -214,11 +240,19 @@ def view(records: list[dict], checks: Iterable, cfg: dict, burn: dict) -> dict:
     for (check_id, code), r in since_map.items():
         tenants = sorted(tenant_since(records, check_id, code).items(), key=lambda kv: (kv[1]["as_of"], kv[0]))
         current = records[0]["checks"][check_id]["findings"][code]
-        findings.append({"check": check_id, "title": records[0]["checks"][check_id]["title"], "code": code,
-                         "severity": current["severity"], "count": current["count"], "since": _ref(r),
-                         "runs": position[id(r)] + 1,
-                         "tenants": [{"tenant": t, "since": _ref(x)} for t, x in tenants[:TENANTS_SHOWN]],
-                         "tenants_named": len(current["tenants"])})
+        findings.append(
+            {
+                "check": check_id,
+                "title": records[0]["checks"][check_id]["title"],
+                "code": code,
+                "severity": current["severity"],
+                "count": current["count"],
+                "since": _ref(r),
+                "runs": position[id(r)] + 1,
+                "tenants": [{"tenant": t, "since": _ref(x)} for t, x in tenants[:TENANTS_SHOWN]],
+                "tenants_named": len(current["tenants"]),
+            }
+        )
     return {
         "runs_known": len(records),
         "counts": records[0]["counts"] if records else False,
@@ -227,8 +261,9 @@ def view(records: list[dict], checks: Iterable, cfg: dict, burn: dict) -> dict:
         "burn_in": burn,
         "changes_since_green": changes_since_green(records, cfg["history"]["noise_band"]),
         "findings_since": findings,
-        "trends": {c.id: {"label": c.figure[0], "points": trend(records, c.id, cfg["history"]["trend_runs"])}
-                   for c in checks},
+        "trends": {
+            c.id: {"label": c.figure[0], "points": trend(records, c.id, cfg["history"]["trend_runs"])} for c in checks
+        },
     }
 
 

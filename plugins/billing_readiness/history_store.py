@@ -4,6 +4,7 @@ read it) and never XCom. Records older than config history.retention_days are pr
 
 Reading a year of nightly runs is one listing and one read per record (bench/history_read.py measures it).
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Money in Decimal: ClickHouse sums cost as integer nano-dollars (exact, order-independent), Python rounds once."""
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,4 +23,3 @@ def from_float(value: float) -> Decimal:
 
 def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-

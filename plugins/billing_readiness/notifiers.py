@@ -15,6 +15,7 @@ text, html, reasons, run_id, log_url, report). E.g. SlackWebhookNotifier(text=TE
 SmtpNotifier(subject=SUBJECT, html_content=HTML). The messages are built in alert_messages.py (imported when
 an alert fires, not when the DAG is parsed).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -90,8 +91,11 @@ class ReadinessNotifier(BaseNotifier):
         try:
             previous = history.previous(history_store.load(cfg, dag.dag_id, before=as_of), run_id, as_of)
         except Exception as exc:  # noqa: BLE001 - an unreadable history must not silence an alert
-            self.log.warning("billing-readiness: the run history could not be read (%s: %s); alerting as if "
-                             "this were the first run", type(exc).__name__, exc)
+            self.log.warning(
+                "billing-readiness: the run history could not be read (%s: %s); alerting as if this were the first run",
+                type(exc).__name__,
+                exc,
+            )
             previous = None
         return Policy(previous, cfg["alerts"], as_of, report_folder=describe(cfg, dag.dag_id, run_id))
 
@@ -106,8 +110,12 @@ class ReadinessNotifier(BaseNotifier):
             return
         error = self._post(conn_id, message)
         if error:
-            self.log.error("billing-readiness alert could not be sent to connection '%s' (%s); the alert:\n%s",
-                           conn_id, error, message["text"])
+            self.log.error(
+                "billing-readiness alert could not be sent to connection '%s' (%s); the alert:\n%s",
+                conn_id,
+                error,
+                message["text"],
+            )
         else:
             self.log.info("billing-readiness %s alert sent to connection '%s'", message["event"], conn_id)
 
@@ -120,19 +128,28 @@ class ReadinessNotifier(BaseNotifier):
 
         try:
             conn = get_connection(conn_id, "http", "readiness alerts")
-        except Exception as exc:  # missing connection or a secrets backend error: alert to the log instead
+        except Exception as exc:  # noqa: BLE001 - missing connection or a secrets backend error: alert to the log
             return f"connection unreadable: {type(exc).__name__}"
         path = "/" + (conn.password or conn.extra_dejson.get("path") or "").strip().lstrip("/")
         if not conn.password and conn.extra_dejson.get("path") not in (None, "", "/"):
-            self.log.warning("Alert connection '%s' keeps the webhook's secret path in extra 'path', which Airflow "
-                             "shows in the UI and CLI: move it to the connection's password", conn_id)
+            self.log.warning(
+                "Alert connection '%s' keeps the webhook's secret path in extra 'path', which Airflow "
+                "shows in the UI and CLI: move it to the connection's password",
+                conn_id,
+            )
         if path not in ("", "/"):
             mask_secret(path)  # a webhook's path is its secret (Slack: /services/T.../B.../token)
-        payload = {"text": message["text"],
-                   "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message["text"]}}],
-                   "metadata": {"event_type": message["event"],
-                                "event_payload": {k: v for k, v in message.items() if k != "text"}}}
-        hook = HttpApiHook(conn_id, timeout_seconds=10, purpose="readiness alerts", password_is_path=bool(conn.password))
+        payload = {
+            "text": message["text"],
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message["text"]}}],
+            "metadata": {
+                "event_type": message["event"],
+                "event_payload": {k: v for k, v in message.items() if k != "text"},
+            },
+        }
+        hook = HttpApiHook(
+            conn_id, timeout_seconds=10, purpose="readiness alerts", password_is_path=bool(conn.password)
+        )
         resp = hook.request("POST", path, json=payload)
         if resp["status"] is None:
             return f"webhook unreachable: {resp['error'].split(':', 1)[0]}"
@@ -165,13 +182,20 @@ class ForwardedAlert(ReadinessNotifier):
         try:
             copy.deepcopy(self.notifier)(forwarded)
         except Exception as exc:  # noqa: BLE001 - an alert channel down must not hide the others or the verdict
-            self.log.error("billing-readiness %s alert could not be sent through %s: %s\nThe alert:\n%s",
-                           self.kind, type(self.notifier).__name__, exc, message["text"])
+            self.log.error(
+                "billing-readiness %s alert could not be sent through %s: %s\nThe alert:\n%s",
+                self.kind,
+                type(self.notifier).__name__,
+                exc,
+                message["text"],
+            )
         else:
             self.log.info("billing-readiness %s alert sent through %s", message["event"], type(self.notifier).__name__)
 
 
 def callbacks(kind: str, notifiers: list | None, config_variable: str = VARIABLE_KEY) -> list[BaseNotifier]:
     """The callbacks for one kind of alert: the built-in one, and each of the user's notifiers with the same message."""
-    return [ReadinessNotifier(kind=kind, config_variable=config_variable),
-            *(ForwardedAlert(n, kind=kind, config_variable=config_variable) for n in notifiers or [])]
+    return [
+        ReadinessNotifier(kind=kind, config_variable=config_variable),
+        *(ForwardedAlert(n, kind=kind, config_variable=config_variable) for n in notifiers or []),
+    ]

@@ -6,6 +6,7 @@ before any check, report or alert could run.
 Airflow validates params with jsonschema's FormatChecker(), which knows the formats registered on the class;
 the DAG file registers this one when it is parsed (the CLI, `dag.test()`, the scheduler's own runs).
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ tests' contexts and the benchmark all read them from the checks (`dag_params`, `
 
 Pure data: no Airflow import until `airflow_param` builds the form's Param.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,8 +33,12 @@ class ParamSpec:
     schema: dict[str, Any] = field(default_factory=dict)  # minimum, maximum, pattern, ...
 
     def form_description(self) -> str:
-        lead = {"higher": f"Above {self.default}", "lower": f"Below {self.default}", "off": "Off",
-                "set": "Any value"}.get(self.loosens or "")
+        lead = {
+            "higher": f"Above {self.default}",
+            "lower": f"Below {self.default}",
+            "off": "Off",
+            "set": "Any value",
+        }.get(self.loosens or "")
         return self.description + (f" {lead}, the run is 'relaxed': {RELAXED_NOTE}" if lead else "")
 
     def airflow_param(self):
@@ -41,14 +46,25 @@ class ParamSpec:
 
         kind = list(self.type) if isinstance(self.type, tuple) else self.type
         extra = {"format": FINITE} if kind == "number" else {}
-        return Param(self.default, type=kind, title=self.title, description=self.form_description(),
-                     **{"$schema": SCHEMA_DRAFT}, **extra, **self.schema)
+        return Param(
+            self.default,
+            type=kind,
+            title=self.title,
+            description=self.form_description(),
+            **{"$schema": SCHEMA_DRAFT},
+            **extra,
+            **self.schema,
+        )
 
 
 LOOKBACK_DAYS = ParamSpec(  # read by check 1 (coverage) and check 3 (which tenants are the largest)
-    30, "integer", "Lookback days",
+    30,
+    "integer",
+    "Lookback days",
     "Complete UTC days (plus today so far) in which every active tenant must have usage.",
-    loosens="lower", schema={"minimum": 1, "maximum": 366})
+    loosens="lower",
+    schema={"minimum": 1, "maximum": 366},
+)
 
 
 def declared(checks: list) -> dict[str, ParamSpec]:

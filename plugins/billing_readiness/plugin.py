@@ -7,6 +7,7 @@ In the API server it also serves the readiness reports (report_view.py, at /bill
 login and DAG access rules): the "Readiness report" tab of every DAG run, the "Readiness history" tab of every
 DAG (a run or DAG without readiness reports answers 404 saying so), and the "Readiness report" button of the
 check and report tasks."""
+
 from airflow.plugins_manager import AirflowPlugin
 
 from billing_readiness.artifacts import PLUGIN_PREFIX
@@ -30,9 +31,19 @@ class BillingReadinessPlugin(AirflowPlugin):
     name = "billing_readiness"
     fastapi_apps = _ReportApp()
     external_views = [
-        {"name": "Readiness report", "href": PLUGIN_PREFIX + "/report/{DAG_ID}/{RUN_ID}", "destination": "dag_run",
-         "url_route": "readiness-report", "category": "billing-readiness"},
-        {"name": "Readiness history", "href": PLUGIN_PREFIX + "/history/{DAG_ID}", "destination": "dag",
-         "url_route": "readiness-history", "category": "billing-readiness"},
+        {
+            "name": "Readiness report",
+            "href": PLUGIN_PREFIX + "/report/{DAG_ID}/{RUN_ID}",
+            "destination": "dag_run",
+            "url_route": "readiness-report",
+            "category": "billing-readiness",
+        },
+        {
+            "name": "Readiness history",
+            "href": PLUGIN_PREFIX + "/history/{DAG_ID}",
+            "destination": "dag",
+            "url_route": "readiness-history",
+            "category": "billing-readiness",
+        },
     ]
     operator_extra_links = [ReadinessReportLink()]

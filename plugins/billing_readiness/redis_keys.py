@@ -7,6 +7,7 @@ character, so `quota:{tenant_id}:*` for probe `p` can only match keys whose tena
 segment is exactly `p`. Cleanup still parses every matched key and deletes only those
 whose tenant segment equals the probe id; anything else is left alone and reported.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -24,8 +25,10 @@ def template_problem(template: str, suffix_may_glob: bool) -> str | None:
     """Why `template` is not `<literal>:{tenant_id}[:<suffix>]`, or None when it is."""
     m = _TEMPLATE.fullmatch(template) if isinstance(template, str) else None
     if not m or m.group("literal").endswith(SEP) or m.group("literal").startswith(SEP):
-        return (f"{template!r} must have the form '<literal>:{{tenant_id}}' or '<literal>:{{tenant_id}}:<suffix>', "
-                "with no glob character (* ? [ ] \\) before the tenant id")
+        return (
+            f"{template!r} must have the form '<literal>:{{tenant_id}}' or '<literal>:{{tenant_id}}:<suffix>', "
+            "with no glob character (* ? [ ] \\) before the tenant id"
+        )
     if not suffix_may_glob and m.group("suffix") and any(c in GLOB for c in m.group("suffix")):
         return f"{template!r} is a key to write: it cannot hold a glob character"
     return None
@@ -51,7 +54,8 @@ def matching(keys: list[str], templates: list[str], probe: str) -> list[str]:
 def split_owned(keys: list[str], templates: list[str], probe: str) -> tuple[list[str], list[str]]:
     """(the probe's own keys, keys that merely matched a pattern): a key is the probe's only when it matches
     a template filled with the probe id and its tenant segment under that template is the probe id exactly."""
-    mine, foreign = [], []
+    mine: list[str] = []
+    foreign: list[str] = []
     for key in sorted(set(keys)):
         ok = any(fnmatch.fnmatchcase(key, t.format(tenant_id=probe)) and owner(key, t) == probe for t in templates)
         (mine if ok else foreign).append(key)
@@ -73,5 +77,5 @@ def uncovered(keys: list[str], templates: list[str], probe: str) -> dict[str, st
         if probe not in parts:
             continue
         i = parts.index(probe)
-        out[key] = SEP.join(parts[:i] + ["{tenant_id}"]) + (f"{SEP}*" if i < len(parts) - 1 else "")
+        out[key] = SEP.join([*parts[:i], "{tenant_id}"]) + (f"{SEP}*" if i < len(parts) - 1 else "")
     return out

@@ -2,11 +2,13 @@
 not run, and whether such a run may promote.
 
 Each check declares its params (the default is the strict value, `loosens` the direction that relaxes it:
-params.py) and the config keys that loosen it (Check.relaxing_config); a check that could not verify part of its question says so in its result (metric
+params.py) and the config keys that loosen it (Check.relaxing_config); a check that could not verify part of its
+question says so in its result (metric
 "not_verified"). By default a relaxed run never promotes (config 'promotion.allow_relaxed' = "never"); a
 deployment may opt in to promoting runs triggered by hand ("manual") or any ("always"), and then the
 report, the Asset event and the notice say what was relaxed.
 """
+
 from __future__ import annotations
 
 
@@ -59,5 +61,7 @@ def relaxation_refused(relaxed: list[str], policy: str, run_type: str) -> str | 
     if not relaxed or policy == "always" or (policy == "manual" and run_type == "manual"):
         return None
     allowed = "never" if policy == "never" else "only in runs triggered by hand"
-    return (f"params looser than the checks' strict values ({'; '.join(relaxed)}) may promote {allowed} "
-            f"(config 'promotion.allow_relaxed' = {policy!r}; this is a {run_type} run)")
+    return (
+        f"params looser than the checks' strict values ({'; '.join(relaxed)}) may promote {allowed} "
+        f"(config 'promotion.allow_relaxed' = {policy!r}; this is a {run_type} run)"
+    )

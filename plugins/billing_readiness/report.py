@@ -3,14 +3,16 @@
 Pure rendering over the check contract: the report operator gathers the results;
 each check renders its own details (checks/<check>.markdown / .html).
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from billing_readiness.checks.contract import Check
-from billing_readiness.results import CheckResult
+from billing_readiness.results import FAIL, CheckResult
 
 
 def run_report_dir(cfg: dict, dag_id: str, run_id: str):
@@ -23,10 +25,10 @@ def run_report_dir(cfg: dict, dag_id: str, run_id: str):
 def with_result_files(results: dict[str, dict | None], read) -> dict[str, dict | None]:
     """Each check's whole result, read from the file beside the report its hand-over names (`read(name)`:
     the text, or None when it is not there); where it cannot be read, the hand-over itself, saying so."""
-    out = {}
+    out: dict[str, dict | None] = {}
     for task_id, r in results.items():
         name = (r or {}).get("result_file")
-        if not name:
+        if r is None or not name:
             out[task_id] = r
             continue
         try:
@@ -34,19 +36,29 @@ def with_result_files(results: dict[str, dict | None], read) -> dict[str, dict |
         except Exception as exc:  # noqa: BLE001 - the store's own errors: the report still goes out
             text, problem = None, f"{type(exc).__name__}: {exc}"
         if text is None:
-            out[task_id] = {**r, "details_unavailable": f"the whole result {name} could not be read ({problem}); "
-                                                        "shown: what the check handed over by XCom"}
+            out[task_id] = {
+                **r,
+                "details_unavailable": f"the whole result {name} could not be read ({problem}); "
+                "shown: what the check handed over by XCom",
+            }
             continue
         full = json.loads(text)
-        out[task_id] = full if full.get("passed") == r.get("passed") else {
-            **r, "details_unavailable": f"{name} holds another try's result; shown: this try's hand-over"}
+        out[task_id] = (
+            full
+            if full.get("passed") == r.get("passed")
+            else {**r, "details_unavailable": f"{name} holds another try's result; shown: this try's hand-over"}
+        )
     return out
 
 
 def no_result(check: Check) -> dict[str, Any]:
     result = check.new_result()
-    result.add("fail", "no_result", "The check task produced no result (upstream failure, skip, timeout or "
-                                    "crash before it could report): see its task log.")
+    result.add(
+        FAIL,
+        "no_result",
+        "The check task produced no result (upstream failure, skip, timeout or "
+        "crash before it could report): see its task log.",
+    )
     return result.to_dict()
 
 
@@ -62,8 +74,10 @@ def build(checks: list[Check], results: list[dict | None], run: dict[str, Any]) 
     return {
         "report": "billing-readiness: M12.1 -> M12.2",
         "ready_for_billing": ready,
-        "verdict": (f"READY: all {len(entries)} checks passed; promotion to M12.2 may proceed."
-                    + (f" With relaxed checks: {relaxed}." if relaxed else ""))
+        "verdict": (
+            f"READY: all {len(entries)} checks passed; promotion to M12.2 may proceed."
+            + (f" With relaxed checks: {relaxed}." if relaxed else "")
+        )
         if ready
         else "NOT READY: " + ", ".join(c["title"] for c in entries if not c["passed"]) + " failed.",
         "run": run,
@@ -82,7 +96,8 @@ def anchor(check: dict) -> str:
 def shown_findings(check: dict) -> tuple[list[dict], dict[str, int]]:
     """The findings shown (at most FINDINGS_PER_CODE of each code, in the check's order) and how many of each
     code are left out, including those the hand-over already left out (findings_left_out)."""
-    seen, left = Counter(), Counter(check.get("findings_left_out") or {})
+    seen: Counter[str] = Counter()
+    left: Counter[str] = Counter(check.get("findings_left_out") or {})
     shown = []
     for f in check["findings"]:
         seen[f["code"]] += 1
@@ -120,7 +135,10 @@ def to_markdown(doc: dict, checks: Iterable[Check]) -> str:
     if run.get("config_problem"):
         out += ["", f"**Config problem:** {md_escape(run['config_problem'])}"]
     if run.get("relaxed"):
-        out += ["", f"**Relaxed checks** (params looser than the strict values): {md_escape('; '.join(run['relaxed']))}"]
+        out += [
+            "",
+            f"**Relaxed checks** (params looser than the strict values): {md_escape('; '.join(run['relaxed']))}",
+        ]
     out += ["", "| # | check | verdict | summary |", "|---|---|---|---|"]
     for i, c in enumerate(doc["checks"], start=1):
         out.append(f"| {i} | {c['title']} | {'PASS' if c['passed'] else 'FAIL'} | {md_escape(c['summary'])} |")
@@ -135,8 +153,10 @@ def to_markdown(doc: dict, checks: Iterable[Check]) -> str:
         for f in shown:
             out.append(f"- **{f['severity'].upper()}** `{f['code']}`: {md_escape(f['message'])}")
         for code, n in left.items():
-            out.append(f"- ... and {n:,} more `{code}` (readiness.json"
-                       + (f", `{c['result_file']}`)" if c.get("result_file") else ")"))
+            out.append(
+                f"- ... and {n:,} more `{code}` (readiness.json"
+                + (f", `{c['result_file']}`)" if c.get("result_file") else ")")
+            )
         if c.get("details_unavailable"):
             out += ["", f"**{md_escape(c['details_unavailable'])}**"]
         if c.get("metrics"):

@@ -2,6 +2,7 @@
 what changed since the last green run, since when each finding has been present, and each check's key figure
 over the last runs as an inline SVG chart (no script, no network: the report opens offline).
 HTML through Jinja2 with autoescape; the Markdown is plain lines."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,7 +25,9 @@ def chart(points: list[dict], label: str) -> dict[str, Any]:
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     span = (high - low) or 1.0
     step = (CHART_W - 2 * PAD) / max(len(points) - 1, 1)
-    dots, segments, current = [], [], []
+    dots: list[dict] = []
+    segments: list[list[str]] = []
+    current: list[str] = []
     for i, p in enumerate(points):
         x = PAD + i * step
         if p["value"] is None:
@@ -34,14 +37,28 @@ def chart(points: list[dict], label: str) -> dict[str, Any]:
             continue
         y = CHART_H - PAD - (p["value"] - low) / span * (CHART_H - 2 * PAD)
         current.append(f"{x:.1f},{y:.1f}")
-        dots.append({"x": f"{x:.1f}", "y": f"{y:.1f}", "passed": p["passed"],
-                     "title": f"{p['as_of'][:16].replace('T', ' ')} UTC: {_fmt(p['value'])} "
-                              f"({'pass' if p['passed'] else 'FAIL'})"})
+        dots.append(
+            {
+                "x": f"{x:.1f}",
+                "y": f"{y:.1f}",
+                "passed": p["passed"],
+                "title": f"{p['as_of'][:16].replace('T', ' ')} UTC: {_fmt(p['value'])} "
+                f"({'pass' if p['passed'] else 'FAIL'})",
+            }
+        )
     if current:
         segments.append(current)
-    return {"label": label, "w": CHART_W, "h": CHART_H, "lines": [" ".join(s) for s in segments if len(s) > 1],
-            "dots": dots, "low": _fmt(low if values else None), "high": _fmt(high if values else None),
-            "runs": len(points), "last": _fmt(values[-1]) if values else "-"}
+    return {
+        "label": label,
+        "w": CHART_W,
+        "h": CHART_H,
+        "lines": [" ".join(s) for s in segments if len(s) > 1],
+        "dots": dots,
+        "low": _fmt(low if values else None),
+        "high": _fmt(high if values else None),
+        "runs": len(points),
+        "last": _fmt(values[-1]) if values else "-",
+    }
 
 
 TEMPLATE = """
@@ -52,14 +69,17 @@ promotion{% if h.streak.since %}, since {{ since(h.streak.since) }}{% endif %}.
 {% if not h.counts %}<span class="muted">This {{ h.run_type }} run does not count toward it (config
 promotion.count_manual_runs, count_relaxed_runs).</span>{% endif %}
 {% if h.burn_in.required > 1 %} <b>Burn-in:</b>
-{%- if h.burn_in.more_needed %} {{ h.burn_in.streak }} of {{ h.burn_in.required }} green runs, {{ h.burn_in.more_needed }}
+{%- if h.burn_in.more_needed %} {{ h.burn_in.streak }} of {{ h.burn_in.required }} green runs,
+{{ h.burn_in.more_needed }}
  more needed{% else %} complete ({{ h.burn_in.required }} green runs needed){% endif %}.{% endif %}
- <b>Promotion:</b> {{ h.promotion }}. <span class="muted">{{ h.runs_known }} run{{ '' if h.runs_known == 1 else 's' }} on record.</span></p>
+ <b>Promotion:</b> {{ h.promotion }}. <span class="muted">{{ h.runs_known }}
+ run{{ '' if h.runs_known == 1 else 's' }} on record.</span></p>
 <h3>Changed since the last green run</h3>
 {% set c = h.changes_since_green %}
 {% if not c %}<p class="muted">No earlier green run on record.</p>{% else %}
 <p class="muted">Last green: {{ since(c.last_green) }}{% if c.last_green.report %},
-<a href="{{ c.last_green.report }}">its report</a>{% endif %}; moved: beyond {{ (c.noise_band * 100) | round | int }} %.</p>
+<a href="{{ c.last_green.report }}">its report</a>{% endif %}; moved: beyond {{ (c.noise_band * 100) | round | int }}
+%.</p>
 {% if not (c.new or c.gone or c.moved) %}<p>Nothing changed.</p>{% endif %}
 <ul>
 {% for f in c.new %}<li><span class="{{ f.severity }}">new</span> <code>{{ f.code }}</code> in {{ f.title }}
@@ -93,10 +113,13 @@ def html(doc: dict, titles: dict[str, str]) -> str:
     if h is None and not doc.get("history_unavailable"):
         return ""
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    charts = [(cid, {**chart(t["points"], t["label"]), "title": titles.get(cid, cid)})
-              for cid, t in (h or {}).get("trends", {}).items()]
-    return env.from_string(TEMPLATE).render(h=h, unavailable=doc.get("history_unavailable"), charts=charts,
-                                            since=since_text, fmt=_fmt)
+    charts = [
+        (cid, {**chart(t["points"], t["label"]), "title": titles.get(cid, cid)})
+        for cid, t in (h or {}).get("trends", {}).items()
+    ]
+    return env.from_string(TEMPLATE).render(
+        h=h, unavailable=doc.get("history_unavailable"), charts=charts, since=since_text, fmt=_fmt
+    )
 
 
 def markdown(doc: dict) -> list[str]:
@@ -104,13 +127,21 @@ def markdown(doc: dict) -> list[str]:
     if h is None:
         return ["", "## History", "", doc["history_unavailable"]] if doc.get("history_unavailable") else []
     s = h["streak"]
-    out = ["", "## History", "", f"**Streak:** {s['runs']} consecutive green runs that count toward promotion"
-           + (f", since {since_text(s['since'])}." if s["since"] else ".")
-           + ("" if h["counts"] else f" This {h['run_type']} run does not count toward it.")]
+    out = [
+        "",
+        "## History",
+        "",
+        f"**Streak:** {s['runs']} consecutive green runs that count toward promotion"
+        + (f", since {since_text(s['since'])}." if s["since"] else ".")
+        + ("" if h["counts"] else f" This {h['run_type']} run does not count toward it."),
+    ]
     b = h["burn_in"]
     if b["required"] > 1:
-        out.append(f"**Burn-in:** {b['streak']} of {b['required']} green runs, {b['more_needed']} more needed."
-                   if b["more_needed"] else f"**Burn-in:** complete ({b['required']} green runs needed).")
+        out.append(
+            f"**Burn-in:** {b['streak']} of {b['required']} green runs, {b['more_needed']} more needed."
+            if b["more_needed"]
+            else f"**Burn-in:** complete ({b['required']} green runs needed)."
+        )
     out.append(f"**Promotion:** {h['promotion']}.")
     c = h["changes_since_green"]
     out += ["", "### Changed since the last green run", ""]
@@ -125,7 +156,9 @@ def markdown(doc: dict) -> list[str]:
             out.append("Nothing changed.")
     if h["findings_since"]:
         out += ["", "### Present since", "", "| check | finding | since | runs |", "|---|---|---|---|"]
-        out += [f"| {f['title']} | `{f['code']}` | {since_text(f['since'])} | {f['runs']} |" for f in h["findings_since"]]
+        out += [
+            f"| {f['title']} | `{f['code']}` | {since_text(f['since'])} | {f['runs']} |" for f in h["findings_since"]
+        ]
     out += ["", "### Trends", ""]
     for cid, t in h["trends"].items():
         out.append(f"- {cid}, {t['label']}: " + " ".join(_fmt(p["value"]) for p in t["points"]))
@@ -134,7 +167,8 @@ def markdown(doc: dict) -> list[str]:
 
 PAGE = """<!doctype html><html lang=en><head><meta charset=utf-8><title>Readiness history: {{ dag_id }}</title>
 <style>{{ css }}</style></head><body><h1>Readiness history: {{ dag_id }}</h1>
-<p><b>Streak:</b> {{ streak }} consecutive green runs that count toward promotion{% if since %}, since {{ since }}{% endif %}.
+<p><b>Streak:</b> {{ streak }} consecutive green runs that count toward promotion{% if since %}, since
+{{ since }}{% endif %}.
 <span class="muted">{{ records | length }} most recent runs shown; records kept {{ retention }} days.</span></p>
 <div class="cards">{% for t in charts %}<div class="card"><div>{{ t.title }}</div><div class="muted">{{ t.label }}:
 {{ t.last }} now; {{ t.low }}&ndash;{{ t.high }} over {{ t.runs }} runs</div>
@@ -150,8 +184,10 @@ PAGE = """<!doctype html><html lang=en><head><meta charset=utf-8><title>Readines
 {% if not r.counts %} <span class="muted">(does not count)</span>{% endif %}</td>
 <td class="{{ 'pass' if r.green else 'fail' }}">{{ 'green' if r.green else 'NOT READY' }}</td>
 <td>{{ 'yes' if r.promoted else 'no' }}</td>
-{% for cid, title in titles %}{% set c = r.checks.get(cid) %}<td>{% if c %}<span class="{{ 'pass' if c.passed else 'fail' }}">
-{{ 'PASS' if c.passed else 'FAIL' }}</span>{% for code, f in c.findings.items() %} <code>{{ code }}</code>&times;{{ f.count }}{% endfor %}
+{% for cid, title in titles %}{% set c = r.checks.get(cid) %}<td>{% if c %}<span
+class="{{ 'pass' if c.passed else 'fail' }}">
+{{ 'PASS' if c.passed else 'FAIL' }}</span>
+{% for code, f in c.findings.items() %} <code>{{ code }}</code>&times;{{ f.count }}{% endfor %}
 {% endif %}</td>{% endfor %}</tr>{% endfor %}</table></body></html>"""
 
 
@@ -174,6 +210,13 @@ def history_page(dag_id: str, records: list[dict], cfg: dict) -> str:
         points = trend(records, cid, cfg["history"]["trend_runs"])
         charts.append({**chart(points, labels[cid]), "title": title})
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(PAGE).render(dag_id=dag_id, records=records, titles=list(titles.items()), charts=charts,
-                                        streak=n, since=since_text(since) if since else "", css=CSS,
-                                        retention=cfg["history"]["retention_days"])
+    return env.from_string(PAGE).render(
+        dag_id=dag_id,
+        records=records,
+        titles=list(titles.items()),
+        charts=charts,
+        streak=n,
+        since=since_text(since) if since else "",
+        css=CSS,
+        retention=cfg["history"]["retention_days"],
+    )

@@ -10,6 +10,7 @@ file name, and a path that resolves outside the folder (`..`, a symlink out) is 
 from anywhere else, and the reports hold no secrets (tests/test_secrets_stay_secret.py).
 `?config=<Variable>` reads a DAG's own config Variable (build(config_variable=...)); the alerts' links carry it.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,12 +23,18 @@ from fastapi.responses import HTMLResponse, Response
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}$")
 VARIABLE = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
-TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".md": "text/markdown; charset=utf-8",
-         ".csv": "text/csv; charset=utf-8"}
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".md": "text/markdown; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
+}
 # The report is a page of our own: no script runs in it, nothing is fetched, and no other site may frame it.
-HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                                      "frame-ancestors 'self'", "X-Content-Type-Options": "nosniff",
-           "Cache-Control": "no-store"}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 
 app = FastAPI(title="billing-readiness reports", docs_url=None, redoc_url=None, openapi_url=None)
 can_read_runs = [Depends(requires_access_dag("GET", DagAccessEntity.RUN))]
@@ -57,8 +64,9 @@ def _read(cfg: dict, dag_id: str, folder: str, name: str) -> str:
     try:
         return target.read_text()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise HTTPException(404, f"no {name} for this run (is it a billing-readiness run, and has its report "
-                                 "task run?)") from None
+        raise HTTPException(
+            404, f"no {name} for this run (is it a billing-readiness run, and has its report task run?)"
+        ) from None
 
 
 @app.get("/report/{dag_id}/{run_id}", dependencies=can_read_runs)

@@ -5,6 +5,7 @@ is derived from the findings, never set by hand. Besides the verdict a result
 may carry what the run must keep: files for the report folder (`artifacts`) and
 a baseline to record in Airflow's metadata database (`record`).
 """
+
 from __future__ import annotations
 
 import json
@@ -129,8 +130,11 @@ def _cut(finding: dict) -> dict:
     """A finding within FINDING_LIMIT_BYTES: its message cut and its evidence left to the result file."""
     if _size(finding) <= FINDING_LIMIT_BYTES:
         return finding
-    return {**finding, "message": finding["message"][:FINDING_LIMIT_BYTES // 2] + " ...",
-            "evidence": {"left_out": "too long for XCom: the whole finding is in the result file"}}
+    return {
+        **finding,
+        "message": finding["message"][: FINDING_LIMIT_BYTES // 2] + " ...",
+        "evidence": {"left_out": "too long for XCom: the whole finding is in the result file"},
+    }
 
 
 def handover(full: dict[str, Any], file: str | None) -> dict[str, Any]:
@@ -162,7 +166,7 @@ def handover(full: dict[str, Any], file: str | None) -> dict[str, Any]:
                 out[f"{key}_left_out"] = "too large for XCom and no result file"
     while _size(out) > XCOM_LIMIT_BYTES - 1024 and len(out["findings"]) > 1:
         out["findings"].pop()
-    left = findings[len(out["findings"]):]
+    left = findings[len(out["findings"]) :]
     if left:
         out["findings_left_out"] = dict(Counter(f["code"] for f in left))
     return out

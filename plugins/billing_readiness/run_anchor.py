@@ -6,6 +6,7 @@ as of 03:00 whenever a worker picks it up. Other runs (manual, asset-triggered) 
 they were triggered. Never later than the wall clock: an anchor in the future would call real events late.
 What only the wall clock can say (an event dated in the future) is measured against the wall clock.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,8 +30,9 @@ def _utc_seconds(t: dt.datetime) -> dt.datetime:
     return t.astimezone(dt.timezone.utc).replace(microsecond=0)
 
 
-def anchor(run_type: str | None, data_interval_end: dt.datetime | None, run_after: dt.datetime | None,
-           wall: dt.datetime) -> Anchor:
+def anchor(
+    run_type: str | None, data_interval_end: dt.datetime | None, run_after: dt.datetime | None, wall: dt.datetime
+) -> Anchor:
     """The run's anchor from its type and times (the wall clock when it has none, or when they lie ahead)."""
     wall = _utc_seconds(wall)
     kind = str(getattr(run_type, "value", run_type) or "").lower()
@@ -49,6 +51,9 @@ def anchor(run_type: str | None, data_interval_end: dt.datetime | None, run_afte
 def from_context(context: Any, wall: dt.datetime) -> Anchor:
     """The anchor of the run an Airflow task context belongs to."""
     dag_run = context.get("dag_run")
-    return anchor(getattr(dag_run, "run_type", None),
-                  getattr(dag_run, "data_interval_end", None) or context.get("data_interval_end"),
-                  getattr(dag_run, "run_after", None), wall)
+    return anchor(
+        getattr(dag_run, "run_type", None),
+        getattr(dag_run, "data_interval_end", None) or context.get("data_interval_end"),
+        getattr(dag_run, "run_after", None),
+        wall,
+    )

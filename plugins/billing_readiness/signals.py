@@ -9,6 +9,7 @@ neither can change a verdict (a failure here is logged and forgotten).
   `dataQualityAssertions` facet (the check's verdict and each finding code, the way common.sql's check operators
   report theirs); a check that reads no table (the quota probe) reports them as the run's `test` facet.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,9 +25,11 @@ def figures(check, result: dict) -> dict[str, float]:
 
     findings = result.get("findings", [])
     left = sum((result.get("findings_left_out") or {}).values())
-    out = {"passed": 1.0 if result.get("passed") else 0.0,
-           "failures": float(sum(1 for f in findings if f["severity"] == "fail") + left),
-           "warnings": float(sum(1 for f in findings if f["severity"] == "warn"))}
+    out = {
+        "passed": 1.0 if result.get("passed") else 0.0,
+        "failures": float(sum(1 for f in findings if f["severity"] == "fail") + left),
+        "warnings": float(sum(1 for f in findings if f["severity"] == "warn")),
+    }
     figure = key_figure(check, result)
     if figure is not None:
         out["key_figure"] = figure
@@ -70,12 +73,23 @@ def lineage(check, result: dict | None, cfg: dict | None, conn: Any) -> Any:
     database = (conn.schema if conn is not None else None) or "default"
     tables = [cfg[section]["table"] for section in check.reads]
     if not tables:
-        tests = [test_run.TestExecution(name=f"{check.id}.{code}", status="pass" if ok else "fail", severity=sev,
-                                        type=code, description=text) for code, ok, sev, text in verdicts]
+        tests = [
+            test_run.TestExecution(
+                name=f"{check.id}.{code}", status="pass" if ok else "fail", severity=sev, type=code, description=text
+            )
+            for code, ok, sev, text in verdicts
+        ]
         return OperatorLineage(run_facets={"test": test_run.TestRunFacet(tests=tests)})
-    assertions = [dq.Assertion(assertion=code, success=ok, severity=sev, name=f"{check.id}.{code}",
-                               description=text) for code, ok, sev, text in verdicts]
-    inputs = [InputDataset(namespace=namespace, name=t if "." in t else f"{database}.{t}",
-                           facets={"dataQualityAssertions": dq.DataQualityAssertionsDatasetFacet(assertions=assertions)})
-              for t in tables]
+    assertions = [
+        dq.Assertion(assertion=code, success=ok, severity=sev, name=f"{check.id}.{code}", description=text)
+        for code, ok, sev, text in verdicts
+    ]
+    inputs = [
+        InputDataset(
+            namespace=namespace,
+            name=t if "." in t else f"{database}.{t}",
+            facets={"dataQualityAssertions": dq.DataQualityAssertionsDatasetFacet(assertions=assertions)},  # type: ignore[dict-item]
+        )
+        for t in tables
+    ]
     return OperatorLineage(inputs=inputs)

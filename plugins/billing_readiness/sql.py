@@ -7,6 +7,7 @@ epochs instead of DateTime literals, explicit 'UTC' in date functions.
 Rows are read by column name: a query (above all a user's configured one) whose
 columns differ from what the check needs fails with the missing and extra names.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,12 @@ class Query:
             extra = [c for c in names if c not in self.columns]
             where = self.source or f"the query '{self.name}'"
             problem = "; ".join(
-                part for part in (f"missing column(s) {', '.join(missing)}" if missing else "",
-                                  f"unexpected column(s) {', '.join(extra)}" if extra else "") if part
+                part
+                for part in (
+                    f"missing column(s) {', '.join(missing)}" if missing else "",
+                    f"unexpected column(s) {', '.join(extra)}" if extra else "",
+                )
+                if part
             )
             raise CheckError(
                 f"{where} returns columns ({', '.join(names)}) but the check reads ({', '.join(self.columns)}): "
@@ -71,8 +76,12 @@ def memory_settings(cfg: dict) -> dict[str, Any]:
 def active_tenants_query(cfg: dict) -> Query:
     """Active tenants: the configured SELECT, or every tenant with a plan in tenant_quotas."""
     if cfg["active_tenants_sql"]:
-        return Query("active tenants (configured)", cfg["active_tenants_sql"], columns=("tenant_id",),
-                     source="config key 'active_tenants_sql'")
+        return Query(
+            "active tenants (configured)",
+            cfg["active_tenants_sql"],
+            columns=("tenant_id",),
+            source="config key 'active_tenants_sql'",
+        )
     tq = cfg["tenant_quotas"]
     return Query(
         "active tenants (tenant_quotas)",
@@ -96,8 +105,11 @@ def configured_tables(tables: dict[str, str]) -> str:
     """system.tables rows of the configured tables. The leading `database IN` alone lets the server skip
     every other database (it reads each table's metadata otherwise: slow on a server with many)."""
     dbs = dict.fromkeys(_database(k, t) for k, t in tables.items())
-    return f"database IN ({', '.join(dbs)}) AND (" + " OR ".join(
-        f"(database = {_database(k, t)} AND name = %({k})s)" for k, t in tables.items()) + ")"
+    return (
+        f"database IN ({', '.join(dbs)}) AND ("
+        + " OR ".join(f"(database = {_database(k, t)} AND name = %({k})s)" for k, t in tables.items())
+        + ")"
+    )
 
 
 def table_params(table: str, param: str) -> dict[str, str]:
@@ -115,7 +127,8 @@ def zone_query(cfg: dict) -> Query:
         f"""SELECT timezone() AS server_timezone,
        (SELECT any(type) FROM system.columns WHERE database = {db} AND table = %(events)s AND name = %(ts)s)
            AS timestamp_type""",
-        params, columns=("server_timezone", "timestamp_type"),
+        params,
+        columns=("server_timezone", "timestamp_type"),
     )
 
 
@@ -133,11 +146,16 @@ def rollup_zone(rows: list[dict[str, Any]], cfg: dict) -> tuple[str, str]:
         return configured, "config clickhouse.rollup_timezone"
     row = rows[0] if rows else {}
     m = _ZONED.search(str(row.get("timestamp_type") or ""))
-    name, source = (m.group(1), f"the column {cfg['usage_events']['timestamp']}'s own zone") if m else (
-        str(row.get("server_timezone") or "UTC"), "the ClickHouse server's timezone()")
+    name, source = (
+        (m.group(1), f"the column {cfg['usage_events']['timestamp']}'s own zone")
+        if m
+        else (str(row.get("server_timezone") or "UTC"), "the ClickHouse server's timezone()")
+    )
     try:
         zone(name)
     except ValueError as exc:
-        raise CheckError(f"the rollups' time zone, {source}, is unusable: {exc}. Set config "
-                         "'clickhouse.rollup_timezone' to the zone the materialized views use.") from None
+        raise CheckError(
+            f"the rollups' time zone, {source}, is unusable: {exc}. Set config "
+            "'clickhouse.rollup_timezone' to the zone the materialized views use."
+        ) from None
     return name, source

@@ -6,19 +6,66 @@ server's time limit (readonly=2 lets a query change settings). So such SQL is on
 function and carries no SETTINGS clause. String literals and comments are blanked first, so a tenant id
 or a comment that mentions `url(` is no reason to refuse.
 """
+
 from __future__ import annotations
 
 import re
 
 # ClickHouse table functions that read outside the billing tables or as another user.
-TABLE_FUNCTIONS = frozenset(name.lower() for name in (
-    "url", "urlCluster", "remote", "remoteSecure", "cluster", "clusterAllReplicas", "file", "fileCluster", "s3",
-    "s3Cluster", "gcs", "oss", "cosn", "hdfs", "hdfsCluster", "azureBlobStorage", "azureBlobStorageCluster",
-    "mysql", "postgresql", "mongodb", "redis", "sqlite", "jdbc", "odbc", "input", "executable", "iceberg",
-    "icebergS3", "deltaLake", "hudi", "hive", "dictionary", "merge", "generateRandom", "fuzzJSON", "loop",
-    "values", "view", "viewIfPermitted", "numbers", "numbers_mt", "zeros", "zeros_mt",
-    "mergeTreeIndex", "arrowFlight", "timeSeriesData", "timeSeriesTags", "timeSeriesMetrics", "ytsaurus",
-))
+TABLE_FUNCTIONS = frozenset(
+    name.lower()
+    for name in (
+        "url",
+        "urlCluster",
+        "remote",
+        "remoteSecure",
+        "cluster",
+        "clusterAllReplicas",
+        "file",
+        "fileCluster",
+        "s3",
+        "s3Cluster",
+        "gcs",
+        "oss",
+        "cosn",
+        "hdfs",
+        "hdfsCluster",
+        "azureBlobStorage",
+        "azureBlobStorageCluster",
+        "mysql",
+        "postgresql",
+        "mongodb",
+        "redis",
+        "sqlite",
+        "jdbc",
+        "odbc",
+        "input",
+        "executable",
+        "iceberg",
+        "icebergS3",
+        "deltaLake",
+        "hudi",
+        "hive",
+        "dictionary",
+        "merge",
+        "generateRandom",
+        "fuzzJSON",
+        "loop",
+        "values",
+        "view",
+        "viewIfPermitted",
+        "numbers",
+        "numbers_mt",
+        "zeros",
+        "zeros_mt",
+        "mergeTreeIndex",
+        "arrowFlight",
+        "timeSeriesData",
+        "timeSeriesTags",
+        "timeSeriesMetrics",
+        "ytsaurus",
+    )
+)
 _LITERAL_OR_COMMENT = re.compile(r"'(?:[^'\\]|\\.)*'|--[^\n]*|/\*.*?\*/|#[^\n]*", re.S)
 _CALL = re.compile(r"(?:\b(FROM|JOIN)\s+|,\s*)?`?([A-Za-z_][A-Za-z0-9_]*)`?\s*\(", re.I)
 _STATEMENT_START = re.compile(r"\s*(SELECT|WITH)\b", re.I)
@@ -59,8 +106,10 @@ def problem(sql: str) -> str | None:
         return "holds more than one statement"
     functions = table_functions(sql)
     if functions:
-        return (f"calls the table function(s) {', '.join(functions)}: a check reads the billing tables only, never "
-                "a URL, a file, another server or a generated table")
+        return (
+            f"calls the table function(s) {', '.join(functions)}: a check reads the billing tables only, never "
+            "a URL, a file, another server or a generated table"
+        )
     if has_settings_clause(sql):
         return "carries a SETTINGS clause: the checks set the query limits, a query may not lift them"
     return None

@@ -5,6 +5,7 @@ for check 2's month), so a day may last 23 or 25 hours (DST) and start on a half
 ([start, end)): an event at 23:59:59 local on the last day of a month belongs to that month and 00:00:00 the
 next day does not.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,8 +16,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.timezone.utc
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "GMT", "Etc/GMT", "Etc/GMT+0", "Etc/GMT-0", "Etc/GMT0", "GMT0",
-              "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "Etc/Greenwich", "Greenwich"}
+_UTC_NAMES = {
+    "UTC",
+    "Etc/UTC",
+    "Etc/UCT",
+    "UCT",
+    "GMT",
+    "Etc/GMT",
+    "Etc/GMT+0",
+    "Etc/GMT-0",
+    "Etc/GMT0",
+    "GMT0",
+    "Etc/Universal",
+    "Universal",
+    "Etc/Zulu",
+    "Zulu",
+    "Etc/Greenwich",
+    "Greenwich",
+}
 
 
 @lru_cache(maxsize=64)
@@ -58,7 +75,9 @@ def epoch(t: dt.datetime) -> int:
 
 def utc_text(epoch_s: float, seconds: bool = True) -> str:
     """An epoch as the reports write an instant: "2026-12-01 00:00:30 UTC" (or to the minute)."""
-    return dt.datetime.fromtimestamp(int(epoch_s), UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    return dt.datetime.fromtimestamp(int(epoch_s), UTC).strftime(
+        "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
+    )
 
 
 @dataclass(frozen=True)
@@ -111,14 +130,14 @@ class Month:
     tz: str = "UTC"
 
     @classmethod
-    def parse(cls, text: str, tz: str = "UTC") -> "Month":
+    def parse(cls, text: str, tz: str = "UTC") -> Month:
         m = _MONTH.fullmatch(text or "")
         if not m:
             raise ValueError(f"not a month in YYYY-MM form: {text!r}")
         return cls(int(m.group(1)), int(m.group(2)), tz)
 
     @classmethod
-    def containing(cls, t: dt.datetime, tz: str = "UTC") -> "Month":
+    def containing(cls, t: dt.datetime, tz: str = "UTC") -> Month:
         t = utc(t).astimezone(zone(tz))
         return cls(t.year, t.month, tz)
 
@@ -142,16 +161,16 @@ class Month:
     def last_day(self) -> dt.date:
         return self.next().first_day - dt.timedelta(days=1)
 
-    def next(self) -> "Month":
+    def next(self) -> Month:
         return Month(self.year + self.month // 12, self.month % 12 + 1, self.tz)
 
-    def previous(self) -> "Month":
+    def previous(self) -> Month:
         return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1, self.tz)
 
     def is_closed(self, now: dt.datetime) -> bool:
         return self.end <= utc(now)
 
-    def in_zone(self, tz: str) -> "Month":
+    def in_zone(self, tz: str) -> Month:
         """The month of the same name in another zone (its days cut there)."""
         return Month(self.year, self.month, tz)
 

@@ -4,10 +4,12 @@ They replace I/O only: a ClickHouse that answers named queries with given rows, 
 answers with a scripted sequence of statuses, a quota control that records what was done to it.
 The real hooks are tested against real servers in the integration tests.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from billing_readiness.checks.contract import RunContext
 from billing_readiness.config import load_config
@@ -32,8 +34,9 @@ class RowsClickHouse:
         self.queries_sent += 1
         self.sent.append(query)
         if query.name not in self.rows_by_name:
-            raise KeyError(f"stand-in ClickHouse has no rows for the query {query.name!r} "
-                           f"(it knows {sorted(self.rows_by_name)})")
+            raise KeyError(
+                f"stand-in ClickHouse has no rows for the query {query.name!r} (it knows {sorted(self.rows_by_name)})"
+            )
         rows = self.rows_by_name[query.name]
         names = list(rows[0]) if rows else list(query.columns)
         return query.named_rows(names, [tuple(r[n] for n in names) for r in rows])
@@ -42,9 +45,23 @@ class RowsClickHouse:
         return {key: self.run(q) for key, q in queries.items()}
 
     def time_loads(self, queries, repetitions, warmups=1):
-        return [{"load_s": 0.1, "panels": [{"title": q.name, "elapsed_s": 0.1, "rows_read": 1, "bytes_read": 8,
-                                            "result_rows": 1, "error": None} for q in queries]}
-                for _ in range(repetitions)]
+        return [
+            {
+                "load_s": 0.1,
+                "panels": [
+                    {
+                        "title": q.name,
+                        "elapsed_s": 0.1,
+                        "rows_read": 1,
+                        "bytes_read": 8,
+                        "result_rows": 1,
+                        "error": None,
+                    }
+                    for q in queries
+                ],
+            }
+            for _ in range(repetitions)
+        ]
 
     def source_id(self):
         return "clickhouse_native_default/db"
@@ -65,10 +82,19 @@ class ScriptedApi:
         self.calls.append((method, path, kwargs))
         status = self.status_for(len(self.calls))
         if status is None:
-            return {"status": None, "error": "ConnectionError: refused", "headers": {}, "body": None,
-                    "elapsed_s": 0.0, "unreachable": True}
-        headers = {"Retry-After": "1", "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0",
-                   "X-RateLimit-Reset": "1"} if status == 429 else {}
+            return {
+                "status": None,
+                "error": "ConnectionError: refused",
+                "headers": {},
+                "body": None,
+                "elapsed_s": 0.0,
+                "unreachable": True,
+            }
+        headers = (
+            {"Retry-After": "1", "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}
+            if status == 429
+            else {}
+        )
         body = self.body if self.body is not None else ({"error": "quota_exceeded"} if status == 429 else {})
         return {"status": status, "headers": headers, "body": body, "error": None, "elapsed_s": 0.001}
 
@@ -147,8 +173,14 @@ class KeyStoreControl:
 
 
 class StandInServices:
-    def __init__(self, clickhouse=None, http: dict | None = None, control=None, baselines: dict | None = None,
-                 clock: float = 1_000_000.0):
+    def __init__(
+        self,
+        clickhouse=None,
+        http: dict | None = None,
+        control=None,
+        baselines: dict | None = None,
+        clock: float = 1_000_000.0,
+    ):
         self._clickhouse, self._http, self.control = clickhouse, http or {}, control or KeyStoreControl()
         self.baselines, self.clock, self.slept = baselines or {}, clock, []
 
@@ -194,5 +226,6 @@ def context(params: dict | None = None, now: dt.datetime = NOW, **config) -> Run
     from billing_readiness.params import strict_params
 
     checks = [usage_coverage.CHECK, invoice_immutability.CHECK, dashboard_latency.CHECK, quota_enforcement.CHECK]
-    return RunContext(load_config(config), {**strict_params(checks), **(params or {})}, now, "run-1",
-                      "billing_readiness")
+    return RunContext(
+        load_config(config), {**strict_params(checks), **(params or {})}, now, "run-1", "billing_readiness"
+    )

@@ -1,4 +1,5 @@
 """Pure logic: configuration validation, UTC windows and months, money."""
+
 import datetime as dt
 from decimal import Decimal
 
@@ -103,12 +104,16 @@ def test_every_check_query_carries_the_memory_limit_and_spills_past_half_of_it()
     from billing_readiness.sql import memory_settings
 
     assert memory_settings(load_config()) == {
-        "max_memory_usage": 2_000_000_000, "max_bytes_before_external_group_by": 1_000_000_000,
-        "max_bytes_before_external_sort": 1_000_000_000, "distributed_aggregation_memory_efficient": 1}
+        "max_memory_usage": 2_000_000_000,
+        "max_bytes_before_external_group_by": 1_000_000_000,
+        "max_bytes_before_external_sort": 1_000_000_000,
+        "distributed_aggregation_memory_efficient": 1,
+    }
     assert memory_settings(load_config({"clickhouse": {"max_memory_bytes": None}})) == {}
 
 
 # --- time zones: days and months of the rollups' and the billing zone ----------------------------------------------
+
 
 def _utc(*a):
     return dt.datetime(*a, tzinfo=dt.timezone.utc)
@@ -139,10 +144,14 @@ def test_the_rollups_zone_comes_from_config_the_column_or_the_server():
 
     cfg = load_config()
     assert rollup_zone([{"server_timezone": "Europe/Berlin", "timestamp_type": "DateTime"}], cfg)[0] == "Europe/Berlin"
-    assert rollup_zone([{"server_timezone": "Europe/Berlin", "timestamp_type": "DateTime('Asia/Kolkata')"}],
-                       cfg) == ("Asia/Kolkata", "the column timestamp's own zone")
-    assert rollup_zone([{"server_timezone": "UTC", "timestamp_type": "DateTime64(3, 'America/New_York')"}],
-                       cfg)[0] == "America/New_York"
+    assert rollup_zone([{"server_timezone": "Europe/Berlin", "timestamp_type": "DateTime('Asia/Kolkata')"}], cfg) == (
+        "Asia/Kolkata",
+        "the column timestamp's own zone",
+    )
+    assert (
+        rollup_zone([{"server_timezone": "UTC", "timestamp_type": "DateTime64(3, 'America/New_York')"}], cfg)[0]
+        == "America/New_York"
+    )
     assert rollup_zone([], load_config({"clickhouse": {"rollup_timezone": "Asia/Tokyo"}}))[0] == "Asia/Tokyo"
     with pytest.raises(ConfigError, match="config key 'invoice.billing_timezone'.*'Mars/Olympus'"):
         load_config({"invoice": {"billing_timezone": "Mars/Olympus"}})

@@ -1,4 +1,5 @@
 """run-dag.sh prints a line per task as `airflow dags test` runs it, from the log stream it also writes to disk."""
+
 from m12_1_sandbox.demo import Progress
 
 LOG = """\
@@ -15,5 +16,9 @@ def test_each_task_is_shown_started_and_finished_with_its_state_and_seconds():
     ticks = iter([10.0, 17.5, 20.0, 20.25])
     progress = Progress(clock=lambda: next(ticks))
     shown = [s for s in map(progress.feed, LOG.splitlines()) if s]
-    assert shown == ["  check_usage_coverage: started", "  check_usage_coverage: failed (7.5s)",
-                     "  promote_to_m12_2: started", "  promote_to_m12_2: finished (0.2s)"]
+    assert shown == [
+        "  check_usage_coverage: started",
+        "  check_usage_coverage: failed (7.5s)",
+        "  promote_to_m12_2: started",
+        "  promote_to_m12_2: finished (0.2s)",
+    ]

@@ -1,5 +1,6 @@
 """The README is the front door: every command it shows exists (scripts, Python files, --fault names), and
 every file that it or a docs page links to is there."""
+
 import re
 from pathlib import Path
 
@@ -16,11 +17,15 @@ def test_every_command_the_readme_shows_exists():
     import ast
 
     demo = ast.parse((ROOT / "m12_1_sandbox" / "demo.py").read_text())
-    faults = next(node.value for node in demo.body if isinstance(node, ast.Assign)
-                  and getattr(node.targets[0], "id", "") == "FAULTS")
+    faults = next(
+        node.value
+        for node in demo.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "FAULTS"
+    )
     names = {k.value for k in faults.keys} | {"none"}
-    commands = [c for c in shell_lines((ROOT / "README.md").read_text())
-                if c.startswith(("bash ", ".venv/bin/python "))]
+    commands = [
+        c for c in shell_lines((ROOT / "README.md").read_text()) if c.startswith(("bash ", ".venv/bin/python "))
+    ]
     assert len(commands) >= 10
     for command in commands:
         words = command.split()
@@ -62,3 +67,21 @@ def test_the_package_version_is_the_newest_released_changelog_entry():
 def test_the_repositorys_dag_file_is_the_example_the_wheel_ships():
     shipped = ROOT / "plugins" / "billing_readiness" / "example_dags" / "billing_readiness_dag.py"
     assert (ROOT / "dags" / "billing_readiness_dag.py").read_text() == shipped.read_text()
+
+
+def test_the_check_tables_in_the_docs_are_generated_from_the_checks():
+    """README.md and docs/checks.md carry the table billing_readiness.check_table makes from CHECKS; the DAG's own
+    documentation is made from the checks it runs (a fifth check is described with no doc edited by hand)."""
+    import sys
+
+    from billing_readiness.check_table import markdown, replaced
+    from billing_readiness.dag import CHECKS, doc_md
+
+    for page in ("README.md", "docs/checks.md"):
+        text = (ROOT / page).read_text()
+        assert replaced(text, CHECKS) == text, f"{page}: run python -m billing_readiness.check_table --write {page}"
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fifth_check import CHECK as FIFTH
+
+    assert "`check_plan_limits` (Check 5: Plan limits)" in doc_md([*CHECKS, FIFTH])
+    assert markdown(CHECKS) in doc_md(CHECKS) and "check_plan_limits" not in doc_md(CHECKS)

@@ -1,7 +1,9 @@
 """The run history's answers and the alert policy, on records built by hand (plain Python, no I/O)."""
+
 import datetime as dt
 
 import pytest
+
 from billing_readiness import alert_policy, history, history_store
 from billing_readiness.config import ConfigError, load_config
 from billing_readiness.promotion import decide
@@ -10,17 +12,41 @@ CFG = load_config()
 T0 = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)
 
 
-def rec(i: int, green: bool = True, *, counts: bool = True, promoted: bool | None = None, tenants=(), figure=None,
-        warn=(), run_type="scheduled") -> dict:
+def rec(
+    i: int,
+    green: bool = True,
+    *,
+    counts: bool = True,
+    promoted: bool | None = None,
+    tenants=(),
+    figure=None,
+    warn=(),
+    run_type="scheduled",
+) -> dict:
     """The record of night i (anchored i days after T0)."""
-    findings = {"tenant_without_usage": {"severity": "fail", "count": len(tenants), "tenants": sorted(tenants)}} \
-        if tenants else {}
+    findings = (
+        {"tenant_without_usage": {"severity": "fail", "count": len(tenants), "tenants": sorted(tenants)}}
+        if tenants
+        else {}
+    )
     findings.update({code: {"severity": "warn", "count": 1, "tenants": []} for code in warn})
-    return {"run_id": f"night{i}", "as_of": (T0 + dt.timedelta(days=i)).isoformat(), "green": green,
-            "counts": counts, "run_type": run_type, "promoted": green if promoted is None else promoted,
-            "checks": {"usage_coverage": {"title": "Check 1", "passed": green, "findings": findings,
-                                          "figure": float(len(tenants)) if figure is None else figure,
-                                          "metrics": {"active_tenants": 100.0}}}}
+    return {
+        "run_id": f"night{i}",
+        "as_of": (T0 + dt.timedelta(days=i)).isoformat(),
+        "green": green,
+        "counts": counts,
+        "run_type": run_type,
+        "promoted": green if promoted is None else promoted,
+        "checks": {
+            "usage_coverage": {
+                "title": "Check 1",
+                "passed": green,
+                "findings": findings,
+                "figure": float(len(tenants)) if figure is None else figure,
+                "metrics": {"active_tenants": 100.0},
+            }
+        },
+    }
 
 
 def newest_first(*records):
@@ -59,8 +85,12 @@ def test_burn_in_refuses_until_enough_green_runs_and_says_how_many_more():
 
 
 def test_since_when_per_finding_and_per_tenant():
-    records = newest_first(rec(1, tenants=["a"]), rec(2, False, tenants=["a", "b"]), rec(3, False, tenants=["b", "c"]),
-                           rec(4, False, tenants=["b", "c"]))
+    records = newest_first(
+        rec(1, tenants=["a"]),
+        rec(2, False, tenants=["a", "b"]),
+        rec(3, False, tenants=["b", "c"]),
+        rec(4, False, tenants=["b", "c"]),
+    )
     since = history.finding_since(records)
     assert since[("usage_coverage", "tenant_without_usage")]["run_id"] == "night1"
     per_tenant = history.tenant_since(records, "usage_coverage", "tenant_without_usage")
@@ -89,8 +119,9 @@ def test_a_failure_alerts_first_then_once_per_interval_then_recovers():
     assert not alert_policy.failure("usage_coverage", spell, at(3), alerts).send  # 24 h into the spell
     reminder = alert_policy.failure("usage_coverage", newest_first(*spell, rec(3, False)), at(4), alerts)
     assert reminder.send and reminder.since["run_id"] == "night2" and reminder.runs == 3
-    assert not alert_policy.failure("usage_coverage", newest_first(*spell, rec(3, False), rec(4, False)), at(5),
-                                    alerts).send
+    assert not alert_policy.failure(
+        "usage_coverage", newest_first(*spell, rec(3, False), rec(4, False)), at(5), alerts
+    ).send
     back = alert_policy.recovery("usage_coverage", newest_first(*spell, rec(3, False)), alerts)
     assert back.send and back.since["run_id"] == "night2" and back.runs == 2
     assert not alert_policy.recovery("usage_coverage", newest_first(rec(1)), alerts).send
@@ -121,8 +152,10 @@ def test_record_names_sort_by_anchor_and_the_store_prunes_by_retention(tmp_path)
         history_store.write(cfg, "d", {**rec(i), "run_id": f"scheduled__night:{i}+00"})
     names = sorted(p.name for p in (tmp_path / "d" / "_history").iterdir())
     assert names[0] == "20261128T030000Z__scheduled__night_0_00.json"
-    assert [r["run_id"] for r in history_store.load(cfg, "d", limit=2)] == ["scheduled__night:4+00",
-                                                                              "scheduled__night:3+00"]
+    assert [r["run_id"] for r in history_store.load(cfg, "d", limit=2)] == [
+        "scheduled__night:4+00",
+        "scheduled__night:3+00",
+    ]
     assert len(history_store.load(cfg, "d", before=(T0 + dt.timedelta(days=2)).isoformat())) == 2
     (tmp_path / "d" / "_history" / "20261201T030000Z__torn.json").write_text('{"run_id": ')  # a crashed writer
     assert len(history_store.load(cfg, "d")) == 5
@@ -131,13 +164,16 @@ def test_record_names_sort_by_anchor_and_the_store_prunes_by_retention(tmp_path)
     assert len(history_store.load(cfg, "d")) == 2 and history_store.load(cfg, "other") == []
 
 
-@pytest.mark.parametrize("override, key", [
-    ({"alerts": {"notify_on": ["failure", "fridays"]}}, "alerts.notify_on"),
-    ({"alerts": {"remind_every_hours": 0}}, "alerts.remind_every_hours"),
-    ({"promotion": {"require_green_runs": 0}}, "promotion.require_green_runs"),
-    ({"history": {"retention_days": 1}}, "history.retention_days"),
-    ({"report": {"base_url": "reports.example.com"}}, "report.base_url"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ({"alerts": {"notify_on": ["failure", "fridays"]}}, "alerts.notify_on"),
+        ({"alerts": {"remind_every_hours": 0}}, "alerts.remind_every_hours"),
+        ({"promotion": {"require_green_runs": 0}}, "promotion.require_green_runs"),
+        ({"history": {"retention_days": 1}}, "history.retention_days"),
+        ({"report": {"base_url": "reports.example.com"}}, "report.base_url"),
+    ],
+)
 def test_bad_history_and_alert_config_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(override)

@@ -1,19 +1,23 @@
 """The probe's key grammar: which templates are allowed, and which matched keys are the probe's own."""
+
 import pytest
 
 from billing_readiness.redis_keys import PROBE_ID, owner, probe_key_patterns, split_owned, template_problem
 
 
-@pytest.mark.parametrize("template, ok", [
-    ("quota:{tenant_id}:*", True),
-    ("tenant:{tenant_id}", True),
-    ("app:quota:{tenant_id}:queries_*", True),
-    ("*{tenant_id}*", False),
-    ("quota*:{tenant_id}:*", False),
-    ("{tenant_id}:quota", False),
-    ("quota:x{tenant_id}:*", False),
-    (":{tenant_id}", False),
-])
+@pytest.mark.parametrize(
+    "template, ok",
+    [
+        ("quota:{tenant_id}:*", True),
+        ("tenant:{tenant_id}", True),
+        ("app:quota:{tenant_id}:queries_*", True),
+        ("*{tenant_id}*", False),
+        ("quota*:{tenant_id}:*", False),
+        ("{tenant_id}:quota", False),
+        ("quota:x{tenant_id}:*", False),
+        (":{tenant_id}", False),
+    ],
+)
 def test_templates_pin_the_tenant_segment(template, ok):
     assert (template_problem(template, suffix_may_glob=True) is None) == ok
 

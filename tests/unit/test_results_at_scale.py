@@ -2,16 +2,18 @@
 every one with a day without usage and a rollup drift (the worst case: a finding or two per tenant), the XCom
 hand-over is at most 64 KB and still says the check failed, the HTML report is at most 2 MB and shows a bounded
 heat map, the whole result (every finding, every tenant's days) is in the result file and the CSV."""
+
 import functools
 import json
+
+from checks.test_usage_coverage import coverage_rows, daily_drift
+from stand_ins import NOW, context
 
 from billing_readiness import report, report_html
 from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
 from billing_readiness.checks.usage_coverage import render
 from billing_readiness.results import XCOM_LIMIT_BYTES, handover, result_file
 from billing_readiness.timewindow import Window
-from checks.test_usage_coverage import coverage_rows, daily_drift
-from stand_ins import NOW, context
 
 TENANTS = [f"tenant-{i:05d}" for i in range(10_000)]
 CHECKS = [usage_coverage.CHECK, invoice_immutability.CHECK, dashboard_latency.CHECK, quota_enforcement.CHECK]
@@ -73,8 +75,11 @@ def test_at_10000_tenants_the_html_report_is_under_2_mb_failing_checks_first():
     files = {result_file("check_usage_coverage"): json.dumps(full, default=str)}
     results = report.with_result_files(results, files.get)
     assert results["check_usage_coverage"]["findings"] == full["findings"]  # the report reads the whole result
-    doc = report.build(CHECKS, [results["check_usage_coverage"], *(r.to_dict() for r in others)],
-                       {"run_id": "manual__x", "dag_id": "billing_readiness"})
+    doc = report.build(
+        CHECKS,
+        [results["check_usage_coverage"], *(r.to_dict() for r in others)],
+        {"run_id": "manual__x", "dag_id": "billing_readiness"},
+    )
     html = report_html.to_html(doc, CHECKS)
     assert len(html.encode()) <= 2 * 1024 * 1024, len(html.encode())
     assert html.index('id="check-usage_coverage"') < html.index('id="check-invoice_immutability"')
@@ -113,9 +118,13 @@ def test_a_result_file_that_cannot_be_read_leaves_the_hand_over_saying_so():
 
 def test_the_heat_map_shows_flagged_tenants_then_the_largest():
     cov = usage_coverage.verdict.Coverage(
-        ["2025-03-01", "2025-03-02"], "2025-03-03",
+        ["2025-03-01", "2025-03-02"],
+        "2025-03-03",
         {**{f"t{i:03d}": [10 + i, 10 + i] for i in range(300)}, "gap": [0, 5], "named": [1, 1]},
-        {}, {}, {})
+        {},
+        {},
+        {},
+    )
     shown = render.shown_tenants(cov, {"named"})
     assert shown[:2] == ["gap", "named"]  # gaps first, then tenants other findings name
     assert shown[2:] == [f"t{i:03d}" for i in range(299, 299 - render.HEAT_MAP_TOP, -1)]  # then the largest
@@ -127,8 +136,10 @@ def test_check_2_at_10000_tenants_every_invoice_different_hands_over_under_64_kb
     from checks.test_invoice_immutability import MONTH, invoice, invoice_rows
 
     costs = {t: 1_000_000_000 + i for i, t in enumerate(TENANTS)}
-    rollup = [{"tenant_id": t, "total_queries": 10, "total_tokens": 1000, "total_cost_usd": n / 1e9 + 5}
-              for t, n in costs.items()]  # every tenant's rollup $5 off its events
+    rollup = [
+        {"tenant_id": t, "total_queries": 10, "total_tokens": 1000, "total_cost_usd": n / 1e9 + 5}
+        for t, n in costs.items()
+    ]  # every tenant's rollup $5 off its events
     result = invoice(invoice_rows(costs, rollup=rollup))
     full = result.to_dict()
     assert not result.passed and len(result.details.invoice_lines) == 10_000 and size(full) > 10 * XCOM_LIMIT_BYTES

@@ -1,4 +1,5 @@
 """The instant a run checks as of: from the run, not from when a worker happens to pick the task up."""
+
 import datetime as dt
 
 from billing_readiness.run_anchor import anchor
@@ -32,10 +33,13 @@ def test_an_anchor_ahead_of_the_wall_clock_is_the_wall_clock_and_says_so():
 
 def test_without_run_times_the_wall_clock_and_a_naive_time_is_utc():
     assert anchor(None, None, None, WALL).source == "wall clock"
-    assert anchor("manual", None, dt.datetime(2026, 12, 2, 1, 2, 3), WALL).at == dt.datetime(2026, 12, 2, 1, 2, 3, tzinfo=UTC)
+    assert anchor("manual", None, dt.datetime(2026, 12, 2, 1, 2, 3), WALL).at == dt.datetime(
+        2026, 12, 2, 1, 2, 3, tzinfo=UTC
+    )
 
 
 def test_run_type_enums_are_read_by_value():
     class RunType:
         value = "SCHEDULED"
+
     assert anchor(RunType(), NIGHT, WALL, WALL).at == NIGHT

@@ -3,7 +3,8 @@ stay generic: none of them names a check or reads a check's details.
 
 A check is one module (or package) defining a `Check` subclass and `CHECK`, its instance:
 
-- `id`, `title`, `impact` (what a failure means for billing), `params` (the DAG Params it reads, declared
+- `id`, `title`, `asks` (its question, one line), `impact` (what a failure means for billing), `params` (the DAG
+Params it reads, declared
   there once: params.py); its docstring is the task's documentation in the Airflow UI;
 - `queries(...)` returning named `Query` values and `evaluate(...)` returning a `CheckResult`
   whose `details` is the check's own `Details` dataclass (both pure);
@@ -17,6 +18,7 @@ The DAG (billing_readiness.dag) imports every check at parse time, and the sched
 module keeps its top level to its card (id, title, docstring, params) and imports its queries, verdict
 and render module inside the methods that use them (plain function-local imports).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,7 +47,8 @@ class RunContext:
     now: dt.datetime
     run_id: str = "manual"
     dag_id: str = "billing_readiness"
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("billing_readiness"))
+    # a logging.Logger, or the task logger Airflow hands over
+    log: Any = field(default_factory=lambda: logging.getLogger("billing_readiness"))
     task_id: str = "manual"
     try_number: int = 1
     clock: dt.datetime | None = None
@@ -75,7 +78,9 @@ class Services(Protocol):
     def http(self, conn_id: str, timeout_seconds: float, purpose: str) -> Any: ...
     def quota_control(self, cfg: dict, api: Any, probe: str) -> Any: ...
     def baseline(self, key: str) -> Any: ...  # the Variable's JSON value, None when absent; unreadable: an error
-    def last_promotion(self, dag_id: str = "billing_readiness") -> dict | None: ...  # the extra of the promotion Asset's latest event
+    def last_promotion(
+        self, dag_id: str = "billing_readiness"
+    ) -> dict | None: ...  # the extra of the promotion Asset's latest event
     def record(self, key: str, value: dict[str, Any], description: str) -> None: ...
     def sleep(self, seconds: float) -> None: ...
     def time(self) -> float: ...
@@ -88,6 +93,7 @@ class Check:
     id: ClassVar[str]
     title: ClassVar[str]
     impact: ClassVar[str]
+    asks: ClassVar[str] = ""  # the question it answers, one line: the generated check tables (check_table.py)
     params: ClassVar[dict[str, ParamSpec]] = {}  # the DAG Params it reads, declared here once (params.py)
     # Config keys that loosen the check, the same way: {"invoice.late_arrival_grace_seconds": ("higher", 3600)}.
     relaxing_config: ClassVar[dict[str, tuple[str, Any]]] = {}
@@ -191,7 +197,9 @@ def from_dict(tp: Any, value: Any) -> Any:
         return from_dict(inner[0], value) if len(inner) == 1 else value
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        return tp(**{f.name: from_dict(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value})
+        return tp(  # type: ignore[operator]  # a dataclass type, not an instance
+            **{f.name: from_dict(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value}
+        )
     if origin in (list, tuple):
         (item,) = typing.get_args(tp)[:1] or (Any,)
         return [from_dict(item, v) for v in value]

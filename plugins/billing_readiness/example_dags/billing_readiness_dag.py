@@ -2,6 +2,7 @@
 billing (M12.2)? The package builds it (billing_readiness.dag: its checks, tasks, params and docs); copy this
 file into any DAGs folder of an Airflow where `billing-readiness` is installed.
 """
+
 from billing_readiness.dag import build
 
 dag = build()

@@ -4,7 +4,8 @@ Every query asks for readonly=2 (reads and per-query settings only: a write
 fails on the server) and a max_execution_time. The first query of a connection reads back which of these the
 server applies: a profile with readonly=1 forbids every per-query setting (18.16 drops them silently, current
 ClickHouse refuses them), so the hook then sends none and says which server-side guards are the profile's
-(unapplied_guards). The client keeps its own deadline whatever the server does: a query still running past its timeout is cancelled, a server that stops answering fails the check
+(unapplied_guards). The client keeps its own deadline whatever the server does: a query still running past its
+timeout is cancelled, a server that stops answering fails the check
 once the socket timeout passes, and every socket wait is cut to what is left of the check's time budget
 (config clickhouse.check_budget_seconds). A refused connection raises ClickHouseUnavailable (transient:
 Airflow retries the task); a query the server rejects, wrong credentials, a server that accepted the
@@ -16,6 +17,7 @@ get_first, run(sql) and test_connection work, so SQLCheckOperator, SQLValueCheck
 SQLColumnCheckOperator and SQLTableCheckOperator run on the same connection beside the readiness checks.
 `run(Query)` is the checks' own read (the guards, the deadline, the error texts); `run(sql, ...)` is DbApiHook's.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,8 +47,10 @@ class ClickHouseQueryError(CheckError):
 
 READONLY = 164  # "Cannot modify setting in readonly mode", "Table functions are forbidden in readonly mode"
 # Where a cluster's error names the servers it could not reach: "Connection refused (127.0.0.1:19102)"
-_HOST_PORT = re.compile(r"(Connection refused|Timeout exceeded[^(]*|Code: 2\d\d[^(]*|NetException[^(]*)"
-                        r"\(([\w.\-\[\]:]+:\d+)\)")
+_HOST_PORT = re.compile(
+    r"(Connection refused|Timeout exceeded[^(]*|Code: 2\d\d[^(]*|NetException[^(]*)"
+    r"\(([\w.\-\[\]:]+:\d+)\)"
+)
 
 
 def server_text(message: str) -> str:
@@ -91,9 +95,15 @@ class ClickHouseHook(DbApiHook):
 
     # The connection form (fields, labels) is declared in provider_info.py, as Airflow 3 reads it.
 
-    def __init__(self, clickhouse_conn_id: str = default_conn_name, query_timeout_seconds: int = 120,
-                 settings: dict[str, Any] | None = None, budget_seconds: float | None = None,
-                 liveness_seconds: float | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        clickhouse_conn_id: str = default_conn_name,
+        query_timeout_seconds: int = 120,
+        settings: dict[str, Any] | None = None,
+        budget_seconds: float | None = None,
+        liveness_seconds: float | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(clickhouse_conn_id=clickhouse_conn_id, **kwargs)
         # The first, trivial query of a connection must answer within this: a frozen server fails a check in
         # seconds, not after a whole query timeout (config clickhouse.liveness_timeout_seconds).
@@ -138,11 +148,13 @@ class ClickHouseHook(DbApiHook):
         return f"{c.host}:{c.port or (9440 if secure else 9000)}/{self.database}"
 
     def socket_timeouts(self) -> tuple[float, float]:
-        """(connect, send/receive) seconds: the connection's extras, else 10 s and the query timeout + 30 s; read once."""
+        """(connect, send/receive) seconds: the connection's extras, else 10 s and the query timeout + 30 s; read
+        once."""
         if self._socket_timeouts is None:
             try:
-                self._socket_timeouts = conn_rules.timeouts(self._airflow_conn().extra_dejson,
-                                                            self.query_timeout_seconds)
+                self._socket_timeouts = conn_rules.timeouts(
+                    self._airflow_conn().extra_dejson, self.query_timeout_seconds
+                )
             except (TypeError, ValueError) as exc:
                 raise CheckError(f"connection '{self.clickhouse_conn_id}': extra {exc}") from None
         return self._socket_timeouts
@@ -155,8 +167,16 @@ class ClickHouseHook(DbApiHook):
         """clickhouse-driver arguments: the connection's (extras passed through) with the checks' settings on top."""
         c = self._airflow_conn()
         try:
-            kwargs = conn_rules.client_kwargs(self.clickhouse_conn_id, host or c.host, port or c.port, c.login,
-                                              c.password, self.database, c.extra_dejson, self.query_timeout_seconds)
+            kwargs = conn_rules.client_kwargs(
+                self.clickhouse_conn_id,
+                host or c.host,
+                port or c.port,
+                c.login,
+                c.password,
+                self.database,
+                c.extra_dejson,
+                self.query_timeout_seconds,
+            )
         except ValueError as exc:
             raise CheckError(str(exc)) from None
         kwargs.setdefault("client_name", "billing-readiness")
@@ -191,9 +211,12 @@ class ClickHouseHook(DbApiHook):
     def _probe_guards(self) -> None:
         """Read back which of the wanted settings the server applies (once per connection)."""
         wanted = self.wanted_settings()
-        probe = Query("the settings the server applies (system.settings)",
-                      "SELECT name, value FROM system.settings WHERE name IN %(names)s",
-                      {"names": tuple(sorted(wanted))}, columns=("name", "value"))
+        probe = Query(
+            "the settings the server applies (system.settings)",
+            "SELECT name, value FROM system.settings WHERE name IN %(names)s",
+            {"names": tuple(sorted(wanted))},
+            columns=("name", "value"),
+        )
         try:
             rows = self._run(probe, count=False, cap=self.liveness_seconds)
         except ClickHouseQueryError as exc:
@@ -215,8 +238,11 @@ class ClickHouseHook(DbApiHook):
         out = []
         for name, got in sorted(self._unapplied.items()):
             asked = self.wanted_settings()[name]
-            holds = ("the client-side deadline cancels a query after it" if name == "max_execution_time" else
-                     "the profile's own value holds")
+            holds = (
+                "the client-side deadline cancels a query after it"
+                if name == "max_execution_time"
+                else "the profile's own value holds"
+            )
             out.append(f"{name}={asked} not applied (the server keeps {got}; {holds})")
         return out
 
@@ -224,8 +250,10 @@ class ClickHouseHook(DbApiHook):
     def _refuse_unsafe_settings(query: Query) -> None:
         lifted = sorted(k for k in query.settings if k.lower() in UNSAFE_SETTINGS)
         if lifted:
-            raise CheckError(f"the query '{query.name}' asks for setting(s) {', '.join(lifted)}: the checks only read, "
-                             "and no query may lift readonly")
+            raise CheckError(
+                f"the query '{query.name}' asks for setting(s) {', '.join(lifted)}: the checks only read, "
+                "and no query may lift readonly"
+            )
 
     def _arm(self, client, query: Query, cap: float | None = None) -> float:
         """Cut the client's socket timeouts to what is left of the budget (and to `cap`); the seconds this query
@@ -237,7 +265,8 @@ class ClickHouseHook(DbApiHook):
                 raise ClickHouseQueryError(
                     f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}'): the check's time "
                     f"budget of {self.budget_seconds:.0f} s (config clickhouse.check_budget_seconds) is spent "
-                    f"before the query '{query.name}'")
+                    f"before the query '{query.name}'"
+                )
             allowed = min(allowed, left)
         conn = client.connection
         connect_timeout, send_receive_timeout = self.socket_timeouts()
@@ -252,8 +281,9 @@ class ClickHouseHook(DbApiHook):
         profile may have lifted max_execution_time; the client's deadline holds anyway)."""
         allowed = self._arm(client, query, cap)
         started = time.monotonic()
-        progress = client.execute_with_progress(query.sql, query.params or None, settings=query.settings or None,
-                                                with_column_types=with_column_types)
+        progress = client.execute_with_progress(
+            query.sql, query.params or None, settings=query.settings or None, with_column_types=with_column_types
+        )
         for _ in progress:
             if time.monotonic() - started > allowed:
                 client.cancel()
@@ -261,10 +291,11 @@ class ClickHouseHook(DbApiHook):
                 raise ClickHouseQueryError(
                     f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}'): the query "
                     f"'{query.name}' ran past {allowed:.0f} s and was cancelled (config "
-                    "clickhouse.query_timeout_seconds / check_budget_seconds)")
+                    "clickhouse.query_timeout_seconds / check_budget_seconds)"
+                )
         return progress.get_result(), progress
 
-    def run(self, sql, *args, **kwargs):  # type: ignore[override]
+    def run(self, sql, *args, **kwargs):
         """The checks' read for a Query (fetch), DbApiHook's run for SQL text (common.sql operators)."""
         if isinstance(sql, Query):
             return self.fetch(sql, *args, **kwargs)
@@ -295,15 +326,18 @@ class ClickHouseHook(DbApiHook):
         except errors.ServerException as exc:
             first = server_text(exc.message) if exc.message else str(exc)
             if exc.code in ACCESS_ERRORS or (
-                    exc.code == UNKNOWN_DATABASE and f"Database {self.database} " in first.replace("`", "")):
+                exc.code == UNKNOWN_DATABASE and f"Database {self.database} " in first.replace("`", "")
+            ):
                 raise ClickHouseQueryError(
                     f"ClickHouse at {self.describe()} refused connection '{self.clickhouse_conn_id}': {first[:300]}. "
                     f"Fix the login, password or database of Airflow connection '{self.clickhouse_conn_id}', or "
-                    "the user's grants (it needs SELECT on the billing tables and system.mutations).", exc.code
+                    "the user's grants (it needs SELECT on the billing tables and system.mutations).",
+                    exc.code,
                 ) from None
             raise ClickHouseQueryError(
                 f"ClickHouse ({self.describe()}, connection '{self.clickhouse_conn_id}') rejected the query "
-                f"'{query.name}': {first} -- SQL: {query.render()}", exc.code
+                f"'{query.name}': {first} -- SQL: {query.render()}",
+                exc.code,
             ) from None
         except _network_errors() as exc:
             if not self._answered and isinstance(exc, EOFError):
@@ -316,7 +350,8 @@ class ClickHouseHook(DbApiHook):
                     f"ClickHouse at {self.describe()}: the TLS handshake of connection '{self.clickhouse_conn_id}' "
                     f"failed ({tls}). Set its extra ca_certs to the CA file that signed the server's certificate "
                     "(server_hostname if the certificate names another host), or secure=false on the plain "
-                    "native port") from None
+                    "native port"
+                ) from None
             raise self._unavailable(query, exc) from exc
         self._answered = True
         return query.named_rows([name for name, _ in columns], rows)
@@ -326,13 +361,23 @@ class ClickHouseHook(DbApiHook):
         this connection's credentials: how a profile that forbids table functions (readonly=1) reads every
         shard's system tables. The rows of all servers, in server order."""
         cluster = query.params["cluster"]
-        servers = self._run(Query(f"the servers of cluster {cluster} (system.clusters)",
-                                  "SELECT DISTINCT host_name, port FROM system.clusters WHERE cluster = %(cluster)s "
-                                  "ORDER BY host_name, port", {"cluster": cluster}, columns=("host_name", "port")))
+        servers = self._run(
+            Query(
+                f"the servers of cluster {cluster} (system.clusters)",
+                "SELECT DISTINCT host_name, port FROM system.clusters WHERE cluster = %(cluster)s "
+                "ORDER BY host_name, port",
+                {"cluster": cluster},
+                columns=("host_name", "port"),
+            )
+        )
         if not servers:
-            raise ClickHouseQueryError(f"ClickHouse at {self.describe()} knows no cluster '{cluster}' in "
-                                       "system.clusters: check config 'clickhouse.cluster'")
-        local = Query(query.name, query.local_sql, query.params, query.settings, query.columns, query.source)
+            raise ClickHouseQueryError(
+                f"ClickHouse at {self.describe()} knows no cluster '{cluster}' in "
+                "system.clusters: check config 'clickhouse.cluster'"
+            )
+        local = Query(
+            query.name, query.local_sql or query.sql, query.params, query.settings, query.columns, query.source
+        )
         rows: list[dict[str, Any]] = []
         for server in servers:
             where = f"{server['host_name']}:{server['port']}"
@@ -340,9 +385,11 @@ class ClickHouseHook(DbApiHook):
             try:
                 rows += self._run(local, client)
             except (ClickHouseQueryError, ClickHouseUnavailable) as exc:
-                raise type(exc)(f"{exc} [server {where} of cluster '{cluster}', read directly because the "
-                                "profile forbids table functions: the worker must reach every server's native "
-                                "port]") from None
+                raise type(exc)(
+                    f"{exc} [server {where} of cluster '{cluster}', read directly because the "
+                    "profile forbids table functions: the worker must reach every server's native "
+                    "port]"
+                ) from None
             finally:
                 client.disconnect()
         return rows
@@ -364,7 +411,8 @@ class ClickHouseHook(DbApiHook):
         return ClickHouseQueryError(
             f"ClickHouse at {self.describe()} refused connection '{self.clickhouse_conn_id}' the database "
             f"'{self.database}': the user logs in but may not use it. Fix the schema of Airflow connection "
-            f"'{self.clickhouse_conn_id}' or the user's allowed databases / grants.")
+            f"'{self.clickhouse_conn_id}' or the user's allowed databases / grants."
+        )
 
     def _silent(self, query: Query, exc: BaseException, cap: float | None = None) -> ClickHouseQueryError:
         """A server that took the connection and then went silent (frozen, overloaded): retrying in 30 s
@@ -373,10 +421,12 @@ class ClickHouseHook(DbApiHook):
             return ClickHouseQueryError(
                 f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') stopped answering: a "
                 f"trivial first query got no reply within {cap:g} s (config clickhouse.liveness_timeout_seconds); "
-                "the server is frozen or overloaded")
+                "the server is frozen or overloaded"
+            )
         return ClickHouseQueryError(
             f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') stopped answering during "
-            f"'{query.name}' (no reply within the socket timeout: {exc}); the server is frozen or overloaded")
+            f"'{query.name}' (no reply within the socket timeout: {exc}); the server is frozen or overloaded"
+        )
 
     def _unavailable(self, query: Query, exc: BaseException) -> ClickHouseUnavailable:
         return ClickHouseUnavailable(
@@ -425,8 +475,11 @@ class ClickHouseHook(DbApiHook):
                 return {"title": q.name, "elapsed_s": time.perf_counter() - started, "error": str(exc)[:300]}
             except errors.Error as exc:  # the server's first line only, cut short: never the panel's data
                 msg = getattr(exc, "message", None) or str(exc)
-                return {"title": q.name, "elapsed_s": time.perf_counter() - started,
-                        "error": (msg.splitlines() or [""])[0][:300]}
+                return {
+                    "title": q.name,
+                    "elapsed_s": time.perf_counter() - started,
+                    "error": (msg.splitlines() or [""])[0][:300],
+                }
 
         loads = []
         try:

@@ -1,4 +1,5 @@
 """Looking up Airflow Connections with an error that says which one to create."""
+
 from __future__ import annotations
 
 from airflow.sdk import BaseHook

@@ -6,13 +6,13 @@ timeout; a request that fails at the transport level is returned as a response
 with status None and the error (and `unreachable` when no connection could be
 made at all), so the check can diagnose it.
 """
+
 from __future__ import annotations
 
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
 from urllib.parse import quote, unquote
 
 from airflow.sdk import BaseHook
@@ -42,7 +42,7 @@ def secret_forms(*secrets: str | None) -> list[str]:
 class _Client:
     """One more client of a connection: its own session (connection pool), the hook's URL, auth and timeout."""
 
-    def __init__(self, hook: "HttpApiHook", session):
+    def __init__(self, hook: HttpApiHook, session):
         self.hook, self.session = hook, session
 
     def request(self, method: str, path: str, **kwargs) -> dict[str, Any]:
@@ -55,8 +55,13 @@ class HttpApiHook(BaseHook):
     conn_type = "http"
     hook_name = "HTTP API (requests)"
 
-    def __init__(self, http_conn_id: str = default_conn_name, timeout_seconds: float = 5.0,
-                 purpose: str = "the quota enforcement probe", password_is_path: bool = False):
+    def __init__(
+        self,
+        http_conn_id: str = default_conn_name,
+        timeout_seconds: float = 5.0,
+        purpose: str = "the quota enforcement probe",
+        password_is_path: bool = False,
+    ):
         super().__init__()
         # A webhook's connection keeps its secret path in the password (masked by Airflow): no auth from it.
         self.password_is_path = password_is_path
@@ -64,7 +69,7 @@ class HttpApiHook(BaseHook):
         self.purpose = purpose
         self.timeout_seconds = timeout_seconds
         self._session = None
-        self._base = None
+        self._base = ""  # set by get_conn()
         self._secrets: list[str] = []
 
     def get_conn(self):
@@ -122,17 +127,29 @@ class HttpApiHook(BaseHook):
             resp = session.request(method, self._base + path, timeout=self.timeout_seconds, **kwargs)
         except requests.RequestException as exc:
             reason = re.sub(r"with url: \S+", "with url: <path>", str(exc))  # a webhook's path is a secret
-            return {"status": None, "error": self.redact(f"{type(exc).__name__}: {reason}")[:200], "headers": {},
-                    "body": None, "elapsed_s": round(time.perf_counter() - started, 4), "sent_at": sent_at,
-                    "unreachable": isinstance(exc, requests.ConnectionError)}
+            return {
+                "status": None,
+                "error": self.redact(f"{type(exc).__name__}: {reason}")[:200],
+                "headers": {},
+                "body": None,
+                "elapsed_s": round(time.perf_counter() - started, 4),
+                "sent_at": sent_at,
+                "unreachable": isinstance(exc, requests.ConnectionError),
+            }
         try:
             body = resp.json()
         except ValueError:
             body = self.redact(resp.text[:500])
-        return {"status": resp.status_code, "headers": dict(resp.headers), "body": body, "error": None,
-                "elapsed_s": round(time.perf_counter() - started, 4), "sent_at": sent_at}
+        return {
+            "status": resp.status_code,
+            "headers": dict(resp.headers),
+            "body": body,
+            "error": None,
+            "elapsed_s": round(time.perf_counter() - started, 4),
+            "sent_at": sent_at,
+        }
 
-    def separate_clients(self, count: int) -> list["_Client"]:
+    def separate_clients(self, count: int) -> list[_Client]:
         """`count` clients of this connection that share nothing (a session, so a connection, each): a limiter
         that counts per connection instead of per tenant lets each of them reach the quota."""
         return [_Client(self, self._twin()) for _ in range(count)]
@@ -161,15 +178,25 @@ class HttpApiHook(BaseHook):
             try:
                 resp = sessions[i].post(self._base + path, json=body, timeout=self.timeout_seconds)
             except requests.RequestException as exc:
-                return {"name": name, "status": None, "body": None, "elapsed_s": time.perf_counter() - started,
-                        "error": self.redact(f"{type(exc).__name__}: {exc}")[:200],
-                        "unreachable": isinstance(exc, requests.ConnectionError)}
+                return {
+                    "name": name,
+                    "status": None,
+                    "body": None,
+                    "elapsed_s": time.perf_counter() - started,
+                    "error": self.redact(f"{type(exc).__name__}: {exc}")[:200],
+                    "unreachable": isinstance(exc, requests.ConnectionError),
+                }
             try:
                 body = resp.json()
             except ValueError:
                 body = self.redact(resp.text[:500])
-            return {"name": name, "status": resp.status_code, "body": body, "error": None,
-                    "elapsed_s": time.perf_counter() - started}
+            return {
+                "name": name,
+                "status": resp.status_code,
+                "body": body,
+                "error": None,
+                "elapsed_s": time.perf_counter() - started,
+            }
 
         loads = []
         try:

@@ -5,6 +5,7 @@ each with an expiry, so a crash mid-probe cannot leave a quota behind), or an
 admin HTTP endpoint on the quota API (`quota.admin_path`). Which keys may be
 deleted is decided by check 4 (redis_keys.split_owned), never here.
 """
+
 from __future__ import annotations
 
 from billing_readiness.errors import CheckError, ServiceUnavailable
@@ -19,10 +20,13 @@ def redis_error(conn_id: str, what: str, exc) -> Exception:
     text = str(exc)
     # redis-py maps NOAUTH, WRONGPASS, "invalid password" and NOPERM replies to these (redis/_parsers/base.py).
     # AuthenticationError is a ConnectionError: it is tested first, or a wrong password would be retried.
-    if isinstance(exc, (redis.AuthenticationError, redis.exceptions.AuthorizationError,
-                        redis.exceptions.NoPermissionError)):
-        return CheckError(f"Redis (connection '{conn_id}') refused its credentials or permissions for {what}: "
-                          f"{text[:200]}. Fix the login/password of connection '{conn_id}' or the user's ACL.")
+    if isinstance(
+        exc, (redis.AuthenticationError, redis.exceptions.AuthorizationError, redis.exceptions.NoPermissionError)
+    ):
+        return CheckError(
+            f"Redis (connection '{conn_id}') refused its credentials or permissions for {what}: "
+            f"{text[:200]}. Fix the login/password of connection '{conn_id}' or the user's ACL."
+        )
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
         return ServiceUnavailable(f"Redis (connection '{conn_id}') unreachable: {text[:200]}")
     return CheckError(f"Redis (connection '{conn_id}') refused {what}: {text[:200]}")
@@ -180,11 +184,14 @@ class RedisQuotaControl:
         now = self.store_identity() if identity else None
         why = []
         if identity and now != identity:
-            why.append(f"the quota store (Redis, connection '{self.conn_id}') restarted or failed over: its run_id "
-                       "changed")
+            why.append(
+                f"the quota store (Redis, connection '{self.conn_id}') restarted or failed over: its run_id changed"
+            )
         if missing:
-            why.append(f"the probe's own key(s) {', '.join(sorted(missing))} vanished from the quota store (Redis, "
-                       f"connection '{self.conn_id}') while the requests ran")
+            why.append(
+                f"the probe's own key(s) {', '.join(sorted(missing))} vanished from the quota store (Redis, "
+                f"connection '{self.conn_id}') while the requests ran"
+            )
         return "; ".join(why) or None
 
     def _run(self, pipe) -> list:
@@ -194,7 +201,6 @@ class RedisQuotaControl:
             return pipe.execute()
         except redis.RedisError as exc:
             raise redis_error(self.conn_id, "the probe's keys", exc) from None
-
 
 
 class HttpAdminQuotaControl:

@@ -6,9 +6,11 @@ retrying); only a transient error (errors.is_transient: a service unreachable)
 propagates for the task's retries. Whatever happens a result is pushed first, so
 the gate, the report and the alert can say why.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -65,8 +67,17 @@ class ReadinessCheckOperator(BaseOperator):
         try:
             self._refuse_unknown_conf(context)
             cfg = services.config(self.config_variable)
-            ctx = RunContext(cfg, dict(context["params"]), now, context["run_id"], context["dag"].dag_id, self.log,
-                             task_id=self.task_id, try_number=int(ti.try_number or 1), clock=clock)
+            ctx = RunContext(
+                cfg,
+                dict(context["params"]),
+                now,
+                context["run_id"],
+                context["dag"].dag_id,
+                self.log,
+                task_id=self.task_id,
+                try_number=int(ti.try_number or 1),
+                clock=clock,
+            )
             self.log.info("Checking as of %s", anchor.describe())
             result = self.check.run(services, ctx)
             self._note_guards(result, services)
@@ -75,7 +86,9 @@ class ReadinessCheckOperator(BaseOperator):
             transient = is_transient(exc)
             will_retry = transient and ti.try_number <= (self.retries or 0)
             result = self.check.new_result()
-            result.add(FAIL, "check_error", error_text(exc) + (" (transient: the task will retry)" if will_retry else ""))
+            result.add(
+                FAIL, "check_error", error_text(exc) + (" (transient: the task will retry)" if will_retry else "")
+            )
             self._push_result(context, result, clock, anchor, cfg)
             if transient:
                 raise
@@ -100,9 +113,14 @@ class ReadinessCheckOperator(BaseOperator):
         guards = services.clickhouse_guards() if hasattr(services, "clickhouse_guards") else []
         if guards:
             result.metrics["clickhouse_guards_not_applied"] = guards
-            result.add(INFO, "server_guards_unavailable",
-                       "The ClickHouse user's profile does not apply the checks' per-query settings: "
-                       + "; ".join(guards) + ".", guards=guards)
+            result.add(
+                INFO,
+                "server_guards_unavailable",
+                "The ClickHouse user's profile does not apply the checks' per-query settings: "
+                + "; ".join(guards)
+                + ".",
+                guards=guards,
+            )
 
     @staticmethod
     def _refuse_unknown_conf(context: Any) -> None:
@@ -112,8 +130,10 @@ class ReadinessCheckOperator(BaseOperator):
         declared = set(context["dag"].params)  # context["params"] also holds whatever the conf added
         unknown = sorted(set(conf) - declared)
         if unknown:
-            raise CheckError(f"unknown param(s) in the run's conf: {', '.join(unknown)} "
-                             f"(the params are: {', '.join(sorted(declared))})")
+            raise CheckError(
+                f"unknown param(s) in the run's conf: {', '.join(unknown)} "
+                f"(the params are: {', '.join(sorted(declared))})"
+            )
 
     def _write_files_and_baseline(self, result: CheckResult, cfg: dict, ctx: RunContext, services) -> None:
         """Write the result's files beside the report and record its baseline (Airflow metadata DB only)."""
@@ -126,8 +146,9 @@ class ReadinessCheckOperator(BaseOperator):
             services.record(result.record.key, result.record.value, result.record.description)
             self.log.info("Recorded baseline %s", result.record.key)
 
-    def _push_result(self, context: Any, result: CheckResult, clock: dt.datetime, anchor: Anchor,
-                     cfg: dict | None) -> None:
+    def _push_result(
+        self, context: Any, result: CheckResult, clock: dt.datetime, anchor: Anchor, cfg: dict | None
+    ) -> None:
         """The whole result goes to the run's folder (results.result_file), XCom gets its bounded hand-over
         (results.handover: the verdict, the summary, the metrics and the findings that fit in 64 KB)."""
         import json
@@ -151,8 +172,7 @@ class ReadinessCheckOperator(BaseOperator):
                 artifacts.write(cfg, context["dag"].dag_id, context["run_id"], {name: json.dumps(full, default=str)})
                 file = name
             except Exception as exc:  # noqa: BLE001 - the verdict still goes out by XCom, with what fits
-                self.log.warning("Could not write the whole result beside the report (%s); XCom carries what fits",
-                                 exc)
+                self.log.warning("Could not write the whole result beside the report (%s); XCom carries what fits", exc)
         context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=handover(full, file))
         self._signalled = (full, cfg)  # for OpenLineage, which asks once the task has ended
         from billing_readiness.signals import send_metrics
@@ -162,8 +182,9 @@ class ReadinessCheckOperator(BaseOperator):
         for f in result.findings[:LOGGED_FINDINGS]:
             self.log.log(Severity(f.severity).log_level, "[%s] %s", f.code, f.message)
         if len(result.findings) > LOGGED_FINDINGS:
-            self.log.info("... and %d more findings in %s", len(result.findings) - LOGGED_FINDINGS,
-                          file or "the report")
+            self.log.info(
+                "... and %d more findings in %s", len(result.findings) - LOGGED_FINDINGS, file or "the report"
+            )
 
 
 def _lineage(operator: ReadinessCheckOperator) -> Any:
@@ -190,7 +211,7 @@ def after_the_others(checks: list[ReadinessCheckOperator]) -> None:
     others = [t for t in checks if not t.check.runs_last]
     for task in alone:
         others >> task
-    for first, second in zip(alone, alone[1:]):
+    for first, second in itertools.pairwise(alone):
         first >> second
 
 

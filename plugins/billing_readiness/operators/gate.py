@@ -1,4 +1,5 @@
 """The promotion gate: M12.1 is promoted to M12.2 only when every check passed."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,7 +19,8 @@ class PromotionGateOperator(BaseOperator):
     without a result, makes the gate fail and the run red. A run with relaxed params promotes only where
     config 'promotion.allow_relaxed' allows it, and says so. With a burn-in (config
     'promotion.require_green_runs' > 1) a green run before the streak is long enough skips the gate: the run
-    stays green, nothing is promoted, and the log says how many more green runs are needed. On success it updates the Asset
+    stays green, nothing is promoted, and the log says how many more green runs are needed. On success it updates the
+    Asset
     "m12_1_ready_for_billing" with the readiness summary as the event's extra, which is what schedules M12.2."""
 
     ui_color = "#d9f2d9"
@@ -67,15 +69,21 @@ class PromotionGateOperator(BaseOperator):
             "relaxed": relaxed,
             "run_id": context["run_id"],
             "green_runs": outcome.burn_in["streak"],
-            "checks": {self.checks[t].id: {"passed": r["passed"], "summary": r["summary"], "metrics": r["metrics"]}
-                       for t, r in results.items()},
+            "checks": {
+                self.checks[t].id: {"passed": r["passed"], "summary": r["summary"], "metrics": r["metrics"]}
+                for t, r in results.items()
+                if r is not None  # every one is: a missing result refused promotion above
+            },
         }
         if self.user_checks:
             summary["user_checks"] = {t: "success" for t in self.user_checks}
         for asset in self.outlets:
             context["outlet_events"][asset].extra = summary
-        self.log.info("All %d readiness checks passed: M12.1 is promoted to M12.2 (billing integration)%s.",
-                      len(self.checks), f", with relaxed checks: {'; '.join(relaxed)}" if relaxed else "")
+        self.log.info(
+            "All %d readiness checks passed: M12.1 is promoted to M12.2 (billing integration)%s.",
+            len(self.checks),
+            f", with relaxed checks: {'; '.join(relaxed)}" if relaxed else "",
+        )
         return summary
 
     def _previous(self, context: Any, cfg: dict) -> list[dict] | None:
@@ -89,8 +97,9 @@ class PromotionGateOperator(BaseOperator):
 
         as_of = from_context(context, dt.datetime.now(dt.timezone.utc)).at.isoformat()
         try:
-            return history.previous(history_store.load(cfg, context["dag"].dag_id, before=as_of),
-                                    context["run_id"], as_of)
+            return history.previous(
+                history_store.load(cfg, context["dag"].dag_id, before=as_of), context["run_id"], as_of
+            )
         except Exception as exc:  # noqa: BLE001 - fail closed, saying why
             self.log.error("The run history cannot be read: %s: %s", type(exc).__name__, exc)
             return None

@@ -1,6 +1,7 @@
 """The "Readiness report" button on the check and report tasks: the run's HTML report (artifacts.report_url:
 config report.base_url, or the plugin's view in Airflow). Airflow computes it when the task ends and keeps it
 with the task instance; plugin.py registers the class so the API server can show it."""
+
 from __future__ import annotations
 
 from airflow.sdk import BaseOperatorLink

@@ -1,4 +1,5 @@
 """The readiness report task: runs whatever happened (all_done) and writes the report files."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,9 @@ class ReadinessReportOperator(BaseOperator):
 
         cfg, problem = variable_config_or_defaults(self.config_variable)
         dag_id, run_id = context["dag"].dag_id, context["run_id"]
-        results = report.with_result_files(collect_results(context, self.checks),
-                                           lambda name: artifacts.read(cfg, dag_id, run_id, name))
+        results = report.with_result_files(
+            collect_results(context, self.checks), lambda name: artifacts.read(cfg, dag_id, run_id, name)
+        )
         clock = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         run = {
             "dag_id": dag_id,
@@ -58,8 +60,11 @@ class ReadinessReportOperator(BaseOperator):
         record = self._history(doc, cfg, context, as_of, run_type)
         markdown = report.to_markdown(doc, self.checks.values())
         self.log.info("Readiness report for %s\n\n%s", run["run_id"], markdown)
-        files = {"readiness.json": report.to_json(doc), "readiness.md": markdown,
-                 "readiness.html": report_html.to_html(doc, self.checks.values())}
+        files = {
+            "readiness.json": report.to_json(doc),
+            "readiness.md": markdown,
+            "readiness.html": report_html.to_html(doc, self.checks.values()),
+        }
         try:
             out = artifacts.write(cfg, run["dag_id"], run["run_id"], files)
         except CheckError as exc:
@@ -81,14 +86,21 @@ class ReadinessReportOperator(BaseOperator):
         try:
             previous = history.previous(history_store.load(cfg, dag_id, before=as_of), run_id, as_of)
         except Exception as exc:  # noqa: BLE001 - the store's own errors: the report still goes out
-            doc["history_unavailable"] = (f"the run history could not be read ({type(exc).__name__}: {exc}; "
-                                          "config key 'report.dir')")
+            doc["history_unavailable"] = (
+                f"the run history could not be read ({type(exc).__name__}: {exc}; config key 'report.dir')"
+            )
             self.log.warning("%s", doc["history_unavailable"])
             return None
         outcome = decide(doc["ready_for_billing"], doc["run"]["relaxed"], run_type, cfg, previous)
-        record = history.make_record(doc, checks, run_type=run_type, as_of=as_of, counts=outcome.counts,
-                                     promoted=outcome.promote,
-                                     report_url=report_url(cfg, dag_id, run_id, config_variable=self.config_variable))
+        record = history.make_record(
+            doc,
+            checks,
+            run_type=run_type,
+            as_of=as_of,
+            counts=outcome.counts,
+            promoted=outcome.promote,
+            report_url=report_url(cfg, dag_id, run_id, config_variable=self.config_variable),
+        )
         doc["history"] = history.view([record, *previous], checks, cfg, outcome.burn_in)
         doc["history"]["promotion"] = outcome.refused or outcome.waiting or "promoted"
         return record
@@ -102,8 +114,14 @@ class ReadinessReportOperator(BaseOperator):
             where = history_store.write(cfg, dag_id, record)
             pruned = history_store.prune(cfg, dag_id, clock)
         except Exception as exc:  # noqa: BLE001 - see above
-            self.log.error("The run's history record could not be written (%s: %s; config key 'report.dir')",
-                           type(exc).__name__, exc)
+            self.log.error(
+                "The run's history record could not be written (%s: %s; config key 'report.dir')",
+                type(exc).__name__,
+                exc,
+            )
             return
-        self.log.info("History record written to %s%s", where, f"; {pruned} older than "
-                      f"{cfg['history']['retention_days']} days pruned" if pruned else "")
+        self.log.info(
+            "History record written to %s%s",
+            where,
+            f"; {pruned} older than {cfg['history']['retention_days']} days pruned" if pruned else "",
+        )

@@ -3,6 +3,7 @@
 A check's `run(services, ctx)` sees only this interface (checks/contract.py `Services`), so
 unit tests hand it stand-ins and the operator logic is tested without servers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,10 +34,13 @@ class AirflowServices:
             from billing_readiness.hooks.clickhouse import ClickHouseHook
             from billing_readiness.sql import memory_settings
 
-            self._clickhouse = ClickHouseHook(cfg["connections"]["clickhouse"], cfg["clickhouse"]["query_timeout_seconds"],
-                                              settings=memory_settings(cfg),
-                                              budget_seconds=cfg["clickhouse"]["check_budget_seconds"],
-                                              liveness_seconds=cfg["clickhouse"]["liveness_timeout_seconds"])
+            self._clickhouse = ClickHouseHook(
+                cfg["connections"]["clickhouse"],
+                cfg["clickhouse"]["query_timeout_seconds"],
+                settings=memory_settings(cfg),
+                budget_seconds=cfg["clickhouse"]["check_budget_seconds"],
+                liveness_seconds=cfg["clickhouse"]["liveness_timeout_seconds"],
+            )
         return self._clickhouse
 
     def clickhouse_guards(self) -> list[str]:
@@ -79,13 +83,16 @@ class AirflowServices:
                     f"the baseline Variable '{key}' exists but Airflow cannot read its value (encrypted with "
                     "another Fernet key? [core] fernet_key must be the same in every Airflow component and kept "
                     "across restarts): restore the key, or the Variable from a backup. Re-recording it would "
-                    "silently reset what the month is held to.")
+                    "silently reset what the month is held to."
+                )
             return None
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise CheckError(f"the baseline Variable '{key}' is not JSON ({exc}): restore it from a backup, or "
-                             "delete it to record a new baseline on purpose") from None
+            raise CheckError(
+                f"the baseline Variable '{key}' is not JSON ({exc}): restore it from a backup, or "
+                "delete it to record a new baseline on purpose"
+            ) from None
 
     def last_promotion(self, dag_id: str = "billing_readiness") -> dict | None:
         """The extra of the latest event of the Asset this DAG's gate updates (what the last promotion held), or
@@ -99,8 +106,11 @@ class AirflowServices:
         try:
             events = list(InletEventsAccessor(asset_name=asset.name, asset_uri=asset.uri).ascending(False).limit(1))
         except Exception as exc:  # noqa: BLE001 - an Airflow that cannot answer: say so, decide nothing on it
-            logging.getLogger(__name__).warning("Could not read the last promotion's Asset event (%s): a deleted baseline would go "
-                             "unnoticed in this run", exc)
+            logging.getLogger(__name__).warning(
+                "Could not read the last promotion's Asset event (%s): a deleted baseline would go "
+                "unnoticed in this run",
+                exc,
+            )
             return None
         return dict(events[0].extra or {}) if events else None
 

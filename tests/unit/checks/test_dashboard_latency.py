@@ -1,8 +1,10 @@
 """Check 3, dashboard latency: its SQL, its verdict and its run() with stand-in services (no servers, no Airflow),
 mirroring plugins/billing_readiness/checks/dashboard_latency/."""
+
 import json
 
 import pytest
+from stand_ins import NOW, RowsClickHouse, ScriptedApi, StandInServices, context
 
 from billing_readiness.checks import dashboard_latency as dl
 from billing_readiness.checks.dashboard_latency import panels as dl_panels
@@ -11,30 +13,51 @@ from billing_readiness.checks.dashboard_latency import verdict as dl_verdict
 from billing_readiness.config import load_config
 from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.timewindow import Window
-from stand_ins import NOW, RowsClickHouse, ScriptedApi, StandInServices, context
-
 
 TOP = {"largest tenants by events (usage_hourly)": [{"t": "acme", "events": 100}]}
 
 
-EXPORT = {"title": "d", "time": {"from": "now-6h"}, "panels": [{"title": "From export", "targets": [
-    {"rawSql": "SELECT 1 FROM usage_hourly WHERE tenant_id = '$tenant'"}]}]}
+EXPORT = {
+    "title": "d",
+    "time": {"from": "now-6h"},
+    "panels": [
+        {"title": "From export", "targets": [{"rawSql": "SELECT 1 FROM usage_hourly WHERE tenant_id = '$tenant'"}]}
+    ],
+}
 
 
 def latency_run(services, **config):
     return dl.CHECK.run(services, context(**config))
 
 
-CFG = load_config({"usage_events": {"table": "metering.events", "timestamp": "event_time", "tenant_id": "org_id"},
-                   "usage_daily": {"table": "metering.daily"}})
+CFG = load_config(
+    {
+        "usage_events": {"table": "metering.events", "timestamp": "event_time", "tenant_id": "org_id"},
+        "usage_daily": {"table": "metering.daily"},
+    }
+)
 
 
 WINDOW = Window(NOW, 3)  # 2025-03-07 .. 2025-03-10 12:00 UTC
 
 
 def loads(times, panel_errors=None):
-    return [{"load_s": t, "panels": [{"title": "p", "elapsed_s": t, "rows_read": 10, "bytes_read": 80, "result_rows": 1,
-                                       "error": panel_errors}]} for t in times]
+    return [
+        {
+            "load_s": t,
+            "panels": [
+                {
+                    "title": "p",
+                    "elapsed_s": t,
+                    "rows_read": 10,
+                    "bytes_read": 80,
+                    "result_rows": 1,
+                    "error": panel_errors,
+                }
+            ],
+        }
+        for t in times
+    ]
 
 
 def latency(measurements, panels):
@@ -45,35 +68,52 @@ def latency(measurements, panels):
 
 
 def test_check_3_largest_tenants_sql():
-    assert dl_panels.top_tenants_query(CFG, WINDOW, 2).render() == """\
+    assert (
+        dl_panels.top_tenants_query(CFG, WINDOW, 2).render()
+        == """\
 SELECT tenant_id AS t, sum(event_count) AS events
 FROM usage_hourly
 WHERE hour >= toDateTime(1741305600)
 GROUP BY t
 ORDER BY events DESC, t
 LIMIT 2"""
+    )
 
 
 # --- verdict -------------------------------------------------------------------------------------------------------
 
 
 def test_dashboard_values_are_pasted_as_grafana_pastes_them_and_a_quote_is_refused():
-    panel = dl_panels.Panel("p", "SELECT 100 * x % 7 FROM usage_hourly WHERE tenant_id = '$tenant' AND $__timeFilter(hour)")
+    panel = dl_panels.Panel(
+        "p", "SELECT 100 * x % 7 FROM usage_hourly WHERE tenant_id = '$tenant' AND $__timeFilter(hour)"
+    )
     q = dl_queries.bind(panel, "tenant", "acme-corp", 100, 200)
-    assert q.sql == ("SELECT 100 * x % 7 FROM usage_hourly WHERE tenant_id = 'acme-corp' "
-                     "AND hour >= toDateTime(100) AND hour <= toDateTime(200)") and q.render() == q.sql
-    with pytest.raises(dl_panels.DashboardError, match="panel 'p': variable 'tenant' has the value \"evil' OR 1=1 --\""):
+    assert (
+        q.sql
+        == (
+            "SELECT 100 * x % 7 FROM usage_hourly WHERE tenant_id = 'acme-corp' "
+            "AND hour >= toDateTime(100) AND hour <= toDateTime(200)"
+        )
+        and q.render() == q.sql
+    )
+    with pytest.raises(
+        dl_panels.DashboardError, match="panel 'p': variable 'tenant' has the value \"evil' OR 1=1 --\""
+    ):
         dl_queries.bind(panel, "tenant", "evil' OR 1=1 --", 100, 200)
     with pytest.raises(dl_panels.DashboardError, match="panel 'x': '\\$region' is no variable of the dashboard"):
         dl_queries.bind(dl_panels.Panel("x", "SELECT 1 WHERE r = '$region'"), "tenant", "t", 0, 1)
 
 
 def test_dashboard_export_parsing_and_raw_table_flag():
-    export = {"dashboard": {"panels": [
-        {"type": "row", "panels": [{"title": "A", "targets": [{"rawSql": "SELECT 1 FROM usage_events"}]}]},
-        {"title": "B", "targets": [{"query": "SELECT 2 FROM usage_hourly"}, {"rawSql": "", "hide": True}]},
-        {"title": "text", "type": "text"},
-    ]}}
+    export = {
+        "dashboard": {
+            "panels": [
+                {"type": "row", "panels": [{"title": "A", "targets": [{"rawSql": "SELECT 1 FROM usage_events"}]}]},
+                {"title": "B", "targets": [{"query": "SELECT 2 FROM usage_hourly"}, {"rawSql": "", "hide": True}]},
+                {"title": "text", "type": "text"},
+            ]
+        }
+    }
     panels = dl_panels.panels_from_export(export)
     assert [p.title for p in panels] == ["A", "B"]
     assert dl_panels.reads_raw_table(panels[0].sql, "usage_events")
@@ -100,13 +140,16 @@ def test_dashboard_verdicts():
     assert [f.code for f in latency([], panels).failures] == ["no_tenants"]
 
 
-@pytest.mark.parametrize("sql, problem", [
-    ("SELECT ';' AS x FROM usage_hourly WHERE tenant_id = '$tenant'", None),
-    ("WITH t AS (SELECT 1) SELECT * FROM t", None),
-    ("SELECT 1; DROP TABLE usage_events", "holds more than one statement"),
-    ("KILL QUERY WHERE user = 'default'", "is not a SELECT"),
-    ("INSERT INTO usage_events SELECT * FROM usage_events", "is not a SELECT"),
-])
+@pytest.mark.parametrize(
+    "sql, problem",
+    [
+        ("SELECT ';' AS x FROM usage_hourly WHERE tenant_id = '$tenant'", None),
+        ("WITH t AS (SELECT 1) SELECT * FROM t", None),
+        ("SELECT 1; DROP TABLE usage_events", "holds more than one statement"),
+        ("KILL QUERY WHERE user = 'default'", "is not a SELECT"),
+        ("INSERT INTO usage_events SELECT * FROM usage_events", "is not a SELECT"),
+    ],
+)
 def test_a_panel_must_be_one_select(sql, problem):
     if problem is None:
         assert dl_queries.bind(dl_panels.Panel("p", sql), "tenant", "t", 0, 1).sql
@@ -121,10 +164,15 @@ def test_a_panel_must_be_one_select(sql, problem):
 def test_check_3_grafana_comes_before_an_export_file_and_config(tmp_path):
     export = tmp_path / "d.json"
     export.write_text(json.dumps(EXPORT))
-    grafana = ScriptedApi(lambda n: 200, body={"dashboard": {**EXPORT, "panels": [dict(EXPORT["panels"][0], title="Live")]}})
+    grafana = ScriptedApi(
+        lambda n: 200, body={"dashboard": {**EXPORT, "panels": [dict(EXPORT["panels"][0], title="Live")]}}
+    )
     services = StandInServices(RowsClickHouse(TOP), http={"grafana_default": grafana})
-    result = latency_run(services, connections={"grafana": "grafana_default"},
-                         dashboard={"grafana_uid": "u1", "export_file": str(export), "panels": [], "mode": "direct"})
+    result = latency_run(
+        services,
+        connections={"grafana": "grafana_default"},
+        dashboard={"grafana_uid": "u1", "export_file": str(export), "panels": [], "mode": "direct"},
+    )
     assert result.metrics["mode"] == "direct" and result.details.mode == "direct"
     assert result.metrics["panel_source"] == "Grafana dashboard uid 'u1' (connection 'grafana_default')"
     assert [p.title for p in result.details.tenants[0].panels] == ["Live"]
@@ -134,11 +182,15 @@ def test_check_3_grafana_comes_before_an_export_file_and_config(tmp_path):
 def test_check_3_export_file_comes_before_config_panels_and_sets_the_time_range(tmp_path):
     export = tmp_path / "d.json"
     export.write_text(json.dumps(EXPORT))
-    board = dl.load_dashboard(StandInServices(), context(
-        dashboard={"export_file": str(export), "panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg)
+    board = dl.load_dashboard(
+        StandInServices(),
+        context(dashboard={"export_file": str(export), "panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg,
+    )
     assert ([p.title for p in board.panels], board.source) == (["From export"], f"export file {export}")
     assert dl_panels.time_range_seconds(board.json) == 6 * 3600
-    config_only = dl.load_dashboard(StandInServices(), context(dashboard={"panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg)
+    config_only = dl.load_dashboard(
+        StandInServices(), context(dashboard={"panels": [{"title": "cfg", "sql": "SELECT 1"}]}).cfg
+    )
     assert [p.title for p in config_only.panels] == ["cfg"] and config_only.source == "config 'dashboard.panels'"
     default = dl.load_dashboard(StandInServices(), context().cfg)
     assert len(default.panels) == 4 and default.source == "M12.1 default panels"
@@ -176,17 +228,29 @@ def test_check_3_mode_is_grafana_with_a_grafana_dashboard_unless_config_forces_o
 
 
 def test_check_3_direct_mode_says_which_panels_it_cannot_time():
-    export = {"title": "d", "panels": [
-        {"title": "Prom", "datasource": {"type": "prometheus", "uid": "p"}, "targets": [{"expr": "up"}]},
-        {"title": "CH", "targets": [{"rawSql": "SELECT 1 FROM usage_hourly WHERE tenant_id = '$tenant'"}]}]}
+    export = {
+        "title": "d",
+        "panels": [
+            {"title": "Prom", "datasource": {"type": "prometheus", "uid": "p"}, "targets": [{"expr": "up"}]},
+            {"title": "CH", "targets": [{"rawSql": "SELECT 1 FROM usage_hourly WHERE tenant_id = '$tenant'"}]},
+        ],
+    }
     services = StandInServices(RowsClickHouse(TOP), http={"g": ScriptedApi(lambda n: 200, body={"dashboard": export})})
     result = latency_run(services, connections={"grafana": "g"}, dashboard={"grafana_uid": "u", "mode": "direct"})
     assert result.passed and [p.title for p in result.details.tenants[0].panels] == ["CH"]
-    assert result.details.skipped == [{"panel": "Prom", "reason": (
-        "data source type 'prometheus' is not the ClickHouse plugin: direct mode cannot run it (through Grafana it "
-        "is timed)")}]
+    assert result.details.skipped == [
+        {
+            "panel": "Prom",
+            "reason": (
+                "data source type 'prometheus' is not the ClickHouse plugin: direct mode cannot run it (through Grafana it "
+                "is timed)"
+            ),
+        }
+    ]
     assert result.metrics["panels_skipped"] == 1 and result.metrics["mode"] == "direct"
     only_prom = {"title": "d", "panels": export["panels"][:1]}
-    services = StandInServices(RowsClickHouse(TOP), http={"g": ScriptedApi(lambda n: 200, body={"dashboard": only_prom})})
+    services = StandInServices(
+        RowsClickHouse(TOP), http={"g": ScriptedApi(lambda n: 200, body={"dashboard": only_prom})}
+    )
     result = latency_run(services, connections={"grafana": "g"}, dashboard={"grafana_uid": "u", "mode": "direct"})
     assert [f.code for f in result.failures] == ["no_panels"] and "through Grafana" in result.failures[0].message

@@ -1,9 +1,11 @@
 """Check 4, quota enforcement: its SQL, its verdict and its run() with stand-in services (no servers, no Airflow),
 mirroring plugins/billing_readiness/checks/quota_enforcement/."""
+
 import datetime as dt
 import json
 
 import pytest
+from stand_ins import KeyStoreControl, RowsClickHouse, ScriptedApi, StandInServices, context
 
 from billing_readiness.checks import quota_enforcement as qe
 from billing_readiness.checks.quota_enforcement import diagnose as qe_diagnose
@@ -13,8 +15,6 @@ from billing_readiness.checks.quota_enforcement import windows
 from billing_readiness.config import load_config
 from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.sql import active_tenants_query
-from stand_ins import KeyStoreControl, RowsClickHouse, ScriptedApi, StandInServices, context
-
 
 PROBE_CH = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}], "the probe tenant in the billing tables": []}
 
@@ -29,13 +29,15 @@ def enforcing(calls_per_phase=(11, 8, 20)):
         if n <= first + second:
             return 200 if n - first <= 7 else 429
         return 200 if n - first - second <= 10 else 429
+
     return status
 
 
 def probe(status_for, params=None, clock=1_000_000.0, keys=None, **config):
     api = ScriptedApi(status_for)
-    services = StandInServices(RowsClickHouse(PROBE_CH), http={"quota_api_default": api}, clock=clock,
-                               control=KeyStoreControl(keys))
+    services = StandInServices(
+        RowsClickHouse(PROBE_CH), http={"quota_api_default": api}, clock=clock, control=KeyStoreControl(keys)
+    )
     return services, api, (lambda: qe.CHECK.run(services, context(params, **config)))
 
 
@@ -44,18 +46,30 @@ def setups(control):
 
 
 def owner(**over):
-    base = {"dag_id": "billing_readiness", "run_id": "scheduled__other-run", "task_id": "check_quota_enforcement",
-            "try_number": 1, "host": "stand-in-host", "pid": 99}
+    base = {
+        "dag_id": "billing_readiness",
+        "run_id": "scheduled__other-run",
+        "task_id": "check_quota_enforcement",
+        "try_number": 1,
+        "host": "stand-in-host",
+        "pid": 99,
+    }
     return json.dumps({**base, **over}, sort_keys=True)
 
 
-CFG = load_config({"usage_events": {"table": "metering.events", "timestamp": "event_time", "tenant_id": "org_id"},
-                   "usage_daily": {"table": "metering.daily"}})
+CFG = load_config(
+    {
+        "usage_events": {"table": "metering.events", "timestamp": "event_time", "tenant_id": "org_id"},
+        "usage_daily": {"table": "metering.daily"},
+    }
+)
 
 
 def responses(*statuses, headers=None):
-    return [{"status": s, "headers": headers or {}, "body": {"error": "quota_exceeded"} if s == 429 else {}}
-            for s in statuses]
+    return [
+        {"status": s, "headers": headers or {}, "body": {"error": "quota_exceeded"} if s == 429 else {}}
+        for s in statuses
+    ]
 
 
 GOOD_HEADERS = {"Retry-After": "30", "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}
@@ -77,9 +91,11 @@ def test_check_4_probe_usage_sql_and_active_tenants():
         "LIMIT 1) UNION ALL SELECT 'usage_events' AS source FROM (SELECT 1 FROM metering.events WHERE org_id = "
         "'readiness-probe' LIMIT 1) UNION ALL SELECT 'usage_hourly' AS source FROM (SELECT 1 FROM usage_hourly "
         "WHERE tenant_id = 'readiness-probe' LIMIT 1) UNION ALL SELECT 'usage_daily' AS source FROM (SELECT 1 FROM "
-        "metering.daily WHERE tenant_id = 'readiness-probe' LIMIT 1)")
+        "metering.daily WHERE tenant_id = 'readiness-probe' LIMIT 1)"
+    )
     assert active_tenants_query(CFG).render() == (
-        "SELECT DISTINCT tenant_id AS tenant_id FROM tenant_quotas ORDER BY tenant_id")
+        "SELECT DISTINCT tenant_id AS tenant_id FROM tenant_quotas ORDER BY tenant_id"
+    )
     configured = active_tenants_query(load_config({"active_tenants_sql": "SELECT id AS tenant_id FROM t"}))
     assert (configured.sql, configured.source) == ("SELECT id AS tenant_id FROM t", "config key 'active_tenants_sql'")
 
@@ -130,8 +146,9 @@ def test_quota_probe_tenant_must_not_be_real():
 
 
 def test_quota_evaluate_reports_cleanup_leftovers():
-    run = qe_probe.ProbeRun(10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), 7,
-                      responses(*[200] * 7 + [429], headers=GOOD_HEADERS))
+    run = qe_probe.ProbeRun(
+        10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), 7, responses(*[200] * 7 + [429], headers=GOOD_HEADERS)
+    )
     run.cleanup.leftovers, run.cleanup.foreign = ["quota:probe:x"], ["quota:probe-2:x"]
     r = qe_verdict.evaluate(qe.CHECK.new_result(), run, "probe")
     assert [f.code for f in r.failures] == ["cleanup_incomplete"]
@@ -145,10 +162,15 @@ def test_quota_evaluate_reports_cleanup_leftovers():
 
 
 LABELLED = {  # a key of each common form, and the window length its label names
-    "quota:p:queries_hourly:2026-12-31-23": 3600, "quota:p:q:2026-12-31T23": 3600, "quota:p:q:2026123123": 3600,
-    "quota:p:queries_daily:2028-02-29": 86400, "quota:p:q:20280229": 86400,
-    "quota:p:queries_monthly:2026-12": 31 * 86400, "quota:p:q:202612": 31 * 86400,
-    "quota:p:q:2026-12-31-23-59": 60, "rl:p:2026-12-31-23:queries": 3600,
+    "quota:p:queries_hourly:2026-12-31-23": 3600,
+    "quota:p:q:2026-12-31T23": 3600,
+    "quota:p:q:2026123123": 3600,
+    "quota:p:queries_daily:2028-02-29": 86400,
+    "quota:p:q:20280229": 86400,
+    "quota:p:queries_monthly:2026-12": 31 * 86400,
+    "quota:p:q:202612": 31 * 86400,
+    "quota:p:q:2026-12-31-23-59": 60,
+    "rl:p:2026-12-31-23:queries": 3600,
 }
 
 
@@ -167,8 +189,16 @@ def test_a_counters_window_comes_from_its_label_in_any_common_form():
     assert windows.key_words_seconds("quota:hourly-co:queries", "hourly-co") is None  # the tenant's name is no word
 
 
-@pytest.mark.parametrize("seen", [ts(2026, 12, 31, 23, 59, 50), ts(2027, 2, 28, 23, 0, 5), ts(2026, 12, 1, 0, 0, 30),
-                                  ts(2026, 12, 4, 14, 57, 0), ts(2028, 2, 29, 12, 0, 0)])
+@pytest.mark.parametrize(
+    "seen",
+    [
+        ts(2026, 12, 31, 23, 59, 50),
+        ts(2027, 2, 28, 23, 0, 5),
+        ts(2026, 12, 1, 0, 0, 30),
+        ts(2026, 12, 4, 14, 57, 0),
+        ts(2028, 2, 29, 12, 0, 0),
+    ],
+)
 def test_healthy_counters_pass_at_any_instant_whatever_their_expiry(seen):
     when = dt.datetime.fromtimestamp(seen, UTC)
     hour_end = (when.replace(minute=0, second=0) + dt.timedelta(hours=1)).timestamp()
@@ -180,7 +210,9 @@ def test_healthy_counters_pass_at_any_instant_whatever_their_expiry(seen):
         f"quota:p:queries_daily:{when:%Y-%m-%d}": 86400 - 2,
         f"quota:p:per_minute:{when:%Y-%m-%d-%H-%M}": 58,
         "quota:p:queries_hourly": {"ttl": 3598, "type": "string"},
-        "quota:p:queries_daily": int((when.replace(hour=0, minute=0, second=0) + dt.timedelta(days=1)).timestamp() - seen),
+        "quota:p:queries_daily": int(
+            (when.replace(hour=0, minute=0, second=0) + dt.timedelta(days=1)).timestamp() - seen
+        ),
         "sliding:p:queries_hourly": {"ttl": 3600, "type": "zset", "scores": [first_use, seen - 1]},
     }
     assert windows.judge_counters(counters, seen, first_use, "p") == []
@@ -198,11 +230,13 @@ def test_a_counter_that_never_resets_fails_and_a_labelled_one_without_expiry_onl
     assert windows.judge_counters({"quota:p:q": 600}, seen, first, "p", [60])[0][1] == "counter_outlives_window"
     assert windows.judge_counters({"quota:p:q": 600}, seen, first, "p", [], 3600) == []
     assert windows.judge_counters({"quota:p:gone": -2}, seen, first, "p") == []
-    [(sev, code, _)] = windows.judge_counters({"log:p:q": {"ttl": -1, "type": "zset", "scores": [first, seen]}},
-                                              seen, first, "p")
+    [(sev, code, _)] = windows.judge_counters(
+        {"log:p:q": {"ttl": -1, "type": "zset", "scores": [first, seen]}}, seen, first, "p"
+    )
     assert (sev, code) == ("warn", "counter_never_collected")
-    [(sev, code, _)] = windows.judge_counters({"log:p:q": {"ttl": 60, "type": "zset", "scores": [1.0, 2.0]}},
-                                              seen, first, "p")
+    [(sev, code, _)] = windows.judge_counters(
+        {"log:p:q": {"ttl": 60, "type": "zset", "scores": [1.0, 2.0]}}, seen, first, "p"
+    )
     assert code == "sliding_log_unrecognised"
 
 
@@ -228,8 +262,10 @@ def test_a_window_boundary_during_a_limit_is_seen_from_keys_remaining_counts_or_
     assert windows.crossed(ok, {}, seen) is None
     up = ok + [{"status": 200, "headers": {"X-RateLimit-Remaining": "9"}}]
     assert "went up from 7 to 9" in windows.crossed(up, {}, seen)
-    reset = [{"status": 200, "sent_at": seen - 2, "headers": {"X-RateLimit-Reset": str(int(seen) - 1)}},
-             {"status": 200, "sent_at": seen, "headers": {}}]
+    reset = [
+        {"status": 200, "sent_at": seen - 2, "headers": {"X-RateLimit-Reset": str(int(seen) - 1)}},
+        {"status": 200, "sent_at": seen, "headers": {}},
+    ]
     assert "after the reset" in windows.crossed(reset, {}, seen)
 
 
@@ -244,7 +280,10 @@ def test_check_4_probes_two_limits_then_concurrency_and_leaves_no_key():
     assert setups(services.control) == [("setup", 10), ("setup", 7), ("setup", 10)]
     assert len(api.calls) == 11 + 8 + 20 and api.calls[0][2]["headers"] == {"X-Tenant-ID": "readiness-probe"}
     assert services.control.keys == other and services.control.locks == {}  # only the probe's keys went
-    assert result.details.cleanup.deleted == ["tenant:readiness-probe:limit:queries_hourly", "tenant:readiness-probe:tier"]
+    assert result.details.cleanup.deleted == [
+        "tenant:readiness-probe:limit:queries_hourly",
+        "tenant:readiness-probe:tier",
+    ]
 
 
 def test_check_4_a_quota_blind_api_fails_on_the_second_limit_even_without_the_concurrency_probe():
@@ -296,17 +335,23 @@ def test_check_4_refuses_to_probe_while_another_live_run_holds_the_probe_tenant(
     services, api, run = probe(enforcing())
     services.control.locks["billing_readiness_probe.readiness-probe"] = owner()
     services.alive = {99: True}
-    with pytest.raises(CheckError, match="another run \\(run scheduled__other-run, task check_quota_enforcement "
-                                         "try 1 \\(pid 99 on stand-in-host\\)\\) is probing"):
+    with pytest.raises(
+        CheckError,
+        match="another run \\(run scheduled__other-run, task check_quota_enforcement "
+        "try 1 \\(pid 99 on stand-in-host\\)\\) is probing",
+    ):
         run()
     assert api.calls == []
 
 
-@pytest.mark.parametrize("state, alive, why", [
-    ("failed", True, "its task instance is failed"),
-    ("running", False, "its process 99 on stand-in-host is gone"),
-    ("absent", None, "no longer exists"),
-])
+@pytest.mark.parametrize(
+    "state, alive, why",
+    [
+        ("failed", True, "its task instance is failed"),
+        ("running", False, "its process 99 on stand-in-host is gone"),
+        ("absent", None, "no longer exists"),
+    ],
+)
 def test_check_4_takes_over_a_crashed_probe_and_cleans_only_its_keys(state, alive, why):
     left = {"tenant:readiness-probe:tier": "free", "quota:readiness-probe:queries_hourly:x": "4"}
     other = {"tenant:tenant-m01:tier": "pro"}
@@ -347,7 +392,10 @@ def test_check_4_runs_a_limit_again_when_a_window_ended_during_it_and_judges_onl
     status.update({n: (200 if n - 12 <= 10 else 429) for n in range(13, 24)})
     services, api, run = probe(lambda n: status.get(n) or enforcing()(n - 12), {"concurrency_probe": False})
     services.control.counter_script = [
-        {"quota:readiness-probe:queries_minute:2026-12-04-14-59": 10, "quota:readiness-probe:queries_minute:2026-12-04-15-00": 2},
+        {
+            "quota:readiness-probe:queries_minute:2026-12-04-14-59": 10,
+            "quota:readiness-probe:queries_minute:2026-12-04-15-00": 2,
+        },
         {"quota:readiness-probe:queries_minute:2026-12-04-15-00": 50},
         {"quota:readiness-probe:queries_minute:2026-12-04-15-00": 45},
     ]
@@ -363,7 +411,9 @@ def test_check_4_blames_the_quota_store_not_the_api_when_it_loses_the_probes_key
     services.control.losses = [lost, lost]
     result = run()
     assert [f.code for f in result.failures] == ["quota_store_lost_keys"]
-    assert "quota_not_enforced" not in {f.code for f in result.findings} and "twice in a row" in result.failures[0].message
+    assert (
+        "quota_not_enforced" not in {f.code for f in result.findings} and "twice in a row" in result.failures[0].message
+    )
     assert services.control.keys == {}  # cleaned all the same
     # lost once: run again, decide on the second run, and warn
     services, api, run = probe(lambda n: 200 if n <= 12 else enforcing()(n - 12), {"concurrency_probe": False})
@@ -374,12 +424,14 @@ def test_check_4_blames_the_quota_store_not_the_api_when_it_loses_the_probes_key
 
 def test_check_4_tells_a_limiter_counting_per_client_from_a_race():
     first, second = 11, 8
+
     def per_client(n):
         if n <= first + second:
             return enforcing()(n)
         if n <= first + second + 20:
             return 200  # the burst: every connection its own quota
         return 200  # one at a time over two connections: each got its own quota too
+
     services, api, run = probe(per_client)
     result = run()
     assert [f.code for f in result.failures] == ["limit_per_client"]

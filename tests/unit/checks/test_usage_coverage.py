@@ -1,20 +1,20 @@
 """Check 1, usage coverage: its SQL, its verdict and its run() with stand-in services (no servers, no Airflow),
 mirroring plugins/billing_readiness/checks/usage_coverage/."""
+
 import datetime as dt
 
 import pytest
+from stand_ins import NOW, RowsClickHouse, StandInServices, context
 
 from billing_readiness.checks import usage_coverage as uc
-from billing_readiness.checks.usage_coverage import freshness
+from billing_readiness.checks.usage_coverage import freshness, repeats
 from billing_readiness.checks.usage_coverage import verdict as uc_verdict
 from billing_readiness.checks.usage_coverage.gaps import RAMP_UP_DAYS, partial_days
-from billing_readiness.checks.usage_coverage import repeats
-from billing_readiness.checks.usage_coverage.queries import FUTURE_SKEW_SECONDS, queries as coverage_queries, scan
+from billing_readiness.checks.usage_coverage.queries import FUTURE_SKEW_SECONDS, scan
+from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 from billing_readiness.checks.usage_coverage.reconcile import qty_differs
 from billing_readiness.config import load_config
 from billing_readiness.timewindow import Window
-from stand_ins import NOW
-from stand_ins import RowsClickHouse, StandInServices, context
 
 
 def daily_drift(d, raw, rollup):
@@ -34,16 +34,32 @@ def coverage_rows(window, tenants, skip=(), events=None, first_usage=None):
     first_usage = first_usage or {}
     now = int(window.now.timestamp())
     live = list(range(int(window.start.timestamp()) // 60, now // 60 + 1))  # something ingested every minute
-    rows = {"active": [{"tenant_id": t} for t in tenants], "tenants": [],
-            "future": [], "first_usage": [{"t": t, "first_day": first_usage.get(t, dt.date(2020, 1, 1))}
-                                          for t in tenants],
-            "freshness": [{"event_minutes": live, "ingest_minutes": live}], "values": []}
+    rows = {
+        "active": [{"tenant_id": t} for t in tenants],
+        "tenants": [],
+        "future": [],
+        "first_usage": [{"t": t, "first_day": first_usage.get(t, dt.date(2020, 1, 1))} for t in tenants],
+        "freshness": [{"event_minutes": live, "ingest_minutes": live}],
+        "values": [],
+    }
     for t in tenants:
-        days = [d for d in window.complete_days() + [window.today]
-                if (t, d) not in skip and d >= first_usage.get(t, dt.date.min)]
+        days = [
+            d
+            for d in window.complete_days() + [window.today]
+            if (t, d) not in skip and d >= first_usage.get(t, dt.date.min)
+        ]
         n = [(events or {}).get((t, d), 1) for d in days]
-        rows["tenants"].append({"t": t, "day_events": list(zip(days, n)), "cost_nanos": sum(n) * 1_000_000,
-                                "daily_drift": [], "hourly_drift": [], "latest": now - 60, "repeat_ids": []})
+        rows["tenants"].append(
+            {
+                "t": t,
+                "day_events": list(zip(days, n)),
+                "cost_nanos": sum(n) * 1_000_000,
+                "daily_drift": [],
+                "hourly_drift": [],
+                "latest": now - 60,
+                "repeat_ids": [],
+            }
+        )
     return rows
 
 
@@ -55,8 +71,12 @@ def coverage(rows, window, **kwargs):
     return uc_verdict.evaluate(uc.CHECK.new_result(), rows, load_config(), window, **kwargs)
 
 
-CFG = load_config({"usage_events": {"table": "metering.events", "timestamp": "event_time", "tenant_id": "org_id"},
-                   "usage_daily": {"table": "metering.daily"}})
+CFG = load_config(
+    {
+        "usage_events": {"table": "metering.events", "timestamp": "event_time", "tenant_id": "org_id"},
+        "usage_daily": {"table": "metering.daily"},
+    }
+)
 
 
 WINDOW = Window(NOW, 3)  # 2025-03-07 .. 2025-03-10 12:00 UTC
@@ -96,22 +116,36 @@ def test_check_1_sends_its_queries_then_its_follow_ups():
     }
     assert "FROM system.parts" in qs["window_events"].sql and "usage_events" not in qs["window_events"].render()
     assert scan(CFG, WINDOW, 0.01, [], 1).columns == (
-        "t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", "non_finite", "negative_cost",
-        "negative_quantity", "repeat_ids")
+        "t",
+        "day_events",
+        "cost_nanos",
+        "daily_drift",
+        "hourly_drift",
+        "latest",
+        "non_finite",
+        "negative_cost",
+        "negative_quantity",
+        "repeat_ids",
+    )
 
 
 def test_check_1_first_usage_comes_from_the_daily_rollup_over_all_history():
-    assert coverage_queries(CFG, WINDOW)["first_usage"].render() == """\
+    assert (
+        coverage_queries(CFG, WINDOW)["first_usage"].render()
+        == """\
 SELECT tenant_id AS t, min(day) AS first_day
 FROM metering.daily
 GROUP BY t"""
+    )
 
 
 def test_check_1_compares_the_rollups_in_clickhouse_over_the_window_up_to_now_today_included():
     sql = scan(CFG, WINDOW, 0.05, [], 1).render()
     # events and both rollups: the whole window through the end of today (now is 12:00; today's rows count)
-    assert "FROM metering.events\n                WHERE event_time >= toDateTime(1741305600) AND event_time < " \
-           "toDateTime(1741651200)" in sql
+    assert (
+        "FROM metering.events\n                WHERE event_time >= toDateTime(1741305600) AND event_time < "
+        "toDateTime(1741651200)" in sql
+    )
     assert "WHERE hour >= toDateTime(1741305600) AND hour < toDateTime(1741651200)" in sql
     assert "FROM metering.daily\n        WHERE day >= toDate('2025-03-07') AND day < toDate('2025-03-11')" in sql
     # what can be in flight: rows ingested (or dated) in the last ingest_guard_seconds (300) before now
@@ -125,12 +159,15 @@ def test_check_1_compares_the_rollups_in_clickhouse_over_the_window_up_to_now_to
 
 
 def test_check_1_future_events_sql_forgives_five_minutes_of_skew():
-    assert coverage_queries(CFG, WINDOW)["future"].render() == """\
+    assert (
+        coverage_queries(CFG, WINDOW)["future"].render()
+        == """\
 SELECT org_id AS t, count() AS events, toUInt32(max(event_time)) AS latest
 FROM metering.events
 WHERE event_time > toDateTime(1741608300)
 GROUP BY t
 ORDER BY t"""
+    )
 
 
 def test_check_1_cuts_the_repeats_pass_to_fit_the_memory_limit():
@@ -158,17 +195,23 @@ def test_the_scan_collects_the_ids_of_flagged_buckets_only():
     none = scan(CFG, WINDOW, 0.01, [], 1)
     assert "CAST([] AS Array(String))" in none.sql and "repeat_keys" not in none.params
     some = scan(CFG, WINDOW, 0.01, [7, 1030], 2)
-    assert "groupArrayIf(toString(_eid), _ts < toDateTime(%(now)s) AND bitAnd(cityHash64(_eid), 1023) + 1024 * " \
-           "modulo(intDiv(cityHash64(_eid), 1024), 2) IN %(repeat_keys)s)" in some.sql
+    assert (
+        "groupArrayIf(toString(_eid), _ts < toDateTime(%(now)s) AND bitAnd(cityHash64(_eid), 1023) + 1024 * "
+        "modulo(intDiv(cityHash64(_eid), 1024), 2) IN %(repeat_keys)s)" in some.sql
+    )
     assert some.params["repeat_keys"] == (7, 1030) and "2 id-hash bucket(s)" in some.name
 
 
 def test_duplicates_are_counted_from_the_collected_ids_across_tenants():
-    rows = [{"t": "a", "repeat_ids": ["x", "x", "y", "z"]}, {"t": "b", "repeat_ids": ["z", "w"]},
-            {"t": "c", "repeat_ids": ["v"]}]
+    rows = [
+        {"t": "a", "repeat_ids": ["x", "x", "y", "z"]},
+        {"t": "b", "repeat_ids": ["z", "w"]},
+        {"t": "c", "repeat_ids": ["v"]},
+    ]
     assert repeats.duplicate_rows(rows) == [
         {"t": "a", "duplicated_ids": 2, "extra_rows": 2, "example_event_id": "x"},
-        {"t": "b", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "z"}]
+        {"t": "b", "duplicated_ids": 1, "extra_rows": 1, "example_event_id": "z"},
+    ]
     assert repeats.duplicate_rows([{"t": "a", "repeat_ids": ["x", "y"]}]) == []
     assert repeats.flagged([{"k": 9, "extra": 1}, {"k": 2, "extra": 3}]) == [2, 9]
     assert repeats.collectable([1, 2], 10_000_000, 1) and not repeats.collectable(list(range(60)), 10_000_000, 1)
@@ -194,10 +237,14 @@ def test_rows_are_read_by_name_whatever_their_order():
 def test_an_event_is_in_the_future_only_after_the_wall_clock_not_after_a_past_anchor():
     """A run re-checked a day later keeps its anchor; the day of events since then is not "in the future"."""
     later = NOW + dt.timedelta(days=1)
-    assert coverage_queries(context().cfg, Window(NOW, 3, clock=later))["future"].params["after"] \
+    assert (
+        coverage_queries(context().cfg, Window(NOW, 3, clock=later))["future"].params["after"]
         == int(later.timestamp()) + FUTURE_SKEW_SECONDS
-    assert coverage_queries(context().cfg, Window(NOW, 3))["future"].params["after"] \
+    )
+    assert (
+        coverage_queries(context().cfg, Window(NOW, 3))["future"].params["after"]
         == int(NOW.timestamp()) + FUTURE_SKEW_SECONDS
+    )
     assert Window(NOW, 3, clock=later).first_day == WINDOW.first_day  # the window itself follows the anchor
 
 
@@ -235,8 +282,9 @@ def test_coverage_days_before_a_tenants_first_usage_do_not_count():
     rows = coverage_rows(w, ["a", "new"], first_usage={"new": onboarded})
     r = coverage(rows, w)
     assert r.passed, r.failures
-    assert [(f.evidence["tenant"], f.evidence["first_usage"]) for f in r.findings
-            if f.code == "first_usage_in_window"] == [("new", onboarded.isoformat())]
+    assert [
+        (f.evidence["tenant"], f.evidence["first_usage"]) for f in r.findings if f.code == "first_usage_in_window"
+    ] == [("new", onboarded.isoformat())]
     assert r.details.coverage.first_usage == {"new": onboarded.isoformat()}
     # the rollup knows older usage: then the same empty days are missing days
     rows["first_usage"] = [{"t": t, "first_day": dt.date(2020, 1, 1)} for t in ("a", "new")]
@@ -250,8 +298,9 @@ def test_coverage_a_day_far_below_the_median_is_a_partial_loss_warning_or_failur
     r = coverage(rows, w)
     assert r.passed and [f.code for f in r.warnings] == ["partial_day_loss"]
     [f] = r.warnings
-    assert f.evidence["tenant"] == "a" and f.evidence["days"] == [{"day": day.isoformat(), "events": 6,
-                                                                    "median_events": 200.0}]
+    assert f.evidence["tenant"] == "a" and f.evidence["days"] == [
+        {"day": day.isoformat(), "events": 6, "median_events": 200.0}
+    ]
     assert "3% of the days around it" in f.message and r.details.coverage.partial == {"a": [day.isoformat()]}
     strict = coverage(rows, w, partial_days_fail=True)
     assert [f.code for f in strict.failures] == ["partial_day_loss"]
@@ -265,15 +314,25 @@ def test_coverage_drift_duplicates_orphans_future():
     d0 = w.complete_days()[0]
     tenant(rows, "a")["daily_drift"] = [daily_drift(d0, (1, 0.0, 0.0, 0.0, 1_000_000), (1, 0.0, 0.0, 0.0, 0.5))]
     rows["duplicates"] = [{"t": "a", "duplicated_ids": 2, "extra_rows": 3, "example_event_id": "evt-1"}]
-    rows["tenants"].append({"t": "orphan", "day_events": [(d0, 4)], "cost_nanos": 4_000_000, "daily_drift": [],
-                            "hourly_drift": [], "latest": int(w.now.timestamp()) - 60, "repeat_ids": []})
+    rows["tenants"].append(
+        {
+            "t": "orphan",
+            "day_events": [(d0, 4)],
+            "cost_nanos": 4_000_000,
+            "daily_drift": [],
+            "hourly_drift": [],
+            "latest": int(w.now.timestamp()) - 60,
+            "repeat_ids": [],
+        }
+    )
     rows["future"] = [{"t": "a", "events": 2, "latest": int(NOW.timestamp()) + 86400}]
     r = coverage(rows, w)
     assert {f.code for f in r.failures} == {"rollup_drift_daily", "duplicate_event_ids"}
     assert {f.code for f in r.warnings} == {"usage_without_active_tenant", "future_events"}
     drift = next(f for f in r.failures if f.code == "rollup_drift_daily")
-    assert drift.evidence["differences"] == [{"day": d0.isoformat(), "column": "total_cost_usd",
-                                              "raw": "0.001000", "rollup": "0.500000"}]
+    assert drift.evidence["differences"] == [
+        {"day": d0.isoformat(), "column": "total_cost_usd", "raw": "0.001000", "rollup": "0.500000"}
+    ]
 
 
 def test_a_small_quantity_drift_on_a_large_total_is_still_caught():
@@ -281,7 +340,8 @@ def test_a_small_quantity_drift_on_a_large_total_is_still_caught():
     rows = coverage_rows(w, ["a"])
     d0 = w.complete_days()[0]
     tenant(rows, "a")["daily_drift"] = [  # 1,000 bytes more in the rollup
-        daily_drift(d0, (1, 0.0, 0.0, 10_000_000_000.0, 1_000_000), (1, 0.0, 0.0, 10_000_001_000.0, 0.001))]
+        daily_drift(d0, (1, 0.0, 0.0, 10_000_000_000.0, 1_000_000), (1, 0.0, 0.0, 10_000_001_000.0, 0.001))
+    ]
     r = coverage(rows, w)
     assert [f.code for f in r.failures] == ["rollup_drift_daily"]
     assert r.failures[0].evidence["differences"][0]["column"] == "storage_writes_bytes"
@@ -300,7 +360,9 @@ def test_what_clickhouse_sends_back_is_judged_exactly_here():
     [f] = r.failures
     assert f.code == "rollup_drift_hourly"
     assert [(x["event_type"], x["column"], x["raw"], x["rollup"]) for x in f.evidence["differences"]] == [
-        ("query", "event_count", 5, 4), ("query", "total_quantity", 5.0, 4.0)]  # $0.001 apart: within $0.01
+        ("query", "event_count", 5, 4),
+        ("query", "total_quantity", 5.0, 4.0),
+    ]  # $0.001 apart: within $0.01
 
 
 def test_coverage_a_stalled_ingest_fails_naming_the_newest_ingestion_and_the_threshold():
@@ -321,11 +383,13 @@ def test_coverage_today_drift_beyond_what_is_in_flight_fails_and_within_it_passe
     rows = coverage_rows(w, ["a"])
     today = w.today
     # 5 queries in the raw events today, 9 in usage_daily: 4 more than anything that can be in flight (2)
-    tenant(rows, "a")["daily_drift"] = [(today, 5, 0.0, 0.0, 0.0, 5_000_000, 9, 0.0, 0.0, 0.0, 0.005,
-                                        2, 0.0, 0.0, 0.0, 2_000_000)]
+    tenant(rows, "a")["daily_drift"] = [
+        (today, 5, 0.0, 0.0, 0.0, 5_000_000, 9, 0.0, 0.0, 0.0, 0.005, 2, 0.0, 0.0, 0.0, 2_000_000)
+    ]
     assert [f.code for f in coverage(rows, w).failures] == ["rollup_drift_daily"]
-    tenant(rows, "a")["daily_drift"] = [(today, 5, 0.0, 0.0, 0.0, 5_000_000, 3, 0.0, 0.0, 0.0, 0.003,
-                                        2, 0.0, 0.0, 0.0, 2_000_000)]
+    tenant(rows, "a")["daily_drift"] = [
+        (today, 5, 0.0, 0.0, 0.0, 5_000_000, 3, 0.0, 0.0, 0.0, 0.003, 2, 0.0, 0.0, 0.0, 2_000_000)
+    ]
     assert coverage(rows, w).passed  # the rollup lags by the two events ingested in the last guard seconds
 
 
@@ -442,18 +506,41 @@ def test_check_1_asks_for_the_ids_only_when_a_hash_repeats():
 
     nothing = {q.name: [] for q in uc.CHECK.queries(context()).values()}  # every first-round query: no rows
     repeats_name = "event_id hash buckets holding an id more than once"
-    plain_scan = "usage per tenant and day up to now (usage_events), with the days where usage_daily or " \
-                 "usage_hourly disagree beyond what is still in flight"
-    tenant_a = {"t": "a", "day_events": [], "cost_nanos": 0, "daily_drift": [], "hourly_drift": [], "latest": 0,
-                "non_finite": 0, "negative_cost": 0, "negative_quantity": 0}
-    clean = RowsClickHouse({**nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], repeats_name: [],
-                            plain_scan: [{**tenant_a, "repeat_ids": []}]})
+    plain_scan = (
+        "usage per tenant and day up to now (usage_events), with the days where usage_daily or "
+        "usage_hourly disagree beyond what is still in flight"
+    )
+    tenant_a = {
+        "t": "a",
+        "day_events": [],
+        "cost_nanos": 0,
+        "daily_drift": [],
+        "hourly_drift": [],
+        "latest": 0,
+        "non_finite": 0,
+        "negative_cost": 0,
+        "negative_quantity": 0,
+    }
+    clean = RowsClickHouse(
+        {
+            **nothing,
+            "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
+            repeats_name: [],
+            plain_scan: [{**tenant_a, "repeat_ids": []}],
+        }
+    )
     uc.CHECK.run(StandInServices(clean), context())
     assert [q.name for q in clean.sent][-2:] == [repeats_name, plain_scan] and len(clean.sent) == 8
-    found = RowsClickHouse({
-        **nothing, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], repeats_name: [{"k": 42, "extra": 1}],
-        plain_scan + " and the ids of 1 id-hash bucket(s) holding repeats": [
-            {**tenant_a, "repeat_ids": ["evt-1", "evt-2", "evt-1"]}]})
+    found = RowsClickHouse(
+        {
+            **nothing,
+            "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
+            repeats_name: [{"k": 42, "extra": 1}],
+            plain_scan + " and the ids of 1 id-hash bucket(s) holding repeats": [
+                {**tenant_a, "repeat_ids": ["evt-1", "evt-2", "evt-1"]}
+            ],
+        }
+    )
     result = uc.CHECK.run(StandInServices(found), context())
     assert found.sent[-1].params["repeat_keys"] == (42,) and len(found.sent) == 8  # no second read of the ids
     [dup] = [f for f in result.failures if f.code == "duplicate_event_ids"]
@@ -466,22 +553,45 @@ def test_a_mass_duplication_reads_the_window_again_for_what_the_scan_cannot_answ
     first = {q.name: [] for q in uc.CHECK.queries(context()).values()}
     estimate = "events in the window, estimated from the table's parts (system.parts)"
     many = [{"k": k, "extra": 1} for k in range(200)]  # 200 buckets of ~10,000 ids each: 2 M ids, too many
-    scan_name = "usage per tenant and day up to now (usage_events), with the days where usage_daily or " \
-                "usage_hourly disagree beyond what is still in flight"
-    tenant_a = {"t": "a", "day_events": [], "cost_nanos": 0, "daily_drift": [], "hourly_drift": [], "latest": 0,
-                "non_finite": 0, "negative_cost": 0, "negative_quantity": 0, "repeat_ids": []}
-    ch = RowsClickHouse({
-        **first, "active tenants (tenant_quotas)": [{"tenant_id": "a"}], estimate: [{"events": 10_000_000}],
-        "event_id hash buckets holding an id more than once": many, scan_name: [tenant_a],
-        "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 3}],
-        "event_ids stored more than once, per tenant": [
-            {"t": "a", "duplicated_ids": 1, "extra_rows": 2, "example_event_id": "evt-9"}],
-        "minutes with ingested and with dated events over the window (usage_events)": [
-            {"event_minutes": [], "ingest_minutes": []}]})
+    scan_name = (
+        "usage per tenant and day up to now (usage_events), with the days where usage_daily or "
+        "usage_hourly disagree beyond what is still in flight"
+    )
+    tenant_a = {
+        "t": "a",
+        "day_events": [],
+        "cost_nanos": 0,
+        "daily_drift": [],
+        "hourly_drift": [],
+        "latest": 0,
+        "non_finite": 0,
+        "negative_cost": 0,
+        "negative_quantity": 0,
+        "repeat_ids": [],
+    }
+    ch = RowsClickHouse(
+        {
+            **first,
+            "active tenants (tenant_quotas)": [{"tenant_id": "a"}],
+            estimate: [{"events": 10_000_000}],
+            "event_id hash buckets holding an id more than once": many,
+            scan_name: [tenant_a],
+            "event_id hashes stored more than once (first pass)": [{"h": 42, "c": 3}],
+            "event_ids stored more than once, per tenant": [
+                {"t": "a", "duplicated_ids": 1, "extra_rows": 2, "example_event_id": "evt-9"}
+            ],
+            "minutes with ingested and with dated events over the window (usage_events)": [
+                {"event_minutes": [], "ingest_minutes": []}
+            ],
+        }
+    )
     result = uc.CHECK.run(StandInServices(ch), context())
     sent = [q.name for q in ch.sent]
     assert sent[-3] == scan_name
-    assert sent[-2:] == ["event_id hashes stored more than once (first pass)", "event_ids stored more than once, per tenant"]
+    assert sent[-2:] == [
+        "event_id hashes stored more than once (first pass)",
+        "event_ids stored more than once, per tenant",
+    ]
     assert "repeat_keys" not in ch.sent[-3].params and ch.sent[-2].params["keys"] == tuple(range(200))
     assert {f.code for f in result.failures} >= {"duplicate_event_ids", "ingest_stalled"}  # nothing in the minutes
 
@@ -498,7 +608,9 @@ def test_partial_days_is_the_plain_definition_only_faster():
         idx = [i for i, d in enumerate(days) if (first is None or d >= first) and counts[i] > 0]
         out = []
         for i in idx:
-            if first and dt.date.fromisoformat(days[i]) < dt.date.fromisoformat(first) + dt.timedelta(days=RAMP_UP_DAYS):
+            if first and dt.date.fromisoformat(days[i]) < dt.date.fromisoformat(first) + dt.timedelta(
+                days=RAMP_UP_DAYS
+            ):
                 continue
             others = sorted((j for j in idx if j != i), key=lambda j: (abs(j - i), j))[:NEIGHBOURS]
             if len(others) < 3:

@@ -15,6 +15,7 @@ expanded as the ClickHouse plugin would and run directly ("direct" mode).
 
 Which mode ran, and what its time includes, is in the report and the `mode` metric.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,24 +27,29 @@ from billing_readiness.params import LOOKBACK_DAYS, ParamSpec
 
 MODES = {
     "grafana": "through Grafana: each panel's queries in one POST /api/ds/query with the panel's data source, "
-               "all panels at once, as the browser loads the dashboard; the time is Grafana's round trip (the "
-               "plugin's own client, user, protocol and queryTimeout, and Grafana's data-frame conversion); not in "
-               "it: the browser's rendering",
+    "all panels at once, as the browser loads the dashboard; the time is Grafana's round trip (the "
+    "plugin's own client, user, protocol and queryTimeout, and Grafana's data-frame conversion); not in "
+    "it: the browser's rendering",
     "direct": "direct: each panel's SQL expanded as the Grafana ClickHouse plugin would (variables, macros, time "
-              "range) and run on the DAG's ClickHouse connection, all panels at once; not in the time: Grafana's "
-              "own overhead (its HTTP API, the plugin's client and data-frame conversion) and the browser's "
-              "rendering",
+    "range) and run on the DAG's ClickHouse connection, all panels at once; not in the time: Grafana's "
+    "own overhead (its HTTP API, the plugin's client and data-frame conversion) and the browser's "
+    "rendering",
 }
 
 
 def choose_mode(cfg: dict) -> str:
-    """"grafana" or "direct", from config dashboard.mode ("auto": Grafana when there is a Grafana dashboard)."""
+    """ "grafana" or "direct", from config dashboard.mode ("auto": Grafana when there is a Grafana dashboard)."""
     d, conn_id = cfg["dashboard"], cfg["connections"]["grafana"]
     live = bool(conn_id and d["grafana_uid"])
     if d["mode"] == "grafana" and not live:
-        raise CheckError("config dashboard.mode is 'grafana' but " + (
-            "connections.grafana is not set (the Airflow HTTP connection to Grafana)" if not conn_id
-            else "dashboard.grafana_uid is not set (the dashboard's uid in Grafana)"))
+        raise CheckError(
+            "config dashboard.mode is 'grafana' but "
+            + (
+                "connections.grafana is not set (the Airflow HTTP connection to Grafana)"
+                if not conn_id
+                else "dashboard.grafana_uid is not set (the dashboard's uid in Grafana)"
+            )
+        )
     return "grafana" if d["mode"] == "grafana" or (d["mode"] == "auto" and live) else "direct"
 
 
@@ -62,23 +68,31 @@ def load_dashboard(services: Services, cfg: dict):
         if resp["status"] is None:
             raise ServiceUnavailable(f"Grafana (connection '{conn_id}') unreachable: {resp['error']}")
         if resp["status"] != 200:
-            raise CheckError(f"Grafana (connection '{conn_id}') answered HTTP {resp['status']} for dashboard uid "
-                             f"'{d['grafana_uid']}' (config key 'dashboard.grafana_uid')")
+            raise CheckError(
+                f"Grafana (connection '{conn_id}') answered HTTP {resp['status']} for dashboard uid "
+                f"'{d['grafana_uid']}' (config key 'dashboard.grafana_uid')"
+            )
         source = f"Grafana dashboard uid '{d['grafana_uid']}' (connection '{conn_id}')"
         if not isinstance(resp["body"], dict):
-            raise CheckError(f"{source} answered HTTP 200 with {str(resp['body'])[:60]!r}..., not a dashboard's "
-                             "JSON: check the connection's host (Grafana's URL, not a login page or proxy) and "
-                             "config key 'dashboard.grafana_uid'")
+            raise CheckError(
+                f"{source} answered HTTP 200 with {str(resp['body'])[:60]!r}..., not a dashboard's "
+                "JSON: check the connection's host (Grafana's URL, not a login page or proxy) and "
+                "config key 'dashboard.grafana_uid'"
+            )
         return dashboard_from_export(resp["body"], source)
     if d["export_file"]:
         path = Path(d["export_file"])
         if not path.is_file():
-            raise CheckError(f"config key 'dashboard.export_file': no such file {path} "
-                             "(export it from Grafana: Share > Export > Save to file)")
+            raise CheckError(
+                f"config key 'dashboard.export_file': no such file {path} "
+                "(export it from Grafana: Share > Export > Save to file)"
+            )
         try:
             export = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CheckError(f"config key 'dashboard.export_file': {path} is not a JSON dashboard export: {exc}") from None
+            raise CheckError(
+                f"config key 'dashboard.export_file': {path} is not a JSON dashboard export: {exc}"
+            ) from None
         return dashboard_from_export(export, f"export file {path}")
     source = "config 'dashboard.panels'" if d["panels"] is not None else "M12.1 default panels"
     return dashboard_from_config(d["panels"], source)
@@ -91,21 +105,34 @@ class DashboardLatency(Check):
     id = "dashboard_latency"
     title = "Check 3: Dashboard performance"
     impact = "Customers cannot verify invoices; payments are delayed."
+    asks = "the largest tenant's dashboard loads in under the threshold (p95, panels concurrently)"
     figure = ("dashboard load, slowest tenant (s)", "metric:p95_load_s")
     key_metrics = ("p95_load_s", "tenants_timed")
     params = {
         "lookback_days": LOOKBACK_DAYS,
         "latency_threshold_s": ParamSpec(
-            1.0, "number", "Dashboard load threshold (seconds)",
+            1.0,
+            "number",
+            "Dashboard load threshold (seconds)",
             "The largest tenant's dashboard must load (p95, all panels concurrently) in less than this.",
-            loosens="higher", schema={"exclusiveMinimum": 0, "maximum": 60}),
+            loosens="higher",
+            schema={"exclusiveMinimum": 0, "maximum": 60},
+        ),
         "repetitions": ParamSpec(
-            5, "integer", "Dashboard loads to time", "Timed loads after one warm-up; p95 is taken over these.",
-            loosens="lower", schema={"minimum": 1, "maximum": 100}),
+            5,
+            "integer",
+            "Dashboard loads to time",
+            "Timed loads after one warm-up; p95 is taken over these.",
+            loosens="lower",
+            schema={"minimum": 1, "maximum": 100},
+        ),
         "top_k_tenants": ParamSpec(
-            1, "integer", "Largest tenants to time",
+            1,
+            "integer",
+            "Largest tenants to time",
             "How many of the largest tenants (most events in the lookback window) get their dashboard timed.",
-            schema={"minimum": 1, "maximum": 20}),
+            schema={"minimum": 1, "maximum": 20},
+        ),
     }
     runs_last = True  # checks 1 and 2 scan a month of events: timing the dashboard meanwhile measures us
 
@@ -119,7 +146,9 @@ class DashboardLatency(Check):
         mode = choose_mode(cfg)
         dashboard = load_dashboard(services, cfg)
         if not dashboard.panels:
-            raise CheckError(f"{dashboard.source}: the dashboard has no panels (config key 'dashboard.panels' is empty)")
+            raise CheckError(
+                f"{dashboard.source}: the dashboard has no panels (config key 'dashboard.panels' is empty)"
+            )
         clickhouse = services.clickhouse(cfg)
         window = ctx.window(params["lookback_days"])  # the largest tenants as of the run's anchor
         top = clickhouse.run(top_tenants_query(cfg, window, int(params["top_k_tenants"])))
@@ -130,7 +159,7 @@ class DashboardLatency(Check):
         if mode == "grafana":
             conn_id = cfg["connections"]["grafana"]
             http = services.http(conn_id, cfg["clickhouse"]["query_timeout_seconds"], "timing the dashboard in Grafana")
-            runner = GrafanaLoad(http, conn_id, dashboard, cfg)
+            runner: GrafanaLoad | DirectLoad = GrafanaLoad(http, conn_id, dashboard, cfg)
         else:
             runner = DirectLoad(clickhouse, dashboard, cfg)
         measurements, units, skipped = [], [], []
@@ -140,15 +169,29 @@ class DashboardLatency(Check):
             except (DashboardError, TimeRangeError) as exc:
                 raise CheckError(f"{dashboard.source}: {exc}") from None
             units, skipped = load.units, load.skipped
-            measurements.append({"tenant": row["t"], "events": int(row["events"]),
-                                 "loads": runner.time(load, repetitions=int(params["repetitions"]))})
-        result = evaluate(self.new_result(), measurements, float(params["latency_threshold_s"]),
-                          cfg["usage_events"]["table"], units, dashboard.source, mode=mode, measures=MODES[mode],
-                          time_range=time_range.describe(), skipped=skipped)
+            measurements.append(
+                {
+                    "tenant": row["t"],
+                    "events": int(row["events"]),
+                    "loads": runner.time(load, repetitions=int(params["repetitions"])),
+                }
+            )
+        result = evaluate(
+            self.new_result(),
+            measurements,
+            float(params["latency_threshold_s"]),
+            cfg["usage_events"]["table"],
+            units,
+            dashboard.source,
+            mode=mode,
+            measures=MODES[mode],
+            time_range=time_range.describe(),
+            skipped=skipped,
+        )
         result.metrics["panel_source"] = dashboard.source
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         if mode == "grafana":
-            result.metrics["grafana_requests"] = runner.requests_sent
+            result.metrics["grafana_requests"] = getattr(runner, "requests_sent", 0)
         return result
 
     def parts(self):

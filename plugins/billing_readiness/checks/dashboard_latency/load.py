@@ -3,13 +3,19 @@
 Both hand the verdict the same shape: per load {"load_s", "panels": [{"title", "elapsed_s", "rows_read",
 "bytes_read", "result_rows", "error"}]}. Grafana does not report rows and bytes read; those are None there.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
 from billing_readiness.checks.dashboard_latency.panels import CLICKHOUSE, Dashboard, DashboardError, Panel
 from billing_readiness.checks.dashboard_latency.queries import (
-    LoadContext, direct_query, grafana_error, grafana_request, rows_of, values_of,
+    LoadContext,
+    direct_query,
+    grafana_error,
+    grafana_request,
+    rows_of,
+    values_of,
 )
 from billing_readiness.checks.dashboard_latency.timerange import TimeRange, calculate_interval
 from billing_readiness.checks.dashboard_latency.variables import resolve
@@ -48,15 +54,28 @@ class DirectLoad:
 
     def prepare(self, tenant: str, time_range: TimeRange) -> Load:
         d = self.cfg["dashboard"]
-        values = resolve(self.dashboard.json, time_range, tenant_variable=d["tenant_variable"], tenant=tenant,
-                         run_query=self._variable_rows(time_range), datasource_types=(CLICKHOUSE,))
+        values = resolve(
+            self.dashboard.json,
+            time_range,
+            tenant_variable=d["tenant_variable"],
+            tenant=tenant,
+            run_query=self._variable_rows(time_range),
+            datasource_types=(CLICKHOUSE,),
+        )
         ctx = LoadContext(time_range, values, self.dashboard.json, d["screen_width_px"])
         load = Load([])
         for panel in self.dashboard.panels:
             if not panel.is_clickhouse:
-                load.skipped.append({"panel": panel.title, "reason": (
-                    f"data source type '{panel.datasource_type or 'unknown'}' is not the ClickHouse plugin: direct "
-                    "mode cannot run it (through Grafana it is timed)")})
+                load.skipped.append(
+                    {
+                        "panel": panel.title,
+                        "reason": (
+                            f"data source type '{panel.datasource_type or 'unknown'}' is not the ClickHouse plugin: "
+                            "direct "
+                            "mode cannot run it (through Grafana it is timed)"
+                        ),
+                    }
+                )
                 continue
             load.units.append(panel)
             load.work.append(direct_query(panel, ctx))
@@ -74,19 +93,33 @@ class GrafanaLoad:
         self.requests_sent = 0
 
     def _refused(self, status, what: str) -> CheckError:
-        return CheckError(f"Grafana (connection '{self.conn_id}') answered HTTP {status} to {what}: give the "
-                          "connection a service-account token that may query the dashboard's data sources "
-                          "(Viewer role)")
+        return CheckError(
+            f"Grafana (connection '{self.conn_id}') answered HTTP {status} to {what}: give the "
+            "connection a service-account token that may query the dashboard's data sources "
+            "(Viewer role)"
+        )
 
     def _variable_rows(self, time_range: TimeRange):
-        default_uid = next((p.datasource_uid for p in self.dashboard.panels if p.is_clickhouse and p.datasource_uid),
-                           None)
+        default_uid = next(
+            (p.datasource_uid for p in self.dashboard.panels if p.is_clickhouse and p.datasource_uid), None
+        )
 
         def run(sql: str, datasource: dict) -> list[list]:
             ds = {"type": datasource.get("type") or CLICKHOUSE, "uid": datasource.get("uid") or default_uid}
-            body = {"queries": [{"refId": "variable", "datasource": ds, "rawSql": sql, "format": 1,
-                                 "intervalMs": calculate_interval(time_range, 1000).ms, "maxDataPoints": 1000}],
-                    "from": str(time_range.from_ms), "to": str(time_range.to_ms)}
+            body = {
+                "queries": [
+                    {
+                        "refId": "variable",
+                        "datasource": ds,
+                        "rawSql": sql,
+                        "format": 1,
+                        "intervalMs": calculate_interval(time_range, 1000).ms,
+                        "maxDataPoints": 1000,
+                    }
+                ],
+                "from": str(time_range.from_ms),
+                "to": str(time_range.to_ms),
+            }
             self.requests_sent += 1
             resp = self.http.request("POST", QUERY_API, json=body)
             if resp["status"] is None:
@@ -102,8 +135,14 @@ class GrafanaLoad:
 
     def prepare(self, tenant: str, time_range: TimeRange) -> Load:
         d = self.cfg["dashboard"]
-        values = resolve(self.dashboard.json, time_range, tenant_variable=d["tenant_variable"], tenant=tenant,
-                         run_query=self._variable_rows(time_range), datasource_types=None)
+        values = resolve(
+            self.dashboard.json,
+            time_range,
+            tenant_variable=d["tenant_variable"],
+            tenant=tenant,
+            run_query=self._variable_rows(time_range),
+            datasource_types=None,
+        )
         ctx = LoadContext(time_range, values, self.dashboard.json, d["screen_width_px"])
         groups: dict[str, list[Panel]] = {}
         for panel in self.dashboard.panels:
@@ -118,9 +157,16 @@ class GrafanaLoad:
             var = values.get(uid.strip("${}")) if uid else None
             if var is not None and var.values:
                 return replace(p, datasource_uid=var.values[0])
-            load.skipped.append({"panel": p.title, "reason": (
-                f"its data source ({uid or 'the default'}) has no uid in the dashboard: Grafana cannot be asked to "
-                "run it")})
+            load.skipped.append(
+                {
+                    "panel": p.title,
+                    "reason": (
+                        f"its data source ({uid or 'the default'}) has no uid in the dashboard: Grafana cannot be "
+                        "asked to "
+                        "run it"
+                    ),
+                }
+            )
             return None
 
         for group, members in groups.items():
@@ -128,8 +174,16 @@ class GrafanaLoad:
             if not panels:
                 continue
             title = group.split(":", 1)[1] if ":" in group else group
-            load.units.append(Panel(title, "\n;\n".join(p.sql for p in panels), panels[0].datasource_type,
-                                    panels[0].datasource_uid, ",".join(p.ref_id for p in panels), group))
+            load.units.append(
+                Panel(
+                    title,
+                    "\n;\n".join(p.sql for p in panels),
+                    panels[0].datasource_type,
+                    panels[0].datasource_uid,
+                    ",".join(p.ref_id for p in panels),
+                    group,
+                )
+            )
             load.work.append((title, QUERY_API, grafana_request(panels, ctx)))
         return load
 
@@ -143,14 +197,23 @@ class GrafanaLoad:
             runs = []
             for unit, (_, _, body), answer in zip(load.units, load.work, one["answers"]):
                 if answer["status"] is None:
-                    raise ServiceUnavailable(f"Grafana (connection '{self.conn_id}') unreachable while timing "
-                                             f"panel '{unit.title}': {answer['error']}")
+                    raise ServiceUnavailable(
+                        f"Grafana (connection '{self.conn_id}') unreachable while timing "
+                        f"panel '{unit.title}': {answer['error']}"
+                    )
                 if answer["status"] in (401, 403):
                     raise self._refused(answer["status"], f"panel '{unit.title}'")
                 refs = [q["refId"] for q in body["queries"]]
                 error = grafana_error(answer, refs)
-                runs.append({"title": unit.title, "elapsed_s": answer["elapsed_s"], "rows_read": None,
-                             "bytes_read": None, "result_rows": None if error else rows_of(answer, refs),
-                             "error": error})
+                runs.append(
+                    {
+                        "title": unit.title,
+                        "elapsed_s": answer["elapsed_s"],
+                        "rows_read": None,
+                        "bytes_read": None,
+                        "result_rows": None if error else rows_of(answer, refs),
+                        "error": error,
+                    }
+                )
             out.append({"load_s": one["load_s"], "panels": runs})
         return out

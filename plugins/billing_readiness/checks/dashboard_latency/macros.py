@@ -11,6 +11,7 @@ Two halves, as in the plugin:
 Through Grafana (check 3's "grafana" mode) we do what the browser does and Grafana does the rest; in direct
 mode we do both. Arguments are split at top-level commas, so `$__timeFilter(toDateTime(t, 'UTC'))` is one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,8 +66,10 @@ def _date_time_filter(ctx: MacroContext, args: list[str]) -> str:
     if len(args) != 2:
         raise MacroError(f"$__dateTimeFilter expects 2 arguments (date column, time column), got {len(args)}")
     date_col, time_col = args
-    return (f"({_between(date_col, _date(ctx.from_ms), _date(ctx.to_ms))}) AND "
-            f"({_between(time_col, _date_time(ctx.from_ms), _date_time(ctx.to_ms))})")
+    return (
+        f"({_between(date_col, _date(ctx.from_ms), _date(ctx.to_ms))}) AND "
+        f"({_between(time_col, _date_time(ctx.from_ms), _date_time(ctx.to_ms))})"
+    )
 
 
 # name -> expansion, as `Macros` in pkg/macros/macros.go maps them
@@ -76,15 +79,19 @@ BACKEND = {
     "fromTime_ms": lambda ctx, a: _date_time64(ctx.from_ms),
     "toTime_ms": lambda ctx, a: _date_time64(ctx.to_ms),
     "timeFilter": lambda ctx, a: _between(_one("timeFilter", a), _date_time(ctx.from_ms), _date_time(ctx.to_ms)),
-    "timeFilter_ms": lambda ctx, a: _between(_one("timeFilter_ms", a), _date_time64(ctx.from_ms),
-                                             _date_time64(ctx.to_ms)),
+    "timeFilter_ms": lambda ctx, a: _between(
+        _one("timeFilter_ms", a), _date_time64(ctx.from_ms), _date_time64(ctx.to_ms)
+    ),
     "dateFilter": lambda ctx, a: _between(_one("dateFilter", a), _date(ctx.from_ms), _date(ctx.to_ms)),
     "dateTimeFilter": _date_time_filter,
     "dt": _date_time_filter,
-    "timeInterval": lambda ctx, a: (f"toStartOfInterval(toDateTime({_one('timeInterval', a)}), "
-                                    f"INTERVAL {_interval_seconds(ctx)} second)"),
-    "timeInterval_ms": lambda ctx, a: (f"toStartOfInterval(toDateTime64({_one('timeInterval_ms', a)}, 3), "
-                                       f"INTERVAL {int(max(ctx.interval_ms, 1))} millisecond)"),
+    "timeInterval": lambda ctx, a: (
+        f"toStartOfInterval(toDateTime({_one('timeInterval', a)}), INTERVAL {_interval_seconds(ctx)} second)"
+    ),
+    "timeInterval_ms": lambda ctx, a: (
+        f"toStartOfInterval(toDateTime64({_one('timeInterval_ms', a)}, 3), "
+        f"INTERVAL {int(max(ctx.interval_ms, 1))} millisecond)"
+    ),
     "interval_s": lambda ctx, a: str(_interval_seconds(ctx)),
 }
 FRONTEND = ("conditionalAll", "adHocFilters")
@@ -129,15 +136,18 @@ def expand_backend(sql: str, ctx: MacroContext) -> str:
             continue
         name = m.group(1)
         if name not in BACKEND:
-            raise MacroError(f"$__{name} is not a macro of the ClickHouse data source plugin (known: "
-                             + ", ".join(f"$__{n}" for n in (*BACKEND, *FRONTEND)) + ")")
-        end, args = m.end(), []
+            raise MacroError(
+                f"$__{name} is not a macro of the ClickHouse data source plugin (known: "
+                + ", ".join(f"$__{n}" for n in (*BACKEND, *FRONTEND))
+                + ")"
+            )
+        end, args = m.end(), list[str]()
         if end < len(sql) and sql[end] == "(":
             parsed = call_args(sql, end)
             if parsed is None:
                 raise MacroError(f"$__{name}( has no closing parenthesis")
             args, end = parsed
-        out += [sql[pos:m.start()], BACKEND[name](ctx, args)]
+        out += [sql[pos : m.start()], BACKEND[name](ctx, args)]
         pos = end
     out.append(sql[pos:])
     return "".join(out)
@@ -179,8 +189,10 @@ def adhoc_filter_string(filters: list[AdHocFilter]) -> str:
     parts = []
     for i, f in enumerate(filters):
         if f.operator not in _OPERATORS:
-            raise MacroError(f"ad hoc filter on {f.key!r}: operator {f.operator!r} is not one the plugin knows "
-                             f"({', '.join(_OPERATORS)})")
+            raise MacroError(
+                f"ad hoc filter on {f.key!r}: operator {f.operator!r} is not one the plugin knows "
+                f"({', '.join(_OPERATORS)})"
+            )
         key = f.key.split(".")[1] if "." in f.key else f.key
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise MacroError(f"ad hoc filter key {f.key!r} is not a column name")
@@ -202,6 +214,7 @@ def apply_adhoc(sql: str, filters: list[AdHocFilter]) -> str:
     macro = re.compile(r"\$__adHocFilters\s*\(([^)]+)\)")
     text = adhoc_filter_string(filters) if filters else ""
     if macro.search(sql):
+
         def one(m):
             tables = re.findall(r"['\"]([^'\"]+)['\"]", m.group(1))
             if not tables:
@@ -209,6 +222,7 @@ def apply_adhoc(sql: str, filters: list[AdHocFilter]) -> str:
             if not text:
                 return "additional_table_filters={}"
             return "additional_table_filters={" + ", ".join(f"'{t}': '{text}'" for t in tables) + "}"
+
         return macro.sub(one, sql)
     if not text:
         return sql

@@ -3,6 +3,7 @@
 The tenant is bound as a query parameter, never pasted into SQL; Grafana's time
 macros take the dashboard's time range; any other variable is a clear error.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,10 @@ def _unwrap(export: dict | str, source: str) -> dict:
         try:
             data = json.loads(export)
         except ValueError:
-            raise DashboardError(f"{source}: not JSON (got {export[:60]!r}...): is it Grafana's API, or a login "
-                                 "page or proxy answering in its place?") from None
+            raise DashboardError(
+                f"{source}: not JSON (got {export[:60]!r}...): is it Grafana's API, or a login "
+                "page or proxy answering in its place?"
+            ) from None
     else:
         data = export
     if isinstance(data, dict) and "dashboard" in data and "panels" not in data:
@@ -134,12 +137,23 @@ def dashboard_from_export(export: dict | str, source: str = "dashboard export") 
                 if ds_type == CLICKHOUSE and not text.strip():
                     continue
                 suffix = f" [{target.get('refId', i)}]" if len(targets) > 1 else ""
-                rest = tuple((k, json.dumps(v)) for k, v in target.items()
-                             if k not in ("rawSql", "datasource", "refId", "hide"))
-                panels.append(Panel(
-                    title + suffix, text.strip(), ds_type, ds_uid, str(target.get("refId") or chr(65 + i)),
-                    f"{p.get('id', n)}:{title}", p.get("maxDataPoints"), p.get("interval") or None,
-                    int((p.get("gridPos") or {}).get("w") or GRID_COLUMNS // 2), rest))
+                rest = tuple(
+                    (k, json.dumps(v)) for k, v in target.items() if k not in ("rawSql", "datasource", "refId", "hide")
+                )
+                panels.append(
+                    Panel(
+                        title + suffix,
+                        text.strip(),
+                        ds_type,
+                        ds_uid,
+                        str(target.get("refId") or chr(65 + i)),
+                        f"{p.get('id', n)}:{title}",
+                        p.get("maxDataPoints"),
+                        p.get("interval") or None,
+                        int((p.get("gridPos") or {}).get("w") or GRID_COLUMNS // 2),
+                        rest,
+                    )
+                )
 
     walk(data["panels"], "panels")
     if not panels:
@@ -171,7 +185,7 @@ def time_range_seconds(export: dict | str | None, now=None) -> int:
 
     from billing_readiness.checks.dashboard_latency.timerange import dashboard_range
 
-    data = json.loads(export) if isinstance(export, str) else (export or CONFIG_DASHBOARD)
+    data: dict = json.loads(export) if isinstance(export, str) else dict(export or CONFIG_DASHBOARD)
     data = data.get("dashboard", data) if "time" not in data else data
     r = dashboard_range(data, now or dt.datetime.now(dt.timezone.utc))
     return int(r.seconds)
@@ -195,9 +209,9 @@ def top_tenants_query(cfg: dict, window: Window, k: int) -> Query:
     hr = cfg["usage_hourly"]
     return Query(
         "largest tenants by events (usage_hourly)",
-        f"""SELECT {hr['tenant_id']} AS t, sum({hr['event_count']}) AS events
-FROM {hr['table']}
-WHERE {hr['hour']} >= toDateTime(%(start)s)
+        f"""SELECT {hr["tenant_id"]} AS t, sum({hr["event_count"]}) AS events
+FROM {hr["table"]}
+WHERE {hr["hour"]} >= toDateTime(%(start)s)
 GROUP BY t
 ORDER BY events DESC, t
 LIMIT %(k)s""",

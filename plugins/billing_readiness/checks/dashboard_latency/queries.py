@@ -6,18 +6,30 @@ browser's half and sends each panel's queries in one `POST /api/ds/query` (Grafa
 `queries[]` with refId, datasource {type, uid}, intervalMs, maxDataPoints and the target's fields; `from`
 and `to` in epoch ms), so the plugin, its client and Grafana's data-frame conversion are all in the time.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
 from billing_readiness.checks.dashboard_latency.macros import (
-    BACKEND, FRONTEND, MacroContext, MacroError, apply_adhoc, apply_conditional_all, expand_backend,
+    BACKEND,
+    FRONTEND,
+    MacroContext,
+    MacroError,
+    apply_adhoc,
+    apply_conditional_all,
+    expand_backend,
 )
 from billing_readiness.checks.dashboard_latency.panels import DashboardError, Panel, single_select_problem
 from billing_readiness.checks.dashboard_latency.timerange import TimeRange, TimeRangeError, calculate_interval
 from billing_readiness.checks.dashboard_latency.variables import (
-    Value, VariableError, builtins, interpolate, leftover, selects_all,
+    Value,
+    VariableError,
+    builtins,
+    interpolate,
+    leftover,
+    selects_all,
 )
 from billing_readiness.sql import Query
 
@@ -40,19 +52,27 @@ class LoadContext:
         return int(points), calculate_interval(self.time_range, int(points), minimum)
 
     def adhoc_filters(self, panel: Panel):
-        return [f for v in self.values.values() if v.type == "adhoc" and v.datasource_type in (None, panel.datasource_type)
-                for f in v.filters]
+        return [
+            f
+            for v in self.values.values()
+            if v.type == "adhoc" and v.datasource_type in (None, panel.datasource_type)
+            for f in v.filters
+        ]
 
 
 def _variables_in(panel: Panel, ctx: LoadContext) -> str:
     """The panel's query with $__conditionalAll and the variables applied, as templateSrv leaves it."""
     _, interval = ctx.interval(panel)
     sql = apply_conditional_all(panel.sql, lambda v: v in ctx.values and selects_all(ctx.values[v]))
-    sql = interpolate(sql, ctx.values, ctx.time_range, builtins(ctx.time_range, interval.ms, interval.text, ctx.dashboard))
+    sql = interpolate(
+        sql, ctx.values, ctx.time_range, builtins(ctx.time_range, interval.ms, interval.text, ctx.dashboard)
+    )
     left = leftover(sql, (*BACKEND, *FRONTEND))
     if left:
-        raise DashboardError(f"panel '{panel.title}': {left!r} is no variable of the dashboard (nor one of "
-                             "Grafana's built-ins or the plugin's macros): add it to the dashboard's variables")
+        raise DashboardError(
+            f"panel '{panel.title}': {left!r} is no variable of the dashboard (nor one of "
+            "Grafana's built-ins or the plugin's macros): add it to the dashboard's variables"
+        )
     return sql
 
 
@@ -79,12 +99,14 @@ def direct_query(panel: Panel, ctx: LoadContext) -> Query:
     sql = _named(panel, lambda: _variables_in(panel, ctx))
     problem = single_select_problem(sql)
     if problem:
-        raise DashboardError(f"panel '{panel.title}' {problem} once its variables are in: the check only runs "
-                             f"read queries. SQL: {sql}")
+        raise DashboardError(
+            f"panel '{panel.title}' {problem} once its variables are in: the check only runs read queries. SQL: {sql}"
+        )
     _, interval = ctx.interval(panel)
     sql = _named(panel, lambda: apply_adhoc(sql, ctx.adhoc_filters(panel)))
-    expanded = _named(panel, lambda: expand_backend(sql, MacroContext(ctx.time_range.from_ms, ctx.time_range.to_ms,
-                                                                      interval.ms)))
+    expanded = _named(
+        panel, lambda: expand_backend(sql, MacroContext(ctx.time_range.from_ms, ctx.time_range.to_ms, interval.ms))
+    )
     return Query(panel.title, expanded)
 
 
@@ -100,10 +122,17 @@ def grafana_request(panels: list[Panel], ctx: LoadContext) -> dict:
     for p in panels:
         points, interval = ctx.interval(p)
         saved = p.saved_target()
-        fields = {k: (frontend_sql(p, ctx) if k in ("expr", "query") and isinstance(v, str) and not p.is_clickhouse
-                      else v) for k, v in saved.items()}
-        query = {**fields, "refId": p.ref_id, "datasource": {"type": p.datasource_type, "uid": p.datasource_uid},
-                 "intervalMs": interval.ms, "maxDataPoints": points}
+        fields = {
+            k: (frontend_sql(p, ctx) if k in ("expr", "query") and isinstance(v, str) and not p.is_clickhouse else v)
+            for k, v in saved.items()
+        }
+        query = {
+            **fields,
+            "refId": p.ref_id,
+            "datasource": {"type": p.datasource_type, "uid": p.datasource_uid},
+            "intervalMs": interval.ms,
+            "maxDataPoints": points,
+        }
         if p.is_clickhouse:
             query["rawSql"] = frontend_sql(p, ctx)
             query.setdefault("format", 1)

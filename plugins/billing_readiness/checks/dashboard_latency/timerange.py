@@ -6,6 +6,7 @@ Grafana's `packages/grafana-data/src/datetime/datemath.ts` (`now`, `now-7d`, `no
 epoch-ms times; "from" rounds down, "to" rounds up to the end of its unit) and `rangeutil.ts`
 (`calculateInterval`, `roundInterval`, `describeInterval`).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -60,8 +61,10 @@ def zone(name: str | None, browser: str = "UTC") -> tuple[dt.tzinfo, str]:
     try:
         return ZoneInfo(text), text
     except (ZoneInfoNotFoundError, ValueError):
-        raise TimeRangeError(f"time zone {text!r} is not an IANA time zone name (dashboard 'timezone' or config "
-                             "key 'dashboard.browser_timezone')") from None
+        raise TimeRangeError(
+            f"time zone {text!r} is not an IANA time zone name (dashboard 'timezone' or config "
+            "key 'dashboard.browser_timezone')"
+        ) from None
 
 
 def _start_of(t: dt.datetime, unit: str, week_start: int) -> dt.datetime:
@@ -99,8 +102,9 @@ def _end_of(t: dt.datetime, unit: str, week_start: int) -> dt.datetime:
     return _add(start, unit, 1) - dt.timedelta(milliseconds=1)
 
 
-def parse_time(text, now: dt.datetime, *, round_up: bool, tz: dt.tzinfo = UTC, week_start: int = 0,
-               what: str = "time") -> dt.datetime:
+def parse_time(
+    text, now: dt.datetime, *, round_up: bool, tz: dt.tzinfo = UTC, week_start: int = 0, what: str = "time"
+) -> dt.datetime:
     """One end of a Grafana time range as an aware datetime (datemath.parse)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return dt.datetime.fromtimestamp(text / 1000, UTC)
@@ -120,8 +124,10 @@ def parse_time(text, now: dt.datetime, *, round_up: bool, tz: dt.tzinfo = UTC, w
     while pos < len(math):
         m = _MATH.match(math, pos)
         if not m:
-            raise TimeRangeError(f"{what} {s!r} is not a Grafana time (expected now, now-7d, now/d, now-1M/M, "
-                                 "an ISO time or epoch milliseconds)")
+            raise TimeRangeError(
+                f"{what} {s!r} is not a Grafana time (expected now, now-7d, now/d, now-1M/M, "
+                "an ISO time or epoch milliseconds)"
+            )
         if m.group(4):
             out = _end_of(out, m.group(4), week_start) if round_up else _start_of(out, m.group(4), week_start)
         else:
@@ -134,14 +140,16 @@ def _absolute(text: str, tz: dt.tzinfo, what: str) -> dt.datetime:
     compact = _COMPACT.match(text)
     try:
         if compact:
-            t = dt.datetime(*map(int, compact.groups()))
+            y, mo, d, h, mi, s = (int(g) for g in compact.groups())
+            t = dt.datetime(y, mo, d, h, mi, s)
         elif _ISO_DATE_ONLY.match(text):
             t = dt.datetime.fromisoformat(text)
         else:
             t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise TimeRangeError(f"{what} {text!r} is not a Grafana time (expected now, now-7d, now/d, an ISO time "
-                             "or epoch milliseconds)") from None
+        raise TimeRangeError(
+            f"{what} {text!r} is not a Grafana time (expected now, now-7d, now/d, an ISO time or epoch milliseconds)"
+        ) from None
     return t if t.tzinfo else t.replace(tzinfo=tz)
 
 
@@ -155,23 +163,50 @@ def dashboard_range(dashboard: dict, now: dt.datetime, browser_timezone: str = "
     start = parse_time(raw_from, now, round_up=False, tz=tz, week_start=week_start, what="dashboard time.from")
     end = parse_time(raw_to, now, round_up=True, tz=tz, week_start=week_start, what="dashboard time.to")
     if end <= start:
-        raise TimeRangeError(f"dashboard time range {raw_from!r} to {raw_to!r} is empty or reversed at {now:%Y-%m-%d %H:%M:%S %Z}")
+        raise TimeRangeError(
+            f"dashboard time range {raw_from!r} to {raw_to!r} is empty or reversed at {now:%Y-%m-%d %H:%M:%S %Z}"
+        )
     return TimeRange(int(start.timestamp() * 1000), int(end.timestamp() * 1000), str(raw_from), str(raw_to), tz_name)
 
 
 _INTERVAL = re.compile(r"^(-?\d+(?:\.\d+)?)(ms|[Mwdhmsy])")
 _INTERVAL_SECONDS = {"y": 31536000, "M": 2592000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 # rangeutil.roundInterval: (below this many ms, round to this many ms)
-_ROUNDING = [(10, 1), (15, 10), (35, 20), (75, 50), (150, 100), (350, 200), (750, 500), (1500, 1000), (3500, 2000),
-             (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000), (45000, 30000), (90000, 60000),
-             (210000, 120000), (450000, 300000), (750000, 600000), (1050000, 900000), (1500000, 1200000),
-             (2700000, 1800000), (5400000, 3600000), (9000000, 7200000), (16200000, 10800000),
-             (32400000, 21600000), (86400000, 43200000), (604800000, 86400000), (1814400000, 604800000),
-             (3628800000, 2592000000)]
+_ROUNDING = [
+    (10, 1),
+    (15, 10),
+    (35, 20),
+    (75, 50),
+    (150, 100),
+    (350, 200),
+    (750, 500),
+    (1500, 1000),
+    (3500, 2000),
+    (7500, 5000),
+    (12500, 10000),
+    (17500, 15000),
+    (25000, 20000),
+    (45000, 30000),
+    (90000, 60000),
+    (210000, 120000),
+    (450000, 300000),
+    (750000, 600000),
+    (1050000, 900000),
+    (1500000, 1200000),
+    (2700000, 1800000),
+    (5400000, 3600000),
+    (9000000, 7200000),
+    (16200000, 10800000),
+    (32400000, 21600000),
+    (86400000, 43200000),
+    (604800000, 86400000),
+    (1814400000, 604800000),
+    (3628800000, 2592000000),
+]
 
 
 def interval_to_ms(text: str, what: str = "interval") -> int:
-    """"30s", "5m", "1h", "250ms" or a bare number of seconds (rangeutil.intervalToMs)."""
+    """ "30s", "5m", "1h", "250ms" or a bare number of seconds (rangeutil.intervalToMs)."""
     s = str(text).strip()
     try:
         if float(s):

@@ -12,13 +12,14 @@ value is formatted as the ClickHouse plugin's `format` does ('a','b'), and Grafa
 $__dashboard, $__timezone) are filled in. Grafana pastes values as they are, so a value holding a quote or a
 backslash would change the panel's SQL: that is refused, naming the variable, in both modes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import quote
 
 from billing_readiness.checks.dashboard_latency.macros import AdHocFilter
@@ -104,8 +105,16 @@ def _regex_filter(pattern: str, values: list[str], name: str) -> list[str]:
     return out
 
 
-_SORTS = {1: (False, False), 2: (True, False), 3: (False, True), 4: (True, True), 5: (False, False),
-          6: (True, False), 7: (False, False), 8: (True, False)}
+_SORTS = {
+    1: (False, False),
+    2: (True, False),
+    3: (False, True),
+    4: (True, True),
+    5: (False, False),
+    6: (True, False),
+    7: (False, False),
+    8: (True, False),
+}
 
 
 def _sort(values: list[str], sort: int) -> list[str]:
@@ -122,8 +131,15 @@ def _sort(values: list[str], sort: int) -> list[str]:
     return sorted(values, key=key, reverse=reverse)
 
 
-def resolve(dashboard: dict, time_range: TimeRange, *, tenant_variable: str, tenant: str,
-            run_query: RunQuery | None, datasource_types: tuple[str, ...] | None) -> dict[str, Value]:
+def resolve(
+    dashboard: dict,
+    time_range: TimeRange,
+    *,
+    tenant_variable: str,
+    tenant: str,
+    run_query: RunQuery | None,
+    datasource_types: tuple[str, ...] | None,
+) -> dict[str, Value]:
     """Every variable of the dashboard, in order. `run_query` runs a query variable's SQL (interpolated with
     the variables before it) on its data source; None: query variables keep their saved options.
     `datasource_types`: the data sources whose queries can be run (None: any, Grafana runs them)."""
@@ -160,11 +176,20 @@ def _resolve_one(var, name, kind, resolved, time_range, run_query, datasource_ty
         current = _current(var)
         return Value(name, kind, current[:1], datasource_type=var.get("query"))
     if kind == "adhoc":
-        filters = [AdHocFilter(str(f.get("key")), str(f.get("operator")), str(f.get("value")),
-                               str(f.get("condition") or ""))
-                   for f in var.get("filters") or [] if f.get("key") not in (None, "") and f.get("value") is not None]
-        return Value(name, kind, [], filters=filters, datasource_type=(var.get("datasource") or {}).get("type")
-                     if isinstance(var.get("datasource"), dict) else None)
+        filters = [
+            AdHocFilter(str(f.get("key")), str(f.get("operator")), str(f.get("value")), str(f.get("condition") or ""))
+            for f in var.get("filters") or []
+            if f.get("key") not in (None, "") and f.get("value") is not None
+        ]
+        return Value(
+            name,
+            kind,
+            [],
+            filters=filters,
+            datasource_type=(var.get("datasource") or {}).get("type")
+            if isinstance(var.get("datasource"), dict)
+            else None,
+        )
     if kind == "query":
         return _query_variable(var, name, resolved, time_range, run_query, datasource_types)
     return None  # other kinds (e.g. "groupby", "switch") are named if a panel uses them
@@ -176,11 +201,16 @@ def _query_variable(var, name, resolved, time_range, run_query, datasource_types
     ds = var.get("datasource") if isinstance(var.get("datasource"), dict) else {}
     ds = {**ds, "uid": interpolate(str(ds["uid"]), resolved, time_range)} if ds.get("uid") else ds
     if datasource_types is not None and ds.get("type") and ds["type"] not in datasource_types:
-        raise VariableError(f"variable '{name}' is a query of data source type '{ds['type']}', not ClickHouse: "
-                            "direct mode cannot run it; run check 3 through Grafana (config dashboard.mode)")
-    saved = [str(o.get("value")) for o in var.get("options") or [] if isinstance(o, dict)
-             and o.get("value") not in (None, ALL)]
-    if run_query is None or not sql or var.get("refresh") in (0, None) and saved:
+        raise VariableError(
+            f"variable '{name}' is a query of data source type '{ds['type']}', not ClickHouse: "
+            "direct mode cannot run it; run check 3 through Grafana (config dashboard.mode)"
+        )
+    saved = [
+        str(o.get("value"))
+        for o in var.get("options") or []
+        if isinstance(o, dict) and o.get("value") not in (None, ALL)
+    ]
+    if run_query is None or not sql or (var.get("refresh") in (0, None) and saved):
         options = saved
     else:
         from billing_readiness.checks.dashboard_latency.macros import apply_conditional_all
@@ -207,11 +237,13 @@ def selects_all(value: Value) -> bool:
 
 # ---- substitution --------------------------------------------------------------------------------------
 
+
 def _check_safe(value: str, name: str) -> str:
     if UNSAFE.search(value):
         raise VariableError(
             f"variable '{name}' has the value {value!r}, which holds a quote or a backslash: Grafana pastes "
-            "values into the panel's SQL as they are, so this dashboard breaks (or reads something else) for it")
+            "values into the panel's SQL as they are, so this dashboard breaks (or reads something else) for it"
+        )
     return value
 
 
@@ -232,21 +264,28 @@ def _format(value: Value, fmt: str | None, name: str) -> str:
         "doublequote": lambda: ",".join('"' + v + '"' for v in values),
         "json": lambda: json.dumps(values if many else (values[0] if values else "")),
         "glob": lambda: "{" + ",".join(values) + "}" if many else (values[0] if values else ""),
-        "regex": lambda: "(" + "|".join(re.escape(v) for v in values) + ")" if many else re.escape(values[0] if values else ""),
+        "regex": lambda: (
+            "(" + "|".join(re.escape(v) for v in values) + ")" if many else re.escape(values[0] if values else "")
+        ),
         "percentencode": lambda: quote(",".join(values), safe=""),
     }
     if fmt not in formats:
-        raise VariableError(f"variable '{name}': format ':{fmt}' is not one check 3 reproduces "
-                            f"({', '.join(formats)})")
+        raise VariableError(f"variable '{name}': format ':{fmt}' is not one check 3 reproduces ({', '.join(formats)})")
     return formats[fmt]()
 
 
 def builtins(time_range: TimeRange, interval_ms: int | None, interval_text: str | None, dashboard: dict) -> dict:
     """Grafana's global variables for one panel's query."""
     range_ms = time_range.to_ms - time_range.from_ms
-    out = {"__from": str(time_range.from_ms), "__to": str(time_range.to_ms), "__range_ms": str(range_ms),
-           "__range_s": str(round(range_ms / 1000)), "__range": f"{round(range_ms / 1000)}s",
-           "__dashboard": str(dashboard.get("title") or ""), "__timezone": time_range.timezone}
+    out = {
+        "__from": str(time_range.from_ms),
+        "__to": str(time_range.to_ms),
+        "__range_ms": str(range_ms),
+        "__range_s": str(round(range_ms / 1000)),
+        "__range": f"{round(range_ms / 1000)}s",
+        "__dashboard": str(dashboard.get("title") or ""),
+        "__timezone": time_range.timezone,
+    }
     if interval_ms is not None:
         out["__interval_ms"] = str(interval_ms)
         out["__interval"] = interval_text or f"{interval_ms}ms"
@@ -259,8 +298,10 @@ def _time_builtin(name: str, fmt: str, time_range: TimeRange) -> str:
         return dt.datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
     if fmt == "date:seconds":
         return str(ms // 1000)
-    raise VariableError(f"${{{name}:{fmt}}}: check 3 reproduces ${{{name}}}, ${{{name}:date}}, "
-                        f"${{{name}:date:iso}} and ${{{name}:date:seconds}}")
+    raise VariableError(
+        f"${{{name}:{fmt}}}: check 3 reproduces ${{{name}}}, ${{{name}:date}}, "
+        f"${{{name}:date:iso}} and ${{{name}:date:seconds}}"
+    )
 
 
 def interpolate(sql: str, values: dict[str, Value], time_range: TimeRange, extra: dict | None = None) -> str:

@@ -1,4 +1,5 @@
 """Check 3's verdict: per tenant, the dashboard's load times (all panels at once) against the threshold."""
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,13 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 def stats(samples: list[float]) -> Stats:
-    return Stats(len(samples), round(percentile(samples, 50), 4), round(percentile(samples, 95), 4),
-                 round(max(samples), 4), round(sum(samples) / len(samples), 4))
+    return Stats(
+        len(samples),
+        round(percentile(samples, 50), 4),
+        round(percentile(samples, 95), 4),
+        round(max(samples), 4),
+        round(sum(samples) / len(samples), 4),
+    )
 
 
 def evaluate(
@@ -77,8 +83,9 @@ def evaluate(
     """`measurements`: per tenant {"tenant", "events", "loads": [{"load_s", "panels": [panel runs]}]},
     a panel run being {"title", "elapsed_s", "rows_read", "bytes_read", "result_rows", "error"}.
     `skipped`: queries this mode cannot time ({"panel", "reason"}), each said in the report."""
-    result.details = details = Details(threshold_s, panel_source, mode=mode, measures=measures,
-                                       time_range=time_range, skipped=list(skipped or []))
+    result.details = details = Details(
+        threshold_s, panel_source, mode=mode, measures=measures, time_range=time_range, skipped=list(skipped or [])
+    )
     result.metrics["threshold_s"] = threshold_s
     result.metrics["mode"] = mode
     result.metrics["time_range"] = time_range
@@ -86,9 +93,16 @@ def evaluate(
     for s in details.skipped:
         result.add(INFO, "panel_not_timed", f"Panel '{s['panel']}' not timed: {s['reason']}.", panel=s["panel"])
     if not panels:
-        result.add(FAIL, "no_panels", "The dashboard has no panel this mode can time: nothing to time."
-                   + (" Run check 3 through Grafana (config dashboard.mode) to time the other data sources."
-                      if details.skipped and mode == "direct" else ""))
+        result.add(
+            FAIL,
+            "no_panels",
+            "The dashboard has no panel this mode can time: nothing to time."
+            + (
+                " Run check 3 through Grafana (config dashboard.mode) to time the other data sources."
+                if details.skipped and mode == "direct"
+                else ""
+            ),
+        )
         return result
     if not measurements:
         result.add(FAIL, "no_tenants", "No tenant has events in the lookback window: no dashboard to load.")
@@ -100,7 +114,8 @@ def evaluate(
                 "panel_reads_raw_table",
                 f"Panel '{p.title}' reads the raw {raw_table} table, not a rollup: its load time grows with the "
                 "tenant's event count (the classic slow dashboard for the largest tenant).",
-                panel=p.title, sql=p.sql,
+                panel=p.title,
+                sql=p.sql,
             )
     for m in measurements:
         details.tenants.append(_tenant(result, m, panels, threshold_s, raw_table))
@@ -109,7 +124,9 @@ def evaluate(
     result.metrics["panels"] = len(panels)
     if result.passed:
         worst = max(details.tenants, key=lambda t: t.load.p95)
-        result.add(INFO, "ok", f"Largest tenant '{worst.tenant}' dashboard: p95 {worst.load.p95:.3f}s < {threshold_s:.3f}s.")
+        result.add(
+            INFO, "ok", f"Largest tenant '{worst.tenant}' dashboard: p95 {worst.load.p95:.3f}s < {threshold_s:.3f}s."
+        )
     return result
 
 
@@ -122,26 +139,48 @@ def _tenant(result: CheckResult, m: dict, panels: list[Panel], threshold_s: floa
                 errors[run["title"]] = run["error"]
     for panel_title, error in errors.items():
         sql = next((p.sql for p in panels if p.title == panel_title), "?")
-        result.add(FAIL, "panel_error", f"Panel '{panel_title}' fails for tenant '{tenant}': {error}. SQL: {sql}",
-                   tenant=tenant, panel=panel_title, sql=sql, error=error)
-    timing = TenantTiming(tenant, int(m.get("events") or 0), stats([x["load_s"] for x in loads]),
-                          [round(x["load_s"], 4) for x in loads])
+        result.add(
+            FAIL,
+            "panel_error",
+            f"Panel '{panel_title}' fails for tenant '{tenant}': {error}. SQL: {sql}",
+            tenant=tenant,
+            panel=panel_title,
+            sql=sql,
+            error=error,
+        )
+    timing = TenantTiming(
+        tenant, int(m.get("events") or 0), stats([x["load_s"] for x in loads]), [round(x["load_s"], 4) for x in loads]
+    )
     for p in panels:
         runs = [r for load in loads for r in load["panels"] if r["title"] == p.title and not r.get("error")]
         if runs:
             last = runs[-1]
-            timing.panels.append(PanelTiming(
-                p.title, stats([r["elapsed_s"] for r in runs]), last.get("rows_read"), last.get("bytes_read"),
-                last.get("result_rows"), reads_raw_table(p.sql, raw_table), [round(r["elapsed_s"], 4) for r in runs]))
+            timing.panels.append(
+                PanelTiming(
+                    p.title,
+                    stats([r["elapsed_s"] for r in runs]),
+                    last.get("rows_read"),
+                    last.get("bytes_read"),
+                    last.get("result_rows"),
+                    reads_raw_table(p.sql, raw_table),
+                    [round(r["elapsed_s"], 4) for r in runs],
+                )
+            )
     if not errors and timing.load.p95 >= threshold_s:
         slowest = max(timing.panels, key=lambda s: s.stats.p95) if timing.panels else None
-        blame = (f"; slowest panel '{slowest.title}' p95 {slowest.stats.p95:.3f}s"
-                 + (f", {slowest.rows_read:,} rows read" if slowest.rows_read is not None else "") if slowest else "")
+        blame = (
+            f"; slowest panel '{slowest.title}' p95 {slowest.stats.p95:.3f}s"
+            + (f", {slowest.rows_read:,} rows read" if slowest.rows_read is not None else "")
+            if slowest
+            else ""
+        )
         result.add(
             FAIL,
             "dashboard_too_slow",
             f"Dashboard for tenant '{tenant}' ({timing.events:,} events) loads in p95 "
             f"{timing.load.p95:.3f}s over {timing.load.n} loads, threshold {threshold_s:.3f}s{blame}.",
-            tenant=tenant, expected=f"p95 < {threshold_s}s", found=f"p95 {timing.load.p95}s",
+            tenant=tenant,
+            expected=f"p95 < {threshold_s}s",
+            found=f"p95 {timing.load.p95}s",
         )
     return timing

@@ -12,6 +12,7 @@ every later run must reproduce them.
     queries.py  the SQL     verdict.py  the decision     closed_month.py  late arrivals, mutations
     render.py  its part of the report
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,8 +52,11 @@ def baseline_key(source: str, cfg: dict, month, dag_id: str = "billing_readiness
     zone = cfg["invoice"]["billing_timezone"]  # another zone's month is another invoice (UTC keeps its old keys)
     scope = json.dumps([source, billed, cfg["invoice"]["sql"]] + ([zone] if zone != "UTC" else []), sort_keys=True)
     digest = hashlib.sha256(scope.encode()).hexdigest()[:12]
-    return f"{BASELINE_PREFIX}.{digest}.{month}" if dag_id == "billing_readiness" else \
-        f"{BASELINE_PREFIX}.{dag_id}.{digest}.{month}"
+    return (
+        f"{BASELINE_PREFIX}.{digest}.{month}"
+        if dag_id == "billing_readiness"
+        else f"{BASELINE_PREFIX}.{dag_id}.{digest}.{month}"
+    )
 
 
 class InvoiceImmutability(Check):
@@ -63,34 +67,45 @@ class InvoiceImmutability(Check):
     id = "invoice_immutability"
     title = "Check 2: Immutable cost storage"
     impact = "Billing disputes when prices change: a regenerated invoice would not match what was sent."
+    asks = (
+        "nothing ingested into or mutated in the last closed month after the fact; its invoice regenerates to"
+        " the same totals (±$0.01), now and in every later run"
+    )
     figure = ("invoice discrepancies", "fail_findings")
     key_metrics = ("active_tenants", "tenants_with_usage", "total_billed_usd")
     reads = ("usage_events", "usage_daily", "tenant_quotas")
     params = {
         "billing_month": ParamSpec(  # a month picked by hand is checked instead of the last closed month
-            None, ("null", "string"), "Billing month (YYYY-MM)",
+            None,
+            ("null", "string"),
+            "Billing month (YYYY-MM)",
             "Closed month whose invoices check 2 regenerates. Empty: the last closed UTC month. Another month "
             "leaves the last closed month unchecked.",
-            loosens="set", schema={"pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}),
+            loosens="set",
+            schema={"pattern": r"^\d{4}-(0[1-9]|1[0-2])$"},
+        ),
         "invoice_tolerance_usd": ParamSpec(
-            0.01, "number", "Invoice tolerance (USD, at most 0.10)",
+            0.01,
+            "number",
+            "Invoice tolerance (USD, at most 0.10)",
             "Largest per-tenant difference between two generations of the same invoice (the spec: +-$0.01). "
             "Cents, not dollars: a re-priced small tenant differs by cents.",
-            loosens="higher", schema={"minimum": 0, "maximum": 0.1}),
+            loosens="higher",
+            schema={"minimum": 0, "maximum": 0.1},
+        ),
     }
     relaxing_config = {"invoice.late_arrival_grace_seconds": ("higher", 3600)}
 
     def run(self, services: Services, ctx: RunContext):
         from decimal import Decimal
 
+        from billing_readiness import cost_values
         from billing_readiness.checks.invoice_immutability import baseline as baselines
         from billing_readiness.checks.invoice_immutability.queries import queries
         from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
-        from billing_readiness import cost_values
         from billing_readiness.results import FAIL, Artifact, BaselineRecord
-        from billing_readiness.timewindow import epoch, utc_text
-
         from billing_readiness.sql import rollup_zone, zone_query
+        from billing_readiness.timewindow import epoch, utc_text
 
         month = billing_month(ctx.params.get("billing_month"), ctx.now, ctx.cfg["invoice"]["billing_timezone"])
         clickhouse = services.clickhouse(ctx.cfg)
@@ -101,18 +116,26 @@ class InvoiceImmutability(Check):
         rows = clickhouse.run_all(qs)
         flagged = [] if "values" in rows else cost_values.flagged(rows["raw"], "tenant_id")
         if flagged:  # only then: their days and first event ids
-            qs["values"] = cost_values.query(ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}",
-                                             flagged)
+            qs["values"] = cost_values.query(
+                ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}", flagged
+            )
             rows.update(clickhouse.run_all({"values": qs["values"]}))
         key = baseline_key(clickhouse.source_id(), ctx.cfg, month, ctx.dag_id)
         baseline = baselines.validated(key, services.baseline(key))
         result = self.new_result()
         result.show_queries(qs)
-        evaluate(result, rows, month, Decimal(str(ctx.params["invoice_tolerance_usd"])), baseline,
-                 late_arrival_grace_s=int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]),
-                 accepted_mutations=ctx.cfg["invoice"]["accepted_mutations"], cluster=ctx.cfg["clickhouse"]["cluster"],
-                 negative=ctx.cfg["cost_values"]["negative"],
-                 ingestion_column=bool(ctx.cfg["usage_events"]["ingested_at"]))
+        evaluate(
+            result,
+            rows,
+            month,
+            Decimal(str(ctx.params["invoice_tolerance_usd"])),
+            baseline,
+            late_arrival_grace_s=int(ctx.cfg["invoice"]["late_arrival_grace_seconds"]),
+            accepted_mutations=ctx.cfg["invoice"]["accepted_mutations"],
+            cluster=ctx.cfg["clickhouse"]["cluster"],
+            negative=ctx.cfg["cost_values"]["negative"],
+            ingestion_column=bool(ctx.cfg["usage_events"]["ingested_at"]),
+        )
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         result.metrics["billing_timezone"] = month.tz
         result.metrics["rollup_timezone"] = f"{zone} ({zone_source})"
@@ -124,44 +147,56 @@ class InvoiceImmutability(Check):
             result.metrics["baseline"] = {"variable": key, **held}
             details.baseline = f"compared with the baseline {baselines.describe(held)}"
             if baselines.altered(held):
-                result.add(FAIL, "baseline_altered",
-                           f"The baseline Variable '{key}' was edited outside the DAG: it was recorded with digest "
-                           f"{held['digest']} and its lines now give {held['digest_now']}. Restore it from the "
-                           "Variable's history or a backup; a baseline that can be edited holds the month to nothing.",
-                           variable=key, **held)
+                result.add(
+                    FAIL,
+                    "baseline_altered",
+                    f"The baseline Variable '{key}' was edited outside the DAG: it was recorded with digest "
+                    f"{held['digest']} and its lines now give {held['digest_now']}. Restore it from the "
+                    "Variable's history or a backup; a baseline that can be edited holds the month to nothing.",
+                    variable=key,
+                    **held,
+                )
         else:
             self._missing_baseline(result, services, key, month, baselines.digest(lines_now), ctx.dag_id)
         details.invoice_csv = f"invoices-{month}.csv"
         result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
         settled = month.end.timestamp() + int(ctx.cfg["invoice"]["late_arrival_grace_seconds"])
-        unverified = [] if ctx.cfg["usage_events"]["ingested_at"] else [
-            f"late arrivals in {month} not checked: no ingestion-time column (config usage_events.ingested_at)"]
+        unverified = (
+            []
+            if ctx.cfg["usage_events"]["ingested_at"]
+            else [f"late arrivals in {month} not checked: no ingestion-time column (config usage_events.ingested_at)"]
+        )
         if unverified:
             result.metrics["not_verified"] = unverified
         if baseline is None and result.passed and unverified:
             # A first run that could not look for late arrivals has not verified the month: its totals
             # may already hold a backfill, and must not become what later runs are held to.
-            details.baseline = (f"not recorded: {unverified[0]}, so {month} is not verified and its totals are "
-                                "no baseline")
+            details.baseline = (
+                f"not recorded: {unverified[0]}, so {month} is not verified and its totals are no baseline"
+            )
             result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
         elif baseline is None and result.passed and ctx.now.timestamp() < settled:
             # Rows of the month's last seconds may still be on their way (normal lag): its totals are not final.
-            details.baseline = (f"not recorded yet: {month} closed {ctx.now - month.end} ago and rows may still "
-                                "arrive within config invoice.late_arrival_grace_seconds; a run after "
-                                f"{utc_text(settled, seconds=False)} records it")
+            details.baseline = (
+                f"not recorded yet: {month} closed {ctx.now - month.end} ago and rows may still "
+                "arrive within config invoice.late_arrival_grace_seconds; a run after "
+                f"{utc_text(settled, seconds=False)} records it"
+            )
             result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
         elif baseline is None and result.passed:
             recorded = {"run_id": ctx.run_id, "recorded_at": ctx.now.isoformat(), "digest": baselines.digest(lines_now)}
             result.record = BaselineRecord(
-                key, {"month": str(month), "source": clickhouse.describe(), **recorded, "lines": lines_now},
+                key,
+                {"month": str(month), "source": clickhouse.describe(), **recorded, "lines": lines_now},
                 f"billing-readiness: invoice totals of {month} as first seen; later runs must match",
             )
             result.metrics["baseline"] = {"variable": key, **recorded, "digest_now": recorded["digest"]}
             details.baseline = f"recorded by this run, digest {recorded['digest']}"
         return result
 
-    def _missing_baseline(self, result, services: Services, key: str, month, digest_now: str,
-                          dag_id: str = "billing_readiness") -> None:
+    def _missing_baseline(
+        self, result, services: Services, key: str, month, digest_now: str, dag_id: str = "billing_readiness"
+    ) -> None:
         """No baseline: the first run to see the month, unless the last promotion held one (it was deleted,
         or cannot be decrypted any more): then a human must know, and whether the totals still match it."""
         from billing_readiness.checks.invoice_immutability import baseline as baselines
@@ -171,13 +206,19 @@ class InvoiceImmutability(Check):
         if held is None:
             return
         same = held.get("digest_now") == digest_now
-        result.add(WARN, "baseline_missing",
-                   f"The baseline Variable '{key}' of {month}, {baselines.describe(held)} and held at the last "
-                   f"promotion, is gone (deleted, or unreadable after a Fernet key change). The month's totals "
-                   + ("still give the same digest" if same else f"now give digest {digest_now}: they changed since")
-                   + "; this run compares them with nothing and records them again. Restore the Variable from a "
-                   "backup if it was not deleted on purpose.",
-                   variable=key, held_digest=held.get("digest_now"), digest_now=digest_now, same_totals=same)
+        result.add(
+            WARN,
+            "baseline_missing",
+            f"The baseline Variable '{key}' of {month}, {baselines.describe(held)} and held at the last "
+            f"promotion, is gone (deleted, or unreadable after a Fernet key change). The month's totals "
+            + ("still give the same digest" if same else f"now give digest {digest_now}: they changed since")
+            + "; this run compares them with nothing and records them again. Restore the Variable from a "
+            "backup if it was not deleted on purpose.",
+            variable=key,
+            held_digest=held.get("digest_now"),
+            digest_now=digest_now,
+            same_totals=same,
+        )
 
     def parts(self):
         from billing_readiness.checks.invoice_immutability import render, verdict

@@ -3,6 +3,7 @@ a digest that tells a restored baseline from an altered one. A baseline must nev
 that cannot be read or is not a baseline fails the check, and one that was held at the last promotion and is
 gone now (deleted, or unreadable after a Fernet key change) is reported.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,14 +28,19 @@ def validated(key: str, value: Any) -> dict | None:
         raise CheckError(
             f"the baseline Variable '{key}' holds {type(value).__name__} {str(value)[:80]!r}, not a baseline "
             "(a JSON object with 'lines'): restore it from the Variable's history or a backup, or delete it to "
-            "record a new one on purpose")
+            "record a new one on purpose"
+        )
     return value
 
 
 def provenance(value: dict) -> dict[str, Any]:
     """Who recorded a baseline and when, and the digest of its lines (as recorded, and as it reads now)."""
-    return {"run_id": value.get("run_id"), "recorded_at": value.get("recorded_at"),
-            "digest": value.get("digest"), "digest_now": digest(value["lines"])}
+    return {
+        "run_id": value.get("run_id"),
+        "recorded_at": value.get("recorded_at"),
+        "digest": value.get("digest"),
+        "digest_now": digest(value["lines"]),
+    }
 
 
 def describe(p: dict[str, Any]) -> str:

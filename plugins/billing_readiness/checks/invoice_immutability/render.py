@@ -1,4 +1,5 @@
 """Check 2 in the report: late arrivals, mutations, invoice differences, and where the lines and baseline are."""
+
 from __future__ import annotations
 
 from html import escape
@@ -11,25 +12,42 @@ HTML_ROWS = 200  # rows of each table in the HTML report; all of them are in rea
 def _sections(d: Details) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, headers, rows) of each table this check shows."""
     return [
-        ("Rows ingested after the month closed", ["tenant", "rows", "cost USD", "first ingested", "last ingested"],
-         [[x.tenant, f"{x.rows:,}", x.cost_usd, x.first_ingested, x.last_ingested] for x in d.late_arrivals]),
-        ("Mutations of the billing tables", ["table", "mutation", "created", "command", "accepted"],
-         [[m.table, m.mutation_id, m.created, m.command, "yes" if m.accepted else "no"] for m in d.mutations]),
-        ("Invoice differences", ["tenant", "month", "finding", "before / reference", "now"],
-         [[x.tenant, x.month, x.finding, x.before, x.now] for x in d.differences]),
+        (
+            "Rows ingested after the month closed",
+            ["tenant", "rows", "cost USD", "first ingested", "last ingested"],
+            [[x.tenant, f"{x.rows:,}", x.cost_usd, x.first_ingested, x.last_ingested] for x in d.late_arrivals],
+        ),
+        (
+            "Mutations of the billing tables",
+            ["table", "mutation", "created", "command", "accepted"],
+            [[m.table, m.mutation_id, m.created, m.command, "yes" if m.accepted else "no"] for m in d.mutations],
+        ),
+        (
+            "Invoice differences",
+            ["tenant", "month", "finding", "before / reference", "now"],
+            [[x.tenant, x.month, x.finding, x.before, x.now] for x in d.differences],
+        ),
     ]
 
 
 def markdown(d: Details | None) -> list[str]:
     if not d:
         return []
-    out = ["", f"Invoice lines for {d.month}: {len(d.invoice_lines)}"
-               + (f", `{d.invoice_csv}`" if d.invoice_csv else "") + f" (baseline: {d.baseline})."]
+    out = [
+        "",
+        f"Invoice lines for {d.month}: {len(d.invoice_lines)}"
+        + (f", `{d.invoice_csv}`" if d.invoice_csv else "")
+        + f" (baseline: {d.baseline}).",
+    ]
     for title, headers, rows in _sections(d):
         if rows:
             out += ["", f"{title}:", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
             out += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows[:50]]
-            out += [f"| ... and {len(rows) - 50:,} more in readiness.json |" + " |" * (len(headers) - 1)] if len(rows) > 50 else []
+            out += (
+                [f"| ... and {len(rows) - 50:,} more in readiness.json |" + " |" * (len(headers) - 1)]
+                if len(rows) > 50
+                else []
+            )
     return out
 
 
@@ -41,10 +59,15 @@ def html(d: Details | None) -> str:
         if rows:
             head = "".join(f"<th>{escape(h)}</th>" for h in headers)
             body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows[:HTML_ROWS])
-            more = (f'<p class="muted">... and {len(rows) - HTML_ROWS:,} more rows in readiness.json</p>'
-                    if len(rows) > HTML_ROWS else "")
+            more = (
+                f'<p class="muted">... and {len(rows) - HTML_ROWS:,} more rows in readiness.json</p>'
+                if len(rows) > HTML_ROWS
+                else ""
+            )
             out.append(f"<h3>{escape(title)}</h3><table><tr>{head}</tr>{body}</table>{more}")
     if d.invoice_lines:
-        out.append(f'<p class="muted">{len(d.invoice_lines)} invoice lines for {escape(d.month)}; '
-                   f'baseline: {escape(d.baseline)}; CSV: <code>{escape(d.invoice_csv)}</code></p>')
+        out.append(
+            f'<p class="muted">{len(d.invoice_lines)} invoice lines for {escape(d.month)}; '
+            f"baseline: {escape(d.baseline)}; CSV: <code>{escape(d.invoice_csv)}</code></p>"
+        )
     return "".join(out)

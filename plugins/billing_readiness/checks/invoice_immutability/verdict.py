@@ -1,4 +1,5 @@
 """Check 2's verdict: invoice lines, the reads compared, and the month compared with its baseline."""
+
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,12 @@ from typing import Any
 
 from billing_readiness import cost_values
 from billing_readiness.checks.invoice_immutability.closed_month import (
-    LateArrival, Mutation, late_arrivals, late_rows, mutations, mutations_scope,
+    LateArrival,
+    Mutation,
+    late_arrivals,
+    late_rows,
+    mutations,
+    mutations_scope,
 )
 from billing_readiness.money import from_float, from_nanos, to_cents
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
@@ -56,8 +62,10 @@ class Details:
 
 def totals(rows: list[dict[str, Any]], cost_column: str = "cost_nanos") -> Totals:
     to_money = from_nanos if cost_column == "cost_nanos" else from_float
-    return {r["tenant_id"]: (int(r["total_queries"]), int(round(float(r["total_tokens"]))), to_money(r[cost_column]))
-            for r in rows}
+    return {
+        r["tenant_id"]: (int(r["total_queries"]), round(float(r["total_tokens"])), to_money(r[cost_column]))
+        for r in rows
+    }
 
 
 def invoice_lines(active: list[str], billed: Totals, month: Month) -> list[InvoiceLine]:
@@ -79,12 +87,20 @@ def invoice_csv(lines: list[InvoiceLine]) -> str:
 
 
 def baseline_lines(lines: list[InvoiceLine]) -> dict[str, dict[str, Any]]:
-    return {ln.tenant_id: {"total_queries": ln.total_queries, "total_tokens": ln.total_tokens,
-                           "exact_cost_usd": ln.exact_cost_usd, "total_cost_usd": ln.total_cost_usd} for ln in lines}
+    return {
+        ln.tenant_id: {
+            "total_queries": ln.total_queries,
+            "total_tokens": ln.total_tokens,
+            "exact_cost_usd": ln.exact_cost_usd,
+            "total_cost_usd": ln.total_cost_usd,
+        }
+        for ln in lines
+    }
 
 
-def _differ(result: CheckResult, code: str, tenant: str, month: Month, before: str, now: str, message: str,
-            **evidence: Any) -> None:
+def _differ(
+    result: CheckResult, code: str, tenant: str, month: Month, before: str, now: str, message: str, **evidence: Any
+) -> None:
     result.add(FAIL, code, message, tenant=tenant, month=str(month), before=before, now=now, **evidence)
     result.details.differences.append(Difference(tenant, str(month), code, before, now))
 
@@ -97,7 +113,11 @@ def _compare(result, code, sides: tuple[tuple[str, Totals], tuple[str, Totals]],
         qb, tb, cb = b.get(t, (0, 0, Decimal(0)))
         if qa != qb or ta != tb or abs(ca - cb) > tol:
             _differ(
-                result, code, t, month, f"{label_a}: ${ca:.6f}, {qa} queries, {ta} tokens",
+                result,
+                code,
+                t,
+                month,
+                f"{label_a}: ${ca:.6f}, {qa} queries, {ta} tokens",
                 f"{label_b}: ${cb:.6f}, {qb} queries, {tb} tokens",
                 f"Tenant '{t}', {month}: {label_a} gives ${ca:.6f} ({qa} queries, {ta} tokens) but "
                 f"{label_b} gives ${cb:.6f} ({qb} queries, {tb} tokens); difference ${abs(ca - cb):.6f}, "
@@ -113,7 +133,7 @@ def evaluate(
     baseline: dict | None = None,
     *,
     late_arrival_grace_s: int = 3600,
-    accepted_mutations: list[str] = (),
+    accepted_mutations: tuple[str, ...] | list[str] = (),
     cluster: str | None = None,
     negative: str = "warn",
     ingestion_column: bool = True,
@@ -151,8 +171,11 @@ def evaluate(
         )
     else:
         # usage_daily is compared with the events over its own days (another zone's month when they differ)
-        same_days = totals([r for r in rows["raw_rollup_zone"] if r["tenant_id"] not in unbillable]) \
-            if "raw_rollup_zone" in rows else a
+        same_days = (
+            totals([r for r in rows["raw_rollup_zone"] if r["tenant_id"] not in unbillable])
+            if "raw_rollup_zone" in rows
+            else a
+        )
         _lines_and_reads(result, active, a, rollup, month, tolerance_usd, skip=broken, same_days=same_days)
         details.late_arrivals = late_arrivals(result, late_rows(rows), month, late_arrival_grace_s)
         mutations_scope(result, rows.get("distributed", []), cluster)
@@ -162,8 +185,13 @@ def evaluate(
             _against_baseline(result, baseline, a, active, month, tolerance_usd, ingestion_column)
     if baseline is None and result.passed:
         details.baseline = "recorded: first run to see this month"
-        result.add(INFO, "baseline_recorded", f"First run to see {month}: its totals are recorded as the baseline; "
-                   "later runs must reproduce them within the tolerance.", month=str(month))
+        result.add(
+            INFO,
+            "baseline_recorded",
+            f"First run to see {month}: its totals are recorded as the baseline; "
+            "later runs must reproduce them within the tolerance.",
+            month=str(month),
+        )
     elif baseline is None:
         found = ", ".join(sorted({f.code for f in result.failures}))
         details.baseline = f"not recorded: this run found {found}, so its totals cannot be the reference"
@@ -172,8 +200,9 @@ def evaluate(
     return result
 
 
-def _finite_rollup(result, rows: list[dict[str, Any]], unbillable: set[str], month: Month
-                   ) -> tuple[list[dict[str, Any]], set[str]]:
+def _finite_rollup(
+    result, rows: list[dict[str, Any]], unbillable: set[str], month: Month
+) -> tuple[list[dict[str, Any]], set[str]]:
     """The rollup's totals that a bill can be made of, and the tenants whose rollup total is non-finite while
     their events are finite (a rollup defect of its own); a tenant whose events hold non-finite values is
     already failed and left out of both."""
@@ -182,64 +211,114 @@ def _finite_rollup(result, rows: list[dict[str, Any]], unbillable: set[str], mon
         if r["tenant_id"] in unbillable:
             continue
         if not (math.isfinite(float(r["total_cost_usd"])) and math.isfinite(float(r["total_tokens"]))):
-            result.add(FAIL, "rollup_non_finite",
-                       f"Tenant '{r['tenant_id']}', {month}: usage_daily holds a non-finite total "
-                       f"(cost {r['total_cost_usd']}, tokens {r['total_tokens']}) while its events are finite: "
-                       "the rollup cannot regenerate the invoice.", tenant=r["tenant_id"], month=str(month))
+            result.add(
+                FAIL,
+                "rollup_non_finite",
+                f"Tenant '{r['tenant_id']}', {month}: usage_daily holds a non-finite total "
+                f"(cost {r['total_cost_usd']}, tokens {r['total_tokens']}) while its events are finite: "
+                "the rollup cannot regenerate the invoice.",
+                tenant=r["tenant_id"],
+                month=str(month),
+            )
             broken.add(r["tenant_id"])
             continue
         out.append(r)
     return out, broken
 
 
-def _lines_and_reads(result, active, a: Totals, rollup: Totals, month, tol, skip: set[str] = frozenset(),
-                     same_days: Totals | None = None) -> None:
+def _lines_and_reads(
+    result,
+    active,
+    a: Totals,
+    rollup: Totals,
+    month,
+    tol,
+    skip: set[str] | frozenset[str] = frozenset(),
+    same_days: Totals | None = None,
+) -> None:
     for t in active:
         if t not in a:
-            result.add(INFO, "zero_usage_tenant", f"Tenant '{t}' has no usage in {month}: $0.00 invoice line.",
-                       tenant=t, month=str(month))
+            result.add(
+                INFO,
+                "zero_usage_tenant",
+                f"Tenant '{t}' has no usage in {month}: $0.00 invoice line.",
+                tenant=t,
+                month=str(month),
+            )
     for t in sorted(set(a) - set(active)):
         result.add(
             WARN,
             "usage_not_invoiced",
             f"Tenant '{t}' has ${a[t][2]:.2f} of usage in {month} but is not an active tenant: it is on no invoice.",
-            tenant=t, month=str(month), cost_usd=f"{a[t][2]:.2f}",
+            tenant=t,
+            month=str(month),
+            cost_usd=f"{a[t][2]:.2f}",
         )
     events = same_days if same_days is not None else a
     events = {t: v for t, v in events.items() if t not in skip}  # a non-finite rollup total: its own finding
-    _compare(result, "invoice_rollup_mismatch", (("usage_events", events), ("usage_daily", rollup)), tol, month,
-             "The rollup would bill a different amount than the raw events.")
+    _compare(
+        result,
+        "invoice_rollup_mismatch",
+        (("usage_events", events), ("usage_daily", rollup)),
+        tol,
+        month,
+        "The rollup would bill a different amount than the raw events.",
+    )
 
 
-def _against_baseline(result, baseline: dict, now: Totals, active: list[str], month: Month, tol: Decimal,
-                      ingestion_column: bool = True) -> None:
+def _against_baseline(
+    result, baseline: dict, now: Totals, active: list[str], month: Month, tol: Decimal, ingestion_column: bool = True
+) -> None:
     old_lines = baseline.get("lines", {})
     recorded = baseline.get("recorded_at", "an earlier run")
     # Without an ingestion-time column a late backfill cannot be told from a re-pricing: say what would tell them.
-    which = "" if ingestion_column else (
-        " This events table has no ingestion-time column (config usage_events.ingested_at is null), so whether "
-        "rows were backfilled late or re-priced cannot be told; set usage_events.ingested_at to the column that "
-        "records when a row was written.")
+    which = (
+        ""
+        if ingestion_column
+        else (
+            " This events table has no ingestion-time column (config usage_events.ingested_at is null), so whether "
+            "rows were backfilled late or re-priced cannot be told; set usage_events.ingested_at to the column that "
+            "records when a row was written."
+        )
+    )
     for t in sorted(set(old_lines) | set(active)):
         old = old_lines.get(t)
         q, tok, cost = now.get(t, (0, 0, Decimal(0)))
         if old is None:
             # A tenant that was not active when the baseline was taken: only its usage in a closed month is news.
             if q or tok or cost:
-                _differ(result, "closed_month_changed", t, month, "no line (0.00)", f"{cost:.2f}",
-                        f"Tenant '{t}', {month}: no invoice line when the baseline was recorded ({recorded}), "
-                        f"now ${cost:.2f} ({q} queries, {tok} tokens): usage was backfilled into a closed month."
-                        + which,
-                        old_total="0.00", new_total=f"{cost:.2f}", old_queries=0, new_queries=q)
+                _differ(
+                    result,
+                    "closed_month_changed",
+                    t,
+                    month,
+                    "no line (0.00)",
+                    f"{cost:.2f}",
+                    f"Tenant '{t}', {month}: no invoice line when the baseline was recorded ({recorded}), "
+                    f"now ${cost:.2f} ({q} queries, {tok} tokens): usage was backfilled into a closed month." + which,
+                    old_total="0.00",
+                    new_total=f"{cost:.2f}",
+                    old_queries=0,
+                    new_queries=q,
+                )
             continue
         old_cost = Decimal(old["exact_cost_usd"])
         if old["total_queries"] != q or old["total_tokens"] != tok or abs(old_cost - cost) > tol:
             _differ(
-                result, "closed_month_changed", t, month, f"{to_cents(old_cost):.2f}", f"{to_cents(cost):.2f}",
+                result,
+                "closed_month_changed",
+                t,
+                month,
+                f"{to_cents(old_cost):.2f}",
+                f"{to_cents(cost):.2f}",
                 f"Tenant '{t}', {month}: total was ${to_cents(old_cost):.2f} ({old['total_queries']} queries, "
                 f"{old['total_tokens']} tokens) when first seen ({recorded}), now ${to_cents(cost):.2f} "
                 f"({q} queries, {tok} tokens): stored costs of a closed month changed "
                 "(cost mutation or late backfill)." + which,
-                old_total=f"{to_cents(old_cost):.2f}", new_total=f"{to_cents(cost):.2f}",
-                old_queries=old["total_queries"], new_queries=q, old_tokens=old["total_tokens"], new_tokens=tok,
+                old_total=f"{to_cents(old_cost):.2f}",
+                new_total=f"{to_cents(cost):.2f}",
+                old_queries=old["total_queries"],
+                new_queries=q,
+                old_tokens=old["total_tokens"],
+                new_tokens=tok,
             )

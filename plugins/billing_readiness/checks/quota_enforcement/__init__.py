@@ -11,6 +11,7 @@ family. The probe deletes only keys whose tenant segment is the probe id.
     probe.py  the sequence and cleanup   diagnose.py  what responses mean
     verdict.py  the decision             render.py  its part of the report
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,17 +28,28 @@ class QuotaEnforcement(Check):
     id = "quota_enforcement"
     title = "Check 4: Quota enforcement"
     impact = "Runaway usage that nobody will pay for."
+    asks = (
+        "with the probe quota at 10 (then 7), request 11 (then 8) gets HTTP 429, also under concurrency; the "
+        "window resets"
+    )
     figure = ("quota probe failures", "fail_findings")
     key_metrics = ("requests_sent",)
     params = {
         "probe_quota_limit": ParamSpec(
-            10, "integer", "Probe quota limit",
+            10,
+            "integer",
+            "Probe quota limit",
             "Quota given to the probe tenant: requests 1..N must pass, request N+1 must get HTTP 429. At most 80: "
             "the probe's keys must outlive it under the default config quota.key_ttl_seconds (900).",
-            schema={"minimum": 1, "maximum": 80}),
+            schema={"minimum": 1, "maximum": 80},
+        ),
         "concurrency_probe": ParamSpec(
-            True, "boolean", "Concurrency probe",
-            "Also send 2 x limit requests at once; more than the limit accepted fails check 4.", loosens="off"),
+            True,
+            "boolean",
+            "Concurrency probe",
+            "Also send 2 x limit requests at once; more than the limit accepted fails check 4.",
+            loosens="off",
+        ),
     }
 
     def run(self, services: Services, ctx: RunContext):
@@ -47,11 +59,14 @@ class QuotaEnforcement(Check):
         ctx = dataclasses.replace(ctx, cfg=with_dag_probe(ctx.cfg, ctx.dag_id))
         q, limit = ctx.cfg["quota"], int(ctx.params["probe_quota_limit"])
         self.refuse_real_tenant(services, ctx.cfg, q["probe_tenant_id"])
-        api = services.http(ctx.cfg["connections"]["quota_api"], float(q["request_timeout_seconds"]),
-                      "the quota enforcement probe")
+        api = services.http(
+            ctx.cfg["connections"]["quota_api"], float(q["request_timeout_seconds"]), "the quota enforcement probe"
+        )
         control = services.quota_control(ctx.cfg, api, q["probe_tenant_id"])
-        keys = {conn: services.http(conn, float(q["request_timeout_seconds"]), "the quota probe's other API keys")
-                for conn in q["client_connections"]}
+        keys = {
+            conn: services.http(conn, float(q["request_timeout_seconds"]), "the quota probe's other API keys")
+            for conn in q["client_connections"]
+        }
         run = Probe(services, ctx, api, control, keys).run(limit, bool(ctx.params["concurrency_probe"]))
         unreachable = [r for r in run.sequential if r.get("unreachable")]
         if unreachable and len(unreachable) == len(run.sequential):
@@ -66,15 +81,19 @@ class QuotaEnforcement(Check):
 
     @staticmethod
     def refuse_real_tenant(services: Services, cfg: dict, probe: str) -> None:
-        from billing_readiness.checks.quota_enforcement.diagnose import (admin_path_conflict, probe_tenant_conflict,
-                                                                          probe_usage_query)
+        from billing_readiness.checks.quota_enforcement.diagnose import (
+            admin_path_conflict,
+            probe_tenant_conflict,
+            probe_usage_query,
+        )
         from billing_readiness.sql import active_tenants_query
 
         clickhouse = services.clickhouse(cfg)
         active = [r["tenant_id"] for r in clickhouse.run(active_tenants_query(cfg))]
         found_in = [r["source"] for r in clickhouse.run(probe_usage_query(cfg, probe))]
         conflict = probe_tenant_conflict(probe, active, found_in) or admin_path_conflict(
-            cfg["quota"]["admin_path"], active)
+            cfg["quota"]["admin_path"], active
+        )
         if conflict:
             raise CheckError(conflict)
 

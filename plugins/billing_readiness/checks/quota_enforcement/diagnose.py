@@ -1,9 +1,10 @@
 """Check 4's diagnoses: what the sequence of responses says about the quota API (plain Python)."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from billing_readiness.results import WARN
+from billing_readiness.results import WARN, Severity
 from billing_readiness.sql import Query
 
 LEGACY = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -35,18 +36,22 @@ def probe_usage_query(cfg: dict, probe: str) -> Query:
     parts = []
     for section in ("tenant_quotas", "usage_events", "usage_hourly", "usage_daily"):
         t = cfg[section]
-        parts.append(f"SELECT '{section}' AS source FROM (SELECT 1 FROM {t['table']} "
-                     f"WHERE {t['tenant_id']} = %(probe)s LIMIT 1)")
-    return Query("the probe tenant in the billing tables", " UNION ALL ".join(parts), {"probe": probe},
-                 columns=("source",))
+        parts.append(
+            f"SELECT '{section}' AS source FROM (SELECT 1 FROM {t['table']} WHERE {t['tenant_id']} = %(probe)s LIMIT 1)"
+        )
+    return Query(
+        "the probe tenant in the billing tables", " UNION ALL ".join(parts), {"probe": probe}, columns=("source",)
+    )
 
 
 def probe_tenant_conflict(probe: str, active: list[str], found_in: list[str]) -> str | None:
     if probe in set(active):
         return f"probe tenant '{probe}' is an active tenant: choose another config 'quota.probe_tenant_id'"
     if found_in:
-        return (f"probe tenant '{probe}' appears in {', '.join(sorted(set(found_in)))}: it may be a real tenant; "
-                "choose another config 'quota.probe_tenant_id'")
+        return (
+            f"probe tenant '{probe}' appears in {', '.join(sorted(set(found_in)))}: it may be a real tenant; "
+            "choose another config 'quota.probe_tenant_id'"
+        )
     return None
 
 
@@ -58,8 +63,10 @@ def admin_path_conflict(template: str | None, tenants: list[str]) -> str | None:
 
     named = sorted(set(literal_segments(template)) & set(tenants))
     if named:
-        return (f"config key 'quota.admin_path' ({template!r}) names tenant(s) {', '.join(named)} in a fixed "
-                "segment: only {tenant_id} may name a tenant")
+        return (
+            f"config key 'quota.admin_path' ({template!r}) names tenant(s) {', '.join(named)} in a fixed "
+            "segment: only {tenant_id} may name a tenant"
+        )
     return None
 
 
@@ -67,7 +74,9 @@ def timed_out(r: dict) -> bool:
     return r.get("status") is None and any(w in (r.get("error") or "") for w in ("Timeout", "timed out"))
 
 
-def diagnose_sequence(responses: list[dict], limit: int, api: tuple[str, float] | None = None) -> tuple[str, str] | None:
+def diagnose_sequence(
+    responses: list[dict], limit: int, api: tuple[str, float] | None = None
+) -> tuple[str, str] | None:
     """(code, message) of what went wrong in the sequential probe, or None when it passed. `api`: the quota API's
     connection id and request timeout, named when a request timed out."""
     for k, r in enumerate(responses, start=1):
@@ -76,7 +85,8 @@ def diagnose_sequence(responses: list[dict], limit: int, api: tuple[str, float] 
             return "api_failing", (
                 f"Request {k} of {limit + 1} got no answer within {api[1]:g}s ({r.get('error')}): the quota API on "
                 f"connection '{api[0]}' is too slow or hangs. If it is slow by design, raise config "
-                "'quota.request_timeout_seconds'; else fix the API (a quota check must answer quickly).")
+                "'quota.request_timeout_seconds'; else fix the API (a quota check must answer quickly)."
+            )
         if status is None or status >= 500:
             return "api_failing", (
                 f"Request {k} of {limit + 1} got {response_text(r)}: the API is failing, not enforcing."
@@ -105,24 +115,34 @@ def diagnose_sequence(responses: list[dict], limit: int, api: tuple[str, float] 
     return "incomplete", f"The probe stopped after {len(responses)} responses, before request {limit + 1}."
 
 
-def inspect_429(headers: dict[str, str], body: Any) -> list[tuple[str, str, str]]:
+def inspect_429(headers: dict[str, str], body: Any) -> list[tuple[Severity, str, str]]:
     """(severity, code, message) about the 429 response's headers and body."""
     h = {k.lower(): v for k, v in headers.items()}
     out = []
     if "retry-after" not in h:
-        out.append((WARN, "missing_retry_after", "The 429 response has no Retry-After header: clients cannot back off."))
+        out.append(
+            (WARN, "missing_retry_after", "The 429 response has no Retry-After header: clients cannot back off.")
+        )
     has_legacy = all(x.lower() in h for x in LEGACY)
     has_ietf = all(x.lower() in h for x in IETF)
     if not (has_legacy or has_ietf):
         out.append(
-            (WARN, "missing_rate_limit_headers",
-             "The 429 response carries neither X-RateLimit-Limit/-Remaining/-Reset nor RateLimit/RateLimit-Policy.")
+            (
+                WARN,
+                "missing_rate_limit_headers",
+                "The 429 response carries neither X-RateLimit-Limit/-Remaining/-Reset nor RateLimit/RateLimit-Policy.",
+            )
         )
     elif has_legacy and h.get("x-ratelimit-remaining", "").strip() not in {"0"}:
-        out.append((WARN, "remaining_not_zero",
-                    f"The 429 response says X-RateLimit-Remaining: {h.get('x-ratelimit-remaining')} (expected 0)."))
+        out.append(
+            (
+                WARN,
+                "remaining_not_zero",
+                f"The 429 response says X-RateLimit-Remaining: {h.get('x-ratelimit-remaining')} (expected 0).",
+            )
+        )
     if not (isinstance(body, dict) and body.get("error")):
-        out.append((WARN, "no_error_body", "The 429 response has no JSON error body ({\"error\": ...})."))
+        out.append((WARN, "no_error_body", 'The 429 response has no JSON error body ({"error": ...}).'))
     return out
 
 

@@ -7,6 +7,7 @@ only to Redis, which the probe must not touch. A marker whose owner is no longer
 instance ended, or a later try of it runs, or its process on this host is gone) belongs to a crashed
 probe: the next run takes it over and cleans what that probe left, and says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ MARKER_KEY = "billing_readiness_probe.{probe}"
 # a crashed probe left are still known to be the probe's when the next run comes.
 MARKER_TTL_SECONDS = 40 * 86400
 # Task instance states in which the owner may still be probing.
-LIVE_STATES = frozenset({"running", "queued", "scheduled", "up_for_retry", "up_for_reschedule", "deferred",
-                         "restarting", "none", None})
+LIVE_STATES = frozenset(
+    {"running", "queued", "scheduled", "up_for_retry", "up_for_reschedule", "deferred", "restarting", "none", None}
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,14 @@ class Owner:
         """The owner a marker names; None when it is not one of ours (an unreadable value)."""
         try:
             data = json.loads(text)
-            return cls(str(data["dag_id"]), str(data["run_id"]), str(data["task_id"]), int(data["try_number"]),
-                       str(data["host"]), int(data["pid"]))
+            return cls(
+                str(data["dag_id"]),
+                str(data["run_id"]),
+                str(data["task_id"]),
+                int(data["try_number"]),
+                str(data["host"]),
+                int(data["pid"]),
+            )
         except (ValueError, TypeError, KeyError):
             return None
 

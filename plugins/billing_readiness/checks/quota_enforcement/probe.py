@@ -6,6 +6,7 @@ probe id exactly; every other key that matched a pattern is left alone and repor
 probe claims its tenant with a marker (ownership.py): a probe id with keys but no marker is somebody
 else's and is refused; a marker whose owner crashed is taken over and its keys cleaned.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -75,8 +76,10 @@ class Probe:
         self.q = ctx.cfg["quota"]
         self.probe = self.q["probe_tenant_id"]
         method = self.q["method"].upper()
-        self.request = {"headers": {self.q["tenant_header"]: self.probe},
-                        **({"json": self.q["json_body"]} if method == "POST" else {})}
+        self.request = {
+            "headers": {self.q["tenant_header"]: self.probe},
+            **({"json": self.q["json_body"]} if method == "POST" else {}),
+        }
         self.method = method
         self.waited = False
 
@@ -85,22 +88,31 @@ class Probe:
         if self.q["key_ttl_seconds"] < needed:
             raise CheckError(
                 f"config key 'quota.key_ttl_seconds' ({self.q['key_ttl_seconds']}) is shorter than the probe can take "
-                f"with param 'probe_quota_limit' = {limit} (up to {needed:.0f}s): raise it, or lower the limit")
+                f"with param 'probe_quota_limit' = {limit} (up to {needed:.0f}s): raise it, or lower the limit"
+            )
         marker = MARKER_KEY.format(probe=self.probe)
         host, pid = self.services.process()
         me = Owner(self.ctx.dag_id, self.ctx.run_id, self.ctx.task_id, self.ctx.try_number, host, pid)
         took_over = self._claim(marker, me)
-        run = ProbeRun(limit, second_limit=second_limit(limit), probe_tenant=self.probe,
-                       window_seconds=int(self.q["window_seconds"]),
-                       api=(self.ctx.cfg["connections"]["quota_api"], float(self.q["request_timeout_seconds"])))
+        run = ProbeRun(
+            limit,
+            second_limit=second_limit(limit),
+            probe_tenant=self.probe,
+            window_seconds=int(self.q["window_seconds"]),
+            api=(self.ctx.cfg["connections"]["quota_api"], float(self.q["request_timeout_seconds"])),
+        )
         run.cleanup.took_over = took_over
         try:
             self._clean(run)  # what a crashed probe left (the marker says the keys are the probe's)
             run.sequential = self._decisive(run, limit)
             if not run.undecided and diagnose_sequence(run.sequential, limit) is None and self._clean_and_covered(run):
                 run.second = self._decisive(run, run.second_limit)
-                if concurrency and not run.undecided and diagnose_sequence(run.second, run.second_limit) is None \
-                        and self._clean_and_covered(run):
+                if (
+                    concurrency
+                    and not run.undecided
+                    and diagnose_sequence(run.second, run.second_limit) is None
+                    and self._clean_and_covered(run)
+                ):
                     run.concurrent = self._burst(run, limit)
         finally:
             left = self._clean(run)
@@ -112,8 +124,13 @@ class Probe:
             run.cleanup.uncovered.update(uncovered(left, self.q["cleanup_patterns"], self.probe))
             if not run.cleanup.leftovers:  # else the marker stays: the keys left are known to be the probe's
                 self.control.unlock(marker, me.to_json())
-            self.ctx.log.info("Probe cleanup: deleted %d key(s) of tenant %s (%s); left alone %d other key(s)",
-                              len(run.cleanup.deleted), self.probe, self.control.describe(), len(run.cleanup.foreign))
+            self.ctx.log.info(
+                "Probe cleanup: deleted %d key(s) of tenant %s (%s); left alone %d other key(s)",
+                len(run.cleanup.deleted),
+                self.probe,
+                self.control.describe(),
+                len(run.cleanup.foreign),
+            )
         return run
 
     def _claim(self, marker: str, me: Owner) -> str | None:
@@ -127,23 +144,32 @@ class Probe:
                 raise CheckError(
                     f"probe tenant '{self.probe}' already has {len(strangers)} key(s) the probe did not create: "
                     f"{', '.join(strangers[:5])}. It may be a real tenant known only to the quota system; the probe "
-                    "touches nothing of it. Choose another config 'quota.probe_tenant_id'.")
+                    "touches nothing of it. Choose another config 'quota.probe_tenant_id'."
+                )
             return None
         owner = Owner.from_json(held)
         if owner is None:
-            raise CheckError(f"the probe marker '{marker}' holds {held[:80]!r}, not a probe owner: "
-                             "remove it if it is not in use, or choose another config 'quota.probe_tenant_id'.")
-        gone = holder_gone(owner, me, self.services.task_state(owner.dag_id, owner.run_id, owner.task_id),
-                           self.services.process_alive(owner.host, owner.pid))
+            raise CheckError(
+                f"the probe marker '{marker}' holds {held[:80]!r}, not a probe owner: "
+                "remove it if it is not in use, or choose another config 'quota.probe_tenant_id'."
+            )
+        gone = holder_gone(
+            owner,
+            me,
+            self.services.task_state(owner.dag_id, owner.run_id, owner.task_id),
+            self.services.process_alive(owner.host, owner.pid),
+        )
         if gone is None:
             raise CheckError(
                 f"another run ({owner.describe()}) is probing the quota API with probe tenant '{self.probe}' right "
                 "now: two probes on one tenant would share counters. Wait for it, or give this run another "
-                "config 'quota.probe_tenant_id'.")
+                "config 'quota.probe_tenant_id'."
+            )
         if not self.control.take_over(marker, held, me.to_json(), MARKER_TTL_SECONDS):
             raise CheckError(f"another run took over probe tenant '{self.probe}' at the same moment: wait for it.")
-        self.ctx.log.warning("Took over probe tenant %s from %s: %s; cleaning what it left",
-                             self.probe, owner.describe(), gone)
+        self.ctx.log.warning(
+            "Took over probe tenant %s from %s: %s; cleaning what it left", self.probe, owner.describe(), gone
+        )
         return f"{owner.describe()}: {gone}"
 
     def _sequence(self, limit: int) -> list[dict]:
@@ -164,8 +190,11 @@ class Probe:
             responses = self._sequence(limit)
             seen = self._inspect(limit, responses)
             lost = self.control.lost(identity)
-            why, cause = (lost, "store") if lost else (
-                windows.crossed(responses, seen["counters"], seen["seen_at"], self.probe), "window")
+            why, cause = (
+                (lost, "store")
+                if lost
+                else (windows.crossed(responses, seen["counters"], seen["seen_at"], self.probe), "window")
+            )
             if why is None:
                 run.windows.append(seen)
                 return responses
@@ -197,8 +226,12 @@ class Probe:
         if problem and problem[0] == "over_admission":
             self._alternate(run, limit, self.api.separate_clients(2), "2 separate connections")
         if self.keys and not problem:  # one API key passed: do several keys of the tenant share its quota?
-            self._alternate(run, limit, [self.api, *self.keys.values()],
-                            f"{len(self.keys) + 1} API keys (connections {', '.join(['the quota API', *self.keys])})")
+            self._alternate(
+                run,
+                limit,
+                [self.api, *self.keys.values()],
+                f"{len(self.keys) + 1} API keys (connections {', '.join(['the quota API', *self.keys])})",
+            )
         return responses
 
     def _alternate(self, run: ProbeRun, limit: int, clients: list, which: str) -> None:
@@ -206,10 +239,18 @@ class Probe:
         race is possible, so more than the limit accepted is a limiter that counts per client."""
         self._clean(run)
         self.control.setup(limit)
-        statuses = [clients[i % len(clients)].request(self.method, self.q["path"], **self.request).get("status")
-                    for i in range(limit + 1)]
-        run.per_client.append({"clients": which, "sent": limit + 1, "statuses": statuses,
-                               "accepted": sum(1 for s in statuses if s is not None and 200 <= s < 300)})
+        statuses = [
+            clients[i % len(clients)].request(self.method, self.q["path"], **self.request).get("status")
+            for i in range(limit + 1)
+        ]
+        run.per_client.append(
+            {
+                "clients": which,
+                "sent": limit + 1,
+                "statuses": statuses,
+                "accepted": sum(1 for s in statuses if s is not None and 200 <= s < 300),
+            }
+        )
 
     def _inspect(self, limit: int, responses: list[dict]) -> dict:
         """The probe tenant's counters and their TTLs as the API left them (never another tenant's keys)."""
@@ -221,8 +262,12 @@ class Probe:
             mine += list(uncovered([k for k in counters if k not in matched], patterns, self.probe))
             counters = {k: counters[k] for k in sorted(mine)}
         sent = [r["sent_at"] for r in responses if r.get("sent_at") is not None]
-        return {"limit": limit, "seen_at": self.services.time(), "first_use": min(sent) if sent else None,
-                "counters": counters}
+        return {
+            "limit": limit,
+            "seen_at": self.services.time(),
+            "first_use": min(sent) if sent else None,
+            "counters": counters,
+        }
 
     def _clean_and_covered(self, run: ProbeRun) -> bool:
         """Counters back to zero for the next sequence; False when keys of the probe are left: the next sequence

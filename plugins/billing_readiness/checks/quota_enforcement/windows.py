@@ -17,14 +17,16 @@ the API's RateLimit-Policy `w=`, else config `quota.window_seconds`. `crossed()`
 a probe limit was running (two labels of one counter, a remaining count that went up, a passed announced
 reset), so that limit is run again instead of judged. Plain Python over what the probe saw.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import itertools
 import re
 from dataclasses import dataclass
 
-from billing_readiness.results import FAIL, WARN
+from billing_readiness.results import FAIL, WARN, Severity
 from billing_readiness.timewindow import utc_text
 
 UTC = dt.timezone.utc
@@ -43,11 +45,29 @@ _LABELS = (
     (re.compile(r"(\d{4})(\d{2})"), "month"),
 )
 UNIT_SECONDS = {"minute": MINUTE, "hour": HOUR, "day": DAY, "month": LONGEST_MONTH}
-_WORDS = re.compile(r"(?<![a-z])(min|minute|minutely|hour|hourly|day|daily|week|weekly|month|monthly|"
-                    r"1m|1h|1d|60s|3600s|86400s)(?![a-z])")
-WORD_SECONDS = {"min": MINUTE, "minute": MINUTE, "minutely": MINUTE, "1m": MINUTE, "60s": MINUTE,
-                "hour": HOUR, "hourly": HOUR, "1h": HOUR, "3600s": HOUR, "day": DAY, "daily": DAY, "1d": DAY,
-                "86400s": DAY, "week": 7 * DAY, "weekly": 7 * DAY, "month": LONGEST_MONTH, "monthly": LONGEST_MONTH}
+_WORDS = re.compile(
+    r"(?<![a-z])(min|minute|minutely|hour|hourly|day|daily|week|weekly|month|monthly|"
+    r"1m|1h|1d|60s|3600s|86400s)(?![a-z])"
+)
+WORD_SECONDS = {
+    "min": MINUTE,
+    "minute": MINUTE,
+    "minutely": MINUTE,
+    "1m": MINUTE,
+    "60s": MINUTE,
+    "hour": HOUR,
+    "hourly": HOUR,
+    "1h": HOUR,
+    "3600s": HOUR,
+    "day": DAY,
+    "daily": DAY,
+    "1d": DAY,
+    "86400s": DAY,
+    "week": 7 * DAY,
+    "weekly": 7 * DAY,
+    "month": LONGEST_MONTH,
+    "monthly": LONGEST_MONTH,
+}
 # Window lengths an epoch window number may count in (key = epoch // length).
 EPOCH_WINDOWS = (1, 10, 15, 30, MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, DAY)
 
@@ -63,12 +83,16 @@ class Counter:
     scores: tuple[float, float] | None = None
 
     @classmethod
-    def of(cls, key: str, seen) -> "Counter":
+    def of(cls, key: str, seen) -> Counter:
         """From what a quota control reports: a TTL, or {"ttl", "type", "scores"}."""
         if isinstance(seen, dict):
             scores = seen.get("scores")
-            return cls(key, int(seen.get("ttl", -1)), str(seen.get("type") or "string"),
-                       (float(scores[0]), float(scores[1])) if scores else None)
+            return cls(
+                key,
+                int(seen.get("ttl", -1)),
+                str(seen.get("type") or "string"),
+                (float(scores[0]), float(scores[1])) if scores else None,
+            )
         return cls(key, int(seen))
 
 
@@ -126,7 +150,7 @@ def label(key: str, seen_at: float, tenant: str | None = None) -> Label | None:
             continue
         found = _date_label(segment) or _epoch_label(segment, seen_at)
         if found:
-            series = ":".join(segments[:i] + ["*"] + segments[i + 1:])
+            series = ":".join([*segments[:i], "*", *segments[i + 1 :]])
             return Label(segment, found[0], found[1], series)
     return None
 
@@ -179,17 +203,18 @@ def announced_reset(headers: dict | None, seen_at: float) -> float | None:
         if h.get("ratelimit-reset", "").isdigit():
             return seen_at + int(h["ratelimit-reset"])
         if "retry-after" in h:
-            value = h["retry-after"]
-            if value.isdigit():
-                return seen_at + int(value)
-            return email.utils.parsedate_to_datetime(value).timestamp()
+            retry = str(h["retry-after"])
+            if retry.isdigit():
+                return seen_at + int(retry)
+            return email.utils.parsedate_to_datetime(retry).timestamp()
     except (ValueError, TypeError, IndexError):
         return None
     return None
 
 
-def window_seconds(counter: Counter, seen_at: float, tenant: str | None, announced: list[int],
-                   configured: int) -> tuple[int, str]:
+def window_seconds(
+    counter: Counter, seen_at: float, tenant: str | None, announced: list[int], configured: int
+) -> tuple[int, str]:
     """The counter's window length and where it came from."""
     lab = label(counter.key, seen_at, tenant)
     if lab and lab.seconds:
@@ -210,8 +235,14 @@ def _span(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def judge_counters(counters: dict, seen_at: float, first_use: float | None = None, tenant: str | None = None,
-                   announced: list[int] | None = None, configured: int = HOUR) -> list[tuple[str, str, str]]:
+def judge_counters(
+    counters: dict,
+    seen_at: float,
+    first_use: float | None = None,
+    tenant: str | None = None,
+    announced: list[int] | None = None,
+    configured: int = HOUR,
+) -> list[tuple[Severity, str, str]]:
     """(severity, code, message) for counters that would not give the quota back in time. `counters` maps each
     key to its TTL or to {"ttl", "type", "scores"}; `first_use` is when the limit's first request was sent
     (the counters were empty before it)."""
@@ -228,56 +259,91 @@ def judge_counters(counters: dict, seen_at: float, first_use: float | None = Non
         lab = label(c.key, seen_at, tenant)
         if lab is not None:  # the next window counts in a new key: the TTL only collects the old one
             if c.ttl == -1:
-                out.append((WARN, "counter_never_collected",
-                            f"Quota counter {key} carries its window ({lab.text}) but has no expiry: the quota "
-                            "resets (the next window counts in a new key), but every window leaves a key in the "
-                            "quota store for good. Give the counters a TTL (e.g. EXPIRE key <window> NX)."))
+                out.append(
+                    (
+                        WARN,
+                        "counter_never_collected",
+                        f"Quota counter {key} carries its window ({lab.text}) but has no expiry: the quota "
+                        "resets (the next window counts in a new key), but every window leaves a key in the "
+                        "quota store for good. Give the counters a TTL (e.g. EXPIRE key <window> NX).",
+                    )
+                )
             continue
         if c.ttl == -1:
-            out.append((FAIL, "counter_never_expires",
-                        f"Quota counter {key} has no expiry and no window in its name: once a tenant reaches its "
-                        "limit it stays blocked for good (the window never resets)."))
+            out.append(
+                (
+                    FAIL,
+                    "counter_never_expires",
+                    f"Quota counter {key} has no expiry and no window in its name: once a tenant reaches its "
+                    "limit it stays blocked for good (the window never resets).",
+                )
+            )
             continue
         expires, due = seen_at + c.ttl, start + length
         if expires > due + SLACK_SECONDS:
-            out.append((FAIL, "counter_outlives_window",
-                        f"Quota counter {key} expires at {utc_text(expires)}, {expires - due:,.0f}s later than one "
-                        f"window ({_span(length)}, from {source}) after its first use at {utc_text(start)}: the "
-                        "tenant gets its quota back late."))
+            out.append(
+                (
+                    FAIL,
+                    "counter_outlives_window",
+                    f"Quota counter {key} expires at {utc_text(expires)}, {expires - due:,.0f}s later than one "
+                    f"window ({_span(length)}, from {source}) after its first use at {utc_text(start)}: the "
+                    "tenant gets its quota back late.",
+                )
+            )
     return out
 
 
-def _judge_log(c: Counter, seen_at: float, start: float, length: int) -> list[tuple[str, str, str]]:
+def _judge_log(c: Counter, seen_at: float, start: float, length: int) -> list[tuple[Severity, str, str]]:
     """A sliding log: its scores are the request times (seconds or milliseconds) of this limit's requests."""
     out = []
     if c.scores is not None:
         low, high = c.scores
         scale = 1000 if high > 1e12 else 1
         if not (start - SLACK_SECONDS <= low / scale and high / scale <= seen_at + SLACK_SECONDS):
-            out.append((WARN, "sliding_log_unrecognised",
-                        f"Quota key {c.key} is a sorted set whose scores ({low:.0f}..{high:.0f}) are not the "
-                        "probe's request times: whether its entries leave the window was not checked."))
+            out.append(
+                (
+                    WARN,
+                    "sliding_log_unrecognised",
+                    f"Quota key {c.key} is a sorted set whose scores ({low:.0f}..{high:.0f}) are not the "
+                    "probe's request times: whether its entries leave the window was not checked.",
+                )
+            )
     if c.ttl == -1:
-        out.append((WARN, "counter_never_collected",
-                    f"Quota log {c.key} (a sliding window of {_span(length)}) has no expiry: requests leave the "
-                    "window as it slides, but an idle tenant's log stays in the quota store for good. Give it a "
-                    "TTL of one window."))
+        out.append(
+            (
+                WARN,
+                "counter_never_collected",
+                f"Quota log {c.key} (a sliding window of {_span(length)}) has no expiry: requests leave the "
+                "window as it slides, but an idle tenant's log stays in the quota store for good. Give it a "
+                "TTL of one window.",
+            )
+        )
     return out
 
 
-def judge_reset(headers: dict | None, seen_at: float, longest: int) -> list[tuple[str, str, str]]:
+def judge_reset(headers: dict | None, seen_at: float, longest: int) -> list[tuple[Severity, str, str]]:
     """The reset a 429 announced must lie between the refusal and one window (`longest`) after it."""
     reset = announced_reset(headers, seen_at)
     if reset is None:
         return []
     if reset < seen_at - SLACK_SECONDS:
-        return [(WARN, "reset_in_the_past",
-                 f"The 429 announced the quota resets at {utc_text(reset)}, before the refusal itself "
-                 f"({utc_text(seen_at)}).")]
+        return [
+            (
+                WARN,
+                "reset_in_the_past",
+                f"The 429 announced the quota resets at {utc_text(reset)}, before the refusal itself "
+                f"({utc_text(seen_at)}).",
+            )
+        ]
     if reset > seen_at + longest + SLACK_SECONDS:
-        return [(WARN, "reset_beyond_window",
-                 f"The 429 announced the quota resets at {utc_text(reset)}, more than one window "
-                 f"({_span(longest)}) after the refusal ({utc_text(seen_at)}): clients would wait too long.")]
+        return [
+            (
+                WARN,
+                "reset_beyond_window",
+                f"The 429 announced the quota resets at {utc_text(reset)}, more than one window "
+                f"({_span(longest)}) after the refusal ({utc_text(seen_at)}): clients would wait too long.",
+            )
+        ]
     return []
 
 
@@ -294,16 +360,15 @@ def crossed(responses: list[dict], counters: dict | None, seen_at: float, tenant
             return f"the counter {name} was written under {len(labels)} windows ({', '.join(sorted(labels))})"
     left = [(r, remaining(r.get("headers"))) for r in responses if r.get("status") and 200 <= r["status"] < 300]
     values = [(r, v) for r, v in left if v is not None]
-    for (_, a), (r, b) in zip(values, values[1:]):
+    for (_, a), (_, b) in itertools.pairwise(values):
         if b > a:
             return f"the remaining quota went up from {a} to {b} between two requests"
     for i, r in enumerate(responses):
         sent = r.get("sent_at")
         if sent is None:
             continue
-        reset = announced_reset(r.get("headers"), sent) if "x-ratelimit-reset" in _headers(r.get("headers")) \
-            else None
-        later = [x.get("sent_at") for x in responses[i + 1:] if x.get("sent_at") is not None]
+        reset = announced_reset(r.get("headers"), sent) if "x-ratelimit-reset" in _headers(r.get("headers")) else None
+        later = [float(x["sent_at"]) for x in responses[i + 1 :] if x.get("sent_at") is not None]
         if reset is not None and later and max(later) >= reset + 1:
             return f"a later request was sent after the reset the API announced ({utc_text(reset)})"
     return None

@@ -23,6 +23,7 @@ only when the rows call for them (queries.py).
     reconcile.py  rollups vs raw events   freshness.py  stalled ingest, silent tenants   render.py  the report
     repeats.py  duplicate event ids
 """
+
 from __future__ import annotations
 
 from billing_readiness.checks.contract import ClickHouseCheck, RunContext
@@ -38,29 +39,47 @@ class UsageCoverage(ClickHouseCheck):
     id = "usage_coverage"
     title = "Check 1: ClickHouse data accuracy"
     impact = "Billing mismatches: wrong or missing invoice lines."
+    asks = (
+        "every active tenant has usage on every day since its first usage; the rollups agree with the raw "
+        "events up to now; ingestion is live; costs are finite; no duplicate event ids"
+    )
     figure = ("tenants with failing findings", "fail_tenants")
     key_metrics = ("active_tenants", "events_in_window", "orphan_tenants")
     reads = ("usage_events", "usage_hourly", "usage_daily", "tenant_quotas")
     params = {
         "lookback_days": LOOKBACK_DAYS,
         "max_missing_days": ParamSpec(
-            0, "integer", "Missing days allowed per tenant",
+            0,
+            "integer",
+            "Missing days allowed per tenant",
             "Complete days without usage (since the tenant's first usage) a tenant may have before check 1 "
             "fails. 0: usage every day. Raise it only where quiet days are normal for some tenants.",
-            loosens="higher", schema={"minimum": 0, "maximum": 366}),
+            loosens="higher",
+            schema={"minimum": 0, "maximum": 366},
+        ),
         "partial_days_fail": ParamSpec(
-            False, "boolean", "Partial-loss days fail",
+            False,
+            "boolean",
+            "Partial-loss days fail",
             "A day with under 10% (config coverage.partial_day_ratio) of both the days around it and the same "
-            "weekday is a warning in the report; with this on, it fails check 1."),
+            "weekday is a warning in the report; with this on, it fails check 1.",
+        ),
         "silent_tenants_fail": ParamSpec(
-            False, "boolean", "Silent large tenants fail",
+            False,
+            "boolean",
+            "Silent large tenants fail",
             "A tenant silent for hours (config coverage.tenant_silence_seconds) that usually sends many events at "
-            "this time of day is a warning in the report; with this on, it fails check 1."),
+            "this time of day is a warning in the report; with this on, it fails check 1.",
+        ),
         "reconciliation_tolerance_usd": ParamSpec(
-            0.01, "number", "Rollup tolerance (USD, at most 0.10)",
+            0.01,
+            "number",
+            "Rollup tolerance (USD, at most 0.10)",
             "Largest cost difference per tenant and day between usage_events and the rollups. Cents, not dollars: "
             "float summation error is far below a cent, so more hides real drift.",
-            loosens="higher", schema={"minimum": 0, "maximum": 0.1}),
+            loosens="higher",
+            schema={"minimum": 0, "maximum": 0.1},
+        ),
     }
 
     def queries(self, ctx: RunContext) -> dict:
@@ -83,7 +102,9 @@ class UsageCoverage(ClickHouseCheck):
         the values' days and ids, the silent tenants' hours, and, for a mass duplication, the repeated hashes
         and their ids."""
         from billing_readiness import cost_values
-        from billing_readiness.checks.usage_coverage import id_queries as iq, queries as q, repeats
+        from billing_readiness.checks.usage_coverage import id_queries as iq
+        from billing_readiness.checks.usage_coverage import queries as q
+        from billing_readiness.checks.usage_coverage import repeats
         from billing_readiness.checks.usage_coverage.verdict import silent_candidates
         from billing_readiness.timewindow import epoch
 
@@ -100,8 +121,9 @@ class UsageCoverage(ClickHouseCheck):
         more = {}
         flagged = cost_values.flagged(rows["tenants"], "t")
         if flagged and "values" not in rows:
-            more["values"] = cost_values.query(cfg, epoch(window.start), epoch(window.tomorrow_start),
-                                               "lookback window", flagged, window.tz)
+            more["values"] = cost_values.query(
+                cfg, epoch(window.start), epoch(window.tomorrow_start), "lookback window", flagged, window.tz
+            )
         if "tenant_hours" not in rows:
             query = q.tenant_hours(cfg, window, silent_candidates(rows, cfg, window))
             more.update({"tenant_hours": query} if query else {})
@@ -110,9 +132,13 @@ class UsageCoverage(ClickHouseCheck):
             if not slices:
                 events = sum(int(n) for r in rows["tenants"] for _, n in r["day_events"])
                 hash_parts = iq.hash_partitions(cfg, events * len(keys) // (repeats.REPEAT_BUCKETS * parts))
-                return {**more, **{f"duplicate_candidates_{k}": iq.duplicate_candidates(cfg, window, k, hash_parts,
-                                                                                       keys, parts)
-                                   for k in range(hash_parts)}}
+                return {
+                    **more,
+                    **{
+                        f"duplicate_candidates_{k}": iq.duplicate_candidates(cfg, window, k, hash_parts, keys, parts)
+                        for k in range(hash_parts)
+                    },
+                }
             query = iq.duplicates(cfg, window, [r for k in slices for r in rows[k]])
             more.update({"duplicates": query} if query and "duplicates" not in rows else {})
         return more
@@ -121,16 +147,20 @@ class UsageCoverage(ClickHouseCheck):
         from decimal import Decimal
 
         from billing_readiness.checks.usage_coverage.verdict import evaluate
-
         from billing_readiness.sql import rollup_zone
 
         zone, source = rollup_zone(rows.get("zone", []), ctx.cfg)
         result.metrics["days_timezone"] = f"{zone} ({source})"
-        evaluate(result, rows, ctx.cfg, self.window(ctx, rows),
-                 max_missing_days=int(ctx.params["max_missing_days"] or 0),
-                 tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
-                 partial_days_fail=bool(ctx.params.get("partial_days_fail")),
-                 silent_tenants_fail=bool(ctx.params.get("silent_tenants_fail")))
+        evaluate(
+            result,
+            rows,
+            ctx.cfg,
+            self.window(ctx, rows),
+            max_missing_days=int(ctx.params["max_missing_days"] or 0),
+            tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
+            partial_days_fail=bool(ctx.params.get("partial_days_fail")),
+            silent_tenants_fail=bool(ctx.params.get("silent_tenants_fail")),
+        )
         cov = result.details.coverage if result.details else None
         if cov and cov.tenants:  # the whole matrix beside the report (its heat map shows a part at scale)
             from billing_readiness.checks.usage_coverage.render import coverage_csv

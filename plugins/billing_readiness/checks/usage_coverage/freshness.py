@@ -5,7 +5,8 @@ the same time of day: quiet nights and quiet weekends are quiet every week, a st
 
 - System: over the window, the minutes in which events were ingested (and, separately, in which events are
   dated), kept as `DayBounds`: per day counted back from now, the first and the last such minute (all that a
-  silence around the same instant of each earlier day needs). The current silence is `now - newest minute`. The usual quiet spell at this time of day is measured on
+  silence around the same instant of each earlier day needs). The current silence is `now - newest minute`. The usual
+  quiet spell at this time of day is measured on
   every earlier day of the window: the length of the silence that contained the same instant that day. Usual =
   the larger of the 75th percentile over all those days and the median over the same weekday. It is a stall when
   the silence exceeds `max_silence` and `factor` x usual.
@@ -13,6 +14,7 @@ the same time of day: quiet nights and quiet weekends are quiet every week, a st
   `min_events` events in such a span at this time of day: the smaller of the median over the earlier days and the
   median over the same weekday (so a tenant that never sends on Sundays is not missed on a Sunday).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -46,7 +48,7 @@ class DayBounds:
         self.days = sorted(last)
 
     @classmethod
-    def from_minutes(cls, minutes, now_min: int) -> "DayBounds":
+    def from_minutes(cls, minutes, now_min: int) -> DayBounds:
         first: dict[int, int] = {}
         last: dict[int, int] = {}
         for m in minutes:
@@ -109,8 +111,14 @@ def silence(series: str, bounds: DayBounds, now: int, days: int, max_silence: in
         usual = _quantile(all_days, 0.75)
     if same_weekday:
         usual = max(usual, statistics.median(same_weekday))
-    return Silence(series, newest * 60 if newest is not None else None, int(current), int(usual),
-                   int(max(max_silence, factor * usual)), len(all_days))
+    return Silence(
+        series,
+        newest * 60 if newest is not None else None,
+        int(current),
+        int(usual),
+        int(max(max_silence, factor * usual)),
+        len(all_days),
+    )
 
 
 def expected_events(hours: list[tuple[int, int]], since: int, now: int, days: int) -> float:
@@ -128,7 +136,7 @@ def expected_events(hours: list[tuple[int, int]], since: int, now: int, days: in
         if a < starts[0]:
             break
         total = 0.0
-        for h in starts[bisect.bisect_left(starts, a - 3600 + 1):bisect.bisect_left(starts, b)]:
+        for h in starts[bisect.bisect_left(starts, a - 3600 + 1) : bisect.bisect_left(starts, b)]:
             overlap = min(b, h + 3600) - max(a, h)
             if overlap > 0:
                 total += counts[h] * overlap / 3600

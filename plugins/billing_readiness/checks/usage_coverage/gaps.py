@@ -9,6 +9,7 @@ median of the same weekday in the window's other weeks (when there is one). A te
 changes by a few percent from one day to the next, a quiet weekend is quiet every week, so neither trips it.
 A tenant's first RAMP_UP_DAYS days from its first usage are never judged (onboarding ramps up from nothing).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,7 +45,8 @@ def _ramp_up_end(first_usage: str | None) -> str:
 
 def _nearest(idx: list[int], p: int, n: int) -> list[int]:
     """The `n` counted days nearest idx[p] (idx sorted), the earlier first on a tie: idx walked both ways."""
-    i, out, left, right = idx[p], [], p - 1, p + 1
+    out: list[int] = []
+    i, left, right = idx[p], p - 1, p + 1
     while len(out) < n and (left >= 0 or right < len(idx)):
         if right >= len(idx) or (left >= 0 and i - idx[left] <= idx[right] - i):
             out.append(idx[left])

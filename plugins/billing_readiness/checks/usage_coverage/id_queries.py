@@ -1,6 +1,7 @@
 """Check 1's SQL for duplicate event ids (repeats.py decides from the rows): the window's size from the events
 table's parts, which slices the repeats pass; the repeats pass; and, for a mass duplication only, the repeated
 hashes of the flagged buckets and the ids behind them."""
+
 from __future__ import annotations
 
 from billing_readiness.checks.usage_coverage.repeats import REPEAT_BUCKETS, slices
@@ -14,8 +15,10 @@ BYTES_PER_ID = 40  # what ClickHouse's GROUP BY of one 64-bit hash with its coun
 def _in_window(cfg: dict, window: Window) -> tuple[str, dict]:
     """The events of the lookback window, up to now: the condition and its parameters."""
     ts = cfg["usage_events"]["timestamp"]
-    return (f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)",
-            {"start": epoch(window.start), "end": epoch(window.now)})
+    return (
+        f"{ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(end)s)",
+        {"start": epoch(window.start), "end": epoch(window.now)},
+    )
 
 
 def repeat_key(h: str, parts: int) -> str:
@@ -29,8 +32,13 @@ def window_events(cfg: dict, window: Window) -> Query:
     ranges; on a cluster every server's, the Distributed table's local one): what the repeats pass is
     sliced by. Reads no events. 0 when the table has no parts of its own (a view)."""
     table = cfg["usage_events"]["table"]
-    params = {**table_params(table, "events"), "start": epoch(window.start), "now": epoch(window.now),
-              "distributed_db": DISTRIBUTED_DB, "distributed_table": DISTRIBUTED_TABLE}
+    params = {
+        **table_params(table, "events"),
+        "start": epoch(window.start),
+        "now": epoch(window.now),
+        "distributed_db": DISTRIBUTED_DB,
+        "distributed_table": DISTRIBUTED_TABLE,
+    }
     configured = configured_tables({"events": table})
     cluster = cfg["clickhouse"]["cluster"]
     if cluster:
@@ -47,7 +55,8 @@ def window_events(cfg: dict, window: Window) -> Query:
     )
 
 
-_PARTS_SQL = """SELECT toUInt64(sum(if(hi = 0, toFloat64(rows), rows * greatest(0, least(hi, %(now)s) - greatest(lo, %(start)s) + 1)
+_PARTS_SQL = """SELECT
+    toUInt64(sum(if(hi = 0, toFloat64(rows), rows * greatest(0, least(hi, %(now)s) - greatest(lo, %(start)s) + 1)
                               / (hi - lo + 1)))) AS events
 FROM
 (
@@ -76,8 +85,8 @@ def repeats(cfg: dict, window: Window, part: int, parts: int) -> Query:
         f"""SELECT k, count() - uniqExact(h) AS extra
 FROM
 (
-    SELECT cityHash64({ev['event_id']}) AS h, {repeat_key('h', parts)} AS k
-    FROM {ev['table']}
+    SELECT cityHash64({ev["event_id"]}) AS h, {repeat_key("h", parts)} AS k
+    FROM {ev["table"]}
     WHERE {in_window}
 )
 {f"WHERE modulo(intDiv(h, {REPEAT_BUCKETS}), {parts}) = {part}" if parts > 1 else ""}
@@ -96,8 +105,7 @@ def hash_partitions(cfg: dict, events: int) -> int:
     return slices(events, cfg["clickhouse"]["max_memory_bytes"], BYTES_PER_ID, 0.6)
 
 
-def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int, keys: list[int],
-                         key_parts: int) -> Query:
+def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int, keys: list[int], key_parts: int) -> Query:
     """A mass duplication only (more ids in the flagged buckets than the scan collects): the hashes of the
     buckets the repeats pass flagged (`keys`, bucketed in `key_parts` slices) stored more than once, in `parts`
     slices of the hash space sized to the memory limit (hash_partitions). duplicates() then reads their ids."""
@@ -107,9 +115,9 @@ def duplicate_candidates(cfg: dict, window: Window, part: int, parts: int, keys:
     limit = cfg["clickhouse"]["max_memory_bytes"]
     return Query(
         "event_id hashes stored more than once (first pass" + (f", slice {part + 1} of {parts})" if parts > 1 else ")"),
-        f"""SELECT cityHash64({ev['event_id']}) AS h, count() AS c
-FROM {ev['table']}
-WHERE {in_window} AND {repeat_key('h', key_parts)} IN %(keys)s{f" AND modulo(h, {parts}) = {part}" if parts > 1 else ""}
+        f"""SELECT cityHash64({ev["event_id"]}) AS h, count() AS c
+FROM {ev["table"]}
+WHERE {in_window} AND {repeat_key("h", key_parts)} IN %(keys)s{f" AND modulo(h, {parts}) = {part}" if parts > 1 else ""}
 GROUP BY h
 HAVING c > 1
 LIMIT {MAX_CANDIDATES + 1}""",
@@ -132,16 +140,18 @@ def duplicates(cfg: dict, window: Window, candidates: list[dict]) -> Query | Non
         params["hashes"] = tuple(sorted(int(r["h"]) for r in candidates))
         wanted = "IN %(hashes)s"
     else:
-        wanted = (f"GLOBAL IN (SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} "
-                  "GROUP BY h HAVING count() > 1)")
+        wanted = (
+            f"GLOBAL IN (SELECT cityHash64({ev['event_id']}) AS h FROM {ev['table']} WHERE {in_window} "
+            "GROUP BY h HAVING count() > 1)"
+        )
     return Query(
         "event_ids stored more than once, per tenant",
         f"""SELECT t, count() AS duplicated_ids, sum(c - 1) AS extra_rows, min(eid) AS example_event_id
 FROM
 (
-    SELECT {ev['event_id']} AS eid, count() AS c, groupUniqArray({ev['tenant_id']}) AS tenants
-    FROM {ev['table']}
-    WHERE {in_window} AND cityHash64({ev['event_id']}) {wanted}
+    SELECT {ev["event_id"]} AS eid, count() AS c, groupUniqArray({ev["tenant_id"]}) AS tenants
+    FROM {ev["table"]}
+    WHERE {in_window} AND cityHash64({ev["event_id"]}) {wanted}
     GROUP BY eid
     HAVING c > 1
 )

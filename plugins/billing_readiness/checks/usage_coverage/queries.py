@@ -12,13 +12,14 @@
 then follow-ups only when the rows call for them: the days and ids of events with non-finite or negative
 values (cost_values.py, shared with check 2), the hourly history of silent tenants, and, for a mass
 duplication, the repeated hashes and their ids. Rows are read by these column names."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 from billing_readiness import cost_values
-from billing_readiness.money import NANOS_SQL
 from billing_readiness.checks.usage_coverage.id_queries import repeat_key, window_events
+from billing_readiness.money import NANOS_SQL
 from billing_readiness.sql import Query, active_tenants_query, zone_query
 from billing_readiness.timewindow import Window, epoch
 
@@ -29,7 +30,7 @@ MAX_SILENT_TENANTS = 200  # silent tenants whose hourly history is read (the lar
 def _differs(a: str, b: str, slack: str = "0") -> str:
     """reconcile.qty_differs in SQL: float sums of the same quantities differ by summation order only, plus
     what may still be in flight (`slack`); a non-finite rollup value always differs."""
-    return (f"(NOT isFinite({b}) OR abs({a} - {b}) > {slack} + greatest(1e-6, 1e-9 * greatest(abs({a}), abs({b}))))")
+    return f"(NOT isFinite({b}) OR abs({a} - {b}) > {slack} + greatest(1e-6, 1e-9 * greatest(abs({a}), abs({b}))))"
 
 
 def _count_differs(a: str, b: str, slack: str) -> str:
@@ -96,9 +97,9 @@ FROM
 (
     SELECT t, d, r_events, r_qc, r_in, r_out, r_sw, r_nanos, hourly_bad, d_qc, d_in, d_out, d_sw,
            d_cost, s_qc, s_in, s_out, s_sw, s_nanos, latest, v_bad, v_neg, v_negq, rep_ids,
-           ({_count_differs('r_qc', 'd_qc', 's_qc')} OR {_differs('r_in', 'd_in', 's_in')}
-               OR {_differs('r_out', 'd_out', 's_out')} OR {_differs('r_sw', 'd_sw', 's_sw')}
-               OR {_cost_differs('r_nanos', 'd_cost', 's_nanos')}) AS daily_bad
+           ({_count_differs("r_qc", "d_qc", "s_qc")} OR {_differs("r_in", "d_in", "s_in")}
+               OR {_differs("r_out", "d_out", "s_out")} OR {_differs("r_sw", "d_sw", "s_sw")}
+               OR {_cost_differs("r_nanos", "d_cost", "s_nanos")}) AS daily_bad
     FROM
     (
 {_by_day_sql(cfg, repeat_keys, parts)}
@@ -109,11 +110,25 @@ FROM
     ) AS daily USING (t, d)
 )
 GROUP BY t""",
-        {**span, "cost_filter": float(tolerance_usd) - 1e-6,
-         "query_type": types["query"], "input_type": types["token_input"], "output_type": types["token_output"],
-         "storage_type": types["storage_write"], **({"repeat_keys": tuple(repeat_keys)} if repeat_keys else {})},
-        columns=("t", "day_events", "cost_nanos", "daily_drift", "hourly_drift", "latest", *cost_values.COUNT_COLUMNS,
-                 "repeat_ids"),
+        {
+            **span,
+            "cost_filter": float(tolerance_usd) - 1e-6,
+            "query_type": types["query"],
+            "input_type": types["token_input"],
+            "output_type": types["token_output"],
+            "storage_type": types["storage_write"],
+            **({"repeat_keys": tuple(repeat_keys)} if repeat_keys else {}),
+        },
+        columns=(
+            "t",
+            "day_events",
+            "cost_nanos",
+            "daily_drift",
+            "hourly_drift",
+            "latest",
+            *cost_values.COUNT_COLUMNS,
+            "repeat_ids",
+        ),
     )
 
 
@@ -122,8 +137,12 @@ def _by_day_sql(cfg: dict, repeat_keys: list[int], parts: int) -> str:
     ev, hr = cfg["usage_events"], cfg["usage_hourly"]
     ts, ing = ev["timestamp"], ev["ingested_at"] or ev["timestamp"]
     recent = "_ing >= toDateTime(%(recent_after)s) OR _ts >= toDateTime(%(recent_after)s)"
-    ids = (f"groupArrayIf(toString(_eid), _ts < toDateTime(%(now)s) AND {repeat_key('cityHash64(_eid)', parts)} "
-           "IN %(repeat_keys)s)" if repeat_keys else "CAST([] AS Array(String))")
+    ids = (
+        f"groupArrayIf(toString(_eid), _ts < toDateTime(%(now)s) AND {repeat_key('cityHash64(_eid)', parts)} "
+        "IN %(repeat_keys)s)"
+        if repeat_keys
+        else "CAST([] AS Array(String))"
+    )
     return f"""        SELECT t, d, sum(r_n) AS r_events, sumIf(r_n, et = %(query_type)s) AS r_qc,
                sumIf(r_q, et = %(input_type)s) AS r_in, sumIf(r_q, et = %(output_type)s) AS r_out,
                sumIf(r_q, et = %(storage_type)s) AS r_sw, sum(r_c) AS r_nanos,
@@ -132,31 +151,32 @@ def _by_day_sql(cfg: dict, repeat_keys: list[int], parts: int) -> str:
                sum(s_c) AS s_nanos, max(latest) AS latest, sum(non_finite) AS v_bad,
                sum(negative_cost) AS v_neg, sum(negative_quantity) AS v_negq, groupArrayArray(ids) AS rep_ids,
                groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c, s_n, s_q, s_c),
-                   {_count_differs('r_n', 'h_n', 's_n')} OR {_differs('r_q', 'h_q', 's_q')}
-                   OR {_cost_differs('r_c', 'h_c', 's_c')}) AS hourly_bad
+                   {_count_differs("r_n", "h_n", "s_n")} OR {_differs("r_q", "h_q", "s_q")}
+                   OR {_cost_differs("r_c", "h_c", "s_c")}) AS hourly_bad
         FROM
         (
             SELECT t, d, et, count() AS r_n, sum(_q_ok) AS r_q, sum(_c_n) AS r_c,
                    countIf(_recent) AS s_n, sumIf(_q_ok, _recent) AS s_q, sumIf(_c_n, _recent) AS s_c,
-                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest, {cost_values.counts_sql('_c', '_q')},
+                   toUInt32(maxIf(_ts, _ts <= toDateTime(%(now_skew)s))) AS latest,
+                       {cost_values.counts_sql("_c", "_q")},
                    {ids} AS ids
             FROM
             (
-                SELECT {ev['tenant_id']} AS t, toDate({ts}, %(zone)s) AS d, toString({ev['event_type']}) AS et,
-                       {ev['quantity']} AS _q, {ev['cost_usd']} AS _c, {ts} AS _ts, {ing} AS _ing,
-                       if(isFinite(_q), _q, 0) AS _q_ok, {NANOS_SQL.format(col='_c')} AS _c_n, {recent} AS _recent,
-                       {ev['event_id'] if repeat_keys else "''"} AS _eid
-                FROM {ev['table']}
+                SELECT {ev["tenant_id"]} AS t, toDate({ts}, %(zone)s) AS d, toString({ev["event_type"]}) AS et,
+                       {ev["quantity"]} AS _q, {ev["cost_usd"]} AS _c, {ts} AS _ts, {ing} AS _ing,
+                       if(isFinite(_q), _q, 0) AS _q_ok, {NANOS_SQL.format(col="_c")} AS _c_n, {recent} AS _recent,
+                       {ev["event_id"] if repeat_keys else "''"} AS _eid
+                FROM {ev["table"]}
                 WHERE {ts} >= toDateTime(%(start)s) AND {ts} < toDateTime(%(tomorrow_start)s)
             )
             GROUP BY t, d, et
         ) AS raw
         ALL FULL OUTER JOIN
         (
-            SELECT {hr['tenant_id']} AS t, toDate({hr['hour']}, %(zone)s) AS d, toString({hr['event_type']}) AS et,
-                   sum({hr['event_count']}) AS h_n, sum({hr['total_quantity']}) AS h_q, sum({hr['total_cost']}) AS h_c
-            FROM {hr['table']}
-            WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(tomorrow_start)s)
+            SELECT {hr["tenant_id"]} AS t, toDate({hr["hour"]}, %(zone)s) AS d, toString({hr["event_type"]}) AS et,
+                   sum({hr["event_count"]}) AS h_n, sum({hr["total_quantity"]}) AS h_q, sum({hr["total_cost"]}) AS h_c
+            FROM {hr["table"]}
+            WHERE {hr["hour"]} >= toDateTime(%(start)s) AND {hr["hour"]} < toDateTime(%(tomorrow_start)s)
             GROUP BY t, d, et
         ) AS hourly USING (t, d, et)
         GROUP BY t, d"""
@@ -165,11 +185,12 @@ def _by_day_sql(cfg: dict, repeat_keys: list[int], parts: int) -> str:
 def _daily_sql(cfg: dict) -> str:
     """Per tenant and day: usage_daily over the window's days."""
     dl = cfg["usage_daily"]
-    return f"""        SELECT {dl['tenant_id']} AS t, {dl['day']} AS d, sum({dl['query_count']}) AS d_qc, sum({dl['input_tokens']}) AS d_in,
-               sum({dl['output_tokens']}) AS d_out, sum({dl['storage_writes_bytes']}) AS d_sw,
-               sum({dl['total_cost_usd']}) AS d_cost
-        FROM {dl['table']}
-        WHERE {dl['day']} >= toDate(%(first_day)s) AND {dl['day']} < toDate(%(tomorrow)s)
+    return f"""        SELECT {dl["tenant_id"]} AS t, {dl["day"]} AS d, sum({dl["query_count"]}) AS d_qc,
+        sum({dl["input_tokens"]}) AS d_in,
+               sum({dl["output_tokens"]}) AS d_out, sum({dl["storage_writes_bytes"]}) AS d_sw,
+               sum({dl["total_cost_usd"]}) AS d_cost
+        FROM {dl["table"]}
+        WHERE {dl["day"]} >= toDate(%(first_day)s) AND {dl["day"]} < toDate(%(tomorrow)s)
         GROUP BY t, d"""
 
 
@@ -181,12 +202,13 @@ def _freshness(cfg: dict, span: dict) -> Query:
     # at the same time of day.
     return Query(
         "minutes with ingested and with dated events over the window (usage_events)",
-        f"""SELECT arraySort(groupUniqArrayIf(intDiv(toUInt32(_ts), 60), _ts <= toDateTime(%(now_skew)s))) AS event_minutes,
+        f"""SELECT arraySort(groupUniqArrayIf(intDiv(toUInt32(_ts), 60), _ts <= toDateTime(%(now_skew)s))) AS
+            event_minutes,
        arraySort(groupUniqArrayIf(intDiv(toUInt32(_ing), 60), _ing <= toDateTime(%(now_skew)s))) AS ingest_minutes
 FROM
 (
     SELECT {ts} AS _ts, {ing} AS _ing
-    FROM {ev['table']}
+    FROM {ev["table"]}
     WHERE {ts} >= toDateTime(%(start)s) AND {ts} <= toDateTime(%(now_skew)s)
 )""",
         {k: span[k] for k in ("start", "now_skew")},
@@ -200,8 +222,8 @@ def _first_usage(cfg: dict) -> Query:
     # far smaller than the events). Days before it do not count as missing (a tenant onboarded lately).
     return Query(
         "first day with usage per tenant (usage_daily, all history)",
-        f"""SELECT {dl['tenant_id']} AS t, min({dl['day']}) AS first_day
-FROM {dl['table']}
+        f"""SELECT {dl["tenant_id"]} AS t, min({dl["day"]}) AS first_day
+FROM {dl["table"]}
 GROUP BY t""",
         columns=("t", "first_day"),
     )
@@ -212,8 +234,8 @@ def _future(cfg: dict, window: Window) -> Query:
     ts = ev["timestamp"]
     return Query(
         "events dated in the future, per tenant",
-        f"""SELECT {ev['tenant_id']} AS t, count() AS events, toUInt32(max({ts})) AS latest
-FROM {ev['table']}
+        f"""SELECT {ev["tenant_id"]} AS t, count() AS events, toUInt32(max({ts})) AS latest
+FROM {ev["table"]}
 WHERE {ts} > toDateTime(%(after)s)
 GROUP BY t
 ORDER BY t""",
@@ -233,9 +255,10 @@ def tenant_hours(cfg: dict, window: Window, tenants: list[str]) -> Query | None:
         f"""SELECT t, arraySort(groupArray((h, n))) AS hours
 FROM
 (
-    SELECT {hr['tenant_id']} AS t, toUInt32({hr['hour']}) AS h, sum({hr['event_count']}) AS n
-    FROM {hr['table']}
-    WHERE {hr['hour']} >= toDateTime(%(start)s) AND {hr['hour']} < toDateTime(%(now)s) AND {hr['tenant_id']} IN %(tenants)s
+    SELECT {hr["tenant_id"]} AS t, toUInt32({hr["hour"]}) AS h, sum({hr["event_count"]}) AS n
+    FROM {hr["table"]}
+    WHERE {hr["hour"]} >= toDateTime(%(start)s) AND {hr["hour"]} < toDateTime(%(now)s) AND {hr["tenant_id"]} IN
+        %(tenants)s
     GROUP BY t, h
 )
 GROUP BY t

@@ -1,5 +1,6 @@
 """Check 1's reconciliation: usage_daily and usage_hourly against usage_events, per tenant and day, up to now
 (ClickHouse compares; the tenant-days it sends back are judged here)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,8 @@ def qty_differs(a: float, b: float, slack: float = 0.0) -> bool:
 
 
 def cost_differs(nanos: int, rollup: float, tol: Decimal, slack_nanos: int = 0) -> bool:
-    """Raw cost (integer nano-dollars) vs a rollup's Float64 sum, beyond the tolerance and what is in flight, exactly."""
+    """Raw cost (integer nano-dollars) vs a rollup's Float64 sum, beyond the tolerance and what is in flight,
+    exactly."""
     if not math.isfinite(rollup):
         return True
     return abs(from_nanos(nanos) - from_float(rollup)) > tol + from_nanos(slack_nanos)
@@ -76,8 +78,9 @@ def reconcile(result: CheckResult, tenant_rows: Rows, tol: Decimal, skip: dict[s
                 ("total_cost", cost_differs(nanos, fc, tol, s_c), from_nanos(nanos), _money(fc)),
             ):
                 if bad:
-                    hourly[t].append({"day": day_text(d), "event_type": et, "column": name, "raw": _num(e),
-                                      "rollup": _num(f)})
+                    hourly[t].append(
+                        {"day": day_text(d), "event_type": et, "column": name, "raw": _num(e), "rollup": _num(f)}
+                    )
     _drift_findings(result, "rollup_drift_daily", "usage_daily", daily)
     _drift_findings(result, "rollup_drift_hourly", "usage_hourly", hourly)
 
@@ -95,8 +98,16 @@ def _num(v) -> Any:
 
 
 def _drift_findings(result: CheckResult, code: str, rollup: str, drift: dict[str, list[dict]]) -> None:
-    order = ("query_count", "input_tokens", "output_tokens", "storage_writes_bytes", "total_cost_usd", "event_count",
-             "total_quantity", "total_cost")
+    order = (
+        "query_count",
+        "input_tokens",
+        "output_tokens",
+        "storage_writes_bytes",
+        "total_cost_usd",
+        "event_count",
+        "total_quantity",
+        "total_cost",
+    )
     for t, diffs in sorted(drift.items()):
         diffs.sort(key=lambda x: (x["day"], x.get("event_type", ""), order.index(x["column"])))
         first = diffs[0]
@@ -107,5 +118,7 @@ def _drift_findings(result: CheckResult, code: str, rollup: str, drift: dict[str
             f"Tenant '{t}': {rollup} disagrees with usage_events on {len({x['day'] for x in diffs})} day(s); "
             f"first: {first['day']} {what} raw {first['raw']} vs rollup {first['rollup']}. "
             "Dashboards and rollup-based invoices would be wrong.",
-            tenant=t, differences=diffs[:MAX_EVIDENCE], total_differences=len(diffs),
+            tenant=t,
+            differences=diffs[:MAX_EVIDENCE],
+            total_differences=len(diffs),
         )

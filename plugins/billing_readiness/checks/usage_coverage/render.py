@@ -4,6 +4,7 @@ full matrix as a CSV beside the report.
 At 10,000 tenants a heat map of everyone is a 30 MB page nobody can read: the map shows the tenants with
 findings (most days without usage first, at most HEAT_MAP_FLAGGED) and the HEAT_MAP_TOP largest by volume,
 and says where the rest is (the CSV)."""
+
 from __future__ import annotations
 
 import csv
@@ -20,17 +21,21 @@ MARKDOWN_ROWS = 200  # rows of the Markdown table of tenants with gaps
 
 def gap_days(cov: Coverage) -> dict[str, int]:
     """Tenants with complete days without usage since their first usage, and how many."""
-    gaps = {t: sum(1 for d, n in zip(cov.days, counts) if n == 0 and d >= cov.first_usage.get(t, ""))
-            for t, counts in cov.tenants.items()}
+    gaps = {
+        t: sum(1 for d, n in zip(cov.days, counts) if n == 0 and d >= cov.first_usage.get(t, ""))
+        for t, counts in cov.tenants.items()
+    }
     return {t: n for t, n in gaps.items() if n}
 
 
-def shown_tenants(cov: Coverage, flagged: set[str] = frozenset()) -> list[str]:
+def shown_tenants(cov: Coverage, flagged: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The heat map's rows: tenants with gaps, partial-loss days or other findings (`flagged`), the most gap days
     first, at most HEAT_MAP_FLAGGED; then the HEAT_MAP_TOP largest tenants not already shown."""
     gaps = gap_days(cov)
-    marked = sorted((set(gaps) | set(cov.partial) | set(flagged)) & set(cov.tenants),
-                    key=lambda t: (-gaps.get(t, 0), -len(cov.partial.get(t, [])), t))[:HEAT_MAP_FLAGGED]
+    marked = sorted(
+        (set(gaps) | set(cov.partial) | set(flagged)) & set(cov.tenants),
+        key=lambda t: (-gaps.get(t, 0), -len(cov.partial.get(t, [])), t),
+    )[:HEAT_MAP_FLAGGED]
     rest = sorted(set(cov.tenants) - set(marked), key=lambda t: (-sum(cov.tenants[t]), t))[:HEAT_MAP_TOP]
     return marked + rest
 
@@ -39,32 +44,56 @@ def coverage_csv(cov: Coverage) -> str:
     """The whole tenant x day matrix: one row per active tenant, one column per complete day, then today so far."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["tenant_id", "first_usage_in_window", "days_without_usage", "partial_loss_days", *cov.days,
-                f"{cov.today} (so far)"])
+    w.writerow(
+        [
+            "tenant_id",
+            "first_usage_in_window",
+            "days_without_usage",
+            "partial_loss_days",
+            *cov.days,
+            f"{cov.today} (so far)",
+        ]
+    )
     gaps = gap_days(cov)
     for t in sorted(cov.tenants):
-        w.writerow([t, cov.first_usage.get(t, ""), gaps.get(t, 0), " ".join(cov.partial.get(t, [])),
-                    *cov.tenants[t], cov.today_counts.get(t, 0)])
+        w.writerow(
+            [
+                t,
+                cov.first_usage.get(t, ""),
+                gaps.get(t, 0),
+                " ".join(cov.partial.get(t, [])),
+                *cov.tenants[t],
+                cov.today_counts.get(t, 0),
+            ]
+        )
     return out.getvalue()
 
 
 def markdown(details: Details | None) -> list[str]:
     cov = details.coverage if details else None
-    if not cov:
+    if not cov or details is None:
         return []
     gaps = gap_days(cov)
-    out = ["", f"Coverage: {len(cov.tenants)} tenant(s) x {len(cov.days)} complete days of {cov.timezone} "
-               f"({cov.days[0]} .. {cov.days[-1]}); {len(gaps)} with days without usage, "
-               f"{len(cov.partial)} with partial-loss days, {len(cov.first_usage)} first used inside the window"
-               + (f"; every tenant and day: `{details.coverage_csv}`." if details.coverage_csv else ".")]
+    out = [
+        "",
+        f"Coverage: {len(cov.tenants)} tenant(s) x {len(cov.days)} complete days of {cov.timezone} "
+        f"({cov.days[0]} .. {cov.days[-1]}); {len(gaps)} with days without usage, "
+        f"{len(cov.partial)} with partial-loss days, {len(cov.first_usage)} first used inside the window"
+        + (f"; every tenant and day: `{details.coverage_csv}`." if details.coverage_csv else "."),
+    ]
     listed = sorted(set(gaps) | set(cov.partial), key=lambda t: (-gaps.get(t, 0), t))
     if listed:
         out += ["", "| tenant | days without usage | partial-loss days | first usage |", "|---|---|---|---|"]
         for t in listed[:MARKDOWN_ROWS]:
-            out.append(f"| {t} | {gaps.get(t, 0)} | {', '.join(cov.partial.get(t, []))} | {cov.first_usage.get(t, '')} |")
+            out.append(
+                f"| {t} | {gaps.get(t, 0)} | {', '.join(cov.partial.get(t, []))} | {cov.first_usage.get(t, '')} |"
+            )
         if len(listed) > MARKDOWN_ROWS:
-            out += ["", f"... and {len(listed) - MARKDOWN_ROWS:,} more tenants with gaps"
-                        + (f" (`{details.coverage_csv}`)." if details.coverage_csv else ".")]
+            out += [
+                "",
+                f"... and {len(listed) - MARKDOWN_ROWS:,} more tenants with gaps"
+                + (f" (`{details.coverage_csv}`)." if details.coverage_csv else "."),
+            ]
     return out
 
 
@@ -80,7 +109,7 @@ def _heat_color(n: int, top: int, before_first: bool = False, partial: bool = Fa
     return f"hsl(145,55%,{light}%)"
 
 
-def heat_map(cov: Coverage, flagged: set[str] = frozenset(), csv_name: str = "") -> str:
+def heat_map(cov: Coverage, flagged: set[str] | frozenset[str] = frozenset(), csv_name: str = "") -> str:
     """Tenant x day coverage: red cells are days without usage."""
     days, tenants = cov.days, cov.tenants
     if not days or not tenants:
@@ -99,18 +128,22 @@ def heat_map(cov: Coverage, flagged: set[str] = frozenset(), csv_name: str = "")
         )
         body.append(f"<tr><th>{escape(tenant)}</th>{cells}</tr>")
     where = f"; every tenant and day: <code>{escape(csv_name)}</code>" if csv_name else ""
-    scope = (f"all {len(tenants)} tenants" if len(shown) == len(tenants) else
-             f"{len(shown):,} of {len(tenants):,} tenants: those with findings (most days without usage first, "
-             f"at most {HEAT_MAP_FLAGGED}) and the {HEAT_MAP_TOP} largest by events")
+    scope = (
+        f"all {len(tenants)} tenants"
+        if len(shown) == len(tenants)
+        else f"{len(shown):,} of {len(tenants):,} tenants: those with findings (most days without usage first, "
+        f"at most {HEAT_MAP_FLAGGED}) and the {HEAT_MAP_TOP} largest by events"
+    )
     return (
-        f'<p class="muted">{scope} x {len(days)} complete days of {escape(cov.timezone)} ({escape(days[0])} .. {escape(days[-1])}){where}. '
+        f'<p class="muted">{scope} x {len(days)} complete days of {escape(cov.timezone)} ({escape(days[0])} .. '
+        f"{escape(days[-1])}){where}. "
         "Red: no usage that day; orange: partial loss; grey: before the tenant's first usage; "
         "darker green: more events.</p>"
         f'<table class="heat"><tr><th></th>{head}</tr>{"".join(body)}</table>'
     )
 
 
-def html(details: Details | None, flagged: set[str] = frozenset()) -> str:
+def html(details: Details | None, flagged: set[str] | frozenset[str] = frozenset()) -> str:
     if not details or not details.coverage:
         return ""
     return "<h3>Tenant x day coverage</h3>" + heat_map(details.coverage, flagged, details.coverage_csv)

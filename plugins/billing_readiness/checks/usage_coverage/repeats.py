@@ -7,6 +7,7 @@ collects the ids of the flagged buckets, and the ids stored more than once are c
 so many buckets are flagged that their ids would not be small (a mass duplication) does the check read
 the window again for the repeated hashes themselves (queries.duplicate_candidates, then the ids).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -18,8 +19,9 @@ MAX_COLLECTED_IDS = 500_000  # ids the scan may bring back from flagged buckets
 UNKNOWN_SIZE_BUCKETS = 8  # flagged buckets collected when the window's size is unknown (no parts of its own)
 
 
-def slices(events: int, memory_limit: int | None, bytes_per_id: int = BYTES_PER_HASH,
-           share: float = SLICE_SHARE) -> int:
+def slices(
+    events: int, memory_limit: int | None, bytes_per_id: int = BYTES_PER_HASH, share: float = SLICE_SHARE
+) -> int:
     """Into how many slices of the hash space the repeats pass is cut so that each fits in SLICE_SHARE of the
     memory limit (as few as the plain count - uniqExact needs: each slice reads the ids again; spilling to
     disk is the safety net, about twice as slow). `events`: the window's, estimated from the table's parts;
@@ -51,6 +53,12 @@ def duplicate_rows(tenant_rows: list[dict]) -> list[dict]:
     for r in tenant_rows:
         ids = {i for i in r["repeat_ids"] if stored[i] > 1}
         if ids:
-            out.append({"t": r["t"], "duplicated_ids": len(ids), "extra_rows": sum(stored[i] - 1 for i in ids),
-                        "example_event_id": min(ids)})
+            out.append(
+                {
+                    "t": r["t"],
+                    "duplicated_ids": len(ids),
+                    "extra_rows": sum(stored[i] - 1 for i in ids),
+                    "example_event_id": min(ids),
+                }
+            )
     return sorted(out, key=lambda r: (-r["extra_rows"], r["t"]))

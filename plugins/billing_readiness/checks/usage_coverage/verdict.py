@@ -1,4 +1,5 @@
 """Check 1's verdict from the rows of its queries (plain Python, read by column name)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,12 +9,11 @@ from decimal import Decimal
 from billing_readiness import cost_values
 from billing_readiness.checks.usage_coverage import freshness, repeats
 from billing_readiness.checks.usage_coverage.gaps import PartialDay, missing_days, partial_days
+from billing_readiness.checks.usage_coverage.queries import MAX_SILENT_TENANTS
 from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, DayTexts, Rows, day_text, reconcile
 from billing_readiness.money import from_nanos
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
-from billing_readiness.checks.usage_coverage.queries import MAX_SILENT_TENANTS
 from billing_readiness.timewindow import Window, epoch, utc_text
-
 
 
 @dataclass
@@ -63,19 +63,26 @@ def evaluate(
     silent_tenants_fail: bool = False,
 ) -> CheckResult:
     """Fill `result` with the verdict from the result sets of `queries()` (keyed the same way)."""
-    rules = Rules(max_missing_days, tolerance_usd, partial_days_fail, silent_tenants_fail,
-                  cfg["coverage"]["partial_day_ratio"])
+    rules = Rules(
+        max_missing_days, tolerance_usd, partial_days_fail, silent_tenants_fail, cfg["coverage"]["partial_day_ratio"]
+    )
     result.details = Details()
     active = sorted({r["tenant_id"] for r in rows["active"]})
     days = [d.isoformat() for d in window.complete_days()]
     today = window.today.isoformat()
-    result.metrics.update(active_tenants=len(active), lookback_days=window.days,
-                          window=f"{days[0]} .. {today} {window.now:%H:%M} UTC (days of {window.tz})",
-                          max_missing_days=max_missing_days)
+    result.metrics.update(
+        active_tenants=len(active),
+        lookback_days=window.days,
+        window=f"{days[0]} .. {today} {window.now:%H:%M} UTC (days of {window.tz})",
+        max_missing_days=max_missing_days,
+    )
     if not active:
-        result.add(FAIL, "no_active_tenants",
-                   "No active tenants to check: the active-tenant query returned no rows "
-                   "(tenant_quotas is empty or config 'active_tenants_sql' selects nothing).")
+        result.add(
+            FAIL,
+            "no_active_tenants",
+            "No active tenants to check: the active-tenant query returned no rows "
+            "(tenant_quotas is empty or config 'active_tenants_sql' selects nothing).",
+        )
         return result
     counts, cost = _day_counts(rows["tenants"])
     result.metrics.update(events_in_window=sum(sum(c.values()) for c in counts.values()))
@@ -86,14 +93,20 @@ def evaluate(
     values = rows.get("values", [])
     cost_values.add_findings(result, values, "the lookback window", cfg["cost_values"]["negative"])
     reconcile(result, rows["tenants"], tolerance_usd, skip=cost_values.non_finite_days(values))
-    result.metrics.update(reconciled_up_to=f"{window.now:%Y-%m-%d %H:%M:%S} UTC",
-                          in_flight_guard_seconds=int(cfg["coverage"]["ingest_guard_seconds"]))
+    result.metrics.update(
+        reconciled_up_to=f"{window.now:%Y-%m-%d %H:%M:%S} UTC",
+        in_flight_guard_seconds=int(cfg["coverage"]["ingest_guard_seconds"]),
+    )
     _freshness(result, rows, cfg, window, silent_tenants_fail)
     _duplicates_and_future(result, rows, window)
     result.metrics["orphan_tenants"] = len(orphans)
     if result.passed:
-        result.add(INFO, "ok", f"All {len(active)} active tenants have usage every day since their first usage; "
-                               f"rollups agree with raw events up to {window.now:%Y-%m-%d %H:%M} UTC; ingestion is live.")
+        result.add(
+            INFO,
+            "ok",
+            f"All {len(active)} active tenants have usage every day since their first usage; "
+            f"rollups agree with raw events up to {window.now:%Y-%m-%d %H:%M} UTC; ingestion is live.",
+        )
     return result
 
 
@@ -104,8 +117,9 @@ def _day_counts(tenant_rows: Rows) -> tuple[dict[str, dict[str, int]], dict[str,
     return counts, {r["t"]: int(r["cost_nanos"]) for r in tenant_rows}
 
 
-def _orphans(result: CheckResult, counts: dict[str, dict[str, int]], cost: dict[str, int],
-             active: list[str]) -> list[str]:
+def _orphans(
+    result: CheckResult, counts: dict[str, dict[str, int]], cost: dict[str, int], active: list[str]
+) -> list[str]:
     """Usage of tenants that are not active: nobody would be billed for it (a warning each)."""
     orphans = sorted(t for t in set(counts) - set(active) if counts[t])
     for t in orphans:
@@ -115,7 +129,9 @@ def _orphans(result: CheckResult, counts: dict[str, dict[str, int]], cost: dict[
             "usage_without_active_tenant",
             f"Tenant '{t}' has {events:,} events (${usd:.2f}) in the window but is not an active tenant: "
             "nobody would be billed for them.",
-            tenant=t, events=events, cost_usd=f"{usd:.2f}",
+            tenant=t,
+            events=events,
+            cost_usd=f"{usd:.2f}",
         )
     return orphans
 
@@ -125,8 +141,11 @@ def silent_candidates(rows: dict[str, Rows], cfg: dict, window: Window) -> list[
     first). A tenant that is no longer active is never told silent: its usage has its own warning (_orphans)."""
     now, limit = epoch(window.now), int(cfg["coverage"]["tenant_silence_seconds"])
     active = {r["tenant_id"] for r in rows["active"]}
-    silent = [(-sum(int(n) for _, n in r["day_events"]), r["t"]) for r in rows["tenants"]
-              if r["t"] in active and int(r["latest"] or 0) and now - int(r["latest"]) >= limit]
+    silent = [
+        (-sum(int(n) for _, n in r["day_events"]), r["t"])
+        for r in rows["tenants"]
+        if r["t"] in active and int(r["latest"] or 0) and now - int(r["latest"]) >= limit
+    ]
     return [t for _, t in sorted(silent)[:MAX_SILENT_TENANTS]]
 
 
@@ -155,9 +174,17 @@ def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Wi
     series = [("event time", "event")]
     if cfg["usage_events"]["ingested_at"]:
         series.insert(0, ("ingestion", "ingest"))
-    silences = [freshness.silence(name, _activity(rows, col, now // 60), now, window.days,
-                                  int(c["max_ingest_silence_seconds"]), float(c["ingest_silence_factor"]))
-                for name, col in series]
+    silences = [
+        freshness.silence(
+            name,
+            _activity(rows, col, now // 60),
+            now,
+            window.days,
+            int(c["max_ingest_silence_seconds"]),
+            float(c["ingest_silence_factor"]),
+        )
+        for name, col in series
+    ]
     newest = {s.series: s.newest for s in silences}
     seen = f"newest ingestion {_when(newest['ingestion'])}, " if "ingestion" in newest else ""
     seen += f"newest event {_when(newest['event time'])}"
@@ -165,20 +192,25 @@ def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Wi
         result.metrics[f"silence_by_{s.series.replace(' ', '_')}_s"] = s.silence_s
         if s.stalled:
             result.add(
-                FAIL, "ingest_stalled",
+                FAIL,
+                "ingest_stalled",
                 f"Nothing new by {s.series} for {_duration(s.silence_s)} ({seen}; now "
                 f"{window.now:%Y-%m-%d %H:%M} UTC). The usual quiet spell at this time of day is "
                 f"{_duration(s.usual_s)} over {s.samples} earlier day(s); the threshold is {_duration(s.threshold_s)} "
                 f"(config coverage.max_ingest_silence_seconds, {c['ingest_silence_factor']} x usual). Usage is not "
                 "being metered: invoices would miss it.",
-                series=s.series, newest=_when(s.newest), silence_seconds=s.silence_s, usual_quiet_seconds=s.usual_s,
+                series=s.series,
+                newest=_when(s.newest),
+                silence_seconds=s.silence_s,
+                usual_quiet_seconds=s.usual_s,
                 threshold_seconds=s.threshold_s,
             )
     result.metrics["newest_ingestion"] = _when(newest.get("ingestion"))
     result.metrics["newest_event"] = _when(newest.get("event time"))
     active = {r["tenant_id"] for r in rows["active"]}  # only an active tenant is expected to send (silent_candidates)
-    hours = {r["t"]: [(int(h), int(n)) for h, n in r["hours"]] for r in rows.get("tenant_hours", [])
-             if r["t"] in active}
+    hours = {
+        r["t"]: [(int(h), int(n)) for h, n in r["hours"]] for r in rows.get("tenant_hours", []) if r["t"] in active
+    }
     latest = {r["t"]: int(r["latest"] or 0) for r in rows["tenants"]}
     for t in sorted(hours):
         expected = freshness.expected_events(hours[t], latest[t], now, window.days)
@@ -187,17 +219,27 @@ def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Wi
         first_hour = min((h for h, _ in hours[t]), default=now)
         rate = sum(n for _, n in hours[t]) / max(1.0, (now - first_hour) / 86400)
         result.add(
-            FAIL if tenants_fail else WARN, "tenant_silent",
+            FAIL if tenants_fail else WARN,
+            "tenant_silent",
             f"Tenant '{t}' has sent nothing for {_duration(now - latest[t])} (last event {_when(latest[t])}); it "
             f"usually sends about {expected:,.0f} events in such a span at this time of day ({rate:,.0f} a day): "
             "its usage may not be metered.",
-            tenant=t, last_event=_when(latest[t]), silence_seconds=now - latest[t],
-            usual_events_in_span=round(expected), events_per_day=round(rate),
+            tenant=t,
+            last_event=_when(latest[t]),
+            silence_seconds=now - latest[t],
+            usual_events_in_span=round(expected),
+            events_per_day=round(rate),
         )
 
 
-def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usage_rows: Rows, active: list[str],
-              span: tuple[list[str], str], rules: Rules) -> Coverage:
+def _coverage(
+    result: CheckResult,
+    counts: dict[str, dict[str, int]],
+    first_usage_rows: Rows,
+    active: list[str],
+    span: tuple[list[str], str],
+    rules: Rules,
+) -> Coverage:
     """Events per tenant and day (`span`: the complete days and today), and the findings about missing and
     partial days."""
     days, today = span
@@ -215,21 +257,35 @@ def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usag
             "tenant_without_usage",
             f"Active tenant '{t}' has no usage records from {days[0]} to {today}: "
             "it would get no invoice line (or a wrong $0.00 one).",
-            tenant=t, first_day=days[0], last_day=today, expected="usage on every day", found=0,
+            tenant=t,
+            first_day=days[0],
+            last_day=today,
+            expected="usage on every day",
+            found=0,
         )
     # First usage ever: the earlier of the rollup's first day (all history) and the first day in the window.
     rollup_first = {r["t"]: day_text(r["first_day"]) for r in first_usage_rows}
-    first = {t: min([d for d, n in zip(days + [today], matrix[t] + [today_counts[t]]) if n]
-                    + ([rollup_first[t]] if t in rollup_first else [])) for t in active if t not in without}
+    first = {
+        t: min(
+            [d for d, n in zip([*days, today], matrix[t] + [today_counts[t]]) if n]
+            + ([rollup_first[t]] if t in rollup_first else [])
+        )
+        for t in active
+        if t not in without
+    }
     coverage = Coverage(days, today, matrix, today_counts)
     gaps = 0
     for t in sorted(first):
         if first[t] > days[0]:
             coverage.first_usage[t] = first[t]
             skipped = sum(1 for d in days if d < first[t])
-            result.add(INFO, "first_usage_in_window",
-                       f"Tenant '{t}' has its first usage on {first[t]}: the {skipped} day(s) before do not count.",
-                       tenant=t, first_usage=first[t])
+            result.add(
+                INFO,
+                "first_usage_in_window",
+                f"Tenant '{t}' has its first usage on {first[t]}: the {skipped} day(s) before do not count.",
+                tenant=t,
+                first_usage=first[t],
+            )
         missing = missing_days(days, matrix[t], first[t])
         if missing:
             gaps += 1
@@ -240,15 +296,20 @@ def _coverage(result: CheckResult, counts: dict[str, dict[str, int]], first_usag
                 "missing_days",
                 f"Tenant '{t}' has no usage on {len(missing)} complete day(s) since its first usage "
                 f"({allowed}): {_list(missing)}: a metering outage would bill it too little.",
-                tenant=t, missing_days=missing, expected="usage every day",
+                tenant=t,
+                missing_days=missing,
+                expected="usage every day",
                 found=f"{len(missing)} day(s) without usage",
             )
         partial = partial_days(days, matrix[t], first[t], ratio)
         if partial:
             coverage.partial[t] = [p.day for p in partial]
             _partial_finding(result, t, partial, rules)
-    result.metrics.update(tenants_with_usage=len(active) - len(without), tenants_with_gaps=gaps,
-                          tenants_with_partial_days=len(coverage.partial))
+    result.metrics.update(
+        tenants_with_usage=len(active) - len(without),
+        tenants_with_gaps=gaps,
+        tenants_with_partial_days=len(coverage.partial),
+    )
     return coverage
 
 
@@ -257,9 +318,11 @@ def _partial_finding(result: CheckResult, t: str, partial: list[PartialDay], rul
         FAIL if rules.partial_days_fail else WARN,
         "partial_day_loss",
         f"Tenant '{t}' has far less usage than on the days around it and on the same weekday "
-        f"on {len(partial)} day(s): " + _list([_partial_text(p) for p in partial])
+        f"on {len(partial)} day(s): "
+        + _list([_partial_text(p) for p in partial])
         + ": usage may have been lost in ingestion.",
-        tenant=t, days=[{"day": p.day, "events": p.events, "median_events": p.median_events} for p in partial],
+        tenant=t,
+        days=[{"day": p.day, "events": p.events, "median_events": p.median_events} for p in partial],
         ratio=rules.partial_day_ratio,
     )
 
@@ -278,7 +341,10 @@ def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: W
             "duplicate_event_ids",
             f"Tenant '{t}': {ids:,} event_id(s) stored more than once ({extra:,} extra row(s), "
             f"e.g. {r['example_event_id']}): that usage would be billed twice.",
-            tenant=t, duplicated_event_ids=ids, extra_rows=extra, example_event_id=r["example_event_id"],
+            tenant=t,
+            duplicated_event_ids=ids,
+            extra_rows=extra,
+            example_event_id=r["example_event_id"],
             expected="each event_id once",
         )
     for r in rows["future"]:
@@ -287,8 +353,11 @@ def _duplicates_and_future(result: CheckResult, rows: dict[str, Rows], window: W
             WARN,
             "future_events",
             f"Tenant '{r['t']}' has {int(r['events']):,} event(s) dated in the future (latest {latest_s} UTC, now "
-            f"{window.future_after:%Y-%m-%d %H:%M:%S} UTC): a clock or ingestion bug; they would land in a later invoice.",
-            tenant=r["t"], events=int(r["events"]), latest=latest_s,
+            f"{window.future_after:%Y-%m-%d %H:%M:%S} UTC): a clock or ingestion bug; they would land in a later "
+            "invoice.",
+            tenant=r["t"],
+            events=int(r["events"]),
+            latest=latest_s,
         )
     result.metrics["duplicate_event_ids"] = sum(int(r["duplicated_ids"]) for r in dups)
     result.metrics["future_events"] = sum(int(r["events"]) for r in rows["future"])
