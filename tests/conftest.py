@@ -257,7 +257,7 @@ class Run:
         self.dagrun = dagrun
         self.state = str(dagrun.state)
         self.tasks = {ti.task_id: str(ti.state) for ti in dagrun.get_task_instances()}
-        from billing_readiness.report import run_report_dir
+        from billing_readiness.artifacts import run_location as run_report_dir
 
         try:
             self.dir = run_report_dir(

@@ -15,13 +15,6 @@ from billing_readiness.checks.contract import Check
 from billing_readiness.results import FAIL, CheckResult
 
 
-def run_report_dir(cfg: dict, dag_id: str, run_id: str):
-    """The run's report folder (artifacts.run_location): a Path, or an ObjectStoragePath for a URL."""
-    from billing_readiness.artifacts import run_location
-
-    return run_location(cfg, dag_id, run_id)
-
-
 def with_result_files(results: dict[str, dict | None], read) -> dict[str, dict | None]:
     """Each check's whole result, read from the file beside the report its hand-over names (`read(name)`:
     the text, or None when it is not there); where it cannot be read, the hand-over itself, saying so."""

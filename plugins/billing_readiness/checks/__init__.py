@@ -1,4 +1,4 @@
-"""The readiness checks, one module each; the decisions live here, not in Airflow.
+"""The readiness checks, one package each; the decisions live here, not in Airflow.
 
     check 1  usage_coverage        ClickHouse data accuracy
     check 2  invoice_immutability  immutable cost storage

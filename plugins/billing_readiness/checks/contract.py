@@ -1,16 +1,15 @@
 """The contract every readiness check keeps, so the Airflow shell, the gate, the report and the alerts
 stay generic: none of them names a check or reads a check's details.
 
-A check is one module (or package) defining a `Check` subclass and `CHECK`, its instance:
+A check is one package (or module) defining a `Check` subclass and `CHECK`, its instance:
 
-- `id`, `title`, `asks` (its question, one line), `impact` (what a failure means for billing), `params` (the DAG
-Params it reads, declared
-  there once: params.py); its docstring is the task's documentation in the Airflow UI;
-- `queries(...)` returning named `Query` values and `evaluate(...)` returning a `CheckResult`
-  whose `details` is the check's own `Details` dataclass (both pure);
+- `id`, `title`, `asks` (its question, one line), `impact` (what a failure means for billing), `params` (the
+  DAG Params it reads, declared there once: params.py); its docstring is the task's documentation in the UI;
 - `run(services, ctx)`: fetch through the injected `services` (ClickHouse, HTTP, quota control,
-  baselines), then evaluate; what the run must keep is returned typed (`result.artifacts`,
-  `result.record`), never signalled by a string;
+  baselines), then decide (a pure function of what was fetched); what the run must keep is returned typed
+  (`result.artifacts`, `result.record`), never signalled by a string. A check that is ClickHouse queries and
+  a verdict only subclasses `ClickHouseCheck` and writes `queries(ctx)` (named `Query` values) and
+  `evaluate(result, rows, ctx)` instead;
 - `parts()`: its Details dataclass and render module, which `markdown(result)` and `html(result)` use
   for its part of the report.
 
@@ -108,11 +107,6 @@ class Check:
     # The config sections of the ClickHouse tables it reads (config[section]["table"]): its OpenLineage inputs,
     # which carry its verdict as data-quality assertions (signals.py). None: the run's test facet instead.
     reads: ClassVar[tuple[str, ...]] = ()
-
-    @property
-    def relaxing(self) -> dict[str, tuple[str, Any]]:
-        """Params that loosen the check: {name: (the direction that loosens, the strict value)}."""
-        return {name: (spec.loosens, spec.default) for name, spec in self.params.items() if spec.loosens}
 
     @property
     def doc_md(self) -> str:

@@ -124,9 +124,11 @@ def test_dashboard_export_parsing_and_raw_table_flag():
 
 def test_percentiles_nearest_rank():
     samples = [0.1 * i for i in range(1, 21)]
-    assert dl_verdict.percentile(samples, 95) == pytest.approx(1.9)
-    assert dl_verdict.percentile(samples, 50) == pytest.approx(1.0)
-    assert dl_verdict.percentile([0.3], 95) == 0.3
+    from billing_readiness.quantile import quantile
+
+    assert quantile(samples, 0.95, "nearest_rank") == pytest.approx(1.9)
+    assert quantile(samples, 0.50, "nearest_rank") == pytest.approx(1.0)
+    assert quantile([0.3], 0.95, "nearest_rank") == 0.3
 
 
 def test_dashboard_verdicts():

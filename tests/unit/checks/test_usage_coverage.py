@@ -1,6 +1,7 @@
 """Check 1, usage coverage: its SQL, its verdict and its run() with stand-in services (no servers, no Airflow),
 mirroring plugins/billing_readiness/checks/usage_coverage/."""
 
+import bisect
 import datetime as dt
 
 import pytest
@@ -15,6 +16,19 @@ from billing_readiness.checks.usage_coverage.queries import queries as coverage_
 from billing_readiness.checks.usage_coverage.reconcile import qty_differs
 from billing_readiness.config import load_config
 from billing_readiness.timewindow import Window
+
+
+def spell_at(minutes: list[int], t_min: int) -> int | None:
+    """Length in seconds of the silence containing minute `t_min` (0 when that minute had activity); None when
+    there is no activity before it (the window does not reach back that far)."""
+    i = bisect.bisect_right(minutes, t_min)
+    if i == 0:
+        return None
+    prev = minutes[i - 1]
+    if prev == t_min:
+        return 0
+    nxt = minutes[i] if i < len(minutes) else None
+    return (nxt - prev) * 60 if nxt is not None else None  # the plain definition DayBounds.spell_at must agree with
 
 
 def daily_drift(d, raw, rollup):
@@ -413,14 +427,14 @@ def test_the_day_bounds_answer_every_silence_as_the_minutes_do():
         minutes = sorted({rnd.randint(start, now_min + 4) for _ in range(rnd.choice([0, 1, 3, 30, 400]))})
         bounds = freshness.DayBounds.from_minutes(minutes, now_min)
         for k in range(1, days + 1):
-            assert bounds.spell_at(k) == freshness.spell_at(minutes, now_min - k * 1440), (trial, k)
+            assert bounds.spell_at(k) == spell_at(minutes, now_min - k * 1440), (trial, k)
         assert bounds.newest == (minutes[-1] if minutes else None)
 
 
 def test_spell_at_measures_the_silence_around_an_instant():
-    assert freshness.spell_at([10, 11, 20], 15) == 9 * 60
-    assert freshness.spell_at([10, 11, 20], 11) == 0
-    assert freshness.spell_at([10, 11, 20], 5) is None and freshness.spell_at([10], 20) is None
+    assert spell_at([10, 11, 20], 15) == 9 * 60
+    assert spell_at([10, 11, 20], 11) == 0
+    assert spell_at([10, 11, 20], 5) is None and spell_at([10], 20) is None
 
 
 def test_a_system_that_ingests_every_minute_stalls_after_the_configured_silence():

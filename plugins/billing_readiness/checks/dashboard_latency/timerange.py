@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from billing_readiness.errors import CheckError
 
 UTC = dt.timezone.utc
-_UNITS = "yMwdhms"
 _MATH = re.compile(r"([+-])(\d+)([yMwdhms])|/([yMwdhms])")
 _ISO_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})$")  # Grafana's URL form 20261201T000000

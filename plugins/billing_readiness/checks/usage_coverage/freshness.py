@@ -21,6 +21,8 @@ import bisect
 import statistics
 from dataclasses import dataclass
 
+from billing_readiness.quantile import quantile
+
 DAY = 86400
 
 
@@ -74,26 +76,6 @@ class DayBounds:
         return (self.first[self.days[i - 1]] - prev) * 60
 
 
-def spell_at(minutes: list[int], t_min: int) -> int | None:
-    """Length in seconds of the silence containing minute `t_min` (0 when that minute had activity); None when
-    there is no activity before it (the window does not reach back that far)."""
-    i = bisect.bisect_right(minutes, t_min)
-    if i == 0:
-        return None
-    prev = minutes[i - 1]
-    if prev == t_min:
-        return 0
-    nxt = minutes[i] if i < len(minutes) else None
-    return (nxt - prev) * 60 if nxt is not None else None
-
-
-def _quantile(values: list[int], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def silence(series: str, bounds: DayBounds, now: int, days: int, max_silence: int, factor: float) -> Silence:
     """The current silence of one activity series against its usual quiet spell."""
     newest = bounds.newest
@@ -108,7 +90,7 @@ def silence(series: str, bounds: DayBounds, now: int, days: int, max_silence: in
             same_weekday.append(spell)
     usual = 0.0
     if all_days:
-        usual = _quantile(all_days, 0.75)
+        usual = quantile(all_days, 0.75, "linear")
     if same_weekday:
         usual = max(usual, statistics.median(same_weekday))
     return Silence(
