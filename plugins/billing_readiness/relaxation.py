@@ -37,12 +37,12 @@ def relaxed_params(checks: list, params: dict) -> list[str]:
 
 def relaxed_config(checks: list, cfg: dict) -> list[str]:
     """The config keys looser than the checks' strict references (Check.relaxing_config), in words."""
-    from billing_readiness.config import value_at
+    from billing_readiness.config import default_of, value_at
 
     out = []
     for check in checks:
-        for path, (direction, strict) in getattr(check, "relaxing_config", {}).items():
-            value = value_at(cfg, path)
+        for path, direction in getattr(check, "relaxing_config", {}).items():
+            value, strict = value_at(cfg, path), default_of(path)
             if (direction == "higher" and value > strict) or (direction == "lower" and value < strict):
                 out.append(f"config {path} = {value} (strict: {strict})")
     return out

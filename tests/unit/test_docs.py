@@ -85,3 +85,15 @@ def test_the_check_tables_in_the_docs_are_generated_from_the_checks():
 
     assert "`check_plan_limits` (Check 5: Plan limits)" in doc_md([*CHECKS, FIFTH])
     assert markdown(CHECKS) in doc_md(CHECKS) and "check_plan_limits" not in doc_md(CHECKS)
+
+
+def test_the_published_config_schema_is_generated_from_the_models():
+    """docs/config.schema.json is the JSON Schema of billing_readiness.config's models, as they are now."""
+    import json
+
+    from billing_readiness.config.model import json_schema
+
+    committed = json.loads((ROOT / "docs" / "config.schema.json").read_text())
+    assert committed == json_schema(), "run python -m billing_readiness.config.model --write docs/config.schema.json"
+    assert committed["properties"]["invoice"]["$ref"].endswith("/Invoice") and "additionalProperties" in json.dumps(
+        committed["$defs"]["Invoice"])

@@ -88,14 +88,22 @@ class Services(Protocol):
     def process_alive(self, host: str, pid: int) -> bool | None: ...  # None: another host
 
 
+# Every check's own config sections, registered when its class is defined (config/model.py reads them).
+CONFIG_SECTIONS: dict[str, type] = {}
+
+
 class Check:
     id: ClassVar[str]
     title: ClassVar[str]
     impact: ClassVar[str]
     asks: ClassVar[str] = ""  # the question it answers, one line: the generated check tables (check_table.py)
     params: ClassVar[dict[str, ParamSpec]] = {}  # the DAG Params it reads, declared here once (params.py)
-    # Config keys that loosen the check, the same way: {"invoice.late_arrival_grace_seconds": ("higher", 3600)}.
-    relaxing_config: ClassVar[dict[str, tuple[str, Any]]] = {}
+    # Its own config sections (pydantic models, in its settings.py): {"invoice": Invoice}. They join the
+    # configuration as soon as the check class exists (CONFIG_SECTIONS).
+    config_sections: ClassVar[dict[str, type]] = {}
+    # Config keys that loosen the check, and the way: {"invoice.late_arrival_grace_seconds": "higher"}; the
+    # strict value is the key's default (config.default_of).
+    relaxing_config: ClassVar[dict[str, str]] = {}
     # A check that measures time (check 3) runs after every other check of the run has finished, whatever
     # their outcome, so it never times load that the gate itself puts on the inspected system.
     runs_last: ClassVar[bool] = False
@@ -107,6 +115,13 @@ class Check:
     # The config sections of the ClickHouse tables it reads (config[section]["table"]): its OpenLineage inputs,
     # which carry its verdict as data-quality assertions (signals.py). None: the run's test facet instead.
     reads: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, model in cls.__dict__.get("config_sections", {}).items():
+            if CONFIG_SECTIONS.get(name, model) is not model:
+                raise ValueError(f"config section '{name}' of {cls.__name__} is already another check's")
+            CONFIG_SECTIONS[name] = model
 
     @property
     def doc_md(self) -> str:

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 
 from billing_readiness.checks.contract import Check, RunContext, Services
+from billing_readiness.checks.dashboard_latency.settings import Dashboard
 from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.params import LOOKBACK_DAYS, ParamSpec
 
@@ -105,6 +106,7 @@ class DashboardLatency(Check):
     id = "dashboard_latency"
     title = "Check 3: Dashboard performance"
     impact = "Customers cannot verify invoices; payments are delayed."
+    config_sections = {"dashboard": Dashboard}
     asks = "the largest tenant's dashboard loads in under the threshold (p95, panels concurrently)"
     figure = ("dashboard load, slowest tenant (s)", "metric:p95_load_s")
     key_metrics = ("p95_load_s", "tenants_timed")

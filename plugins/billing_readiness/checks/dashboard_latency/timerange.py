@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing_readiness.errors import CheckError
+from billing_readiness.timewindow import DAY, HOUR, MINUTE
 
 UTC = dt.timezone.utc
 _MATH = re.compile(r"([+-])(\d+)([yMwdhms])|/([yMwdhms])")
@@ -89,7 +90,7 @@ def _add(t: dt.datetime, unit: str, n: int) -> dt.datetime:
         months = t.month - 1 + (n * 12 if unit == "y" else n)
         year, month = t.year + months // 12, months % 12 + 1
         return t.replace(year=year, month=month, day=min(t.day, calendar.monthrange(year, month)[1]))
-    seconds = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}[unit] * n
+    seconds = {"w": 7 * DAY, "d": DAY, "h": HOUR, "m": MINUTE, "s": 1}[unit] * n
     if unit in "wd":  # days follow the wall clock across a DST change, as moment does
         naive = t.replace(tzinfo=None) + dt.timedelta(seconds=seconds)
         return naive.replace(tzinfo=t.tzinfo)
@@ -169,7 +170,7 @@ def dashboard_range(dashboard: dict, now: dt.datetime, browser_timezone: str = "
 
 
 _INTERVAL = re.compile(r"^(-?\d+(?:\.\d+)?)(ms|[Mwdhmsy])")
-_INTERVAL_SECONDS = {"y": 31536000, "M": 2592000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_INTERVAL_SECONDS = {"y": 365 * DAY, "M": 30 * DAY, "w": 7 * DAY, "d": DAY, "h": HOUR, "m": MINUTE, "s": 1, "ms": 0.001}
 # rangeutil.roundInterval: (below this many ms, round to this many ms)
 _ROUNDING = [
     (10, 1),
@@ -230,7 +231,7 @@ def seconds_to_hms(seconds: float) -> str:
     if seconds >= 31536000:
         return f"{int(seconds // 31536000)}y"
     rest = seconds % 31536000
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", 1)):
         if rest // size:
             return f"{int(rest // size)}{unit}"
         rest %= size

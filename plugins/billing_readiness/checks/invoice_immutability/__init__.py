@@ -19,7 +19,9 @@ import hashlib
 import json
 
 from billing_readiness.checks.contract import Check, RunContext, Services
+from billing_readiness.checks.invoice_immutability.settings import Invoice
 from billing_readiness.errors import CheckError
+from billing_readiness.money import CENT
 from billing_readiness.params import ParamSpec
 
 BASELINE_PREFIX = "billing_readiness_invoice_baseline"
@@ -67,6 +69,7 @@ class InvoiceImmutability(Check):
     id = "invoice_immutability"
     title = "Check 2: Immutable cost storage"
     impact = "Billing disputes when prices change: a regenerated invoice would not match what was sent."
+    config_sections = {"invoice": Invoice}
     asks = (
         "nothing ingested into or mutated in the last closed month after the fact; its invoice regenerates to"
         " the same totals (±$0.01), now and in every later run"
@@ -85,7 +88,7 @@ class InvoiceImmutability(Check):
             schema={"pattern": r"^\d{4}-(0[1-9]|1[0-2])$"},
         ),
         "invoice_tolerance_usd": ParamSpec(
-            0.01,
+            float(CENT),
             "number",
             "Invoice tolerance (USD, at most 0.10)",
             "Largest per-tenant difference between two generations of the same invoice (the spec: +-$0.01). "
@@ -94,7 +97,7 @@ class InvoiceImmutability(Check):
             schema={"minimum": 0, "maximum": 0.1},
         ),
     }
-    relaxing_config = {"invoice.late_arrival_grace_seconds": ("higher", 3600)}
+    relaxing_config = {"invoice.late_arrival_grace_seconds": "higher"}
 
     def run(self, services: Services, ctx: RunContext):
         from decimal import Decimal

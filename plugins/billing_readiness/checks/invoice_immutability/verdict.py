@@ -18,7 +18,8 @@ from billing_readiness.checks.invoice_immutability.closed_month import (
     mutations,
     mutations_scope,
 )
-from billing_readiness.money import from_float, from_nanos, to_cents
+from billing_readiness.checks.invoice_immutability.settings import LATE_ARRIVAL_GRACE_SECONDS
+from billing_readiness.money import CENT, from_float, from_nanos, to_cents
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
 from billing_readiness.timewindow import Month
 
@@ -129,10 +130,10 @@ def evaluate(
     result: CheckResult,
     rows: dict[str, list[dict[str, Any]]],
     month: Month,
-    tolerance_usd: Decimal = Decimal("0.01"),
+    tolerance_usd: Decimal = CENT,
     baseline: dict | None = None,
     *,
-    late_arrival_grace_s: int = 3600,
+    late_arrival_grace_s: int = LATE_ARRIVAL_GRACE_SECONDS,
     accepted_mutations: tuple[str, ...] | list[str] = (),
     cluster: str | None = None,
     negative: str = "warn",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from billing_readiness.checks.contract import Check, RunContext, Services
+from billing_readiness.checks.quota_enforcement.settings import Quota
 from billing_readiness.errors import CheckError, ServiceUnavailable
 from billing_readiness.params import ParamSpec
 
@@ -28,6 +29,7 @@ class QuotaEnforcement(Check):
     id = "quota_enforcement"
     title = "Check 4: Quota enforcement"
     impact = "Runaway usage that nobody will pay for."
+    config_sections = {"quota": Quota}
     asks = (
         "with the probe quota at 10 (then 7), request 11 (then 8) gets HTTP 429, also under concurrency; the "
         "window resets"

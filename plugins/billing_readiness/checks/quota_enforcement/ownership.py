@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from billing_readiness.timewindow import DAY
+
 MARKER_KEY = "billing_readiness_probe.{probe}"
 # Outlives any counter the API may keep for the probe (quota.window_seconds is at most 31 days), so keys
 # a crashed probe left are still known to be the probe's when the next run comes.
-MARKER_TTL_SECONDS = 40 * 86400
+MARKER_TTL_SECONDS = 40 * DAY
 # Task instance states in which the owner may still be probing.
 LIVE_STATES = frozenset(
     {"running", "queued", "scheduled", "up_for_retry", "up_for_reschedule", "deferred", "restarting", "none", None}

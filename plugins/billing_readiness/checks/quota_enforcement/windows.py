@@ -31,7 +31,8 @@ from billing_readiness.timewindow import utc_text
 
 UTC = dt.timezone.utc
 SLACK_SECONDS = 120  # TTL rounding, the probe's own duration, clock skew between us and the API
-MINUTE, HOUR, DAY = 60, 3600, 86400
+from billing_readiness.timewindow import DAY, HOUR, MINUTE  # noqa: E402
+
 LONGEST_MONTH = 31 * DAY
 # Period labels, tried on every key segment after the tenant: (pattern, unit). A label is a window's name.
 _LABELS = (

@@ -27,6 +27,8 @@ only when the rows call for them (queries.py).
 from __future__ import annotations
 
 from billing_readiness.checks.contract import ClickHouseCheck, RunContext
+from billing_readiness.checks.usage_coverage.settings import Coverage
+from billing_readiness.money import CENT
 from billing_readiness.params import LOOKBACK_DAYS, ParamSpec
 
 
@@ -39,6 +41,7 @@ class UsageCoverage(ClickHouseCheck):
     id = "usage_coverage"
     title = "Check 1: ClickHouse data accuracy"
     impact = "Billing mismatches: wrong or missing invoice lines."
+    config_sections = {"coverage": Coverage}
     asks = (
         "every active tenant has usage on every day since its first usage; the rollups agree with the raw "
         "events up to now; ingestion is live; costs are finite; no duplicate event ids"
@@ -72,7 +75,7 @@ class UsageCoverage(ClickHouseCheck):
             "this time of day is a warning in the report; with this on, it fails check 1.",
         ),
         "reconciliation_tolerance_usd": ParamSpec(
-            0.01,
+            float(CENT),
             "number",
             "Rollup tolerance (USD, at most 0.10)",
             "Largest cost difference per tenant and day between usage_events and the rollups. Cents, not dollars: "

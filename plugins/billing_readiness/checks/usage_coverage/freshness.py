@@ -22,8 +22,7 @@ import statistics
 from dataclasses import dataclass
 
 from billing_readiness.quantile import quantile
-
-DAY = 86400
+from billing_readiness.timewindow import DAY, MINUTES_PER_DAY
 
 
 @dataclass
@@ -42,7 +41,7 @@ class Silence:
 
 class DayBounds:
     """An activity series cut into days counted back from now: day d holds the minutes m with
-    (now_min - m) // 1440 == d (d = -1: the few minutes after now that clock skew forgives). For each
+    (now_min - m) // MINUTES_PER_DAY == d (d = -1: the few minutes after now that clock skew forgives). For each
     day, the first and the last minute with activity; spell_at() needs nothing else."""
 
     def __init__(self, now_min: int, first: dict[int, int], last: dict[int, int]):
@@ -54,7 +53,7 @@ class DayBounds:
         first: dict[int, int] = {}
         last: dict[int, int] = {}
         for m in minutes:
-            d = (now_min - m) // 1440
+            d = (now_min - m) // MINUTES_PER_DAY
             first[d] = min(first.get(d, m), m)
             last[d] = max(last.get(d, m), m)
         return cls(now_min, first, last)
@@ -69,7 +68,7 @@ class DayBounds:
         if i == len(self.days):
             return None
         prev = self.last[self.days[i]]
-        if prev == self.now_min - k * 1440:
+        if prev == self.now_min - k * MINUTES_PER_DAY:
             return 0
         if i == 0:  # ... and the oldest day after it
             return None

@@ -11,9 +11,10 @@ from billing_readiness.checks.usage_coverage import freshness, repeats
 from billing_readiness.checks.usage_coverage.gaps import PartialDay, missing_days, partial_days
 from billing_readiness.checks.usage_coverage.queries import MAX_SILENT_TENANTS
 from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, DayTexts, Rows, day_text, reconcile
-from billing_readiness.money import from_nanos
+from billing_readiness.checks.usage_coverage.settings import Coverage as CoverageSettings
+from billing_readiness.money import CENT, from_nanos
 from billing_readiness.results import FAIL, INFO, WARN, CheckResult
-from billing_readiness.timewindow import Window, epoch, utc_text
+from billing_readiness.timewindow import DAY, HOUR, Window, epoch, utc_text
 
 
 @dataclass
@@ -40,10 +41,10 @@ class Rules:
     """What the run's params and config allow: the verdict's thresholds in one place."""
 
     max_missing_days: int = 0
-    tolerance_usd: Decimal = Decimal("0.01")
+    tolerance_usd: Decimal = CENT
     partial_days_fail: bool = False
     silent_tenants_fail: bool = False
-    partial_day_ratio: float = 0.1
+    partial_day_ratio: float = CoverageSettings.model_fields["partial_day_ratio"].default
 
 
 def _list(items: list[str], limit: int = MAX_EVIDENCE) -> str:
@@ -58,7 +59,7 @@ def evaluate(
     window: Window,
     *,
     max_missing_days: int = 0,
-    tolerance_usd: Decimal = Decimal("0.01"),
+    tolerance_usd: Decimal = CENT,
     partial_days_fail: bool = False,
     silent_tenants_fail: bool = False,
 ) -> CheckResult:
@@ -155,10 +156,10 @@ def _when(epoch_s: int | None) -> str:
 
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
-    if seconds >= 86400:
-        return f"{seconds / 86400:.1f} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
+    if seconds >= DAY:
+        return f"{seconds / DAY:.1f} d"
+    if seconds >= HOUR:
+        return f"{seconds / HOUR:.1f} h"
     return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
 
@@ -217,7 +218,7 @@ def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Wi
         if expected < c["tenant_silence_min_events"]:
             continue
         first_hour = min((h for h, _ in hours[t]), default=now)
-        rate = sum(n for _, n in hours[t]) / max(1.0, (now - first_hour) / 86400)
+        rate = sum(n for _, n in hours[t]) / max(1.0, (now - first_hour) / DAY)
         result.add(
             FAIL if tenants_fail else WARN,
             "tenant_silent",
