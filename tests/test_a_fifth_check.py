@@ -1,6 +1,7 @@
-"""A fifth check is one module (tests/fifth_check.py), its import and one line in the DAG's CHECKS list: it
-then runs as a task, gates promotion, appears in the report (Markdown and HTML), sends its own alert, and
-the DAG integrity tests hold for it as they do for the four (they derive everything from CHECKS)."""
+"""A fifth check is its package and one line in CHECKS (config section, params and documentation included), or,
+outside the package, one module (tests/fifth_check.py) passed to build(checks=[*CHECKS, it]): it then runs as a
+task, gates promotion, appears in the report (Markdown and HTML), sends its own alert, and the DAG integrity
+tests hold for it as they do for the four (they derive everything from CHECKS)."""
 
 import json
 
@@ -34,3 +35,117 @@ def test_the_fifth_check_gates_reports_and_alerts(five_check_dag, make_sandbox, 
     [alert] = receiver.events("check_failed")
     assert (alert["check"], alert["title"]) == ("plan_limits", "Check 5: Plan limits")
     assert alert["impact"] == "Tenants without a limit can run up usage nobody agreed to pay for."
+
+
+PACKAGE = {
+    "__init__.py": '''"""Check 5: every active tenant's plan has a positive daily query limit."""
+from billing_readiness.checks.contract import ClickHouseCheck
+from billing_readiness.checks.plan_limits.settings import PlanLimitsConfig
+from billing_readiness.params import ParamSpec
+
+
+class PlanLimits(ClickHouseCheck):
+    """Check 5: every tenant's plan has a positive queries_per_day limit."""
+
+    id = "plan_limits"
+    title = "Check 5: Plan limits"
+    asks = "every active tenant has a positive queries_per_day limit"
+    impact = "Tenants without a limit can run up usage nobody agreed to pay for."
+    config_sections = {"plan_limits": PlanLimitsConfig}
+    params = {"min_plan_limit": ParamSpec(1, "integer", "Smallest plan limit", "Below it a plan has no limit.",
+                                          loosens="lower", schema={"minimum": 0})}
+
+    def parts(self):
+        return dict, None
+
+
+CHECK = PlanLimits()
+''',
+    "settings.py": """from pydantic import Field
+
+from billing_readiness.config.shared import Section
+
+
+class PlanLimitsConfig(Section):
+    quota_type: str = Field("queries_per_day", description="the tenant_quotas row that holds the plan's limit")
+""",
+}
+
+PROBE = """
+import json
+from billing_readiness.check_table import markdown
+from billing_readiness.config import load_config
+from billing_readiness.config.model import json_schema
+from billing_readiness.dag import CHECKS, doc_md
+from billing_readiness.params import dag_params
+cfg = load_config({"plan_limits": {"quota_type": "queries_per_month"}})
+print(json.dumps({
+    "checks": [c.id for c in CHECKS],
+    "config": cfg["plan_limits"],
+    "param": "min_plan_limit" in dag_params(CHECKS),
+    "doc": "`check_plan_limits` (Check 5: Plan limits)" in doc_md(CHECKS),
+    "table": "every active tenant has a positive queries_per_day limit" in markdown(CHECKS),
+    "schema": "plan_limits" in json_schema()["properties"],
+}))
+"""
+
+
+def test_a_fifth_check_is_its_package_and_one_line_in_checks(tmp_path):
+    """Copy the package, add a fifth check as its own package (with its own config section and param) and one
+    line to CHECKS: the config, the trigger form's params, the DAG's documentation, the check table and the
+    config schema all know it; no other file of the package was touched."""
+    import difflib
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    shutil.copytree(
+        ROOT / "plugins" / "billing_readiness",
+        tmp_path / "billing_readiness",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    before = {p.relative_to(tmp_path): p.read_text() for p in (tmp_path / "billing_readiness").rglob("*.py")}
+    package = tmp_path / "billing_readiness" / "checks" / "plan_limits"
+    package.mkdir()
+    for name, text in PACKAGE.items():
+        (package / name).write_text(text)
+    registry = tmp_path / "billing_readiness" / "checks" / "__init__.py"
+    text = registry.read_text()
+    line = '    "quota_enforcement",  # check 4: quota enforcement\n'
+    assert text.count(line) == 1
+    registry.write_text(text.replace(line, line + '    "plan_limits",  # check 5: plan limits\n'))
+
+    after = {p.relative_to(tmp_path): p.read_text() for p in (tmp_path / "billing_readiness").rglob("*.py")}
+    touched = sorted(str(p) for p in set(before) & set(after) if before[p] != after[p])
+    added = sorted(str(p) for p in set(after) - set(before))
+    assert touched == ["billing_readiness/checks/__init__.py"]
+    assert added == [
+        "billing_readiness/checks/plan_limits/__init__.py",
+        "billing_readiness/checks/plan_limits/settings.py",
+    ]
+    diff = [
+        line
+        for line in difflib.unified_diff(
+            before[registry.relative_to(tmp_path)].splitlines(), registry.read_text().splitlines(), lineterm="", n=0
+        )
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert len(diff) == 1 and diff[0].startswith("+"), diff
+
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {
+        "checks": ["usage_coverage", "invoice_immutability", "dashboard_latency", "quota_enforcement", "plan_limits"],
+        "config": {"quota_type": "queries_per_month"},
+        "param": True,
+        "doc": True,
+        "table": True,
+        "schema": True,
+    }

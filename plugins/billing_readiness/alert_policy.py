@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-ALERT_EVENTS = ("failure", "recovery", "promotion", "warnings")
 WARNINGS_NAMED = 3  # warnings quoted in an alert; the rest are counted by code
 
 

@@ -96,4 +96,5 @@ def test_the_published_config_schema_is_generated_from_the_models():
     committed = json.loads((ROOT / "docs" / "config.schema.json").read_text())
     assert committed == json_schema(), "run python -m billing_readiness.config.model --write docs/config.schema.json"
     assert committed["properties"]["invoice"]["$ref"].endswith("/Invoice") and "additionalProperties" in json.dumps(
-        committed["$defs"]["Invoice"])
+        committed["$defs"]["Invoice"]
+    )

@@ -162,7 +162,7 @@ def _message(exc: ValidationError, model: type[BaseModel]) -> str:
     return f"{where}: {error['msg']}, got {value!r}"
 
 
-def _unknown(errors: list[dict], model: type[BaseModel]) -> str:
+def _unknown(errors: list[Any], model: type[BaseModel]) -> str:
     parent_loc = errors[0]["loc"][:-1]
     parent, _ = _key(parent_loc, model) if parent_loc else ("", None)
     names = sorted(str(e["loc"][-1]) for e in errors if e["loc"][:-1] == parent_loc)

@@ -82,7 +82,7 @@ def readiness_model() -> type[Root]:
 
 
 def defaults() -> dict[str, Any]:
-    return readiness_model()().model_dump()
+    return readiness_model().model_validate({}).model_dump()
 
 
 def json_schema() -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from billing_readiness.config.fields import ConnectionId, Identifier, TableName, Zone, bounded
 
-ALERT_EVENTS = ("failure", "recovery", "promotion", "warnings")
+AlertEvent = Literal["failure", "recovery", "promotion", "warnings"]
 
 
 class Section(BaseModel):
@@ -171,8 +171,8 @@ class History(Section):
 
 
 class Alerts(Section):
-    notify_on: list[Literal["failure", "recovery", "promotion", "warnings"]] = Field(
-        default_factory=lambda: ["failure", "recovery"],
+    notify_on: list[AlertEvent] = Field(
+        default_factory=lambda: list[AlertEvent](["failure", "recovery"]),
         description="failure: a check's first failing run, then reminders; recovery: a check passing again; "
         "promotion: every promotion (else the first after a run that did not promote); warnings: new warning codes.",
     )
