@@ -15,12 +15,14 @@ and prints the run's readiness report. Exits with Airflow's exit code:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from m12_1_sandbox import dialects, faults, seed
@@ -54,6 +56,24 @@ SLOW_PANEL = {
     "uniqExact(event_id), uniqExact(metadata), quantileExact(0.99)(cost_usd), sum(cost_usd) "
     "FROM usage_events WHERE tenant_id = '$tenant' GROUP BY h, model ORDER BY h, model",
 }
+
+
+@dataclass(frozen=True)
+class ClosedMonth:
+    start: dt.datetime
+    end: dt.datetime
+
+
+def last_closed_month(now: dt.datetime) -> ClosedMonth:
+    """The calendar month (UTC) before the one `now` is in."""
+    end = now.astimezone(dt.timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return ClosedMonth((end - dt.timedelta(days=1)).replace(day=1), end)
+
+
+def tenant_dashboard_panels() -> list[dict]:
+    """The sandbox tenant dashboard's panels (grafana/tenant-usage-dashboard.json) as config panels."""
+    board = json.loads((Path(__file__).parent / "grafana" / "tenant-usage-dashboard.json").read_text())
+    return [{"title": p["title"], "sql": t["rawSql"]} for p in board["panels"] for t in p.get("targets", [])]
 
 
 def airflow_dags_test(conf: dict | None, env: dict) -> int:
@@ -175,8 +195,6 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
     if fault == "no-usage-tenant":
         faults.add_active_tenant_without_usage(ch.execute, database)
     elif fault in ("cost-mutation", "late-backfill"):  # caught on the first run, no baseline needed
-        from billing_readiness.timewindow import last_closed_month
-
         month = last_closed_month(plan.now)
         if fault == "cost-mutation" and len(shards) > 1:
             for execute in shards:
@@ -188,15 +206,10 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
         else:
             faults.backfill_closed_month(ch.execute, database, "tenant-m02", month.start, n=3, cost=0.25)
     elif fault == "slow-dashboard":
-        from billing_readiness.checks.dashboard_latency.panels import DEFAULT_PANELS
-
         config["connections"]["grafana"] = None
-        config["dashboard"] = {"panels": [*DEFAULT_PANELS, SLOW_PANEL]}
+        config["dashboard"] = {"panels": [*tenant_dashboard_panels(), SLOW_PANEL]}
         conf = {"latency_threshold_s": 0.05, "repetitions": 3}
     elif fault in ("hourly-drift-today", "negative-costs", "non-finite-costs"):
-        import datetime as dt
-
-        from billing_readiness.timewindow import last_closed_month
 
         last_hour = last_closed_month(plan.now).end - dt.timedelta(hours=1)
         if fault == "hourly-drift-today":

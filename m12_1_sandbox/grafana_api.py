@@ -10,7 +10,7 @@ What the readiness DAG uses, in Grafana's documented request and response shapes
 
 Data sources: `clickhouse-m12` (type grafana-clickhouse-datasource) runs on the sandbox ClickHouse as the
 `readiness` user, readonly, with the data source's query timeout; its macros are expanded as the plugin's
-backend does (billing_readiness.checks.dashboard_latency.macros, pinned to the plugin by golden tests).
+backend does (m12_1_sandbox/grafana_macros.py, written from the plugin's documentation: not the product's own).
 `testdata` (type grafana-testdata-datasource) answers the random-walk scenario, a data source that is not
 ClickHouse. With --token, requests must carry `Authorization: Bearer <token>`, like a service-account token.
 
@@ -78,13 +78,11 @@ class ClickHouseSource:
     def run(self, query: dict, from_ms: int, to_ms: int) -> dict:
         from clickhouse_driver import Client, errors
 
-        from billing_readiness.checks.dashboard_latency.macros import MacroContext, MacroError, expand_backend
+        from m12_1_sandbox.grafana_macros import MacroError, expand
 
         ref = query.get("refId", "A")
         try:
-            sql = expand_backend(
-                str(query.get("rawSql") or ""), MacroContext(from_ms, to_ms, int(query.get("intervalMs") or 1000))
-            )
+            sql = expand(str(query.get("rawSql") or ""), from_ms, to_ms, int(query.get("intervalMs") or 1000))
         except MacroError as exc:
             return {"error": str(exc), "errorSource": "downstream", "status": 400}
         client = Client(
@@ -143,13 +141,9 @@ def default_datasources() -> dict:
 
 
 def _epoch_ms(value, now_ms: int) -> int:
-    text = str(value or "")
-    if text.isdigit():
-        return int(text)
-    from billing_readiness.checks.dashboard_latency.timerange import parse_time
+    from m12_1_sandbox.grafana_macros import epoch_ms
 
-    now = dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone.utc)
-    return int(parse_time(text or "now", now, round_up=False).timestamp() * 1000)
+    return epoch_ms(str(value or "now"), now_ms)
 
 
 def create_app(token: str | None = None, folder: Path = DASHBOARDS, datasources: dict | None = None):
