@@ -210,7 +210,6 @@ def apply_fault(fault: str, ch, database: str, plan, env: dict, config: dict, sh
         config["dashboard"] = {"panels": [*tenant_dashboard_panels(), SLOW_PANEL]}
         conf = {"latency_threshold_s": 0.05, "repetitions": 3}
     elif fault in ("hourly-drift-today", "negative-costs", "non-finite-costs"):
-
         last_hour = last_closed_month(plan.now).end - dt.timedelta(hours=1)
         if fault == "hourly-drift-today":
             faults.drift_hourly_rollup(ch.execute, database, "tenant-m01", plan.now)

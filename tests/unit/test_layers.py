@@ -1,5 +1,6 @@
 """The layers the folders show are the layers the imports keep: the stand-in M12.1 system imports nothing of the
 product (so its Grafana's macro expansion is a second implementation the product's is tested against)."""
+
 import ast
 from pathlib import Path
 
