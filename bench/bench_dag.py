@@ -19,7 +19,7 @@ from bench_scale import PARAMS, ROOT, BenchServices, concurrent_loads, readonly
 
 from billing_readiness.checks import quota_enforcement
 from billing_readiness.checks.contract import RunContext
-from billing_readiness.timewindow import Window, last_closed_month
+from billing_readiness.core.timewindow import Window, last_closed_month
 
 DAG_SCALE = "t100_e1m"  # the database the whole-DAG comparison runs on
 PLAIN_TENANT = "bench-plain-requests"
@@ -78,7 +78,7 @@ def plain_requests(sequential: int, concurrent: int) -> None:
 
 
 def measure_probe(args, cfg, now) -> dict:
-    from billing_readiness.operators.services import AirflowServices
+    from billing_readiness.shell.operators.services import AirflowServices
 
     os.environ.update(_env(args))
 

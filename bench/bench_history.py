@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins")]
 
-from billing_readiness import history, history_store, report_history
 from billing_readiness.config import load_config
-from billing_readiness.dag import CHECKS
+from billing_readiness.reporting import history, history_store, report_history
+from billing_readiness.shell.dag import CHECKS
 
 T0 = dt.datetime(2025, 12, 4, 3, 0, tzinfo=dt.timezone.utc)
 

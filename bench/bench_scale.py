@@ -34,10 +34,10 @@ import scale_data
 from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
 from billing_readiness.checks.contract import RunContext
 from billing_readiness.config import load_config
-from billing_readiness.hooks.clickhouse import ClickHouseHook
-from billing_readiness.params import strict_params
-from billing_readiness.sql import memory_settings
-from billing_readiness.timewindow import Window, last_closed_month
+from billing_readiness.core.params import strict_params
+from billing_readiness.core.sql import memory_settings
+from billing_readiness.core.timewindow import Window, last_closed_month
+from billing_readiness.shell.hooks.clickhouse import ClickHouseHook
 
 CHECKS = {"check 1": usage_coverage.CHECK, "check 2": invoice_immutability.CHECK, "check 3": dashboard_latency.CHECK}
 PARAMS = strict_params([*CHECKS.values(), quota_enforcement.CHECK])  # the checks' own strict params
@@ -246,14 +246,14 @@ def measure_scale(args, scale, cfg, now) -> dict:
 
 def xcom_bytes(result) -> int:
     """What the check task would push to XCom (results.handover, with its whole result in the result file)."""
-    from billing_readiness.results import handover, result_file
+    from billing_readiness.core.results import handover, result_file
 
     return len(json.dumps(handover(result.to_dict(), result_file(result.check)), default=str).encode())
 
 
 def report_sizes(handed: dict) -> dict[str, int]:
     """The report files the report task would write from these results (check 4, not run here, as no result)."""
-    from billing_readiness import report, report_html
+    from billing_readiness.reporting import report, report_html
 
     checks = [*CHECKS.values(), quota_enforcement.CHECK]
     doc = report.build(

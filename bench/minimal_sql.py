@@ -15,7 +15,7 @@ check 3  the largest tenant; the dashboard's panels, loaded as often as the chec
 
 from __future__ import annotations
 
-from billing_readiness.timewindow import Month, Window, epoch
+from billing_readiness.core.timewindow import Month, Window, epoch
 
 
 def check_1(window: Window, dup_parts: int = 1) -> dict[str, tuple[str, dict]]:

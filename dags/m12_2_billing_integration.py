@@ -13,7 +13,7 @@ import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
-from billing_readiness.assets import M12_1_READY_FOR_BILLING
+from billing_readiness.shell.assets import M12_1_READY_FOR_BILLING
 
 
 def read_readiness_summary(**context) -> dict:

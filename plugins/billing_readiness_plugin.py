@@ -7,6 +7,6 @@ has already seen, so a second registration of ours would silently drop every ent
 from importlib.metadata import entry_points
 
 if not any(ep.name == "billing_readiness" for ep in entry_points(group="airflow.plugins")):
-    from billing_readiness.plugin import BillingReadinessPlugin
+    from billing_readiness.shell.plugin import BillingReadinessPlugin
 
     __all__ = ["BillingReadinessPlugin"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from html import escape
 
 from billing_readiness.checks.contract import ClickHouseCheck, RunContext
-from billing_readiness.results import FAIL, CheckResult
-from billing_readiness.sql import Query
+from billing_readiness.core.results import FAIL, CheckResult
+from billing_readiness.core.sql import Query
 
 
 @dataclass

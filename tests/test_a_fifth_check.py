@@ -41,7 +41,7 @@ PACKAGE = {
     "__init__.py": '''"""Check 5: every active tenant's plan has a positive daily query limit."""
 from billing_readiness.checks.contract import ClickHouseCheck
 from billing_readiness.checks.plan_limits.settings import PlanLimitsConfig
-from billing_readiness.params import ParamSpec
+from billing_readiness.core.params import ParamSpec
 
 
 class PlanLimits(ClickHouseCheck):
@@ -63,7 +63,7 @@ CHECK = PlanLimits()
 ''',
     "settings.py": """from pydantic import Field
 
-from billing_readiness.config.shared import Section
+from billing_readiness.core.settings import Section
 
 
 class PlanLimitsConfig(Section):
@@ -73,11 +73,11 @@ class PlanLimitsConfig(Section):
 
 PROBE = """
 import json
-from billing_readiness.check_table import markdown
+from billing_readiness.reporting.check_table import markdown
 from billing_readiness.config import load_config
 from billing_readiness.config.model import json_schema
-from billing_readiness.dag import CHECKS, doc_md
-from billing_readiness.params import dag_params
+from billing_readiness.shell.dag import CHECKS, doc_md
+from billing_readiness.core.params import dag_params
 cfg = load_config({"plan_limits": {"quota_type": "queries_per_month"}})
 print(json.dumps({
     "checks": [c.id for c in CHECKS],

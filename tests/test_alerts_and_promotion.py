@@ -162,8 +162,8 @@ USER_NOTIFIERS_DAG = '''"""A deployment's own Airflow DAG file: the readiness DA
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-from billing_readiness.dag import build
-from billing_readiness.notifiers import HTML, SUBJECT, TEXT
+from billing_readiness.shell.dag import build
+from billing_readiness.shell.notifiers import HTML, SUBJECT, TEXT
 
 dag = build("billing_readiness_notified", notifiers=[
     SlackWebhookNotifier(slack_webhook_conn_id="slack_test", text=TEXT),

@@ -3,7 +3,7 @@ there, the invoice CSV from check 2's task and the report from the report task, 
 
 import json
 
-from billing_readiness.timewindow import last_closed_month
+from billing_readiness.core.timewindow import last_closed_month
 
 SMALL = {"large_events": 5_000, "medium_tenants": 1, "small_tenants": 3}
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from billing_readiness.timewindow import Month, last_closed_month
+from billing_readiness.core.timewindow import Month, last_closed_month
 from m12_1_sandbox import faults, seed
 
 SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 4}

@@ -189,7 +189,7 @@ def baseline_stored(key: str) -> bool:
 
 
 def test_4_an_older_billing_month_cannot_launder_a_backfilled_last_month(make_sandbox, run_dag):
-    from billing_readiness.timewindow import last_closed_month
+    from billing_readiness.core.timewindow import last_closed_month
     from m12_1_sandbox import faults
 
     sb = make_sandbox("ch_month", large_events=20_000, medium_tenants=2, small_tenants=3)
@@ -212,7 +212,7 @@ def test_5_the_late_arrival_grace_is_bounded_and_above_the_default_it_relaxes(ma
 
 
 def test_6_a_first_run_without_an_ingestion_time_column_records_no_baseline_and_is_relaxed(make_sandbox, run_dag):
-    from billing_readiness.timewindow import last_closed_month
+    from billing_readiness.core.timewindow import last_closed_month
     from m12_1_sandbox import faults
 
     sb = make_sandbox("ch_no_ingest", large_events=20_000, medium_tenants=2, small_tenants=3)
@@ -409,8 +409,8 @@ def test_11_a_panel_that_times_out_is_reported_once_and_not_run_again(make_sandb
 
 
 def test_12_the_client_cancels_a_query_whose_server_limit_was_lifted(services, ch):
-    from billing_readiness.hooks.clickhouse import ClickHouseHook, ClickHouseQueryError
-    from billing_readiness.sql import Query
+    from billing_readiness.core.sql import Query
+    from billing_readiness.shell.hooks.clickhouse import ClickHouseHook, ClickHouseQueryError
 
     hook = ClickHouseHook("clickhouse_native_default", query_timeout_seconds=1, budget_seconds=60)
     os.environ["AIRFLOW_CONN_CLICKHOUSE_NATIVE_DEFAULT"] = json.dumps(

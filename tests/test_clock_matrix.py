@@ -17,9 +17,9 @@ import pytest
 from billing_readiness.checks import invoice_immutability, usage_coverage
 from billing_readiness.checks.contract import RunContext
 from billing_readiness.config import load_config
-from billing_readiness.operators.services import AirflowServices
-from billing_readiness.params import strict_params
-from billing_readiness.timewindow import Window, last_closed_month
+from billing_readiness.core.params import strict_params
+from billing_readiness.core.timewindow import Window, last_closed_month
+from billing_readiness.shell.operators.services import AirflowServices
 from m12_1_sandbox import faults, seed
 
 UTC = dt.timezone.utc

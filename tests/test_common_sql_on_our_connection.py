@@ -40,7 +40,7 @@ with DAG("common_sql_on_clickhouse", schedule=None, start_date=pendulum.datetime
 
 GATED_DAG = """
 from airflow.providers.common.sql.operators.sql import SQLTableCheckOperator
-from billing_readiness.dag import build, gate_on
+from billing_readiness.shell.dag import build, gate_on
 
 dag = build("billing_readiness_user_check")
 with dag:
@@ -91,7 +91,7 @@ def test_a_users_own_sql_check_gates_promotion_like_the_readiness_checks(
 
 
 def _ch_hook(monkeypatch, conn: dict, conn_id: str = "ch_users_own"):
-    from billing_readiness.hooks.clickhouse import ClickHouseHook
+    from billing_readiness.shell.hooks.clickhouse import ClickHouseHook
 
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
     return ClickHouseHook(conn_id)
@@ -159,7 +159,7 @@ def test_the_connections_users_keep_work_on_the_real_server(services, airflow_db
     ],
 )
 def test_connections_that_cannot_serve_are_refused_naming_what_to_fix(services, airflow_db, monkeypatch, conn, says):
-    from billing_readiness.errors import CheckError
+    from billing_readiness.core.errors import CheckError
 
     with pytest.raises(CheckError, match=says.replace("(", r"\(").replace(")", r"\)")):
         _ch_hook(monkeypatch, conn).get_first("SELECT 1")

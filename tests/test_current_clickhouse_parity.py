@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 from conftest import ROOT
 
-from billing_readiness import cost_values
 from billing_readiness.checks import invoice_immutability, usage_coverage
 from billing_readiness.checks.dashboard_latency import panels as dl_panels
 from billing_readiness.checks.dashboard_latency import queries as dl_queries
@@ -27,6 +26,7 @@ from billing_readiness.checks.usage_coverage.id_queries import duplicates as dup
 from billing_readiness.checks.usage_coverage.id_queries import repeats as repeats_query
 from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 from billing_readiness.checks.usage_coverage.queries import scan, tenant_hours
+from billing_readiness.core import cost_values
 from m12_1_sandbox import faults, seed
 
 FIRST_PASS_PROBE = (1, 2, 3)  # hashes nobody has: the second pass must agree on finding nothing for them
@@ -34,8 +34,8 @@ SOME_BUCKETS = list(range(0, 2048, 97))  # id-hash buckets the scan collects in 
 # Rows that depend on how each engine laid out its parts (the window's size is an estimate from them)
 ESTIMATES = {"check1 window_events"}
 from billing_readiness.config import load_config
-from billing_readiness.sql import Query
-from billing_readiness.timewindow import Window, last_closed_month
+from billing_readiness.core.sql import Query
+from billing_readiness.core.timewindow import Window, last_closed_month
 
 DB = "rt_parity"
 

@@ -14,7 +14,7 @@ def any_dag(request, dag):
 
 
 def check_tasks(dag) -> list:
-    from billing_readiness.operators import ReadinessCheckOperator
+    from billing_readiness.shell.operators import ReadinessCheckOperator
 
     return [t for t in dag.tasks if isinstance(t, ReadinessCheckOperator)]
 
@@ -28,7 +28,7 @@ def test_no_import_errors():
 
 
 def test_one_task_per_check_of_the_dag_files_list(any_dag):
-    from billing_readiness.dag import CHECKS
+    from billing_readiness.shell.dag import CHECKS
 
     ids = [t.check.id for t in check_tasks(any_dag)]
     assert ids[: len(CHECKS)] == [c.id for c in CHECKS] and len(set(ids)) == len(ids)
@@ -70,7 +70,7 @@ def test_checks_have_retries_for_transient_errors_a_timeout_and_docs(any_dag):
 
 
 def test_the_form_is_the_checks_params(any_dag):
-    from billing_readiness.params import declared
+    from billing_readiness.core.params import declared
 
     checks = [t.check for t in check_tasks(any_dag)]
     assert {k: v for k, v in any_dag.params.dump().items()} == {
@@ -83,7 +83,7 @@ def test_every_param_schema_is_draft_7_and_its_default_valid_under_it(any_dag):
     the 2020-12 meta-schema, four times the cost (bench/bench_parse.py)."""
     from jsonschema import Draft7Validator, FormatChecker
 
-    from billing_readiness.params import SCHEMA_DRAFT
+    from billing_readiness.core.params import SCHEMA_DRAFT
 
     numbers = 0
     for name, param in any_dag.params.items():
@@ -123,12 +123,12 @@ NOT_AT_PARSE_TIME = (
     "requests",
     "chdb",
     "billing_readiness.config",
-    "billing_readiness.report",
-    "billing_readiness.report_html",
-    "billing_readiness.results",
-    "billing_readiness.sql",
-    "billing_readiness.hooks",
-    "billing_readiness.timewindow",
+    "billing_readiness.reporting.report",
+    "billing_readiness.reporting.report_html",
+    "billing_readiness.core.results",
+    "billing_readiness.core.sql",
+    "billing_readiness.shell.hooks",
+    "billing_readiness.core.timewindow",
 )
 CHECK_INTERNALS = (
     ".queries",

@@ -333,7 +333,7 @@ def test_a_missing_connection_names_the_connection_to_create(quota_sandbox, run_
 
 def test_redis_control_writes_expiring_keys_and_finds_the_probes(redis_client):
     from billing_readiness.config import load_config
-    from billing_readiness.hooks.quota_control import RedisQuotaControl
+    from billing_readiness.shell.hooks.quota_control import RedisQuotaControl
 
     q = load_config()["quota"]
     redis_client.set("quota:readiness-probe-2:queries_hourly:x", "1")  # a look-alike tenant's key

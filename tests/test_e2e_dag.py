@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing_readiness.timewindow import last_closed_month
+from billing_readiness.core.timewindow import last_closed_month
 from m12_1_sandbox import faults
 
 CHECK_TASKS = {

@@ -1,7 +1,7 @@
 """Trust on the first run: a closed month that was already changed before the gate ever ran fails check 2
 on that first run, names the tenant and what happened, and records no baseline (real ClickHouse, real Airflow)."""
 
-from billing_readiness.timewindow import last_closed_month
+from billing_readiness.core.timewindow import last_closed_month
 from m12_1_sandbox import faults
 
 SMALL = {"large_events": 20_000, "medium_tenants": 2, "small_tenants": 3}

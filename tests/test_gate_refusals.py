@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import ROOT, Run
 
-from billing_readiness.timewindow import last_closed_month
+from billing_readiness.core.timewindow import last_closed_month
 from m12_1_sandbox import faults
 
 SMALL = {"large_events": 5_000, "medium_tenants": 1, "small_tenants": 3}

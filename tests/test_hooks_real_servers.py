@@ -5,10 +5,10 @@ import json
 import pytest
 from conftest import CH_PORT, _free_port
 
-from billing_readiness.errors import CheckError, is_transient
-from billing_readiness.hooks.clickhouse import ClickHouseHook, ClickHouseQueryError, ClickHouseUnavailable
-from billing_readiness.hooks.connections import ConnectionMissing
-from billing_readiness.sql import Query
+from billing_readiness.core.errors import CheckError, is_transient
+from billing_readiness.core.sql import Query
+from billing_readiness.shell.hooks.clickhouse import ClickHouseHook, ClickHouseQueryError, ClickHouseUnavailable
+from billing_readiness.shell.hooks.connections import ConnectionMissing
 
 
 def ch_conn(monkeypatch, port=CH_PORT, database="default", conn_id="CH_TEST"):
@@ -152,7 +152,7 @@ def test_the_quota_control_sees_a_restarted_store_and_its_lost_keys(tmp_path):
     import redis
 
     from billing_readiness.config import load_config
-    from billing_readiness.hooks.quota_control import RedisQuotaControl
+    from billing_readiness.shell.hooks.quota_control import RedisQuotaControl
 
     port = _free_port()
 

@@ -90,7 +90,7 @@ def test_the_installed_package_runs_the_dag_to_a_promotion(installed, make_sandb
     )
     assert [p for p in providers if p["package_name"] == "billing-readiness"], providers
     hooks = run([str(python), "-m", "airflow", "providers", "hooks", "-o", "json"], env=env, cwd=base).stdout
-    assert "clickhouse_native" in hooks and "billing_readiness.hooks.clickhouse.ClickHouseHook" in hooks
+    assert "clickhouse_native" in hooks and "billing_readiness.shell.hooks.clickhouse.ClickHouseHook" in hooks
     form = run(
         [
             str(python),
@@ -106,7 +106,7 @@ def test_the_installed_package_runs_the_dag_to_a_promotion(installed, make_sandb
     notifiers = run(
         [str(python), "-m", "airflow", "providers", "notifications", "-o", "json"], env=env, cwd=base
     ).stdout
-    assert "billing_readiness.notifiers.ReadinessNotifier" in notifiers
+    assert "billing_readiness.shell.notifiers.ReadinessNotifier" in notifiers
     test = subprocess.run(
         [str(python), "-m", "airflow", "dags", "test", "billing_readiness"],
         env=env,

@@ -11,7 +11,7 @@ import time
 import pytest
 from conftest import ROOT, assert_check_3_timed_alone
 
-from billing_readiness.results import XCOM_LIMIT_BYTES
+from billing_readiness.core.results import XCOM_LIMIT_BYTES
 from m12_1_sandbox import faults
 from m12_1_sandbox.airflow_stack import AirflowStack, free_port, stack_env
 
@@ -71,7 +71,7 @@ def xcom(stack, run_id, task_id, key="check_result"):
 
 def whole_result(sb, run_id, task_id):
     """Where a check's whole result is, beside the report (XCom carries its bounded hand-over)."""
-    from billing_readiness.artifacts import run_folder_name
+    from billing_readiness.reporting.artifacts import run_folder_name
 
     return sb.report_dir / run_folder_name(READINESS, run_id) / f"{task_id}.result.json"
 

@@ -79,8 +79,8 @@ def test_a_probe_started_a_second_before_a_minute_boundary_reruns_the_cut_limit_
     from billing_readiness.checks import quota_enforcement as qe
     from billing_readiness.checks.contract import RunContext
     from billing_readiness.config import load_config
-    from billing_readiness.operators.services import AirflowServices
-    from billing_readiness.params import strict_params
+    from billing_readiness.core.params import strict_params
+    from billing_readiness.shell.operators.services import AirflowServices
 
     quota_sandbox.use_api(
         quota_api("none", "--keys", "labelled", "--expiry", "first_use", "--window", "minute", "--delay-ms", "150")
@@ -158,8 +158,8 @@ def test_every_quota_api_fault_gets_its_verdict_in_every_dialect(
     from billing_readiness.checks import quota_enforcement as qe
     from billing_readiness.checks.contract import RunContext
     from billing_readiness.config import load_config
-    from billing_readiness.operators.services import AirflowServices
-    from billing_readiness.params import strict_params
+    from billing_readiness.core.params import strict_params
+    from billing_readiness.shell.operators.services import AirflowServices
 
     switches, quota = DIALECTS[dialect]
     sb = Sandbox(ch, "rt_dq_fault_matrix", matrix_db, monkeypatch, tmp_path)

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from conftest import ROOT, Sandbox, _port_open
 
-from billing_readiness.timewindow import last_closed_month
+from billing_readiness.core.timewindow import last_closed_month
 from m12_1_sandbox import cluster, faults, seed
 
 SMALL = {"large_events": 20_000, "medium_tenants": 3, "small_tenants": 5}

@@ -223,7 +223,7 @@ class StandInServices:
 def context(params: dict | None = None, now: dt.datetime = NOW, **config) -> RunContext:
     """A run's context with the checks' own strict params (params.py), `params` over them."""
     from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
-    from billing_readiness.params import strict_params
+    from billing_readiness.core.params import strict_params
 
     checks = [usage_coverage.CHECK, invoice_immutability.CHECK, dashboard_latency.CHECK, quota_enforcement.CHECK]
     return RunContext(

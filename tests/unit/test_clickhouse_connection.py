@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing_readiness.clickhouse_connection import client_kwargs, refusal, timeouts
+from billing_readiness.shell.clickhouse_connection import client_kwargs, refusal, timeouts
 
 
 @pytest.mark.parametrize("port", [8123, 8443, None])

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 
 from billing_readiness.config import ConfigError, load_config
-from billing_readiness.money import from_nanos, to_cents
-from billing_readiness.timewindow import Month, Window, last_closed_month
+from billing_readiness.core.money import from_nanos, to_cents
+from billing_readiness.core.timewindow import Month, Window, last_closed_month
 
 UTC = dt.timezone.utc
 
@@ -101,7 +101,7 @@ def test_the_report_and_alerts_fall_back_to_defaults_keeping_the_usable_parts():
 
 
 def test_every_check_query_carries_the_memory_limit_and_spills_past_half_of_it():
-    from billing_readiness.sql import memory_settings
+    from billing_readiness.core.sql import memory_settings
 
     assert memory_settings(load_config()) == {
         "max_memory_usage": 2_000_000_000,
@@ -140,7 +140,7 @@ def test_a_billing_month_is_a_calendar_month_of_the_billing_zone():
 
 
 def test_the_rollups_zone_comes_from_config_the_column_or_the_server():
-    from billing_readiness.sql import rollup_zone
+    from billing_readiness.core.sql import rollup_zone
 
     cfg = load_config()
     assert rollup_zone([{"server_timezone": "Europe/Berlin", "timestamp_type": "DateTime"}], cfg)[0] == "Europe/Berlin"

@@ -70,16 +70,18 @@ def test_the_repositorys_dag_file_is_the_example_the_wheel_ships():
 
 
 def test_the_check_tables_in_the_docs_are_generated_from_the_checks():
-    """README.md and docs/checks.md carry the table billing_readiness.check_table makes from CHECKS; the DAG's own
+    """README.md and docs/checks.md carry the table billing_readiness.reporting.check_table makes from CHECKS; the DAG's own
     documentation is made from the checks it runs (a fifth check is described with no doc edited by hand)."""
     import sys
 
-    from billing_readiness.check_table import markdown, replaced
-    from billing_readiness.dag import CHECKS, doc_md
+    from billing_readiness.reporting.check_table import markdown, replaced
+    from billing_readiness.shell.dag import CHECKS, doc_md
 
     for page in ("README.md", "docs/checks.md"):
         text = (ROOT / page).read_text()
-        assert replaced(text, CHECKS) == text, f"{page}: run python -m billing_readiness.check_table --write {page}"
+        assert replaced(text, CHECKS) == text, (
+            f"{page}: run python -m billing_readiness.reporting.check_table --write {page}"
+        )
     sys.path.insert(0, str(ROOT / "tests"))
     from fifth_check import CHECK as FIFTH
 

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from billing_readiness import alert_policy, history, history_store
 from billing_readiness.config import ConfigError, load_config
-from billing_readiness.promotion import decide
+from billing_readiness.reporting import alert_policy, history, history_store
+from billing_readiness.reporting.promotion import decide
 
 CFG = load_config()
 T0 = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)

@@ -23,3 +23,25 @@ def test_the_sandbox_imports_nothing_of_the_product():
     for path in modules:
         product = sorted(n for n in imported(path) if n.split(".")[0] == "billing_readiness")
         assert product == [], f"{path.relative_to(ROOT)} imports {product}"
+
+
+ROOMS = ["core", "checks", "config", "reporting", "shell"]  # each may import the rooms before it, never after
+
+
+def test_no_room_imports_a_higher_one():
+    package = ROOT / "plugins" / "billing_readiness"
+    for room in ROOMS:
+        modules = sorted((package / room).rglob("*.py"))
+        assert modules, room
+        for path in modules:
+            for name in imported(path):
+                parts = name.split(".")
+                if parts[0] != "billing_readiness" or len(parts) < 2 or parts[1] not in ROOMS:
+                    continue
+                assert ROOMS.index(parts[1]) <= ROOMS.index(room), f"{path.relative_to(ROOT)} ({room}) imports {name}"
+
+
+def test_every_module_is_in_a_room():
+    package = ROOT / "plugins" / "billing_readiness"
+    loose = sorted(p.name for p in package.glob("*.py"))
+    assert loose == ["__init__.py", "dag.py", "params.py"], loose  # the package and its two public faces

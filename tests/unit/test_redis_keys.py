@@ -2,7 +2,13 @@
 
 import pytest
 
-from billing_readiness.redis_keys import PROBE_ID, owner, probe_key_patterns, split_owned, template_problem
+from billing_readiness.checks.quota_enforcement.redis_keys import (
+    PROBE_ID,
+    owner,
+    probe_key_patterns,
+    split_owned,
+    template_problem,
+)
 
 
 @pytest.mark.parametrize(

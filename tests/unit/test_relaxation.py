@@ -2,8 +2,8 @@
 own param defaults (params.py); the M12.1 pass criteria pin the ones the spec states."""
 
 from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
-from billing_readiness.params import strict_params
-from billing_readiness.relaxation import relaxation_refused, relaxed_params
+from billing_readiness.config.relaxation import relaxation_refused, relaxed_params
+from billing_readiness.core.params import strict_params
 
 CHECKS = [usage_coverage.CHECK, invoice_immutability.CHECK, dashboard_latency.CHECK, quota_enforcement.CHECK]
 STRICT = strict_params(CHECKS)

@@ -9,11 +9,11 @@ import json
 from checks.test_usage_coverage import coverage_rows, daily_drift
 from stand_ins import NOW, context
 
-from billing_readiness import report, report_html
 from billing_readiness.checks import dashboard_latency, invoice_immutability, quota_enforcement, usage_coverage
 from billing_readiness.checks.usage_coverage import render
-from billing_readiness.results import XCOM_LIMIT_BYTES, handover, result_file
-from billing_readiness.timewindow import Window
+from billing_readiness.core.results import XCOM_LIMIT_BYTES, handover, result_file
+from billing_readiness.core.timewindow import Window
+from billing_readiness.reporting import report, report_html
 
 TENANTS = [f"tenant-{i:05d}" for i in range(10_000)]
 CHECKS = [usage_coverage.CHECK, invoice_immutability.CHECK, dashboard_latency.CHECK, quota_enforcement.CHECK]

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from billing_readiness.run_anchor import anchor
+from billing_readiness.core.run_anchor import anchor
 
 UTC = dt.timezone.utc
 WALL = dt.datetime(2026, 12, 2, 9, 15, 42, 600000, tzinfo=UTC)

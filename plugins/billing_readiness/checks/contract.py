@@ -13,7 +13,8 @@ A check is one package (or module) defining a `Check` subclass and `CHECK`, its 
 - `parts()`: its Details dataclass and render module, which `markdown(result)` and `html(result)` use
   for its part of the report.
 
-The DAG (billing_readiness.dag) imports every check at parse time, and the scheduler parses it again and again: a check
+The DAG (billing_readiness.shell.dag) imports every check at parse time, and the scheduler parses it again and
+again: a check
 module keeps its top level to its card (id, title, docstring, params) and imports its queries, verdict
 and render module inside the methods that use them (plain function-local imports).
 """
@@ -30,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from billing_readiness.params import ParamSpec
-    from billing_readiness.results import CheckResult
-    from billing_readiness.sql import Query
+    from billing_readiness.core.params import ParamSpec
+    from billing_readiness.core.results import CheckResult
+    from billing_readiness.core.sql import Query
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class RunContext:
 
     def window(self, days: int):
         """The lookback window of `days` complete days before the anchor's day, plus that day up to the anchor."""
-        from billing_readiness.timewindow import Window
+        from billing_readiness.core.timewindow import Window
 
         return Window(self.now, int(days), clock=self.clock)
 
@@ -133,7 +134,7 @@ class Check:
         return f"check_{self.id}"
 
     def new_result(self, details: Any = None) -> CheckResult:
-        from billing_readiness.results import CheckResult
+        from billing_readiness.core.results import CheckResult
 
         return CheckResult(self.id, self.title, details=details)
 
@@ -142,7 +143,7 @@ class Check:
 
     def result_from_dict(self, data: dict) -> CheckResult:
         """A result handed over by XCom, with its details typed again."""
-        from billing_readiness.results import CheckResult, Finding
+        from billing_readiness.core.results import CheckResult, Finding
 
         return CheckResult(
             check=data["check"],

@@ -1,4 +1,4 @@
-"""The whole configuration as one pydantic model: the shared sections (shared.py) and each check's own section
+"""The whole configuration as one pydantic model: the shared sections (core/settings.py) and each check's own section
 (Check.config_sections, beside its ParamSpecs), so a check's config arrives with its package. The defaults are
 the models' defaults; the JSON Schema (docs/config.schema.json) is generated from them."""
 
@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from billing_readiness.config import shared
-from billing_readiness.config.guards import plain_select
+from billing_readiness.core import settings as shared
+from billing_readiness.core.settings import plain_select
 
 SHARED_SECTIONS: dict[str, type[BaseModel]] = {
     "connections": shared.Connections,
@@ -48,7 +48,7 @@ class Root(BaseModel):
 
     @model_validator(mode="after")
     def _tenants_not_from_usage(self) -> Root:
-        from billing_readiness import sql_guard
+        from billing_readiness.core import sql_guard
 
         if self.active_tenants_sql is not None:
             usage = [getattr(self, s).table for s in ("usage_events", "usage_hourly", "usage_daily")]

@@ -11,8 +11,8 @@ from billing_readiness.checks.dashboard_latency import panels as dl_panels
 from billing_readiness.checks.dashboard_latency import queries as dl_queries
 from billing_readiness.checks.dashboard_latency import verdict as dl_verdict
 from billing_readiness.config import load_config
-from billing_readiness.errors import CheckError, ServiceUnavailable
-from billing_readiness.timewindow import Window
+from billing_readiness.core.errors import CheckError, ServiceUnavailable
+from billing_readiness.core.timewindow import Window
 
 TOP = {"largest tenants by events (usage_hourly)": [{"t": "acme", "events": 100}]}
 
@@ -124,7 +124,7 @@ def test_dashboard_export_parsing_and_raw_table_flag():
 
 def test_percentiles_nearest_rank():
     samples = [0.1 * i for i in range(1, 21)]
-    from billing_readiness.quantile import quantile
+    from billing_readiness.core.quantile import quantile
 
     assert quantile(samples, 0.95, "nearest_rank") == pytest.approx(1.9)
     assert quantile(samples, 0.50, "nearest_rank") == pytest.approx(1.0)

@@ -12,8 +12,8 @@ from billing_readiness.checks.invoice_immutability import baseline as inv_baseli
 from billing_readiness.checks.invoice_immutability import verdict as inv_verdict
 from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
 from billing_readiness.config import load_config
-from billing_readiness.errors import CheckError
-from billing_readiness.timewindow import Month
+from billing_readiness.core.errors import CheckError
+from billing_readiness.core.timewindow import Month
 
 MONTH = Month.parse("2025-02")
 

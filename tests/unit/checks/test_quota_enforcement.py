@@ -13,8 +13,8 @@ from billing_readiness.checks.quota_enforcement import probe as qe_probe
 from billing_readiness.checks.quota_enforcement import verdict as qe_verdict
 from billing_readiness.checks.quota_enforcement import windows
 from billing_readiness.config import load_config
-from billing_readiness.errors import CheckError, ServiceUnavailable
-from billing_readiness.sql import active_tenants_query
+from billing_readiness.core.errors import CheckError, ServiceUnavailable
+from billing_readiness.core.sql import active_tenants_query
 
 PROBE_CH = {"active tenants (tenant_quotas)": [{"tenant_id": "a"}], "the probe tenant in the billing tables": []}
 

@@ -15,7 +15,7 @@ from billing_readiness.checks.usage_coverage.queries import FUTURE_SKEW_SECONDS,
 from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
 from billing_readiness.checks.usage_coverage.reconcile import qty_differs
 from billing_readiness.config import load_config
-from billing_readiness.timewindow import Window
+from billing_readiness.core.timewindow import Window
 
 
 def spell_at(minutes: list[int], t_min: int) -> int | None:

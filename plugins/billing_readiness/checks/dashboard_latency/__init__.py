@@ -23,8 +23,8 @@ from pathlib import Path
 
 from billing_readiness.checks.contract import Check, RunContext, Services
 from billing_readiness.checks.dashboard_latency.settings import Dashboard
-from billing_readiness.errors import CheckError, ServiceUnavailable
-from billing_readiness.params import LOOKBACK_DAYS, ParamSpec
+from billing_readiness.core.errors import CheckError, ServiceUnavailable
+from billing_readiness.core.params import LOOKBACK_DAYS, ParamSpec
 
 MODES = {
     "grafana": "through Grafana: each panel's queries in one POST /api/ds/query with the panel's data source, "

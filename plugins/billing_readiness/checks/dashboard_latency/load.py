@@ -19,8 +19,8 @@ from billing_readiness.checks.dashboard_latency.queries import (
 )
 from billing_readiness.checks.dashboard_latency.timerange import TimeRange, calculate_interval
 from billing_readiness.checks.dashboard_latency.variables import resolve
-from billing_readiness.errors import CheckError, ServiceUnavailable
-from billing_readiness.sql import Query
+from billing_readiness.core.errors import CheckError, ServiceUnavailable
+from billing_readiness.core.sql import Query
 
 QUERY_API = "/api/ds/query"
 

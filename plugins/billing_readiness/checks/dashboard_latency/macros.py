@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from billing_readiness.errors import CheckError
+from billing_readiness.core.errors import CheckError
 
 UTC = dt.timezone.utc
 

@@ -10,9 +10,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from billing_readiness.errors import CheckError
-from billing_readiness.sql import Query
-from billing_readiness.timewindow import Window, epoch
+from billing_readiness.core.errors import CheckError
+from billing_readiness.core.sql import Query
+from billing_readiness.core.timewindow import Window, epoch
 
 # The M12.1 tenant usage dashboard, as Grafana's ClickHouse data source holds it.
 DEFAULT_PANELS = [
@@ -194,7 +194,7 @@ def time_range_seconds(export: dict | str | None, now=None) -> int:
 def single_select_problem(sql: str) -> str | None:
     """Why a panel's SQL may not run (not one SELECT, a table function, a SETTINGS clause: sql_guard), or None.
     The plugin's own `SETTINGS $__adHocFilters(...)` is no SETTINGS clause of the author's."""
-    from billing_readiness.sql_guard import problem
+    from billing_readiness.core.sql_guard import problem
 
     return problem(re.sub(r"\bSETTINGS\s+\$__adHocFilters\s*\([^)]*\)", "", sql, flags=re.I))
 

@@ -31,7 +31,7 @@ from billing_readiness.checks.dashboard_latency.variables import (
     leftover,
     selects_all,
 )
-from billing_readiness.sql import Query
+from billing_readiness.core.sql import Query
 
 UTC = dt.timezone.utc
 

@@ -6,9 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from billing_readiness.config.fields import Zone, bounded
-from billing_readiness.config.guards import plain_select
-from billing_readiness.config.shared import Section
+from billing_readiness.core.settings import Section, Zone, bounded, plain_select
 
 
 class Panel(BaseModel):

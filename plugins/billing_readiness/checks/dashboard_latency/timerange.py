@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from billing_readiness.errors import CheckError
-from billing_readiness.timewindow import DAY, HOUR, MINUTE
+from billing_readiness.core.errors import CheckError
+from billing_readiness.core.timewindow import DAY, HOUR, MINUTE
 
 UTC = dt.timezone.utc
 _MATH = re.compile(r"([+-])(\d+)([yMwdhms])|/([yMwdhms])")

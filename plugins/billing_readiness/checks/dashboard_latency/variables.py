@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from billing_readiness.checks.dashboard_latency.macros import AdHocFilter
 from billing_readiness.checks.dashboard_latency.timerange import TimeRange, calculate_interval
-from billing_readiness.errors import CheckError
+from billing_readiness.core.errors import CheckError
 
 ALL = "$__all"
 UTC = dt.timezone.utc

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billing_readiness.checks.dashboard_latency.panels import Panel, reads_raw_table
-from billing_readiness.results import FAIL, INFO, WARN, CheckResult
+from billing_readiness.core.results import FAIL, INFO, WARN, CheckResult
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Details:
 
 def stats(samples: list[float]) -> Stats:
     """p50 and p95 by nearest rank (quantile.py): with 5 repetitions the p95 is the slowest load."""
-    from billing_readiness.quantile import quantile
+    from billing_readiness.core.quantile import quantile
 
     return Stats(
         len(samples),

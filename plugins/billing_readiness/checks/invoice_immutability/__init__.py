@@ -20,16 +20,16 @@ import json
 
 from billing_readiness.checks.contract import Check, RunContext, Services
 from billing_readiness.checks.invoice_immutability.settings import Invoice
-from billing_readiness.errors import CheckError
-from billing_readiness.money import CENT
-from billing_readiness.params import ParamSpec
+from billing_readiness.core.errors import CheckError
+from billing_readiness.core.money import CENT
+from billing_readiness.core.params import ParamSpec
 
 BASELINE_PREFIX = "billing_readiness_invoice_baseline"
 
 
 def billing_month(param: str | None, now, tz: str = "UTC"):
     """The month to regenerate: the param (a closed month) or the last closed month of the billing zone."""
-    from billing_readiness.timewindow import Month, last_closed_month, local_text
+    from billing_readiness.core.timewindow import Month, last_closed_month, local_text
 
     if not param:
         return last_closed_month(now, tz)
@@ -102,13 +102,13 @@ class InvoiceImmutability(Check):
     def run(self, services: Services, ctx: RunContext):
         from decimal import Decimal
 
-        from billing_readiness import cost_values
         from billing_readiness.checks.invoice_immutability import baseline as baselines
         from billing_readiness.checks.invoice_immutability.queries import queries
         from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
-        from billing_readiness.results import FAIL, Artifact, BaselineRecord
-        from billing_readiness.sql import rollup_zone, zone_query
-        from billing_readiness.timewindow import epoch, utc_text
+        from billing_readiness.core import cost_values
+        from billing_readiness.core.results import FAIL, Artifact, BaselineRecord
+        from billing_readiness.core.sql import rollup_zone, zone_query
+        from billing_readiness.core.timewindow import epoch, utc_text
 
         month = billing_month(ctx.params.get("billing_month"), ctx.now, ctx.cfg["invoice"]["billing_timezone"])
         clickhouse = services.clickhouse(ctx.cfg)
@@ -203,7 +203,7 @@ class InvoiceImmutability(Check):
         """No baseline: the first run to see the month, unless the last promotion held one (it was deleted,
         or cannot be decrypted any more): then a human must know, and whether the totals still match it."""
         from billing_readiness.checks.invoice_immutability import baseline as baselines
-        from billing_readiness.results import WARN
+        from billing_readiness.core.results import WARN
 
         held = baselines.held_at_last_promotion(services.last_promotion(dag_id), self.id, key)
         if held is None:

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from billing_readiness.errors import CheckError
+from billing_readiness.core.errors import CheckError
 
 
 def digest(lines: dict[str, dict[str, Any]]) -> str:

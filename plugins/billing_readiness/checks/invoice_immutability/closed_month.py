@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from billing_readiness.money import from_nanos
-from billing_readiness.results import FAIL, WARN, CheckResult
-from billing_readiness.timewindow import Month, local_text, utc_text
+from billing_readiness.core.money import from_nanos
+from billing_readiness.core.results import FAIL, WARN, CheckResult
+from billing_readiness.core.timewindow import Month, local_text, utc_text
 
 MAX_COMMAND = 300  # characters of a mutation's command kept in the report
 

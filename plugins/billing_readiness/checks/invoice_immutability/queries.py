@@ -4,9 +4,9 @@ month began (on every shard of a cluster)."""
 
 from __future__ import annotations
 
-from billing_readiness import cost_values
-from billing_readiness.money import NANOS_SQL
-from billing_readiness.sql import (
+from billing_readiness.core import cost_values
+from billing_readiness.core.money import NANOS_SQL
+from billing_readiness.core.sql import (
     DISTRIBUTED_CLUSTER,
     DISTRIBUTED_DB,
     DISTRIBUTED_TABLE,
@@ -15,7 +15,7 @@ from billing_readiness.sql import (
     configured_tables,
     table_params,
 )
-from billing_readiness.timewindow import Month, epoch, same_zone
+from billing_readiness.core.timewindow import Month, epoch, same_zone
 
 INVOICE_COLUMNS = ("tenant_id", "total_queries", "total_tokens", "cost_nanos")  # what invoice.sql must return
 # The month's late arrivals, folded into the invoice read (one scan) when the invoice SQL is ours.

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from billing_readiness import cost_values
 from billing_readiness.checks.invoice_immutability.closed_month import (
     LateArrival,
     Mutation,
@@ -19,9 +18,10 @@ from billing_readiness.checks.invoice_immutability.closed_month import (
     mutations_scope,
 )
 from billing_readiness.checks.invoice_immutability.settings import LATE_ARRIVAL_GRACE_SECONDS
-from billing_readiness.money import CENT, from_float, from_nanos, to_cents
-from billing_readiness.results import FAIL, INFO, WARN, CheckResult
-from billing_readiness.timewindow import Month
+from billing_readiness.core import cost_values
+from billing_readiness.core.money import CENT, from_float, from_nanos, to_cents
+from billing_readiness.core.results import FAIL, INFO, WARN, CheckResult
+from billing_readiness.core.timewindow import Month
 
 CSV_COLUMNS = ("tenant_id", "month", "total_queries", "total_tokens", "total_cost_usd", "invoice_date")
 Totals = dict[str, tuple[int, int, Decimal]]  # tenant -> (queries, tokens, cost)

@@ -18,8 +18,8 @@ import dataclasses
 
 from billing_readiness.checks.contract import Check, RunContext, Services
 from billing_readiness.checks.quota_enforcement.settings import Quota
-from billing_readiness.errors import CheckError, ServiceUnavailable
-from billing_readiness.params import ParamSpec
+from billing_readiness.core.errors import CheckError, ServiceUnavailable
+from billing_readiness.core.params import ParamSpec
 
 
 class QuotaEnforcement(Check):
@@ -88,7 +88,7 @@ class QuotaEnforcement(Check):
             probe_tenant_conflict,
             probe_usage_query,
         )
-        from billing_readiness.sql import active_tenants_query
+        from billing_readiness.core.sql import active_tenants_query
 
         clickhouse = services.clickhouse(cfg)
         active = [r["tenant_id"] for r in clickhouse.run(active_tenants_query(cfg))]

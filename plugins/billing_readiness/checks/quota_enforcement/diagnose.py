@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing_readiness.results import WARN, Severity
-from billing_readiness.sql import Query
+from billing_readiness.core.results import WARN, Severity
+from billing_readiness.core.sql import Query
 
 LEGACY = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 IETF = ("RateLimit", "RateLimit-Policy")
@@ -59,7 +59,7 @@ def admin_path_conflict(template: str | None, tenants: list[str]) -> str | None:
     """A literal segment of `quota.admin_path` that is a known tenant id: the request would name that tenant."""
     if not template:
         return None
-    from billing_readiness.admin_path import literal_segments
+    from billing_readiness.checks.quota_enforcement.admin_path import literal_segments
 
     named = sorted(set(literal_segments(template)) & set(tenants))
     if named:

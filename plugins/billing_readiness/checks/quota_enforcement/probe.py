@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from billing_readiness.checks.quota_enforcement import windows
 from billing_readiness.checks.quota_enforcement.diagnose import diagnose_concurrency, diagnose_sequence, need_more
 from billing_readiness.checks.quota_enforcement.ownership import MARKER_KEY, MARKER_TTL_SECONDS, Owner, holder_gone
-from billing_readiness.errors import CheckError
-from billing_readiness.redis_keys import matching, split_owned, uncovered
+from billing_readiness.checks.quota_enforcement.redis_keys import matching, split_owned, uncovered
+from billing_readiness.core.errors import CheckError
 
 
 @dataclass

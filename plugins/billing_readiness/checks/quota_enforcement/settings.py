@@ -11,9 +11,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from billing_readiness.config.fields import ConnectionId, bounded
-from billing_readiness.config.shared import Section
-from billing_readiness.timewindow import DAY, HOUR
+from billing_readiness.core.settings import ConnectionId, Section, bounded
+from billing_readiness.core.timewindow import DAY, HOUR
 
 _HEADER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,99}")
 
@@ -84,7 +83,7 @@ class Quota(Section):
 
 
 def _probe_keys(q: Quota) -> None:
-    from billing_readiness.redis_keys import PROBE_ID, template_problem
+    from billing_readiness.checks.quota_enforcement.redis_keys import PROBE_ID, template_problem
 
     if not PROBE_ID.fullmatch(q.probe_tenant_id):
         raise ValueError(
@@ -118,7 +117,7 @@ def _probe_keys(q: Quota) -> None:
 
 
 def _request_shape(q: Quota) -> None:
-    from billing_readiness import admin_path
+    from billing_readiness.checks.quota_enforcement import admin_path
 
     if q.admin_path is not None:
         problem = admin_path.problem(q.admin_path)

@@ -13,8 +13,8 @@ from billing_readiness.checks.quota_enforcement.diagnose import (
     response_text,
 )
 from billing_readiness.checks.quota_enforcement.probe import Cleanup, ProbeRun
-from billing_readiness.results import FAIL, INFO, WARN, CheckResult, Severity
-from billing_readiness.timewindow import utc_text
+from billing_readiness.core.results import FAIL, INFO, WARN, CheckResult, Severity
+from billing_readiness.core.timewindow import utc_text
 
 REPORTED_HEADERS = {"retry-after", "ratelimit", "ratelimit-policy"}
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from billing_readiness.checks.contract import ClickHouseCheck, RunContext
 from billing_readiness.checks.usage_coverage.settings import Coverage
-from billing_readiness.money import CENT
-from billing_readiness.params import LOOKBACK_DAYS, ParamSpec
+from billing_readiness.core.money import CENT
+from billing_readiness.core.params import LOOKBACK_DAYS, ParamSpec
 
 
 class UsageCoverage(ClickHouseCheck):
@@ -95,7 +95,7 @@ class UsageCoverage(ClickHouseCheck):
         """The lookback window in days of the zone the rollups cut days in (the first round's "zone" rows)."""
         from dataclasses import replace
 
-        from billing_readiness.sql import rollup_zone
+        from billing_readiness.core.sql import rollup_zone
 
         return replace(ctx.window(ctx.params["lookback_days"]), tz=rollup_zone(rows.get("zone", []), ctx.cfg)[0])
 
@@ -104,12 +104,12 @@ class UsageCoverage(ClickHouseCheck):
         Round 3: the scan, collecting the ids of the buckets it flagged. Then only what the rows call for:
         the values' days and ids, the silent tenants' hours, and, for a mass duplication, the repeated hashes
         and their ids."""
-        from billing_readiness import cost_values
         from billing_readiness.checks.usage_coverage import id_queries as iq
         from billing_readiness.checks.usage_coverage import queries as q
         from billing_readiness.checks.usage_coverage import repeats
         from billing_readiness.checks.usage_coverage.verdict import silent_candidates
-        from billing_readiness.timewindow import epoch
+        from billing_readiness.core import cost_values
+        from billing_readiness.core.timewindow import epoch
 
         cfg, window = ctx.cfg, self.window(ctx, rows)
         estimate = sum(int(r["events"] or 0) for r in rows["window_events"])  # a row per server, read directly
@@ -150,7 +150,7 @@ class UsageCoverage(ClickHouseCheck):
         from decimal import Decimal
 
         from billing_readiness.checks.usage_coverage.verdict import evaluate
-        from billing_readiness.sql import rollup_zone
+        from billing_readiness.core.sql import rollup_zone
 
         zone, source = rollup_zone(rows.get("zone", []), ctx.cfg)
         result.metrics["days_timezone"] = f"{zone} ({source})"
@@ -167,7 +167,7 @@ class UsageCoverage(ClickHouseCheck):
         cov = result.details.coverage if result.details else None
         if cov and cov.tenants:  # the whole matrix beside the report (its heat map shows a part at scale)
             from billing_readiness.checks.usage_coverage.render import coverage_csv
-            from billing_readiness.results import Artifact
+            from billing_readiness.core.results import Artifact
 
             result.details.coverage_csv = f"coverage-{cov.days[0]}_{cov.today}.csv"
             result.artifacts.append(Artifact(result.details.coverage_csv, coverage_csv(cov)))

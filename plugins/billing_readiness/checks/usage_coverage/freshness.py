@@ -21,8 +21,8 @@ import bisect
 import statistics
 from dataclasses import dataclass
 
-from billing_readiness.quantile import quantile
-from billing_readiness.timewindow import DAY, MINUTES_PER_DAY
+from billing_readiness.core.quantile import quantile
+from billing_readiness.core.timewindow import DAY, MINUTES_PER_DAY
 
 
 @dataclass

@@ -5,8 +5,8 @@ hashes of the flagged buckets and the ids behind them."""
 from __future__ import annotations
 
 from billing_readiness.checks.usage_coverage.repeats import REPEAT_BUCKETS, slices
-from billing_readiness.sql import DISTRIBUTED_DB, DISTRIBUTED_TABLE, Query, configured_tables, table_params
-from billing_readiness.timewindow import Window, epoch
+from billing_readiness.core.sql import DISTRIBUTED_DB, DISTRIBUTED_TABLE, Query, configured_tables, table_params
+from billing_readiness.core.timewindow import Window, epoch
 
 MAX_CANDIDATES = 1000  # duplicated hashes sent back as a list; beyond that the second pass finds them itself
 BYTES_PER_ID = 40  # what ClickHouse's GROUP BY of one 64-bit hash with its count holds in memory, about

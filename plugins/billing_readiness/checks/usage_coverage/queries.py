@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from billing_readiness import cost_values
 from billing_readiness.checks.usage_coverage.id_queries import repeat_key, window_events
-from billing_readiness.money import NANOS_SQL
-from billing_readiness.sql import Query, active_tenants_query, zone_query
-from billing_readiness.timewindow import Window, epoch
+from billing_readiness.core import cost_values
+from billing_readiness.core.money import NANOS_SQL
+from billing_readiness.core.sql import Query, active_tenants_query, zone_query
+from billing_readiness.core.timewindow import Window, epoch
 
 FUTURE_SKEW_SECONDS = 300  # clock skew we forgive before an event counts as "from the future"
 MAX_SILENT_TENANTS = 200  # silent tenants whose hourly history is read (the largest ones)

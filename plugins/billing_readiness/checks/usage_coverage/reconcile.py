@@ -9,8 +9,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from billing_readiness.money import from_float, from_nanos
-from billing_readiness.results import FAIL, CheckResult
+from billing_readiness.core.money import from_float, from_nanos
+from billing_readiness.core.results import FAIL, CheckResult
 
 MAX_EVIDENCE = 10  # differences kept per finding
 Rows = list[dict[str, Any]]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from billing_readiness.config.fields import bounded
-from billing_readiness.config.shared import Section
-from billing_readiness.timewindow import DAY
+from billing_readiness.core.settings import Section, bounded
+from billing_readiness.core.timewindow import DAY
 
 
 class Coverage(Section):

@@ -6,15 +6,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from billing_readiness import cost_values
 from billing_readiness.checks.usage_coverage import freshness, repeats
 from billing_readiness.checks.usage_coverage.gaps import PartialDay, missing_days, partial_days
 from billing_readiness.checks.usage_coverage.queries import MAX_SILENT_TENANTS
 from billing_readiness.checks.usage_coverage.reconcile import MAX_EVIDENCE, DayTexts, Rows, day_text, reconcile
 from billing_readiness.checks.usage_coverage.settings import Coverage as CoverageSettings
-from billing_readiness.money import CENT, from_nanos
-from billing_readiness.results import FAIL, INFO, WARN, CheckResult
-from billing_readiness.timewindow import DAY, HOUR, Window, epoch, utc_text
+from billing_readiness.core import cost_values
+from billing_readiness.core.money import CENT, from_nanos
+from billing_readiness.core.results import FAIL, INFO, WARN, CheckResult
+from billing_readiness.core.timewindow import DAY, HOUR, Window, epoch, utc_text
 
 
 @dataclass

@@ -1,7 +1,0 @@
-"""The Airflow shell: the check operator (any check), the promotion gate and the report task."""
-
-from billing_readiness.operators.check import ReadinessCheckOperator, after_the_others
-from billing_readiness.operators.gate import PromotionGateOperator
-from billing_readiness.operators.report import ReadinessReportOperator
-
-__all__ = ["PromotionGateOperator", "ReadinessCheckOperator", "ReadinessReportOperator", "after_the_others"]
