@@ -21,10 +21,9 @@ MARKDOWN_ROWS = 200  # rows of the Markdown table of tenants with gaps
 
 def gap_days(cov: Coverage) -> dict[str, int]:
     """Tenants with complete days without usage since their first usage, and how many."""
-    gaps = {
-        t: sum(1 for d, n in zip(cov.days, counts) if n == 0 and d >= cov.first_usage.get(t, ""))
-        for t, counts in cov.tenants.items()
-    }
+    from billing_readiness.checks.usage_coverage.gaps import missing_days  # the one home of the rule
+
+    gaps = {t: len(missing_days(cov.days, counts, cov.first_usage.get(t))) for t, counts in cov.tenants.items()}
     return {t: n for t, n in gaps.items() if n}
 
 
