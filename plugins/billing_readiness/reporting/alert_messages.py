@@ -235,26 +235,22 @@ def refusal_message(
 BUILDERS = {FAILURE: failure_message, PASSED: passed_message, PROMOTION: promotion_message, REFUSED: refusal_message}
 
 
+ALERT_HTML = """<p><b>{{ m.subject }}</b></p>
+{% if m.reasons %}<ul>{% for r in m.reasons %}<li>{{ r }}</li>{% endfor %}</ul>
+{% endif %}
+{% if m.relaxed %}<p>Promoted with relaxed checks: {{ m.relaxed | join('; ') }}</p>
+{% endif %}
+{% if m.impact %}<p><b>Impact:</b> {{ m.impact }}</p>
+{% endif %}
+<p>Run: {{ m.run_id }}
+{%- if m.log_url %} | <a href="{{ m.log_url }}">task log</a>{% endif %}
+{%- if m.report %} | <a href="{{ m.report }}">readiness report</a>
+{%- if m.report_folder %} (files: <code>{{ m.report_folder }}</code>){% endif %}{% endif %}</p>
+{% if m.config_problem %}<p><b>Config:</b> {{ m.config_problem }}</p>{% endif %}"""
+
+
 def html_body(message: dict[str, Any]) -> str:
     """The message as an e-mail body: the same facts as the text, escaped."""
-    from html import escape
+    from billing_readiness.core.html import render
 
-    lines = [f"<p><b>{escape(message['subject'])}</b></p>"]
-    if message.get("reasons"):
-        lines.append("<ul>" + "".join(f"<li>{escape(str(r))}</li>" for r in message["reasons"]) + "</ul>")
-    if message.get("relaxed"):
-        lines.append(f"<p>Promoted with relaxed checks: {escape('; '.join(message['relaxed']))}</p>")
-    if message.get("impact"):
-        lines.append(f"<p><b>Impact:</b> {escape(message['impact'])}</p>")
-    facts = [f"Run: {escape(str(message.get('run_id')))}"]
-    if message.get("log_url"):
-        facts.append(f'<a href="{escape(message["log_url"], quote=True)}">task log</a>')
-    if message.get("report"):
-        facts.append(
-            f'<a href="{escape(message["report"], quote=True)}">readiness report</a>'
-            + (f" (files: <code>{escape(message['report_folder'])}</code>)" if message.get("report_folder") else "")
-        )
-    lines.append("<p>" + " | ".join(facts) + "</p>")
-    if message.get("config_problem"):
-        lines.append(f"<p><b>Config:</b> {escape(message['config_problem'])}</p>")
-    return "\n".join(lines)
+    return render(ALERT_HTML, m=message).strip()

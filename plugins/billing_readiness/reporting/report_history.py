@@ -107,19 +107,16 @@ promotion.count_manual_runs, count_relaxed_runs).</span>{% endif %}
 
 
 def html(doc: dict, titles: dict[str, str]) -> str:
-    from jinja2 import Environment
+    from billing_readiness.core.html import render
 
     h = doc.get("history")
     if h is None and not doc.get("history_unavailable"):
         return ""
-    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     charts = [
         (cid, {**chart(t["points"], t["label"]), "title": titles.get(cid, cid)})
         for cid, t in (h or {}).get("trends", {}).items()
     ]
-    return env.from_string(TEMPLATE).render(
-        h=h, unavailable=doc.get("history_unavailable"), charts=charts, since=since_text, fmt=_fmt
-    )
+    return render(TEMPLATE, h=h, unavailable=doc.get("history_unavailable"), charts=charts, since=since_text, fmt=_fmt)
 
 
 def markdown(doc: dict) -> list[str]:
@@ -193,8 +190,7 @@ class="{{ 'pass' if c.passed else 'fail' }}">
 
 def history_page(dag_id: str, records: list[dict], cfg: dict) -> str:
     """The DAG's history page (the plugin view): the streak, each check's trend chart, a row per run."""
-    from jinja2 import Environment
-
+    from billing_readiness.core.html import render, safe
     from billing_readiness.reporting.history import green_streak, trend
     from billing_readiness.reporting.report_html import CSS
 
@@ -209,14 +205,14 @@ def history_page(dag_id: str, records: list[dict], cfg: dict) -> str:
     for cid, title in titles.items():
         points = trend(records, cid, cfg["history"]["trend_runs"])
         charts.append({**chart(points, labels[cid]), "title": title})
-    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(PAGE).render(
+    return render(
+        PAGE,
         dag_id=dag_id,
         records=records,
         titles=list(titles.items()),
         charts=charts,
         streak=n,
         since=since_text(since) if since else "",
-        css=CSS,
+        css=safe(CSS),
         retention=cfg["history"]["retention_days"],
     )

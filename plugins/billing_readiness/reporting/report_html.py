@@ -7,10 +7,10 @@ and the check's result file), and each check's part shows a bounded view (check 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from html import escape
 from typing import Any
 
 from billing_readiness.checks.contract import Check
+from billing_readiness.core.html import render, safe
 from billing_readiness.reporting import report_history
 from billing_readiness.reporting.report import anchor, shown_findings, with_checks
 
@@ -42,77 +42,79 @@ svg.trend{display:block;margin-top:4px}
 """
 
 
-def _badge(passed: bool) -> str:
-    return '<span class="pass">PASS</span>' if passed else '<span class="fail">FAIL</span>'
+PAGE = """<!doctype html><html lang=en><head><meta charset=utf-8>
+<title>Billing readiness {{ run.run_id }}</title><style>{{ css }}</style></head><body>
+<h1>Billing readiness: M12.1 &rarr; M12.2</h1>
+<div class="muted">{{ run.dag_id }} run <code>{{ run.run_id }}</code>, generated {{ run.generated_at }}
+{%- if run.as_of %}, checked as of {{ run.as_of }}{% endif %}</div>
+{% if run.config_problem %}<p class="fail">Config problem: {{ run.config_problem }}</p>{% endif %}
+{% if relaxed %}<p class="warn">Relaxed checks (params looser than the strict values): {{ relaxed }}</p>{% endif %}
+<div class="verdict {{ 'ready' if ready else 'notready' }}">{{ verdict }}</div>
+<div class="cards">
+{% for c in cards %}<a class="card" href="#{{ c.anchor }}"><div>{{ badge(c.passed) }} {{ c.title }}</div>
+<div class="muted">{{ c.summary }}</div></a>
+{% endfor %}</div>
+{{ history }}
+{% for s in sections %}<h2 id="{{ s.anchor }}">{{ badge(s.passed) }} {{ s.title }}</h2>
+{% if not s.passed %}<p class="fail">If promoted anyway: {{ s.impact }}</p>{% endif %}
+{% if s.unavailable %}<p class="warn">{{ s.unavailable }}</p>{% endif %}
+{% if s.findings or s.left %}<table><tr><th>severity</th><th>finding</th><th>evidence</th></tr>
+{% for f in s.findings %}<tr><td class="{{ f.severity }}">{{ f.severity | upper }}</td>
+<td><code>{{ f.code }}</code></td><td>{{ f.message }}</td></tr>
+{% endfor %}{% for code, n in s.left %}<tr><td></td><td><code>{{ code }}</code></td>
+<td class="muted">... and {{ n }} more (readiness.json{% if s.result_file %}, {{ s.result_file }}{% endif %})</td></tr>
+{% endfor %}</table>{% endif %}
+{% if s.metrics %}<table>{% for k, v in s.metrics %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+{% endif %}
+{{ s.details }}
+{% if s.queries %}<details><summary>The {{ s.queries | length }} queries this check ran</summary>
+{% for q in s.queries %}<p><b>{{ q.name }}</b></p><pre>{{ q.sql }}</pre>{% endfor %}</details>{% endif %}
+{% endfor %}</body></html>"""
 
 
-def _findings(check: dict) -> str:
-    shown, left = shown_findings(check)
-    rows = "".join(
-        "<tr><td "
-        f'class="{escape(f["severity"])}">{escape(f["severity"].upper())}</td><td><code>{escape(f["code"])}</code></td>'
-        f"<td>{escape(f['message'])}</td></tr>"
-        for f in shown
-    )
-    rows += "".join(
-        f'<tr><td></td><td><code>{escape(code)}</code></td><td class="muted">... and {n:,} more '
-        f"(readiness.json{', ' + escape(check['result_file']) if check.get('result_file') else ''})</td></tr>"
-        for code, n in left.items()
-    )
-    return f"<table><tr><th>severity</th><th>finding</th><th>evidence</th></tr>{rows}</table>" if rows else ""
-
-
-def _metrics(check: dict) -> str:
-    rows = "".join(
-        f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in check.get("metrics", {}).items()
-    )
-    return f"<table>{rows}</table>" if rows else ""
-
-
-def _queries(check: dict) -> str:
-    queries = check.get("queries") or []
-    if not queries:
-        return ""
-    items = "".join(f"<p><b>{escape(q['name'])}</b></p><pre>{escape(q['sql'])}</pre>" for q in queries)
-    return f"<details><summary>The {len(queries)} queries this check ran</summary>{items}</details>"
+def _badge(passed: bool):
+    return safe('<span class="pass">PASS</span>' if passed else '<span class="fail">FAIL</span>')
 
 
 def to_html(doc: dict[str, Any], checks: Iterable[Check]) -> str:
     run = doc["run"]
-    cards = "".join(
-        f'<a class="card" href="#{escape(anchor(c))}"><div>{_badge(c["passed"])} {escape(c["title"])}</div>'
-        f'<div class="muted">{escape(c["summary"].split(": ", 1)[-1][:160])}</div></a>'
+    cards = [
+        {
+            "anchor": anchor(c),
+            "passed": c["passed"],
+            "title": c["title"],
+            "summary": c["summary"].split(": ", 1)[-1][:160],
+        }
         for c in doc["checks"]
-    )
+    ]
     sections = []
     for check, c, result in sorted(with_checks(checks, doc), key=lambda x: x[1]["passed"]):  # failing first
+        shown, left = shown_findings(c)
         sections.append(
-            f'<h2 id="{escape(anchor(c))}">{_badge(c["passed"])} {escape(c["title"])}</h2>'
-            + (f'<p class="fail">If promoted anyway: {escape(c["impact"])}</p>' if not c["passed"] else "")
-            + (f'<p class="warn">{escape(c["details_unavailable"])}</p>' if c.get("details_unavailable") else "")
-            + _findings(c)
-            + _metrics(c)
-            + check.html(result)
-            + _queries(c)
+            {
+                "anchor": anchor(c),
+                "passed": c["passed"],
+                "title": c["title"],
+                "impact": c["impact"],
+                "unavailable": c.get("details_unavailable"),
+                "findings": shown,
+                "left": [(code, f"{n:,}") for code, n in left.items()],
+                "result_file": c.get("result_file"),
+                "metrics": [(str(k), str(v)) for k, v in c.get("metrics", {}).items()],
+                "details": safe(check.html(result)),
+                "queries": c.get("queries") or [],
+            }
         )
-    problem = run.get("config_problem")
-    relaxed = "; ".join(run.get("relaxed") or [])
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>Billing readiness {escape(str(run.get('run_id')))}</title><style>{CSS}</style></head><body>"
-        "<h1>Billing readiness: M12.1 &rarr; M12.2</h1>"
-        f'<div class="muted">{escape(str(run.get("dag_id")))} run <code>{escape(str(run.get("run_id")))}</code>, '
-        f"generated {escape(str(run.get('generated_at')))}"
-        + (f", checked as of {escape(str(run['as_of']))}" if run.get("as_of") else "")
-        + "</div>"
-        + (f'<p class="fail">Config problem: {escape(problem)}</p>' if problem else "")
-        + (
-            f'<p class="warn">Relaxed checks (params looser than the strict values): {escape(relaxed)}</p>'
-            if relaxed
-            else ""
-        )
-        + f'<div class="verdict {"ready" if doc["ready_for_billing"] else "notready"}">{escape(doc["verdict"])}</div>'
-        f'<div class="cards">{cards}</div>'
-        + report_history.html(doc, {c["check"]: c["title"] for c in doc["checks"]})
-        + f"{''.join(sections)}</body></html>"
+    history = report_history.html(doc, {c["check"]: c["title"] for c in doc["checks"]})
+    return render(
+        PAGE,
+        run=run,
+        css=safe(CSS),
+        relaxed="; ".join(run.get("relaxed") or []),
+        ready=doc["ready_for_billing"],
+        verdict=doc["verdict"],
+        cards=cards,
+        badge=_badge,
+        history=safe(history),
+        sections=sections,
     )
