@@ -250,8 +250,10 @@ def print_report(folder: Path | None) -> None:
 
 def newest(reports: Path, before: set) -> Path | None:
     """The run folder this run wrote (a folder with its report: not the run history beside the runs)."""
-    new = sorted((p for p in set(reports.glob("billing_readiness/*")) - before if (p / "readiness.md").exists()),
-                 key=lambda p: p.stat().st_mtime)
+    new = sorted(
+        (p for p in set(reports.glob("billing_readiness/*")) - before if (p / "readiness.md").exists()),
+        key=lambda p: p.stat().st_mtime,
+    )
     return new[-1] if new else None
 
 
