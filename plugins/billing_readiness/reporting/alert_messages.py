@@ -84,22 +84,8 @@ def failure_message(
     run_id = context.get("run_id") or ti.run_id
     log_url = getattr(ti, "log_url", "")
     reminder = decision.why == "reminder"
-    headline = (
-        f":rotating_light: *{title} still failing* {_spell(decision)}: M12.1 is not promoted to M12.2."
-        if reminder
-        else f":rotating_light: *{title} failed*: M12.1 is not promoted to M12.2."
-    )
-    text = "\n".join(
-        [
-            headline,
-            *(f"- {r}" for r in reasons),
-            *_warnings_lines(fresh),
-            f"*Impact:* {impact}",
-            f"*Run:* {run_id} | *Log:* {log_url}",
-        ]
-        + _report_line(report, policy)
-        + ([f"*Config:* {config_problem}"] if config_problem else [])
-    )
+    facts = [*_warnings_lines(fresh), f"*Impact:* {impact}", f"*Run:* {run_id} | *Log:* {log_url}"]
+    text = _failure_text(title, decision, reasons, facts + _report_line(report, policy), config_problem)
     subject = (
         f"billing-readiness: {title} still failing ({decision.runs} runs), M12.1 not promoted ({run_id})"
         if reminder
@@ -122,6 +108,17 @@ def failure_message(
         "new_warnings": fresh.get("counts", {}),
         "config_problem": config_problem,
     }
+
+
+def _failure_text(title: str, decision, reasons: list[str], facts: list[str], config_problem: str | None) -> str:
+    """The failure alert's text: the headline (a reminder says since when), the reasons, then the facts."""
+    headline = (
+        f":rotating_light: *{title} still failing* {_spell(decision)}: M12.1 is not promoted to M12.2."
+        if decision.why == "reminder"
+        else f":rotating_light: *{title} failed*: M12.1 is not promoted to M12.2."
+    )
+    lines = [headline, *(f"- {r}" for r in reasons), *facts]
+    return "\n".join(lines + ([f"*Config:* {config_problem}"] if config_problem else []))
 
 
 def passed_message(

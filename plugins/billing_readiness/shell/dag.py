@@ -73,28 +73,40 @@ def build(
     DAG's config (default billing_readiness_config): a staging and a production DAG from one install each read
     their own, and keep their own baselines, probe tenant and promotion Asset (named by the dag id). Other keyword
     arguments go to the DAG (tags, owner links, ...)."""
-    import pendulum
     from airflow.sdk import DAG
-    from airflow.timetables.trigger import CronTriggerTimetable
 
     from billing_readiness import VARIABLE_KEY
     from billing_readiness.core.param_formats import register as register_param_formats
-    from billing_readiness.core.params import dag_params
-    from billing_readiness.shell.assets import promotion_asset
-    from billing_readiness.shell.notifiers import FAILURE, PASSED, PROMOTION, REFUSED, callbacks
-    from billing_readiness.shell.operators import (
-        PromotionGateOperator,
-        ReadinessCheckOperator,
-        ReadinessReportOperator,
-        after_the_others,
-    )
 
     checks = list(CHECKS if checks is None else checks)
     variable = config_variable or VARIABLE_KEY
+    register_param_formats()  # NaN and infinities refused where the run is created
+    kwargs = _dag_arguments(checks, schedule, timezone, notifiers, variable)
+    kwargs.update(dag_kwargs)
+    with DAG(dag_id=dag_id, **kwargs) as dag:
+        _tasks(dag_id, checks, notifiers, variable)
+    unknown = sorted(set(queues or {}) - set(dag.task_dict))
+    if unknown:
+        raise ValueError(
+            f"build(queues=...): no task {', '.join(unknown)} in {dag_id} "
+            f"(its tasks: {', '.join(sorted(dag.task_dict))})"
+        )
+    for task_id, queue in (queues or {}).items():
+        dag.task_dict[task_id].queue = queue
+    return dag
+
+
+def _dag_arguments(checks: list, schedule: str | None, timezone: str | None, notifiers, variable: str) -> dict:
+    """The DAG's schedule, params, documentation and default task arguments."""
+    import pendulum
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    from billing_readiness.core.params import dag_params
+    from billing_readiness.shell.notifiers import FAILURE, callbacks
+
     schedule = schedule or os.environ.get("BILLING_READINESS_SCHEDULE", "0 3 * * *")
     timezone = timezone or os.environ.get("BILLING_READINESS_TIMEZONE", "UTC")
-    register_param_formats()  # NaN and infinities refused where the run is created
-    kwargs: dict[str, Any] = {
+    return {
         "description": "Nightly gate: is M12.1 usage metering trustworthy enough to switch on M12.2 billing?",
         "doc_md": doc_md(checks),
         "schedule": None
@@ -114,44 +126,41 @@ def build(
             "on_failure_callback": callbacks(FAILURE, notifiers, variable),
         },
     }
-    kwargs.update(dag_kwargs)
-    with DAG(dag_id=dag_id, **kwargs) as dag:
-        # One task per check (task id check_<id>); the check's module documents it (doc_md).
-        tasks = [
-            ReadinessCheckOperator(
-                check=check, config_variable=variable, on_success_callback=callbacks(PASSED, notifiers, variable)
-            )  # recovery, warnings
-            for check in checks
-        ]
-        after_the_others(tasks)  # check 3 times the dashboard only once the other checks left ClickHouse alone
-        promote = PromotionGateOperator(
-            task_id="promote_to_m12_2",
-            checks=tasks,
-            doc_md=GATE_DOC,
-            config_variable=variable,
-            outlets=[promotion_asset(dag_id)],
-            # alerts when no check alert says why (a check skipped or without a result, relaxed params refused)
-            on_failure_callback=callbacks(REFUSED, notifiers, variable),
-            on_success_callback=callbacks(PROMOTION, notifiers, variable),
+
+
+def _tasks(dag_id: str, checks: list, notifiers, variable: str) -> None:
+    """One task per check (check_<id>, documented by its check), the final gate and the report."""
+    from billing_readiness.shell.assets import promotion_asset
+    from billing_readiness.shell.notifiers import PASSED, PROMOTION, REFUSED, callbacks
+    from billing_readiness.shell.operators import (
+        PromotionGateOperator,
+        ReadinessCheckOperator,
+        ReadinessReportOperator,
+        after_the_others,
+    )
+
+    tasks = [
+        ReadinessCheckOperator(  # success callbacks: a recovery, new warnings
+            check=check, config_variable=variable, on_success_callback=callbacks(PASSED, notifiers, variable)
         )
-        report = ReadinessReportOperator(
-            task_id="readiness_report",
-            checks=tasks,
-            on_failure_callback=None,
-            doc_md=REPORT_DOC,
-            config_variable=variable,
-        )
-        tasks >> promote
-        tasks >> report
-    unknown = sorted(set(queues or {}) - set(dag.task_dict))
-    if unknown:
-        raise ValueError(
-            f"build(queues=...): no task {', '.join(unknown)} in {dag_id} "
-            f"(its tasks: {', '.join(sorted(dag.task_dict))})"
-        )
-    for task_id, queue in (queues or {}).items():
-        dag.task_dict[task_id].queue = queue
-    return dag
+        for check in checks
+    ]
+    after_the_others(tasks)  # check 3 times the dashboard only once the other checks left ClickHouse alone
+    promote = PromotionGateOperator(
+        task_id="promote_to_m12_2",
+        checks=tasks,
+        doc_md=GATE_DOC,
+        config_variable=variable,
+        outlets=[promotion_asset(dag_id)],
+        # alerts when no check alert says why (a check skipped or without a result, relaxed params refused)
+        on_failure_callback=callbacks(REFUSED, notifiers, variable),
+        on_success_callback=callbacks(PROMOTION, notifiers, variable),
+    )
+    report = ReadinessReportOperator(
+        task_id="readiness_report", checks=tasks, on_failure_callback=None, doc_md=REPORT_DOC, config_variable=variable
+    )
+    tasks >> promote
+    tasks >> report
 
 
 def gate_on(dag, *tasks) -> None:
