@@ -85,12 +85,17 @@ def test_secrets_appear_nowhere(make_sandbox, run_dag, receiver, redis_user, san
             {"conn_type": "http", "host": "127.0.0.1", "port": _free_port(), "password": HOOK_SECRET}
         ),
     )
+    # a history of its own, so the persisting failure is news again there (alert_policy: else it is not re-sent)
+    sb.configure(report={"dir": str(sb.report_dir.parent / "reports-webhook-down")})
     unsent = run_dag(sb)
     logs = "".join(capfd.readouterr())
     assert "alert could not be sent to connection 'alerts_webhook' (webhook unreachable" in logs
     seen = {
         "task logs": logs,
-        "stored": everything_stored(ok) + everything_stored(failed) + everything_stored(unsent),
+        "stored": everything_stored(ok)
+        + everything_stored(failed)
+        + everything_stored(unsent)
+        + "".join(p.read_text() for p in sb.report_dir.parent.glob("*/billing_readiness/_history/*.json")),
         "alert bodies": json.dumps(receiver.received),
     }
     leaks = [
