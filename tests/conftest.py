@@ -349,11 +349,11 @@ def five_check_dag(airflow_db, tmp_path_factory):
     """The shipped DAG file with tests/fifth_check.py added as a deployment adds a check of its own: its import,
     and the package's CHECKS plus it in build() (with a test-only dag id). Nothing in the package changes."""
     source = (ROOT / "dags" / "billing_readiness_dag.py").read_text()
-    imports = "from billing_readiness.shell.dag import build\n"
+    imports = "from billing_readiness.dag import build\n"
     assert SHIPPED_LINE in source and imports in source
     folder = tmp_path_factory.mktemp("dags")
     copy = source.replace(SHIPPED_LINE, FIFTH_LINE).replace(
-        imports, "from billing_readiness.shell.dag import CHECKS, build\n" + FIFTH_IMPORT
+        imports, "from billing_readiness.dag import CHECKS, build\n" + FIFTH_IMPORT
     )
     assert len(copy.splitlines()) == len(source.splitlines()) + 1  # one line added, two changed
     (folder / "billing_readiness_5.py").write_text(copy)

@@ -76,7 +76,7 @@ import json
 from billing_readiness.reporting.check_table import markdown
 from billing_readiness.config import load_config
 from billing_readiness.config.model import json_schema
-from billing_readiness.shell.dag import CHECKS, doc_md
+from billing_readiness.dag import CHECKS, doc_md
 from billing_readiness.core.params import dag_params
 cfg = load_config({"plan_limits": {"quota_type": "queries_per_month"}})
 print(json.dumps({

@@ -162,7 +162,7 @@ USER_NOTIFIERS_DAG = '''"""A deployment's own Airflow DAG file: the readiness DA
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-from billing_readiness.shell.dag import build
+from billing_readiness.dag import build
 from billing_readiness.shell.notifiers import HTML, SUBJECT, TEXT
 
 dag = build("billing_readiness_notified", notifiers=[

@@ -27,7 +27,7 @@ QUEUES = {
     "readiness_report": "readiness_b",
 }
 DAG_FILE = f"""# The readiness Airflow DAG, each task on its worker's queue (DAG discovery's safe mode wants "airflow" here)
-from billing_readiness.shell.dag import build
+from billing_readiness.dag import build
 
 dag = build(queues={QUEUES!r})
 """

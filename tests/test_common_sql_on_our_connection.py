@@ -40,7 +40,7 @@ with DAG("common_sql_on_clickhouse", schedule=None, start_date=pendulum.datetime
 
 GATED_DAG = """
 from airflow.providers.common.sql.operators.sql import SQLTableCheckOperator
-from billing_readiness.shell.dag import build, gate_on
+from billing_readiness.dag import build, gate_on
 
 dag = build("billing_readiness_user_check")
 with dag:

@@ -28,7 +28,7 @@ def test_no_import_errors():
 
 
 def test_one_task_per_check_of_the_dag_files_list(any_dag):
-    from billing_readiness.shell.dag import CHECKS
+    from billing_readiness.dag import CHECKS
 
     ids = [t.check.id for t in check_tasks(any_dag)]
     assert ids[: len(CHECKS)] == [c.id for c in CHECKS] and len(set(ids)) == len(ids)

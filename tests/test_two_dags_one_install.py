@@ -11,9 +11,9 @@ from conftest import dag_from_folder
 
 SMALL = {"large_events": 5_000, "medium_tenants": 1, "small_tenants": 3}
 FILES = {  # "Airflow" in each: the DagBag parses only files that name it (safe mode)
-    "production.py": "# the production Airflow DAG\nfrom billing_readiness.shell.dag import build\n\ndag = build()\n",
+    "production.py": "# the production Airflow DAG\nfrom billing_readiness.dag import build\n\ndag = build()\n",
     "staging.py": (
-        "# the staging Airflow DAG\nfrom billing_readiness.shell.dag import build\n\n"
+        "# the staging Airflow DAG\nfrom billing_readiness.dag import build\n\n"
         "dag = build('billing_readiness_staging', config_variable='billing_readiness_staging_config')\n"
     ),
 }

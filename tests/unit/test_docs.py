@@ -75,7 +75,7 @@ def test_the_check_tables_in_the_docs_are_generated_from_the_checks():
     import sys
 
     from billing_readiness.reporting.check_table import markdown, replaced
-    from billing_readiness.shell.dag import CHECKS, doc_md
+    from billing_readiness.dag import CHECKS, doc_md
 
     for page in ("README.md", "docs/checks.md"):
         text = (ROOT / page).read_text()
