@@ -74,8 +74,8 @@ def test_the_check_tables_in_the_docs_are_generated_from_the_checks():
     documentation is made from the checks it runs (a fifth check is described with no doc edited by hand)."""
     import sys
 
-    from billing_readiness.reporting.check_table import markdown, replaced
     from billing_readiness.dag import CHECKS, doc_md
+    from billing_readiness.reporting.check_table import markdown, replaced
 
     for page in ("README.md", "docs/checks.md"):
         text = (ROOT / page).read_text()
