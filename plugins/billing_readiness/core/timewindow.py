@@ -15,8 +15,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.timezone.utc
-MINUTE, HOUR, DAY = 60, 3600, 86400  # seconds: the one home of these numbers
-MINUTES_PER_DAY = DAY // MINUTE
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _UTC_NAMES = {
     "UTC",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing_readiness.core.errors import CheckError
-from billing_readiness.core.timewindow import DAY, HOUR, MINUTE
+from billing_readiness.core.units import DAY, HOUR, MINUTE
 
 UTC = dt.timezone.utc
 _MATH = re.compile(r"([+-])(\d+)([yMwdhms])|/([yMwdhms])")

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator
 
 from billing_readiness.core.settings import Section, Zone, bounded, plain_select
-from billing_readiness.core.timewindow import HOUR
+from billing_readiness.core.units import HOUR
 
 # Above the strict default the run is relaxed (Check.relaxing_config reads the default from here); above the
 # maximum a late row is a backfill that must be seen.

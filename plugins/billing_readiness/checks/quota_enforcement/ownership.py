@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from billing_readiness.core.timewindow import DAY
+from billing_readiness.core.units import DAY
 
 MARKER_KEY = "billing_readiness_probe.{probe}"
 # Outlives any counter the API may keep for the probe (quota.window_seconds is at most 31 days), so keys

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from billing_readiness.core.settings import ConnectionId, Section, bounded
-from billing_readiness.core.timewindow import DAY, HOUR
+from billing_readiness.core.units import DAY, HOUR
 
 _HEADER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,99}")
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 from billing_readiness.core.results import FAIL, WARN, Severity
 from billing_readiness.core.timewindow import utc_text
+from billing_readiness.core.units import DAY, HOUR, MINUTE
 
 UTC = dt.timezone.utc
 SLACK_SECONDS = 120  # TTL rounding, the probe's own duration, clock skew between us and the API
-from billing_readiness.core.timewindow import DAY, HOUR, MINUTE  # noqa: E402
 
 LONGEST_MONTH = 31 * DAY
 # Period labels, tried on every key segment after the tenant: (pattern, unit). A label is a window's name.

@@ -22,7 +22,7 @@ import statistics
 from dataclasses import dataclass
 
 from billing_readiness.core.quantile import quantile
-from billing_readiness.core.timewindow import DAY, MINUTES_PER_DAY
+from billing_readiness.core.units import DAY, MINUTES_PER_DAY
 
 
 @dataclass

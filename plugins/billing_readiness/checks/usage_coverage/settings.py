@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from billing_readiness.core.settings import Section, bounded
-from billing_readiness.core.timewindow import DAY
+from billing_readiness.core.units import DAY
 
 
 class Coverage(Section):

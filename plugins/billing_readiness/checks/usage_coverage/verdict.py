@@ -14,7 +14,8 @@ from billing_readiness.checks.usage_coverage.settings import Coverage as Coverag
 from billing_readiness.core import cost_values
 from billing_readiness.core.money import CENT, from_nanos
 from billing_readiness.core.results import FAIL, INFO, WARN, CheckResult
-from billing_readiness.core.timewindow import DAY, HOUR, Window, epoch, utc_text
+from billing_readiness.core.timewindow import Window, epoch, utc_text
+from billing_readiness.core.units import DAY, HOUR
 
 
 @dataclass
