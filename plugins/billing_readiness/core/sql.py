@@ -10,6 +10,7 @@ columns differ from what the check needs fails with the missing and extra names.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,11 @@ class Query:
     # The same question of one server's own system table, for a cluster read (params["cluster"]) that a profile
     # forbidding table functions refuses: the hook then asks every server of the cluster directly.
     local_sql: str | None = None
+
+    def without_settings(self) -> Query:
+        """The query without its own settings: the profile forbids them (readonly=1); the guards they carried
+        are the profile's then (the hook's unapplied_guards)."""
+        return dataclasses.replace(self, settings={})
 
     def render(self) -> str:
         """The SQL with parameters substituted as clickhouse-driver does (for logs, reports and chdb)."""

@@ -20,69 +20,19 @@ SQLColumnCheckOperator and SQLTableCheckOperator run on the same connection besi
 
 from __future__ import annotations
 
-import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-from billing_readiness.core.errors import CheckError, ServiceUnavailable
+from billing_readiness.core.errors import CheckError
 from billing_readiness.core.sql import Query
 from billing_readiness.shell import clickhouse_connection as conn_rules
+from billing_readiness.shell.hooks import clickhouse_errors as errs
+from billing_readiness.shell.hooks import clickhouse_guards as guards
+from billing_readiness.shell.hooks.clickhouse_errors import READONLY, ClickHouseQueryError
+from billing_readiness.shell.hooks.clickhouse_errors import ClickHouseUnavailable as ClickHouseUnavailable
 from billing_readiness.shell.hooks.connections import get_connection
-
-
-class ClickHouseUnavailable(ServiceUnavailable):
-    """ClickHouse could not be reached or dropped the connection: worth a retry."""
-
-
-class ClickHouseQueryError(CheckError):
-    """ClickHouse rejected a check query (missing table or column, syntax): not worth a retry."""
-
-    def __init__(self, message: str, code: int | None = None):
-        super().__init__(message)
-        self.code = code  # the server's error code, when the server gave one
-
-
-READONLY = 164  # "Cannot modify setting in readonly mode", "Table functions are forbidden in readonly mode"
-# Where a cluster's error names the servers it could not reach: "Connection refused (127.0.0.1:19102)"
-_HOST_PORT = re.compile(
-    r"(Connection refused|Timeout exceeded[^(]*|Code: 2\d\d[^(]*|NetException[^(]*)"
-    r"\(([\w.\-\[\]:]+:\d+)\)"
-)
-
-
-def server_text(message: str) -> str:
-    """A server error as the checks report it: its first line, and every host:port it names as unreachable
-    further down (a Distributed query's error names the failing shard only there)."""
-    lines = (message or "").splitlines()
-    first = lines[0] if lines else ""
-    hosts = list(dict.fromkeys(m.group(2) for m in _HOST_PORT.finditer(message or "") if m.group(2) not in first))
-    return first + (f" [unreachable: {', '.join(hosts)}]" if hosts else "")
-
-
-# Server error codes that mean the connection's credentials or grants are wrong, not the query: UNKNOWN_USER,
-# WRONG_PASSWORD, REQUIRED_PASSWORD, IP_ADDRESS_NOT_ALLOWED, DATABASE_ACCESS_DENIED, ACCESS_DENIED,
-# AUTHENTICATION_FAILED; and UNKNOWN_DATABASE when it is the connection's schema.
-ACCESS_ERRORS = {192, 193, 194, 195, 291, 497, 516}
-UNKNOWN_DATABASE = 81
-UNSAFE_SETTINGS = {"readonly", "allow_ddl", "allow_introspection_functions"}  # what would lift the read-only guard
-
-
-def _network_errors():
-    from clickhouse_driver import errors
-
-    return (errors.NetworkError, errors.SocketTimeoutError, EOFError, OSError)
-
-
-def _tls_failure(exc: BaseException) -> str | None:
-    """The TLS error behind a network error (a certificate that does not verify: permanent, not retried)."""
-    import ssl
-
-    text = str(exc)  # clickhouse-driver re-raises the ssl error as a NetworkError with only its message
-    tls = isinstance(exc, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text or "[SSL" in text
-    return text[:200] if tls else None
 
 
 class ClickHouseHook(DbApiHook):
@@ -225,35 +175,18 @@ class ClickHouseHook(DbApiHook):
             self._settings_refused = True  # readonly=1 on a current server: no setting may travel
             self._client = self.new_client()
             rows = self._run(probe, count=False, cap=self.liveness_seconds)
-        applied = {r["name"]: str(r["value"]) for r in rows}
-        for name, value in wanted.items():
-            got = applied.get(name)
-            if got == str(value) or (name == "readonly" and got == "1"):  # readonly=1 is stricter than 2
-                continue
-            self._unapplied[name] = "not a setting of this server" if got is None else got
+        self._unapplied = guards.unapplied(wanted, {r["name"]: str(r["value"]) for r in rows})
 
     def unapplied_guards(self) -> list[str]:
         """The server-side guards this connection asked for and the server does not apply, and what holds
         instead (empty when every one applies)."""
-        out = []
-        for name, got in sorted(self._unapplied.items()):
-            asked = self.wanted_settings()[name]
-            holds = (
-                "the client-side deadline cancels a query after it"
-                if name == "max_execution_time"
-                else "the profile's own value holds"
-            )
-            out.append(f"{name}={asked} not applied (the server keeps {got}; {holds})")
-        return out
+        return guards.describe(self.wanted_settings(), self._unapplied)
 
     @staticmethod
     def _refuse_unsafe_settings(query: Query) -> None:
-        lifted = sorted(k for k in query.settings if k.lower() in UNSAFE_SETTINGS)
-        if lifted:
-            raise CheckError(
-                f"the query '{query.name}' asks for setting(s) {', '.join(lifted)}: the checks only read, "
-                "and no query may lift readonly"
-            )
+        refusal = guards.unsafe_settings(query)
+        if refusal:
+            raise refusal
 
     def _arm(self, client, query: Query, cap: float | None = None) -> float:
         """Cut the client's socket timeouts to what is left of the budget (and to `cap`); the seconds this query
@@ -262,11 +195,7 @@ class ClickHouseHook(DbApiHook):
         if self.deadline is not None:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise ClickHouseQueryError(
-                    f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}'): the check's time "
-                    f"budget of {self.budget_seconds:.0f} s (config clickhouse.check_budget_seconds) is spent "
-                    f"before the query '{query.name}'"
-                )
+                raise errs.budget_spent(self.clickhouse_conn_id, self.describe(), self.budget_seconds or 0, query)
             allowed = min(allowed, left)
         conn = client.connection
         connect_timeout, send_receive_timeout = self.socket_timeouts()
@@ -288,11 +217,7 @@ class ClickHouseHook(DbApiHook):
             if time.monotonic() - started > allowed:
                 client.cancel()
                 client.disconnect()
-                raise ClickHouseQueryError(
-                    f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}'): the query "
-                    f"'{query.name}' ran past {allowed:.0f} s and was cancelled (config "
-                    "clickhouse.query_timeout_seconds / check_budget_seconds)"
-                )
+                raise errs.cancelled(self.clickhouse_conn_id, self.describe(), query, allowed)
         return progress.get_result(), progress
 
     def run(self, sql, *args, **kwargs):
@@ -309,7 +234,9 @@ class ClickHouseHook(DbApiHook):
         except ClickHouseQueryError as exc:
             if exc.code != READONLY or not query.local_sql or client is not None:
                 raise
-            return self._run_on_each_server(query)
+            from billing_readiness.shell.hooks.clickhouse_servers import read_each_server
+
+            return read_each_server(self, query)
 
     def _run(self, query: Query, client=None, count: bool = True, cap: float | None = None) -> list[dict[str, Any]]:
         from clickhouse_driver import errors
@@ -317,82 +244,26 @@ class ClickHouseHook(DbApiHook):
         self._refuse_unsafe_settings(query)
         client = client or self.client()
         if self._settings_refused and query.settings:
-            query = _without_settings(query)
+            query = query.without_settings()
         self.queries_sent += count
+        conn_id, where = self.clickhouse_conn_id, self.describe()
         try:
             (rows, columns), _ = self._execute(client, query, with_column_types=True, cap=cap)
         except errors.SocketTimeoutError as exc:
-            raise self._silent(query, exc, cap) from None
+            raise errs.silent(conn_id, where, query, exc, cap) from None
         except errors.ServerException as exc:
-            first = server_text(exc.message) if exc.message else str(exc)
-            if exc.code in ACCESS_ERRORS or (
-                exc.code == UNKNOWN_DATABASE and f"Database {self.database} " in first.replace("`", "")
-            ):
-                raise ClickHouseQueryError(
-                    f"ClickHouse at {self.describe()} refused connection '{self.clickhouse_conn_id}': {first[:300]}. "
-                    f"Fix the login, password or database of Airflow connection '{self.clickhouse_conn_id}', or "
-                    "the user's grants (it needs SELECT on the billing tables and system.mutations).",
-                    exc.code,
-                ) from None
-            raise ClickHouseQueryError(
-                f"ClickHouse ({self.describe()}, connection '{self.clickhouse_conn_id}') rejected the query "
-                f"'{query.name}': {first} -- SQL: {query.render()}",
-                exc.code,
-            ) from None
-        except _network_errors() as exc:
+            raise errs.server_refusal(conn_id, where, self.database, query, exc) from None
+        except errs.network_errors() as exc:
             if not self._answered and isinstance(exc, EOFError):
                 refused = self._database_refused()
                 if refused:
                     raise refused from None
-            tls = _tls_failure(exc)
+            tls = errs.tls_failure(exc)
             if tls:
-                raise ClickHouseQueryError(
-                    f"ClickHouse at {self.describe()}: the TLS handshake of connection '{self.clickhouse_conn_id}' "
-                    f"failed ({tls}). Set its extra ca_certs to the CA file that signed the server's certificate "
-                    "(server_hostname if the certificate names another host), or secure=false on the plain "
-                    "native port"
-                ) from None
-            raise self._unavailable(query, exc) from exc
+                raise errs.tls_refusal(conn_id, where, tls) from None
+            raise errs.unavailable(conn_id, where, query, exc) from exc
         self._answered = True
         return query.named_rows([name for name, _ in columns], rows)
-
-    def _run_on_each_server(self, query: Query) -> list[dict[str, Any]]:
-        """`query.local_sql` on every server of the cluster (system.clusters), one native connection each with
-        this connection's credentials: how a profile that forbids table functions (readonly=1) reads every
-        shard's system tables. The rows of all servers, in server order."""
-        cluster = query.params["cluster"]
-        servers = self._run(
-            Query(
-                f"the servers of cluster {cluster} (system.clusters)",
-                "SELECT DISTINCT host_name, port FROM system.clusters WHERE cluster = %(cluster)s "
-                "ORDER BY host_name, port",
-                {"cluster": cluster},
-                columns=("host_name", "port"),
-            )
-        )
-        if not servers:
-            raise ClickHouseQueryError(
-                f"ClickHouse at {self.describe()} knows no cluster '{cluster}' in "
-                "system.clusters: check config 'clickhouse.cluster'"
-            )
-        local = Query(
-            query.name, query.local_sql or query.sql, query.params, query.settings, query.columns, query.source
-        )
-        rows: list[dict[str, Any]] = []
-        for server in servers:
-            where = f"{server['host_name']}:{server['port']}"
-            client = self.new_client(server["host_name"], int(server["port"]))
-            try:
-                rows += self._run(local, client)
-            except (ClickHouseQueryError, ClickHouseUnavailable) as exc:
-                raise type(exc)(
-                    f"{exc} [server {where} of cluster '{cluster}', read directly because the "
-                    "profile forbids table functions: the worker must reach every server's native "
-                    "port]"
-                ) from None
-            finally:
-                client.disconnect()
-        return rows
 
     def _database_refused(self) -> ClickHouseQueryError | None:
         """Older servers (18.16) hang up on a login whose user may not use the connection's database instead
@@ -408,99 +279,13 @@ class ClickHouseHook(DbApiHook):
             return None
         finally:
             probe.disconnect()
-        return ClickHouseQueryError(
-            f"ClickHouse at {self.describe()} refused connection '{self.clickhouse_conn_id}' the database "
-            f"'{self.database}': the user logs in but may not use it. Fix the schema of Airflow connection "
-            f"'{self.clickhouse_conn_id}' or the user's allowed databases / grants."
-        )
-
-    def _silent(self, query: Query, exc: BaseException, cap: float | None = None) -> ClickHouseQueryError:
-        """A server that took the connection and then went silent (frozen, overloaded): retrying in 30 s
-        would wait as long again, so this fails the check now, within its budget."""
-        if cap is not None:
-            return ClickHouseQueryError(
-                f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') stopped answering: a "
-                f"trivial first query got no reply within {cap:g} s (config clickhouse.liveness_timeout_seconds); "
-                "the server is frozen or overloaded"
-            )
-        return ClickHouseQueryError(
-            f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') stopped answering during "
-            f"'{query.name}' (no reply within the socket timeout: {exc}); the server is frozen or overloaded"
-        )
-
-    def _unavailable(self, query: Query, exc: BaseException) -> ClickHouseUnavailable:
-        return ClickHouseUnavailable(
-            f"ClickHouse at {self.describe()} (connection '{self.clickhouse_conn_id}') is unreachable "
-            f"while running '{query.name}': {type(exc).__name__}: {exc}"
-        )
+        return errs.database_refused(self.clickhouse_conn_id, self.describe(), self.database)
 
     def run_all(self, queries: dict[str, Query]) -> dict[str, list[dict[str, Any]]]:
         return {key: self.fetch(q) for key, q in queries.items()}
 
     def time_loads(self, queries: list[Query], repetitions: int, warmups: int = 1) -> list[dict[str, Any]]:
-        """Run `queries` concurrently (one connection each, as a dashboard does), warmups + repetitions times.
+        """`queries` run concurrently as a dashboard load, warmups + repetitions times (clickhouse_loads)."""
+        from billing_readiness.shell.hooks.clickhouse_loads import time_loads
 
-        A load's time is from the start until the last query returns. Per query: wall time, ClickHouse's
-        rows and bytes read (progress packets), rows returned, or the error the server gave. A connection
-        lost while timing is no panel error: it raises ClickHouseUnavailable (transient).
-        """
-        from clickhouse_driver import errors
-
-        for q in queries:
-            self._refuse_unsafe_settings(q)
-        self.client()  # which settings the server applies, before the timed clients are made
-        queries = [_without_settings(q) if self._settings_refused and q.settings else q for q in queries]
-        clients = [self.new_client() for _ in queries]
-
-        def one(i: int) -> dict[str, Any]:
-            q, client = queries[i], clients[i]
-            started = time.perf_counter()
-            self.queries_sent += 1
-            try:
-                rows, _ = self._execute(client, q, with_column_types=False)
-                progress = client.last_query.progress
-                return {
-                    "title": q.name,
-                    "elapsed_s": time.perf_counter() - started,
-                    "rows_read": int(progress.rows),
-                    "bytes_read": int(progress.bytes),
-                    "result_rows": len(rows),
-                    "error": None,
-                }
-            except errors.SocketTimeoutError as exc:
-                raise self._silent(q, exc) from None
-            except _network_errors() as exc:
-                raise self._unavailable(q, exc) from exc
-            except ClickHouseQueryError as exc:  # cancelled past its time: the panel's error
-                return {"title": q.name, "elapsed_s": time.perf_counter() - started, "error": str(exc)[:300]}
-            except errors.Error as exc:  # the server's first line only, cut short: never the panel's data
-                msg = getattr(exc, "message", None) or str(exc)
-                return {
-                    "title": q.name,
-                    "elapsed_s": time.perf_counter() - started,
-                    "error": (msg.splitlines() or [""])[0][:300],
-                }
-
-        loads = []
-        try:
-            with ThreadPoolExecutor(max_workers=len(queries)) as pool:
-                for n in range(warmups + repetitions):
-                    started = time.perf_counter()
-                    runs = list(pool.map(one, range(len(queries))))
-                    failed = any(r.get("error") for r in runs)
-                    if n >= warmups or failed:
-                        loads.append({"load_s": time.perf_counter() - started, "panels": runs})
-                    if failed:  # a panel that failed (or timed out) once is reported, not run again
-                        break
-        finally:
-            for client in clients:
-                client.disconnect()
-        return loads
-
-
-def _without_settings(query: Query) -> Query:
-    """The query without its own settings: the profile forbids them (readonly=1); the guards they carried are
-    the profile's then (ClickHouseHook.unapplied_guards)."""
-    import dataclasses
-
-    return dataclasses.replace(query, settings={})
+        return time_loads(self, queries, repetitions, warmups)
