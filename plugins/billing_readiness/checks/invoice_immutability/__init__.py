@@ -103,26 +103,12 @@ class InvoiceImmutability(Check):
         from decimal import Decimal
 
         from billing_readiness.checks.invoice_immutability import baseline as baselines
-        from billing_readiness.checks.invoice_immutability.queries import queries
         from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
-        from billing_readiness.core import cost_values
-        from billing_readiness.core.results import FAIL, Artifact, BaselineRecord
-        from billing_readiness.core.sql import rollup_zone, zone_query
-        from billing_readiness.core.timewindow import epoch, utc_text
+        from billing_readiness.core.results import Artifact
 
         month = billing_month(ctx.params.get("billing_month"), ctx.now, ctx.cfg["invoice"]["billing_timezone"])
         clickhouse = services.clickhouse(ctx.cfg)
-        zone, zone_source = rollup_zone(clickhouse.run(zone_query(ctx.cfg)), ctx.cfg)
-        qs = queries(ctx.cfg, month, zone)
-        if ctx.cfg["invoice"]["sql"]:  # a configured invoice query counts no values: the cost-values query does
-            qs["values"] = cost_values.query(ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}")
-        rows = clickhouse.run_all(qs)
-        flagged = [] if "values" in rows else cost_values.flagged(rows["raw"], "tenant_id")
-        if flagged:  # only then: their days and first event ids
-            qs["values"] = cost_values.query(
-                ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}", flagged
-            )
-            rows.update(clickhouse.run_all({"values": qs["values"]}))
+        zone, qs, rows = self._read(clickhouse, ctx, month)
         key = baseline_key(clickhouse.source_id(), ctx.cfg, month, ctx.dag_id)
         baseline = baselines.validated(key, services.baseline(key))
         result = self.new_result()
@@ -141,44 +127,82 @@ class InvoiceImmutability(Check):
         )
         result.metrics["clickhouse_queries"] = clickhouse.queries_sent
         result.metrics["billing_timezone"] = month.tz
-        result.metrics["rollup_timezone"] = f"{zone} ({zone_source})"
+        result.metrics["rollup_timezone"] = zone
         details: Details = result.details
         details.baseline_variable = key
         lines_now = baseline_lines(details.invoice_lines)
         if baseline is not None:
-            held = baselines.provenance(baseline)
-            result.metrics["baseline"] = {"variable": key, **held}
-            details.baseline = f"compared with the baseline {baselines.describe(held)}"
-            if baselines.altered(held):
-                result.add(
-                    FAIL,
-                    "baseline_altered",
-                    f"The baseline Variable '{key}' was edited outside the DAG: it was recorded with digest "
-                    f"{held['digest']} and its lines now give {held['digest_now']}. Restore it from the "
-                    "Variable's history or a backup; a baseline that can be edited holds the month to nothing.",
-                    variable=key,
-                    **held,
-                )
+            self._held_to(result, key, baseline)
         else:
             self._missing_baseline(result, services, key, month, baselines.digest(lines_now), ctx.dag_id)
         details.invoice_csv = f"invoices-{month}.csv"
         result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
+        if baseline is None and result.passed:
+            self._record_baseline(result, ctx, month, key, lines_now, clickhouse.describe())
+        elif not ctx.cfg["usage_events"]["ingested_at"]:
+            result.metrics["not_verified"] = [_late_arrivals_unchecked(month)]
+        return result
+
+    @staticmethod
+    def _read(clickhouse, ctx: RunContext, month):
+        """The month's rows: the invoice queries, and the cost values of flagged tenants (their days and
+        first event ids) only where the totals flagged some. Returns (rollup zone as reported, queries, rows)."""
+        from billing_readiness.checks.invoice_immutability.queries import queries
+        from billing_readiness.core import cost_values
+        from billing_readiness.core.sql import rollup_zone, zone_query
+        from billing_readiness.core.timewindow import epoch
+
+        zone, zone_source = rollup_zone(clickhouse.run(zone_query(ctx.cfg)), ctx.cfg)
+        qs = queries(ctx.cfg, month, zone)
+        if ctx.cfg["invoice"]["sql"]:  # a configured invoice query counts no values: the cost-values query does
+            qs["values"] = cost_values.query(ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}")
+        rows = clickhouse.run_all(qs)
+        flagged = [] if "values" in rows else cost_values.flagged(rows["raw"], "tenant_id")
+        if flagged:  # only then: their days and first event ids
+            qs["values"] = cost_values.query(
+                ctx.cfg, epoch(month.start), epoch(month.end), f"closed month {month}", flagged
+            )
+            rows.update(clickhouse.run_all({"values": qs["values"]}))
+        return f"{zone} ({zone_source})", qs, rows
+
+    @staticmethod
+    def _held_to(result, key: str, baseline) -> None:
+        """Say which baseline the month was compared with; fail when the Variable was edited outside the DAG."""
+        from billing_readiness.checks.invoice_immutability import baseline as baselines
+        from billing_readiness.core.results import FAIL
+
+        held = baselines.provenance(baseline)
+        result.metrics["baseline"] = {"variable": key, **held}
+        result.details.baseline = f"compared with the baseline {baselines.describe(held)}"
+        if baselines.altered(held):
+            result.add(
+                FAIL,
+                "baseline_altered",
+                f"The baseline Variable '{key}' was edited outside the DAG: it was recorded with digest "
+                f"{held['digest']} and its lines now give {held['digest_now']}. Restore it from the "
+                "Variable's history or a backup; a baseline that can be edited holds the month to nothing.",
+                variable=key,
+                **held,
+            )
+
+    @staticmethod
+    def _record_baseline(result, ctx: RunContext, month, key: str, lines_now, source: str) -> None:
+        """A passing first run records the month's totals as the baseline, unless they are not final yet: no
+        ingestion-time column to look for late arrivals, or the month closed less than the grace ago."""
+        from billing_readiness.checks.invoice_immutability import baseline as baselines
+        from billing_readiness.core.results import BaselineRecord
+        from billing_readiness.core.timewindow import utc_text
+
+        details = result.details
         settled = month.end.timestamp() + int(ctx.cfg["invoice"]["late_arrival_grace_seconds"])
-        unverified = (
-            []
-            if ctx.cfg["usage_events"]["ingested_at"]
-            else [f"late arrivals in {month} not checked: no ingestion-time column (config usage_events.ingested_at)"]
-        )
-        if unverified:
-            result.metrics["not_verified"] = unverified
-        if baseline is None and result.passed and unverified:
+        if not ctx.cfg["usage_events"]["ingested_at"]:
             # A first run that could not look for late arrivals has not verified the month: its totals
             # may already hold a backfill, and must not become what later runs are held to.
-            details.baseline = (
-                f"not recorded: {unverified[0]}, so {month} is not verified and its totals are no baseline"
-            )
+            unverified = _late_arrivals_unchecked(month)
+            result.metrics["not_verified"] = [unverified]
+            details.baseline = f"not recorded: {unverified}, so {month} is not verified and its totals are no baseline"
             result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
-        elif baseline is None and result.passed and ctx.now.timestamp() < settled:
+        elif ctx.now.timestamp() < settled:
             # Rows of the month's last seconds may still be on their way (normal lag): its totals are not final.
             details.baseline = (
                 f"not recorded yet: {month} closed {ctx.now - month.end} ago and rows may still "
@@ -186,16 +210,15 @@ class InvoiceImmutability(Check):
                 f"{utc_text(settled, seconds=False)} records it"
             )
             result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
-        elif baseline is None and result.passed:
+        else:
             recorded = {"run_id": ctx.run_id, "recorded_at": ctx.now.isoformat(), "digest": baselines.digest(lines_now)}
             result.record = BaselineRecord(
                 key,
-                {"month": str(month), "source": clickhouse.describe(), **recorded, "lines": lines_now},
+                {"month": str(month), "source": source, **recorded, "lines": lines_now},
                 f"billing-readiness: invoice totals of {month} as first seen; later runs must match",
             )
             result.metrics["baseline"] = {"variable": key, **recorded, "digest_now": recorded["digest"]}
             details.baseline = f"recorded by this run, digest {recorded['digest']}"
-        return result
 
     def _missing_baseline(
         self, result, services: Services, key: str, month, digest_now: str, dag_id: str = "billing_readiness"
@@ -230,3 +253,7 @@ class InvoiceImmutability(Check):
 
 
 CHECK = InvoiceImmutability()
+
+
+def _late_arrivals_unchecked(month) -> str:
+    return f"late arrivals in {month} not checked: no ingestion-time column (config usage_events.ingested_at)"
