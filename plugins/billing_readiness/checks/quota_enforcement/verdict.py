@@ -82,6 +82,27 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
         requests_sent=len(sequential) + len(run.second) + len(concurrent or []),
         probe_keys_deleted=len(run.cleanup.deleted),
     )
+    _sequence_findings(result, run)
+    if concurrent is not None:
+        _concurrency_findings(result, run, details)
+    _window_findings(result, run)
+    _cleanup_findings(result, run.cleanup, probe_tenant)
+    if result.passed:
+        result.add(
+            INFO,
+            "ok",
+            f"Requests 1..{limit} accepted, request {limit + 1} refused with 429; the same with the quota at "
+            f"{run.second_limit}"
+            + (f"; {limit} of {len(concurrent)} concurrent requests accepted" if concurrent else "")
+            + ".",
+        )
+    return result
+
+
+def _sequence_findings(result: CheckResult, run: ProbeRun) -> None:
+    """The two limits sent one request at a time: each must admit exactly its quota and refuse the next with a
+    429 that says when to come back; a limit no run could decide is named as undecided."""
+    limit, sequential = run.limit, run.sequential
     undecided = {u["limit"]: u for u in run.undecided}
     for u in run.undecided:
         _undecided_finding(result, u)
@@ -109,46 +130,39 @@ def evaluate(result: CheckResult, run: ProbeRun, probe_tenant: str) -> CheckResu
                 diagnosis=problem[0],
                 statuses=[r.get("status") for r in run.second],
             )
-    if concurrent is not None:
-        accepted = sum(1 for r in concurrent if _ok(r.get("status")))
-        details.concurrent = Concurrent(
-            len(concurrent),
-            accepted,
-            sum(1 for r in concurrent if r.get("status") == 429),
-            sorted({response_text(r) for r in concurrent if not _ok(r.get("status")) and r.get("status") != 429}),
-        )
-        result.metrics["concurrent_accepted"] = accepted
-        c_problem = diagnose_concurrency(concurrent, limit)
-        per_client = next((p for p in run.per_client if p["accepted"] > limit), None)
-        if per_client:
-            unit = "API key" if "API keys" in per_client["clients"] else "connection"
-            result.add(
-                FAIL,
-                "limit_per_client",
-                f"{per_client['accepted']} of {per_client['sent']} requests were accepted with the quota set to "
-                f"{limit} when sent one at a time, alternating between {per_client['clients']} of one tenant: "
-                f"the API counts per {unit}, not per tenant, so a tenant with several clients "
-                f"gets several times its quota ({accepted} of {len(concurrent)} concurrent requests got "
-                "through).",
-                limit=limit,
-                accepted=per_client["accepted"],
-                clients=per_client["clients"],
-                statuses=per_client["statuses"],
-            )
-        elif c_problem:
-            result.add(FAIL, c_problem[0], c_problem[1], limit=limit, sent=len(concurrent), accepted=accepted)
-    _window_findings(result, run)
-    _cleanup_findings(result, run.cleanup, probe_tenant)
-    if result.passed:
+
+
+def _concurrency_findings(result: CheckResult, run: ProbeRun, details: Details) -> None:
+    """The concurrent burst must admit no more than the quota; where it did, the limit sent one request at a
+    time from several clients tells a limiter counting per client from one that races."""
+    limit, concurrent = run.limit, run.concurrent or []
+    accepted = sum(1 for r in concurrent if _ok(r.get("status")))
+    details.concurrent = Concurrent(
+        len(concurrent),
+        accepted,
+        sum(1 for r in concurrent if r.get("status") == 429),
+        sorted({response_text(r) for r in concurrent if not _ok(r.get("status")) and r.get("status") != 429}),
+    )
+    result.metrics["concurrent_accepted"] = accepted
+    c_problem = diagnose_concurrency(concurrent, limit)
+    per_client = next((p for p in run.per_client if p["accepted"] > limit), None)
+    if per_client:
+        unit = "API key" if "API keys" in per_client["clients"] else "connection"
         result.add(
-            INFO,
-            "ok",
-            f"Requests 1..{limit} accepted, request {limit + 1} refused with 429; the same with the quota at "
-            f"{run.second_limit}"
-            + (f"; {limit} of {len(concurrent)} concurrent requests accepted" if concurrent else "")
-            + ".",
+            FAIL,
+            "limit_per_client",
+            f"{per_client['accepted']} of {per_client['sent']} requests were accepted with the quota set to "
+            f"{limit} when sent one at a time, alternating between {per_client['clients']} of one tenant: "
+            f"the API counts per {unit}, not per tenant, so a tenant with several clients "
+            f"gets several times its quota ({accepted} of {len(concurrent)} concurrent requests got "
+            "through).",
+            limit=limit,
+            accepted=per_client["accepted"],
+            clients=per_client["clients"],
+            statuses=per_client["statuses"],
         )
-    return result
+    elif c_problem:
+        result.add(FAIL, c_problem[0], c_problem[1], limit=limit, sent=len(concurrent), accepted=accepted)
 
 
 def _undecided_finding(result: CheckResult, u: dict) -> None:
@@ -177,6 +191,24 @@ def _undecided_finding(result: CheckResult, u: dict) -> None:
 def _window_findings(result: CheckResult, run: ProbeRun) -> None:
     """Does the quota come back? Judged on the counters as the API left them after each deciding limit (before
     cleanup), by what the tenant experiences (windows.py)."""
+    _rerun_findings(result, run)
+    seen_codes: set[tuple[str, str]] = set()
+    for w in run.windows:
+        ttls = (
+            None
+            if w["counters"] is None
+            else {k: (v["ttl"] if isinstance(v, dict) else int(v)) for k, v in w["counters"].items()}
+        )
+        result.details.windows.append(WindowSeen(w["limit"], utc_text(w["seen_at"]), ttls))
+        for severity, code, message in _one_window(run, w):
+            if (code, message) not in seen_codes:
+                seen_codes.add((code, message))
+                result.add(severity, code, message, limit=w["limit"])
+
+
+def _rerun_findings(result: CheckResult, run: ProbeRun) -> None:
+    """A limit that ran again and then decided: a store that lost keys is worth a warning, a window boundary
+    only a note (a limit that never decided is a failure of its own)."""
     undecided = {(u["limit"], u["cause"]) for u in run.undecided}
     for r in run.reruns:
         if (r["limit"], r["cause"]) in undecided:
@@ -196,52 +228,44 @@ def _window_findings(result: CheckResult, run: ProbeRun) -> None:
                 f"The probe with the quota at {r['limit']} ran again in a fresh window: {r['why']}.",
                 limit=r["limit"],
             )
-    seen_codes: set[tuple[str, str]] = set()
+
+
+def _one_window(run: ProbeRun, w: dict) -> list[tuple[Severity, str, str]]:
+    """The findings of one limit's counters (their expiry) and of its refusal (the reset it announced)."""
     q = run.window_seconds  # config quota.window_seconds: the length when nothing else says
-    for w in run.windows:
-        ttls = (
-            None
-            if w["counters"] is None
-            else {k: (v["ttl"] if isinstance(v, dict) else int(v)) for k, v in w["counters"].items()}
-        )
-        result.details.windows.append(WindowSeen(w["limit"], utc_text(w["seen_at"]), ttls))
-        sequence = run.sequential if w["limit"] == run.limit else run.second
-        accepted = sum(1 for r in sequence if _ok(r.get("status")))
-        if w["counters"] is None:
-            found = [
-                (
-                    WARN,
-                    "counter_expiry_not_checked",
-                    "The quota control shows no counter TTLs (an admin endpoint whose GET has no 'ttls'): whether "
-                    "a tenant's quota resets when its window ends was not checked.",
-                )
-            ]
-        elif not w["counters"] and accepted:
-            found = [
-                (
-                    WARN,
-                    "counters_not_found",
-                    f"After {accepted} accepted request(s) no counter key of the probe tenant matched config "
-                    "'quota.cleanup_patterns': whether the quota resets when its window ends was not checked.",
-                )
-            ]
-        else:
-            refusal = sequence[w["limit"]] if len(sequence) > w["limit"] else {}
-            announced = sorted({s for r in sequence for s in windows.policy_seconds(r.get("headers"))})
-            found = windows.judge_counters(
-                w["counters"], w["seen_at"], w.get("first_use"), run.probe_tenant, announced, q
+    sequence = run.sequential if w["limit"] == run.limit else run.second
+    accepted = sum(1 for r in sequence if _ok(r.get("status")))
+    if w["counters"] is None:
+        return [
+            (
+                WARN,
+                "counter_expiry_not_checked",
+                "The quota control shows no counter TTLs (an admin endpoint whose GET has no 'ttls'): whether "
+                "a tenant's quota resets when its window ends was not checked.",
             )
-            lengths = [
-                windows.window_seconds(windows.Counter.of(k, v), w["seen_at"], run.probe_tenant, announced, q)[0]
-                for k, v in w["counters"].items()
-            ]
-            if refusal:
-                at = refusal.get("sent_at") or w["seen_at"]
-                found += windows.judge_reset(refusal.get("headers") or {}, at, max(lengths or [q]))
-        for severity, code, message in found:
-            if (code, message) not in seen_codes:
-                seen_codes.add((code, message))
-                result.add(severity, code, message, limit=w["limit"])
+        ]
+    if not w["counters"] and accepted:
+        return [
+            (
+                WARN,
+                "counters_not_found",
+                f"After {accepted} accepted request(s) no counter key of the probe tenant matched config "
+                "'quota.cleanup_patterns': whether the quota resets when its window ends was not checked.",
+            )
+        ]
+    refusal = sequence[w["limit"]] if len(sequence) > w["limit"] else {}
+    announced = sorted({s for r in sequence for s in windows.policy_seconds(r.get("headers"))})
+    found = list(
+        windows.judge_counters(w["counters"], w["seen_at"], w.get("first_use"), run.probe_tenant, announced, q)
+    )
+    lengths = [
+        windows.window_seconds(windows.Counter.of(k, v), w["seen_at"], run.probe_tenant, announced, q)[0]
+        for k, v in w["counters"].items()
+    ]
+    if refusal:
+        at = refusal.get("sent_at") or w["seen_at"]
+        found += windows.judge_reset(refusal.get("headers") or {}, at, max(lengths or [q]))
+    return found
 
 
 def _cleanup_findings(result: CheckResult, cleanup: Cleanup, probe: str) -> None:
