@@ -209,6 +209,12 @@ def _freshness(result: CheckResult, rows: dict[str, Rows], cfg: dict, window: Wi
             )
     result.metrics["newest_ingestion"] = _when(newest.get("ingestion"))
     result.metrics["newest_event"] = _when(newest.get("event time"))
+    _silent_tenants(result, rows, c, window, tenants_fail)
+
+
+def _silent_tenants(result: CheckResult, rows: dict[str, Rows], c: dict, window: Window, tenants_fail: bool) -> None:
+    """An active tenant quiet for longer than its own usual rhythm at this time of day allows."""
+    now = epoch(window.now)
     active = {r["tenant_id"] for r in rows["active"]}  # only an active tenant is expected to send (silent_candidates)
     hours = {
         r["t"]: [(int(h), int(n)) for h, n in r["hours"]] for r in rows.get("tenant_hours", []) if r["t"] in active
@@ -245,7 +251,6 @@ def _coverage(
     """Events per tenant and day (`span`: the complete days and today), and the findings about missing and
     partial days."""
     days, today = span
-    max_missing, ratio = rules.max_missing_days, rules.partial_day_ratio
 
     def events_on(t: str, d: str) -> int:
         return counts.get(t, {}).get(d, 0)
@@ -276,43 +281,48 @@ def _coverage(
         if t not in without
     }
     coverage = Coverage(days, today, matrix, today_counts)
-    gaps = 0
-    for t in sorted(first):
-        if first[t] > days[0]:
-            coverage.first_usage[t] = first[t]
-            skipped = sum(1 for d in days if d < first[t])
-            result.add(
-                INFO,
-                "first_usage_in_window",
-                f"Tenant '{t}' has its first usage on {first[t]}: the {skipped} day(s) before do not count.",
-                tenant=t,
-                first_usage=first[t],
-            )
-        missing = missing_days(days, matrix[t], first[t])
-        if missing:
-            gaps += 1
-            over = len(missing) > max_missing
-            allowed = f"param max_missing_days allows {max_missing}"
-            result.add(
-                FAIL if over else WARN,
-                "missing_days",
-                f"Tenant '{t}' has no usage on {len(missing)} complete day(s) since its first usage "
-                f"({allowed}): {_list(missing)}: a metering outage would bill it too little.",
-                tenant=t,
-                missing_days=missing,
-                expected="usage every day",
-                found=f"{len(missing)} day(s) without usage",
-            )
-        partial = partial_days(days, matrix[t], first[t], ratio)
-        if partial:
-            coverage.partial[t] = [p.day for p in partial]
-            _partial_finding(result, t, partial, rules)
+    gaps = sum(_tenant_days(result, coverage, t, first[t], rules) for t in sorted(first))
     result.metrics.update(
         tenants_with_usage=len(active) - len(without),
         tenants_with_gaps=gaps,
         tenants_with_partial_days=len(coverage.partial),
     )
     return coverage
+
+
+def _tenant_days(result: CheckResult, coverage: Coverage, t: str, first: str, rules: Rules) -> bool:
+    """One tenant's days since its first usage: missing ones (a failure past param max_missing_days) and
+    partial ones. True when it has missing days."""
+    days, max_missing = coverage.days, rules.max_missing_days
+    if first > days[0]:
+        coverage.first_usage[t] = first
+        skipped = sum(1 for d in days if d < first)
+        result.add(
+            INFO,
+            "first_usage_in_window",
+            f"Tenant '{t}' has its first usage on {first}: the {skipped} day(s) before do not count.",
+            tenant=t,
+            first_usage=first,
+        )
+    missing = missing_days(days, coverage.tenants[t], first)
+    if missing:
+        over = len(missing) > max_missing
+        allowed = f"param max_missing_days allows {max_missing}"
+        result.add(
+            FAIL if over else WARN,
+            "missing_days",
+            f"Tenant '{t}' has no usage on {len(missing)} complete day(s) since its first usage "
+            f"({allowed}): {_list(missing)}: a metering outage would bill it too little.",
+            tenant=t,
+            missing_days=missing,
+            expected="usage every day",
+            found=f"{len(missing)} day(s) without usage",
+        )
+    partial = partial_days(days, coverage.tenants[t], first, rules.partial_day_ratio)
+    if partial:
+        coverage.partial[t] = [p.day for p in partial]
+        _partial_finding(result, t, partial, rules)
+    return bool(missing)
 
 
 def _partial_finding(result: CheckResult, t: str, partial: list[PartialDay], rules: Rules) -> None:
