@@ -10,6 +10,7 @@ from stand_ins import NOW, RowsClickHouse, StandInServices, context
 from billing_readiness.checks import usage_coverage as uc
 from billing_readiness.checks.usage_coverage import freshness, repeats
 from billing_readiness.checks.usage_coverage import verdict as uc_verdict
+from billing_readiness.checks.usage_coverage.freshness_findings import silent_candidates
 from billing_readiness.checks.usage_coverage.gaps import RAMP_UP_DAYS, partial_days
 from billing_readiness.checks.usage_coverage.queries import FUTURE_SKEW_SECONDS, scan
 from billing_readiness.checks.usage_coverage.queries import queries as coverage_queries
@@ -657,7 +658,7 @@ def test_only_active_tenants_are_told_silent_a_renamed_one_keeps_its_unbilled_us
     now = int(window.now.timestamp())
     tenant(rows, "acme-old")["latest"] = now - 3 * DAY
     tenant(rows, "b")["latest"] = now - 8 * 3600  # an active tenant gone quiet: a candidate
-    assert uc_verdict.silent_candidates(rows, load_config(), window) == ["b"]
+    assert silent_candidates(rows, load_config(), window) == ["b"]
     rows["tenant_hours"] = [{"t": "acme-old", "hours": [(now - 5 * DAY + h * 3600, 500) for h in range(48)]}]
     result = coverage(rows, window)
     assert "tenant_silent" not in {f.code for f in result.findings}

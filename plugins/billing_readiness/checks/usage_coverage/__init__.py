@@ -107,7 +107,7 @@ class UsageCoverage(ClickHouseCheck):
         from billing_readiness.checks.usage_coverage import id_queries as iq
         from billing_readiness.checks.usage_coverage import queries as q
         from billing_readiness.checks.usage_coverage import repeats
-        from billing_readiness.checks.usage_coverage.verdict import silent_candidates
+        from billing_readiness.checks.usage_coverage.freshness_findings import silent_candidates
         from billing_readiness.core import cost_values
         from billing_readiness.core.timewindow import epoch
 
