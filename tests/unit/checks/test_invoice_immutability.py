@@ -9,6 +9,7 @@ from stand_ins import RowsClickHouse, StandInServices, context
 
 from billing_readiness.checks import invoice_immutability as inv
 from billing_readiness.checks.invoice_immutability import baseline as inv_baseline
+from billing_readiness.checks.invoice_immutability import invoice as inv_invoice
 from billing_readiness.checks.invoice_immutability import verdict as inv_verdict
 from billing_readiness.checks.invoice_immutability.queries import queries as invoice_queries
 from billing_readiness.config import load_config
@@ -172,7 +173,7 @@ def test_invoice_lines_zero_usage_and_cents_at_the_end():
     lines = {ln.tenant_id: ln for ln in r.details.invoice_lines}
     assert lines["a"].total_cost_usd == "47.23" and lines["z"].total_cost_usd == "0.00"
     assert lines["a"].invoice_date == "2025-02-28"
-    csv = inv_verdict.invoice_csv(r.details.invoice_lines).splitlines()
+    csv = inv_invoice.invoice_csv(r.details.invoice_lines).splitlines()
     assert csv == [
         "tenant_id,month,total_queries,total_tokens,total_cost_usd,invoice_date",
         "a,2025-02,10,1000,47.23,2025-02-28",
@@ -199,7 +200,7 @@ def test_invoice_within_tolerance_passes_and_beyond_fails():
 
 def test_invoice_baseline_comparison():
     first = invoice(invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000}))
-    baseline = {"recorded_at": "t0", "lines": inv_verdict.baseline_lines(first.details.invoice_lines)}
+    baseline = {"recorded_at": "t0", "lines": inv_invoice.baseline_lines(first.details.invoice_lines)}
     assert invoice(invoice_rows({"a": 1_000_000_000, "b": 2_000_000_000}), baseline=baseline).passed
     later = invoice(invoice_rows({"a": 1_500_000_000, "b": 2_000_000_000}), baseline=baseline)
     changed = [f for f in later.failures if f.code == "closed_month_changed"]

@@ -103,7 +103,8 @@ class InvoiceImmutability(Check):
         from decimal import Decimal
 
         from billing_readiness.checks.invoice_immutability import baseline as baselines
-        from billing_readiness.checks.invoice_immutability.verdict import Details, baseline_lines, evaluate, invoice_csv
+        from billing_readiness.checks.invoice_immutability.invoice import baseline_lines, invoice_csv
+        from billing_readiness.checks.invoice_immutability.verdict import Details, evaluate
         from billing_readiness.core.results import Artifact
 
         month = billing_month(ctx.params.get("billing_month"), ctx.now, ctx.cfg["invoice"]["billing_timezone"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,25 +15,12 @@ from billing_readiness.checks.invoice_immutability.closed_month import (
     mutations,
     mutations_scope,
 )
+from billing_readiness.checks.invoice_immutability.invoice import InvoiceLine, Totals, invoice_lines, totals
 from billing_readiness.checks.invoice_immutability.settings import LATE_ARRIVAL_GRACE_SECONDS
 from billing_readiness.core import cost_values
-from billing_readiness.core.money import CENT, from_float, from_nanos, to_cents
+from billing_readiness.core.money import CENT, to_cents
 from billing_readiness.core.results import FAIL, INFO, WARN, CheckResult
 from billing_readiness.core.timewindow import Month
-
-CSV_COLUMNS = ("tenant_id", "month", "total_queries", "total_tokens", "total_cost_usd", "invoice_date")
-Totals = dict[str, tuple[int, int, Decimal]]  # tenant -> (queries, tokens, cost)
-
-
-@dataclass
-class InvoiceLine:
-    tenant_id: str
-    month: str
-    total_queries: int
-    total_tokens: int
-    total_cost_usd: str  # rounded to cents once, at the end
-    invoice_date: str
-    exact_cost_usd: str  # before rounding, for the baseline
 
 
 @dataclass
@@ -59,44 +44,6 @@ class Details:
     invoice_csv: str = ""  # the CSV's file name beside the report
     late_arrivals: list[LateArrival] = field(default_factory=list)
     mutations: list[Mutation] = field(default_factory=list)
-
-
-def totals(rows: list[dict[str, Any]], cost_column: str = "cost_nanos") -> Totals:
-    to_money = from_nanos if cost_column == "cost_nanos" else from_float
-    return {
-        r["tenant_id"]: (int(r["total_queries"]), round(float(r["total_tokens"])), to_money(r[cost_column]))
-        for r in rows
-    }
-
-
-def invoice_lines(active: list[str], billed: Totals, month: Month) -> list[InvoiceLine]:
-    """One line per active tenant; a tenant with no usage gets a $0.00 line."""
-    lines, name, invoice_date, zero = [], str(month), month.last_day.isoformat(), (0, 0, Decimal(0))
-    for t in active:
-        q, tok, cost = billed.get(t, zero)
-        lines.append(InvoiceLine(t, name, q, tok, f"{to_cents(cost):.2f}", invoice_date, f"{cost:.9f}"))
-    return lines
-
-
-def invoice_csv(lines: list[InvoiceLine]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for line in lines:
-        writer.writerow([getattr(line, c) for c in CSV_COLUMNS])
-    return buf.getvalue()
-
-
-def baseline_lines(lines: list[InvoiceLine]) -> dict[str, dict[str, Any]]:
-    return {
-        ln.tenant_id: {
-            "total_queries": ln.total_queries,
-            "total_tokens": ln.total_tokens,
-            "exact_cost_usd": ln.exact_cost_usd,
-            "total_cost_usd": ln.total_cost_usd,
-        }
-        for ln in lines
-    }
 
 
 def _differ(
@@ -184,6 +131,15 @@ def evaluate(
         if baseline is not None:
             details.baseline = f"compared with the baseline recorded {baseline.get('recorded_at', '?')}"
             _against_baseline(result, baseline, a, active, month, tolerance_usd, ingestion_column)
+    _baseline_note(result, baseline, month)
+    if result.passed:
+        result.add(INFO, "ok", f"{month}: {len(active)} invoice lines, ${to_cents(billed):.2f} in all, reproducible.")
+    return result
+
+
+def _baseline_note(result: CheckResult, baseline: dict | None, month: Month) -> None:
+    """A first run that passed records the month (said as a finding); one that failed says why it cannot."""
+    details = result.details
     if baseline is None and result.passed:
         details.baseline = "recorded: first run to see this month"
         result.add(
@@ -196,9 +152,6 @@ def evaluate(
     elif baseline is None:
         found = ", ".join(sorted({f.code for f in result.failures}))
         details.baseline = f"not recorded: this run found {found}, so its totals cannot be the reference"
-    if result.passed:
-        result.add(INFO, "ok", f"{month}: {len(active)} invoice lines, ${to_cents(billed):.2f} in all, reproducible.")
-    return result
 
 
 def _finite_rollup(
