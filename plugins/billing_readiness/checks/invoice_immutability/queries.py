@@ -122,20 +122,13 @@ ORDER BY tenant_id""",
     )
 
 
-def queries(cfg: dict, month: Month, rollup_zone: str = "UTC") -> dict[str, Query]:
-    """The month's invoice (in its billing zone) from the events and from usage_daily. usage_daily's days are
-    those of `rollup_zone`: where that zone cuts months elsewhere, the events are summed again over its days
-    ("raw_rollup_zone") for the rollup to be compared with."""
-    ev, dl, types = cfg["usage_events"], cfg["usage_daily"], cfg["event_types"]
-    params = {
-        "month_start": epoch(month.start),
-        "month_end": epoch(month.end),
-        "query_type": types["query"],
-        "input_type": types["token_input"],
-        "output_type": types["token_output"],
-    }
+def _raw_invoice(cfg: dict, params: dict, late_inline: bool) -> tuple[str, str, tuple[str, ...], str]:
+    """The invoice from the events: the configured invoice.sql, or ours (with the cost-value counts, and the
+    late arrivals where there is an ingestion-time column). Returns (name, SQL, columns, source); adds the
+    grace to `params` when it counts late arrivals."""
+    ev = cfg["usage_events"]
     columns: tuple[str, ...] = INVOICE_COLUMNS
-    source, late_inline = "", bool(ev["ingested_at"]) and not cfg["invoice"]["sql"]
+    source = ""
     if cfg["invoice"]["sql"]:
         raw_sql, raw_name, source = (
             cfg["invoice"]["sql"],
@@ -165,6 +158,23 @@ def queries(cfg: dict, month: Month, rollup_zone: str = "UTC") -> dict[str, Quer
 FROM {ev["table"]}
 WHERE {ev["timestamp"]} >= toDateTime(%(month_start)s) AND {ev["timestamp"]} < toDateTime(%(month_end)s)
 GROUP BY tenant_id"""
+    return raw_name, raw_sql, columns, source
+
+
+def queries(cfg: dict, month: Month, rollup_zone: str = "UTC") -> dict[str, Query]:
+    """The month's invoice (in its billing zone) from the events and from usage_daily. usage_daily's days are
+    those of `rollup_zone`: where that zone cuts months elsewhere, the events are summed again over its days
+    ("raw_rollup_zone") for the rollup to be compared with."""
+    ev, dl, types = cfg["usage_events"], cfg["usage_daily"], cfg["event_types"]
+    params = {
+        "month_start": epoch(month.start),
+        "month_end": epoch(month.end),
+        "query_type": types["query"],
+        "input_type": types["token_input"],
+        "output_type": types["token_output"],
+    }
+    late_inline = bool(ev["ingested_at"]) and not cfg["invoice"]["sql"]
+    raw_name, raw_sql, columns, source = _raw_invoice(cfg, params, late_inline)
     day_params = {"first_day": month.first_day.isoformat(), "next_month": month.next().first_day.isoformat()}
     other_zone = {}
     if not same_zone(month.tz, rollup_zone):
