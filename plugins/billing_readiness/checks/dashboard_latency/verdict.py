@@ -81,10 +81,7 @@ def evaluate(
     result.details = details = Details(
         threshold_s, panel_source, mode=mode, measures=measures, time_range=time_range, skipped=list(skipped or [])
     )
-    result.metrics["threshold_s"] = threshold_s
-    result.metrics["mode"] = mode
-    result.metrics["time_range"] = time_range
-    result.metrics["panels_skipped"] = len(details.skipped)
+    result.metrics.update(threshold_s=threshold_s, mode=mode, time_range=time_range, panels_skipped=len(skipped or []))
     for s in details.skipped:
         result.add(INFO, "panel_not_timed", f"Panel '{s['panel']}' not timed: {s['reason']}.", panel=s["panel"])
     if not panels:
@@ -114,9 +111,9 @@ def evaluate(
             )
     for m in measurements:
         details.tenants.append(_tenant(result, m, panels, threshold_s, raw_table))
-    result.metrics["p95_load_s"] = max(t.load.p95 for t in details.tenants)
-    result.metrics["tenants_timed"] = len(details.tenants)
-    result.metrics["panels"] = len(panels)
+    result.metrics.update(
+        p95_load_s=max(t.load.p95 for t in details.tenants), tenants_timed=len(details.tenants), panels=len(panels)
+    )
     if result.passed:
         worst = max(details.tenants, key=lambda t: t.load.p95)
         result.add(

@@ -94,7 +94,7 @@ def evaluate(
     values = rows.get("values", [])
     cost_values.add_findings(result, values, str(month), negative)
     unbillable = set(cost_values.non_finite_days(values))  # failed above; no figure is computed from them
-    a = totals([r for r in rows["raw"] if r["tenant_id"] not in unbillable])
+    a = _billable(rows["raw"], unbillable)
     finite_rollup, broken = _finite_rollup(result, rows["rollup"], unbillable, month)
     rollup = totals(finite_rollup, cost_column="total_cost_usd")
     result.details = details = Details(str(month), invoice_lines(active, a, month))
@@ -119,11 +119,7 @@ def evaluate(
         )
     else:
         # usage_daily is compared with the events over its own days (another zone's month when they differ)
-        same_days = (
-            totals([r for r in rows["raw_rollup_zone"] if r["tenant_id"] not in unbillable])
-            if "raw_rollup_zone" in rows
-            else a
-        )
+        same_days = _billable(rows["raw_rollup_zone"], unbillable) if "raw_rollup_zone" in rows else a
         _lines_and_reads(result, active, a, rollup, month, tolerance_usd, skip=broken, same_days=same_days)
         details.late_arrivals = late_arrivals(result, late_rows(rows), month, late_arrival_grace_s)
         mutations_scope(result, rows.get("distributed", []), cluster)
@@ -135,6 +131,11 @@ def evaluate(
     if result.passed:
         result.add(INFO, "ok", f"{month}: {len(active)} invoice lines, ${to_cents(billed):.2f} in all, reproducible.")
     return result
+
+
+def _billable(rows: list[dict[str, Any]], unbillable: set[str]) -> Totals:
+    """The totals of the tenants whose costs are all finite (the others fail on their values)."""
+    return totals([r for r in rows if r["tenant_id"] not in unbillable])
 
 
 def _baseline_note(result: CheckResult, baseline: dict | None, month: Month) -> None:
