@@ -12,6 +12,7 @@ import datetime as dt
 import pytest
 
 from billing_readiness.checks.dashboard_latency import macros as m
+from billing_readiness.checks.dashboard_latency import substitution as sub
 from billing_readiness.checks.dashboard_latency import timerange as tr
 from billing_readiness.checks.dashboard_latency import variables as v
 from billing_readiness.checks.dashboard_latency.panels import Panel, dashboard_from_export
@@ -139,7 +140,7 @@ def test_ad_hoc_filters_are_additional_table_filters_on_the_first_table():
 
 
 def values(**kw):
-    return {name: v.Value(name, "custom", **spec) for name, spec in kw.items()}
+    return {name: sub.Value(name, "custom", **spec) for name, spec in kw.items()}
 
 
 @pytest.mark.parametrize(
@@ -171,24 +172,24 @@ def test_variables_are_substituted_as_grafana_substitutes_them(sql, expected):
         all={"values": ["x", "y", "z"], "is_all": True},
         custom_all={"values": ["x"], "is_all": True, "all_value": "%"},
     )
-    assert v.interpolate(sql, vals, TR) == expected
+    assert sub.interpolate(sql, vals, TR) == expected
 
 
 def test_grafana_builtins_of_a_panel():
-    b = v.builtins(TR, 60_000, "1m", {"title": "Usage"})
+    b = sub.builtins(TR, 60_000, "1m", {"title": "Usage"})
     assert (
-        v.interpolate("$__interval $__interval_ms $__range_s $__range $__dashboard", {}, TR, b)
+        sub.interpolate("$__interval $__interval_ms $__range_s $__range $__dashboard", {}, TR, b)
         == "1m 60000 31536000 31536000s Usage"
     )
-    with pytest.raises(v.VariableError, match="format ':lucene'"):
-        v.interpolate("${many:lucene}", values(many={"values": ["a"]}), TR)
+    with pytest.raises(sub.VariableError, match="format ':lucene'"):
+        sub.interpolate("${many:lucene}", values(many={"values": ["a"]}), TR)
 
 
 def test_a_value_that_would_change_the_sql_is_refused_naming_the_variable():
-    with pytest.raises(v.VariableError, match="variable 'one' has the value \"a'b\""):
-        v.interpolate("t = '$one'", values(one={"values": ["a'b"]}), TR)
-    with pytest.raises(v.VariableError, match="variable 'one'"):
-        v.interpolate("t = '$one'", values(one={"values": ["a\\"]}), TR)
+    with pytest.raises(sub.VariableError, match="variable 'one' has the value \"a'b\""):
+        sub.interpolate("t = '$one'", values(one={"values": ["a'b"]}), TR)
+    with pytest.raises(sub.VariableError, match="variable 'one'"):
+        sub.interpolate("t = '$one'", values(one={"values": ["a\\"]}), TR)
 
 
 NOW = dt.datetime(2026, 12, 1, 0, 0, 30, tzinfo=UTC)
@@ -295,7 +296,7 @@ def test_a_query_variable_of_another_data_source_cannot_run_directly():
             ]
         }
     }
-    with pytest.raises(v.VariableError, match="variable 'x' is a query of data source type 'prometheus'"):
+    with pytest.raises(sub.VariableError, match="variable 'x' is a query of data source type 'prometheus'"):
         v.resolve(
             board,
             TR,

@@ -22,8 +22,7 @@ from billing_readiness.checks.dashboard_latency.macros import (
     expand_backend,
 )
 from billing_readiness.checks.dashboard_latency.panels import DashboardError, Panel, single_select_problem
-from billing_readiness.checks.dashboard_latency.timerange import TimeRange, TimeRangeError, calculate_interval
-from billing_readiness.checks.dashboard_latency.variables import (
+from billing_readiness.checks.dashboard_latency.substitution import (
     Value,
     VariableError,
     builtins,
@@ -31,6 +30,7 @@ from billing_readiness.checks.dashboard_latency.variables import (
     leftover,
     selects_all,
 )
+from billing_readiness.checks.dashboard_latency.timerange import TimeRange, TimeRangeError, calculate_interval
 from billing_readiness.core.sql import Query
 
 UTC = dt.timezone.utc
