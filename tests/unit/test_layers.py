@@ -45,3 +45,23 @@ def test_every_module_is_in_a_room():
     package = ROOT / "plugins" / "billing_readiness"
     loose = sorted(p.name for p in package.glob("*.py"))
     assert loose == ["__init__.py", "dag.py", "params.py"], loose  # the package and its two public faces
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 60  # a module a reader holds in mind, a function read at a glance
+
+
+def test_no_module_or_function_of_the_product_outgrows_a_reading():
+    modules = sorted((ROOT / "plugins" / "billing_readiness").rglob("*.py"))
+    assert len(modules) >= 50
+    too_long = []
+    for path in modules:
+        text = path.read_text()
+        where = path.relative_to(ROOT)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{where}: {node.name}() {length} lines")
+    assert too_long == []

@@ -9,9 +9,9 @@ from stand_ins import KeyStoreControl, RowsClickHouse, ScriptedApi, StandInServi
 
 from billing_readiness.checks import quota_enforcement as qe
 from billing_readiness.checks.quota_enforcement import diagnose as qe_diagnose
-from billing_readiness.checks.quota_enforcement import probe as qe_probe
 from billing_readiness.checks.quota_enforcement import verdict as qe_verdict
 from billing_readiness.checks.quota_enforcement import windows
+from billing_readiness.checks.quota_enforcement.probe_run import ProbeRun
 from billing_readiness.config import load_config
 from billing_readiness.core.errors import CheckError, ServiceUnavailable
 from billing_readiness.core.sql import active_tenants_query
@@ -146,7 +146,7 @@ def test_quota_probe_tenant_must_not_be_real():
 
 
 def test_quota_evaluate_reports_cleanup_leftovers():
-    run = qe_probe.ProbeRun(
+    run = ProbeRun(
         10, responses(*[200] * 10 + [429], headers=GOOD_HEADERS), 7, responses(*[200] * 7 + [429], headers=GOOD_HEADERS)
     )
     run.cleanup.leftovers, run.cleanup.foreign = ["quota:probe:x"], ["quota:probe-2:x"]

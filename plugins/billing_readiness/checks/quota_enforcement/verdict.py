@@ -11,7 +11,7 @@ from billing_readiness.checks.quota_enforcement.diagnose import (
     inspect_429,
     response_text,
 )
-from billing_readiness.checks.quota_enforcement.probe import Cleanup, ProbeRun
+from billing_readiness.checks.quota_enforcement.probe_run import Cleanup, ProbeRun
 from billing_readiness.checks.quota_enforcement.window_findings import WindowSeen, window_findings
 from billing_readiness.core.results import FAIL, INFO, WARN, CheckResult, Severity
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from billing_readiness.checks.quota_enforcement import windows
 from billing_readiness.checks.quota_enforcement.diagnose import _ok
-from billing_readiness.checks.quota_enforcement.probe import ProbeRun
+from billing_readiness.checks.quota_enforcement.probe_run import ProbeRun
 from billing_readiness.core.results import INFO, WARN, CheckResult, Severity
 from billing_readiness.core.timewindow import utc_text
 
