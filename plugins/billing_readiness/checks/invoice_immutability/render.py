@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from billing_readiness.checks.invoice_immutability.verdict import Details
+from billing_readiness.core.html import render
 
 HTML_ROWS = 200  # rows of each table in the HTML report; all of them are in readiness.json
 
@@ -51,23 +50,22 @@ def markdown(d: Details | None) -> list[str]:
     return out
 
 
+_HTML = """\
+{% for title, headers, rows in sections if rows %}
+<h3>{{ title }}</h3><table><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in rows[:limit] %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% if rows|length > limit %}
+<p class="muted">... and {{ "{:,}".format(rows|length - limit) }} more rows in readiness.json</p>
+{% endif %}
+{% endfor %}
+{% if d.invoice_lines %}
+<p class="muted">{{ d.invoice_lines|length }} invoice lines for {{ d.month }}; baseline: {{ d.baseline }};
+CSV: <code>{{ d.invoice_csv }}</code></p>
+{% endif %}
+"""
+
+
 def html(d: Details | None) -> str:
     if not d:
         return ""
-    out = []
-    for title, headers, rows in _sections(d):
-        if rows:
-            head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-            body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows[:HTML_ROWS])
-            more = (
-                f'<p class="muted">... and {len(rows) - HTML_ROWS:,} more rows in readiness.json</p>'
-                if len(rows) > HTML_ROWS
-                else ""
-            )
-            out.append(f"<h3>{escape(title)}</h3><table><tr>{head}</tr>{body}</table>{more}")
-    if d.invoice_lines:
-        out.append(
-            f'<p class="muted">{len(d.invoice_lines)} invoice lines for {escape(d.month)}; '
-            f"baseline: {escape(d.baseline)}; CSV: <code>{escape(d.invoice_csv)}</code></p>"
-        )
-    return "".join(out)
+    return render(_HTML, sections=_sections(d), d=d, limit=HTML_ROWS)

@@ -3,9 +3,8 @@ concurrent probe's tally."""
 
 from __future__ import annotations
 
-from html import escape
-
 from billing_readiness.checks.quota_enforcement.verdict import Details
+from billing_readiness.core.html import render
 
 
 def _windows(d: Details) -> list[str]:
@@ -51,41 +50,33 @@ def markdown(d: Details | None) -> list[str]:
     return out
 
 
+_HTML = """\
+<h3>Sequential probe, request by request</h3>
+<table><tr><th>#</th><th>expected</th><th>got</th><th>seconds</th><th>rate-limit headers</th></tr>
+{% for r in d.sequential %}
+{% set expected = r.n > d.limit %}
+<tr><td>{{ r.n }}</td><td>{{ "expected 429" if expected else "expected 2xx" }}</td>
+<td class="{{ "pass" if r.status and (r.status == 429) == expected else "fail" }}">{{ r.status or r.error }}</td>
+<td>{{ r.elapsed_s }}</td>
+<td>{% for k, v in r.headers.items() %}{{ k }}: {{ v }}{{ ", " if not loop.last }}{% endfor %}</td>
+</tr>
+{% endfor %}
+</table>
+{% if d.second %}
+<p>Second probe with the quota at {{ d.second_limit }}: {{ second|join(", ") }}.</p>
+{% endif %}
+{% for line in windows %}<p>{{ line }}</p>{% endfor %}
+<p>Cleanup: deleted {{ d.cleanup.deleted|length }} key(s) of the probe tenant ({{ d.cleanup.deleted|join(", ") }});
+left alone {{ d.cleanup.foreign|length }} other key(s); {{ d.cleanup.leftovers|length }} left over.</p>
+{% if d.concurrent %}
+{% set c = d.concurrent %}
+<p>Concurrent probe: {{ c.sent }} requests at once, <b>{{ c.accepted }}</b> accepted (limit {{ d.limit }}),
+{{ c.refused_429 }} refused with 429{% if c.other %}, other: {{ c.other|join(", ") }}{% endif %}.</p>
+{% endif %}
+"""
+
+
 def html(d: Details | None) -> str:
     if not d or not d.sequential:
         return ""
-
-    def as_expected(r) -> bool:
-        return bool(r.status) and (r.status == 429) == (r.n > d.limit)
-
-    rows = "".join(
-        f"<tr><td>{r.n}</td><td>{'expected 2xx' if r.n <= d.limit else 'expected 429'}</td>"
-        f'<td class="{"pass" if as_expected(r) else "fail"}">{escape(str(r.status or r.error))}</td>'
-        f"<td>{r.elapsed_s}</td><td>{escape(', '.join(f'{k}: {v}' for k, v in r.headers.items()))}</td></tr>"
-        for r in d.sequential
-    )
-    out = (
-        "<h3>Sequential probe, request by request</h3><table><tr><th>#</th><th>expected</th><th>got</th>"
-        f"<th>seconds</th><th>rate-limit headers</th></tr>{rows}</table>"
-    )
-    if d.second:
-        out += (
-            f"<p>Second probe with the quota at {d.second_limit}: "
-            + escape(", ".join(str(r.status or r.error) for r in d.second))
-            + ".</p>"
-        )
-    out += "".join(f"<p>{escape(line)}</p>" for line in _windows(d))
-    out += (
-        f"<p>Cleanup: deleted {len(d.cleanup.deleted)} key(s) of the probe tenant "
-        f"({escape(', '.join(d.cleanup.deleted))}); left alone {len(d.cleanup.foreign)} other key(s); "
-        f"{len(d.cleanup.leftovers)} left over.</p>"
-    )
-    if d.concurrent:
-        c = d.concurrent
-        out += (
-            f"<p>Concurrent probe: {c.sent} requests at once, <b>{c.accepted}</b> accepted "
-            f"(limit {d.limit}), {c.refused_429} refused with 429"
-            + (f", other: {escape(', '.join(c.other))}" if c.other else "")
-            + ".</p>"
-        )
-    return out
+    return render(_HTML, d=d, windows=_windows(d), second=[str(r.status or r.error) for r in d.second])
