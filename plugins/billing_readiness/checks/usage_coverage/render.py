@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-from html import escape
 
 from billing_readiness.checks.usage_coverage.verdict import Coverage, Details
+from billing_readiness.core.html import render
 
 HEAT_MAP_FLAGGED = 200  # tenants with findings shown in the heat map (the most days without usage first)
 HEAT_MAP_TOP = 25  # the largest tenants by events, shown beside them
@@ -108,38 +108,44 @@ def _heat_color(n: int, top: int, before_first: bool = False, partial: bool = Fa
     return f"hsl(145,55%,{light}%)"
 
 
+_HEAT_MAP = """\
+{% if not rows %}
+<p class="muted">No coverage data.</p>
+{% else %}
+<p class="muted">{{ scope }} x {{ days|length }} complete days of {{ timezone }} ({{ days[0] }} .. {{ days[-1] }})
+{%- if csv_name %}; every tenant and day: <code>{{ csv_name }}</code>{% endif %}.
+Red: no usage that day; orange: partial loss; grey: before the tenant's first usage; darker green: more events.</p>
+<table class="heat"><tr><th></th>
+{%- for d in days %}<th title="{{ d }}">{{ d[8:10] if loop.index0 % 2 == 0 }}</th>{% endfor %}</tr>
+{% for tenant, cells in rows %}
+<tr><th>{{ tenant }}</th>
+{%- for color, d, n in cells %}<td style="background:{{ color }}" title="{{ tenant }} {{ d }}: {{ n }} events"></td>
+{%- endfor %}</tr>
+{% endfor %}
+</table>
+{% endif %}
+"""
+
+
 def heat_map(cov: Coverage, flagged: set[str] | frozenset[str] = frozenset(), csv_name: str = "") -> str:
     """Tenant x day coverage: red cells are days without usage."""
     days, tenants = cov.days, cov.tenants
     if not days or not tenants:
-        return '<p class="muted">No coverage data.</p>'
+        return render(_HEAT_MAP, rows=[])
     shown = shown_tenants(cov, flagged)
     top = max((max(tenants[t]) for t in shown if tenants[t]), default=1) or 1
-    head = "".join(f'<th title="{escape(d)}">{escape(d[8:10]) if i % 2 == 0 else ""}</th>' for i, d in enumerate(days))
-    body = []
+    rows = []
     for tenant in shown:
-        counts = tenants[tenant]
         first, partial = cov.first_usage.get(tenant, ""), set(cov.partial.get(tenant, []))
-        cells = "".join(
-            f'<td style="background:{_heat_color(n, top, d < first, d in partial)}" '
-            f'title="{escape(tenant)} {escape(d)}: {n} events"></td>'
-            for d, n in zip(days, counts)
-        )
-        body.append(f"<tr><th>{escape(tenant)}</th>{cells}</tr>")
-    where = f"; every tenant and day: <code>{escape(csv_name)}</code>" if csv_name else ""
+        cells = [(_heat_color(n, top, d < first, d in partial), d, n) for d, n in zip(days, tenants[tenant])]
+        rows.append((tenant, cells))
     scope = (
         f"all {len(tenants)} tenants"
         if len(shown) == len(tenants)
         else f"{len(shown):,} of {len(tenants):,} tenants: those with findings (most days without usage first, "
         f"at most {HEAT_MAP_FLAGGED}) and the {HEAT_MAP_TOP} largest by events"
     )
-    return (
-        f'<p class="muted">{scope} x {len(days)} complete days of {escape(cov.timezone)} ({escape(days[0])} .. '
-        f"{escape(days[-1])}){where}. "
-        "Red: no usage that day; orange: partial loss; grey: before the tenant's first usage; "
-        "darker green: more events.</p>"
-        f'<table class="heat"><tr><th></th>{head}</tr>{"".join(body)}</table>'
-    )
+    return render(_HEAT_MAP, rows=rows, scope=scope, days=days, timezone=cov.timezone, csv_name=csv_name)
 
 
 def html(details: Details | None, flagged: set[str] | frozenset[str] = frozenset()) -> str:
