@@ -97,6 +97,10 @@ class ClickHouseHook(DbApiHook):
             secure = False
         return f"{c.host}:{c.port or (9440 if secure else 9000)}/{self.database}"
 
+    def _who(self) -> tuple[str, str]:
+        """(connection id, host:port/database) for an error message: read only when something went wrong."""
+        return self.clickhouse_conn_id, self.describe()
+
     def socket_timeouts(self) -> tuple[float, float]:
         """(connect, send/receive) seconds: the connection's extras, else 10 s and the query timeout + 30 s; read
         once."""
@@ -195,7 +199,7 @@ class ClickHouseHook(DbApiHook):
         if self.deadline is not None:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise errs.budget_spent(self.clickhouse_conn_id, self.describe(), self.budget_seconds or 0, query)
+                raise errs.budget_spent(*self._who(), self.budget_seconds or 0, query)
             allowed = min(allowed, left)
         conn = client.connection
         connect_timeout, send_receive_timeout = self.socket_timeouts()
@@ -217,7 +221,7 @@ class ClickHouseHook(DbApiHook):
             if time.monotonic() - started > allowed:
                 client.cancel()
                 client.disconnect()
-                raise errs.cancelled(self.clickhouse_conn_id, self.describe(), query, allowed)
+                raise errs.cancelled(*self._who(), query, allowed)
         return progress.get_result(), progress
 
     def run(self, sql, *args, **kwargs):
@@ -246,13 +250,12 @@ class ClickHouseHook(DbApiHook):
         if self._settings_refused and query.settings:
             query = query.without_settings()
         self.queries_sent += count
-        conn_id, where = self.clickhouse_conn_id, self.describe()
         try:
             (rows, columns), _ = self._execute(client, query, with_column_types=True, cap=cap)
         except errors.SocketTimeoutError as exc:
-            raise errs.silent(conn_id, where, query, exc, cap) from None
+            raise errs.silent(*self._who(), query, exc, cap) from None
         except errors.ServerException as exc:
-            raise errs.server_refusal(conn_id, where, self.database, query, exc) from None
+            raise errs.server_refusal(*self._who(), self.database, query, exc) from None
         except errs.network_errors() as exc:
             if not self._answered and isinstance(exc, EOFError):
                 refused = self._database_refused()
@@ -260,8 +263,8 @@ class ClickHouseHook(DbApiHook):
                     raise refused from None
             tls = errs.tls_failure(exc)
             if tls:
-                raise errs.tls_refusal(conn_id, where, tls) from None
-            raise errs.unavailable(conn_id, where, query, exc) from exc
+                raise errs.tls_refusal(*self._who(), tls) from None
+            raise errs.unavailable(*self._who(), query, exc) from exc
         self._answered = True
         return query.named_rows([name for name, _ in columns], rows)
 

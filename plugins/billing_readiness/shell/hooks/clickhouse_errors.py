@@ -100,6 +100,10 @@ def database_refused(conn_id: str, where: str, database: str) -> ClickHouseQuery
     )
 
 
+def _at(conn_id: str, where: str) -> str:
+    return f"ClickHouse at {where} (connection '{conn_id}')"
+
+
 def silent(
     conn_id: str, where: str, query: Query, exc: BaseException, cap: float | None = None
 ) -> ClickHouseQueryError:
@@ -107,26 +111,25 @@ def silent(
     would wait as long again, so this fails the check now, within its budget."""
     if cap is not None:
         return ClickHouseQueryError(
-            f"ClickHouse at {where} (connection '{conn_id}') stopped answering: a "
+            _at(conn_id, where) + f" stopped answering: a "
             f"trivial first query got no reply within {cap:g} s (config clickhouse.liveness_timeout_seconds); "
             "the server is frozen or overloaded"
         )
     return ClickHouseQueryError(
-        f"ClickHouse at {where} (connection '{conn_id}') stopped answering during "
+        _at(conn_id, where) + f" stopped answering during "
         f"'{query.name}' (no reply within the socket timeout: {exc}); the server is frozen or overloaded"
     )
 
 
 def unavailable(conn_id: str, where: str, query: Query, exc: BaseException) -> ClickHouseUnavailable:
     return ClickHouseUnavailable(
-        f"ClickHouse at {where} (connection '{conn_id}') is unreachable "
-        f"while running '{query.name}': {type(exc).__name__}: {exc}"
+        _at(conn_id, where) + f" is unreachable while running '{query.name}': {type(exc).__name__}: {exc}"
     )
 
 
 def budget_spent(conn_id: str, where: str, budget_seconds: float, query: Query) -> ClickHouseQueryError:
     return ClickHouseQueryError(
-        f"ClickHouse at {where} (connection '{conn_id}'): the check's time "
+        _at(conn_id, where) + f": the check's time "
         f"budget of {budget_seconds:.0f} s (config clickhouse.check_budget_seconds) is spent "
         f"before the query '{query.name}'"
     )
@@ -134,7 +137,7 @@ def budget_spent(conn_id: str, where: str, budget_seconds: float, query: Query) 
 
 def cancelled(conn_id: str, where: str, query: Query, allowed: float) -> ClickHouseQueryError:
     return ClickHouseQueryError(
-        f"ClickHouse at {where} (connection '{conn_id}'): the query "
+        _at(conn_id, where) + f": the query "
         f"'{query.name}' ran past {allowed:.0f} s and was cancelled (config "
         "clickhouse.query_timeout_seconds / check_budget_seconds)"
     )

@@ -44,9 +44,9 @@ def time_loads(hook: ClickHouseHook, queries: list[Query], repetitions: int, war
                 "error": None,
             }
         except errors.SocketTimeoutError as exc:
-            raise errs.silent(hook.clickhouse_conn_id, hook.describe(), q, exc) from None
+            raise errs.silent(*hook._who(), q, exc) from None
         except errs.network_errors() as exc:
-            raise errs.unavailable(hook.clickhouse_conn_id, hook.describe(), q, exc) from exc
+            raise errs.unavailable(*hook._who(), q, exc) from exc
         except errs.ClickHouseQueryError as exc:  # cancelled past its time: the panel's error
             return {"title": q.name, "elapsed_s": time.perf_counter() - started, "error": str(exc)[:300]}
         except errors.Error as exc:  # the server's first line only, cut short: never the panel's data
