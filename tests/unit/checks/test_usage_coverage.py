@@ -411,8 +411,8 @@ def test_coverage_today_drift_beyond_what_is_in_flight_fails_and_within_it_passe
 # --- freshness_and_gaps --------------------------------------------------------------------------------------------
 
 
-def silence_of(series, minutes, now, *args):
-    return freshness.silence(series, freshness.DayBounds.from_minutes(minutes, now // 60), now, *args)
+def silence_of(series, minutes, now, *args, min_active=10):
+    return freshness.silence(series, freshness.DayBounds.from_minutes(minutes, now // 60), now, *args, min_active)
 
 
 def test_the_day_bounds_answer_every_silence_as_the_minutes_do():
@@ -458,6 +458,26 @@ def test_quiet_nights_never_trip_it_and_a_stall_at_night_still_does():
     # a system quiet (not silent) at night, stalled since 23:00: caught
     sparse = minutes(now, 30, every_min=5, stop_after=now - 4 * 3600)
     assert silence_of("ingestion", sparse, now, 30, 1800, 4).stalled
+
+
+def test_a_sparse_nights_silence_is_a_stall_only_once_activity_was_expected():
+    """A small system: one event at 04:30 each night, one every 2 minutes from 06:00. At 06:10 on a day like the
+    others the silence (100 min) is far beyond the usual spell at 06:10 (2 min), yet the same span of earlier days
+    held only the few minutes after 06:00: no stall. At 06:30 the span usually holds 15 active minutes: a stall."""
+
+    def sparse_nights(minute_of_day):
+        if minute_of_day < 270:
+            return 270 - minute_of_day  # one event at 04:30 ...
+        return 90 if minute_of_day == 270 else 2  # ... then nothing until 06:00, then one every 2 minutes
+
+    day = dt.datetime(2026, 12, 5, tzinfo=UTC)
+    for hhmm, stalled in (((6, 10), False), ((6, 30), True)):
+        now = int(day.replace(hour=hhmm[0], minute=hhmm[1]).timestamp())
+        history = [m for m in minutes(now, 30, quiet=sparse_nights) if m < (now - now % DAY) // 60 + 271]
+        s = silence_of("ingestion", history, now, 30, 1800, 4)
+        assert s.silence_s > s.threshold_s, hhmm  # the spell rule alone would call both a stall
+        assert s.stalled is stalled, (hhmm, s)
+    assert 4 <= s.usual_active <= 16
 
 
 def test_nothing_at_all_is_a_stall():

@@ -9,7 +9,10 @@ the same time of day: quiet nights and quiet weekends are quiet every week, a st
   quiet spell at this time of day is measured on
   every earlier day of the window: the length of the silence that contained the same instant that day. Usual =
   the larger of the 75th percentile over all those days and the median over the same weekday. It is a stall when
-  the silence exceeds `max_silence` and `factor` x usual.
+  the silence exceeds `max_silence` and `factor` x usual, and the same span of the day (as long as the silence,
+  ending at the same time of day) usually holds at least `min_active` minutes with activity: the smaller of the
+  median over all earlier days and over the same weekday. A sparse system (a few events an hour on a quiet
+  night) is often silent for an hour or two; that is a stall only when activity would have been expected.
 - Tenant: silent for at least `tenant_silence` seconds, and its own history says it normally sends at least
   `min_events` events in such a span at this time of day: the smaller of the median over the earlier days and the
   median over the same weekday (so a tenant that never sends on Sundays is not missed on a Sunday).
@@ -33,10 +36,13 @@ class Silence:
     usual_s: int  # the usual quiet spell at this time of day
     threshold_s: int
     samples: int  # earlier days measured
+    usual_active: float  # minutes with activity the same span of the day usually holds
+    min_active: int
 
     @property
     def stalled(self) -> bool:
-        return self.silence_s > self.threshold_s
+        expected = self.newest is None or self.usual_active >= self.min_active
+        return self.silence_s > self.threshold_s and expected
 
 
 class DayBounds:
@@ -47,6 +53,11 @@ class DayBounds:
     def __init__(self, now_min: int, first: dict[int, int], last: dict[int, int]):
         self.now_min, self.first, self.last = now_min, first, last
         self.days = sorted(last)
+        self.minutes: list[int] = []
+
+    def active_between(self, lo: int, hi: int) -> int:
+        """Minutes with activity in (lo, hi]."""
+        return bisect.bisect_right(self.minutes, hi) - bisect.bisect_right(self.minutes, lo)
 
     @classmethod
     def from_minutes(cls, minutes, now_min: int) -> DayBounds:
@@ -56,7 +67,9 @@ class DayBounds:
             d = (now_min - m) // MINUTES_PER_DAY
             first[d] = min(first.get(d, m), m)
             last[d] = max(last.get(d, m), m)
-        return cls(now_min, first, last)
+        bounds = cls(now_min, first, last)
+        bounds.minutes = sorted(minutes)
+        return bounds
 
     @property
     def newest(self) -> int | None:
@@ -75,8 +88,10 @@ class DayBounds:
         return (self.first[self.days[i - 1]] - prev) * 60
 
 
-def silence(series: str, bounds: DayBounds, now: int, days: int, max_silence: int, factor: float) -> Silence:
-    """The current silence of one activity series against its usual quiet spell."""
+def silence(
+    series: str, bounds: DayBounds, now: int, days: int, max_silence: int, factor: float, min_active: int
+) -> Silence:
+    """The current silence of one activity series against its usual quiet spell and its usual activity."""
     newest = bounds.newest
     current = max(0, now - (newest * 60 + 59)) if newest is not None else days * DAY
     all_days, same_weekday = [], []
@@ -99,7 +114,30 @@ def silence(series: str, bounds: DayBounds, now: int, days: int, max_silence: in
         int(usual),
         int(max(max_silence, factor * usual)),
         len(all_days),
+        usual_activity(bounds, days),
+        min_active,
     )
+
+
+def usual_activity(bounds: DayBounds, days: int) -> float:
+    """Minutes with activity in the span (newest, now] shifted back k days, on the earlier days whose span lies
+    after the series' first activity: the smaller of the median over all of them and over the same weekday."""
+    newest, now_min = bounds.newest, bounds.now_min
+    if newest is None or not bounds.minutes:
+        return 0.0
+    all_days, same_weekday = [], []
+    for k in range(1, days + 1):
+        lo, hi = newest - k * MINUTES_PER_DAY, now_min - k * MINUTES_PER_DAY
+        if lo < bounds.minutes[0]:
+            break
+        n = bounds.active_between(lo, hi)
+        all_days.append(n)
+        if k % 7 == 0:
+            same_weekday.append(n)
+    if not all_days:
+        return 0.0
+    usual = float(statistics.median(all_days))
+    return min(usual, float(statistics.median(same_weekday))) if same_weekday else usual
 
 
 def expected_events(hours: list[tuple[int, int]], since: int, now: int, days: int) -> float:

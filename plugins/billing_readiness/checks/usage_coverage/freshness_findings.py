@@ -59,6 +59,7 @@ def freshness_findings(
             window.days,
             int(c["max_ingest_silence_seconds"]),
             float(c["ingest_silence_factor"]),
+            int(c["ingest_silence_min_active_minutes"]),
         )
         for name, col in series
     ]
@@ -74,13 +75,15 @@ def freshness_findings(
                 f"Nothing new by {s.series} for {_duration(s.silence_s)} ({seen}; now "
                 f"{window.now:%Y-%m-%d %H:%M} UTC). The usual quiet spell at this time of day is "
                 f"{_duration(s.usual_s)} over {s.samples} earlier day(s); the threshold is {_duration(s.threshold_s)} "
-                f"(config coverage.max_ingest_silence_seconds, {c['ingest_silence_factor']} x usual). Usage is not "
-                "being metered: invoices would miss it.",
+                f"(config coverage.max_ingest_silence_seconds, {c['ingest_silence_factor']} x usual), and the same "
+                f"span of earlier days usually had activity in {s.usual_active:g} minute(s) (config "
+                "coverage.ingest_silence_min_active_minutes). Usage is not being metered: invoices would miss it.",
                 series=s.series,
                 newest=_when(s.newest),
                 silence_seconds=s.silence_s,
                 usual_quiet_seconds=s.usual_s,
                 threshold_seconds=s.threshold_s,
+                usual_active_minutes=s.usual_active,
             )
     result.metrics["newest_ingestion"] = _when(newest.get("ingestion"))
     result.metrics["newest_event"] = _when(newest.get("event time"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from billing_readiness.core.settings import Section, bounded
-from billing_readiness.core.units import DAY
+from billing_readiness.core.units import DAY, MINUTES_PER_DAY
 
 
 class Coverage(Section):
@@ -34,6 +34,14 @@ class Coverage(Section):
         "ingest_silence_factor x its usual quiet spell at the same time of day.",
     )
     ingest_silence_factor: float = bounded(4, 1, 100, "times the usual quiet spell")
+    ingest_silence_min_active_minutes: int = bounded(
+        10,
+        1,
+        MINUTES_PER_DAY,
+        "minutes",
+        "A silence is a stall only when the same span of the day (as long, ending at the same time of day) usually "
+        "holds at least this many minutes with activity: a sparse system's quiet hour at night is not a stall.",
+    )
     tenant_silence_seconds: int = bounded(
         10800,
         600,
