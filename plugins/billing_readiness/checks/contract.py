@@ -8,7 +8,8 @@ A check is one package (or module) defining a `Check` subclass and `CHECK`, its 
 - `run(services, ctx)`: fetch through the injected `services` (ClickHouse, HTTP, quota control,
   baselines), then decide (a pure function of what was fetched); what the run must keep is returned typed
   (`result.artifacts`, `result.record`), never signalled by a string. A check that is ClickHouse queries and
-  a verdict only subclasses `ClickHouseCheck` and writes `queries(ctx)` (named `Query` values) and
+  a verdict only subclasses `ClickHouseCheck` and writes `queries(ctx)` (named `Query` values), where some
+  questions wait for earlier answers its `passes()` (named rounds, run once each, in order), and
   `evaluate(result, rows, ctx)` instead;
 - `parts()`: its Details dataclass and render module, which `markdown(result)` and `html(result)` use
   for its part of the report.
@@ -168,28 +169,40 @@ class Check:
         return render.html(result.details) if render else ""
 
 
+Rows = dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A round of a ClickHouseCheck after its first: the queries that need the rows of the rounds before (an empty
+    dict when those rows call for nothing). Its name says what it asks, in the code and in the log."""
+
+    name: str
+    ask: typing.Callable[[RunContext, Rows], dict[str, Query]]
+
+
 class ClickHouseCheck(Check):
     """A check that is ClickHouse queries and a verdict only: define `queries(ctx)` and `evaluate(result, rows, ctx)`,
-    and where a question needs a second look only when the first rows say so, `follow_up(ctx, rows)`."""
+    and where a question waits for an earlier answer, `passes()`: the later rounds, each run once, in order."""
+
+    def passes(self) -> tuple[Pass, ...]:
+        return ()
 
     def queries(self, ctx: RunContext) -> dict[str, Query]:
         raise NotImplementedError
 
-    def follow_up(self, ctx: RunContext, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Query]:
-        """Queries that depend on the rows so far (none by default); their rows join `rows`, and it is
-        asked again until it has nothing new to ask."""
-        return {}
-
-    def evaluate(self, result: CheckResult, rows: dict[str, list[dict[str, Any]]], ctx: RunContext) -> None:
+    def evaluate(self, result: CheckResult, rows: Rows, ctx: RunContext) -> None:
         raise NotImplementedError
 
     def run(self, services: Services, ctx: RunContext) -> CheckResult:
         clickhouse = services.clickhouse(ctx.cfg)
         queries = self.queries(ctx)
         rows = clickhouse.run_all(queries)
-        while more := {k: q for k, q in self.follow_up(ctx, rows).items() if k not in rows}:
-            rows.update(clickhouse.run_all(more))
-            queries.update(more)
+        for round_ in self.passes():
+            if more := round_.ask(ctx, rows):
+                ctx.log.info("%s: %s (%d queries)", self.id, round_.name, len(more))
+                rows.update(clickhouse.run_all(more))
+                queries.update(more)
         result = self.new_result()
         result.show_queries(queries)
         self.evaluate(result, rows, ctx)

@@ -32,14 +32,14 @@ def spell_at(minutes: list[int], t_min: int) -> int | None:
     return (nxt - prev) * 60 if nxt is not None else None  # the plain definition DayBounds.spell_at must agree with
 
 
-def daily_drift(d, raw, rollup):
+def daily_drift(d, raw, rollup, in_flight=(0, 0.0, 0.0, 0.0, 0)):
     """A tenant-day ClickHouse found different: raw (queries, in, out, storage, nanos) vs usage_daily's sums."""
-    return (d, *raw, *rollup)
+    return (d, *raw, *rollup, *in_flight)
 
 
-def hourly_drift(d, et, raw, rollup):
+def hourly_drift(d, et, raw, rollup, in_flight=(0, 0.0, 0)):
     """A tenant-day-type ClickHouse found different: raw (events, quantity, nanos) vs usage_hourly's sums."""
-    return (d, et, *raw, *rollup)
+    return (d, et, *raw, *rollup, *in_flight)
 
 
 def coverage_rows(window, tenants, skip=(), events=None, first_usage=None):

@@ -12,14 +12,14 @@ once (double billing). A day that collapsed against the days around it and the
 same weekday is a partial-loss warning (a failure with partial_days_fail); a large
 tenant gone silent is a warning (a failure with silent_tenants_fail); negative
 costs or quantities, usage from tenants that are not active and events dated in
-the future are warnings. The window's events are read as often as the least
-hand-written SQL reads them: the repeats pass (per bucket of the id hash, rows minus
-distinct hashes, sliced to the memory limit), then one scan that compares them with
-both rollups inside ClickHouse (what comes back grows with the tenants, not their
-days), measures freshness and collects the ids of the flagged buckets. Follow-ups
-only when the rows call for them (queries.py).
+the future are warnings. It asks in named rounds (passes.py): the first (active
+tenants, first usage, future events, the minutes with events and with ingestion),
+the repeats pass (per bucket of the id hash, rows minus distinct hashes, sliced to
+the memory limit), the scan that compares the events with both rollups inside
+ClickHouse (what comes back grows with the tenants, not their days) and collects the
+ids of the flagged buckets, then follow-ups only where a pass found something.
 
-    queries.py  the SQL          verdict.py  the decision     gaps.py  missing and partial days
+    queries.py  the SQL    passes.py  the rounds    verdict.py  the decision    gaps.py  missing and partial days
     reconcile.py  rollups vs raw events   freshness.py  stalled ingest, silent tenants   render.py  the report
     repeats.py  duplicate event ids
 """
@@ -90,65 +90,16 @@ class UsageCoverage(ClickHouseCheck):
 
         return queries(ctx.cfg, ctx.window(ctx.params["lookback_days"]))
 
-    @staticmethod
-    def window(ctx: RunContext, rows: dict):
-        """The lookback window in days of the zone the rollups cut days in (the first round's "zone" rows)."""
-        from dataclasses import replace
+    def passes(self) -> tuple:
+        """The rounds after the first, named, each run once (passes.py)."""
+        from billing_readiness.checks.usage_coverage.passes import PASSES
 
-        from billing_readiness.core.sql import rollup_zone
-
-        return replace(ctx.window(ctx.params["lookback_days"]), tz=rollup_zone(rows.get("zone", []), ctx.cfg)[0])
-
-    def follow_up(self, ctx: RunContext, rows: dict) -> dict:
-        """Round 2: the repeats pass (sliced by the window's estimated events to fit the memory limit).
-        Round 3: the scan, collecting the ids of the buckets it flagged. Then only what the rows call for:
-        the values' days and ids, the silent tenants' hours, and, for a mass duplication, the repeated hashes
-        and their ids."""
-        from billing_readiness.checks.usage_coverage import id_queries as iq
-        from billing_readiness.checks.usage_coverage import queries as q
-        from billing_readiness.checks.usage_coverage import repeats
-        from billing_readiness.checks.usage_coverage.freshness_findings import silent_candidates
-        from billing_readiness.core import cost_values
-        from billing_readiness.core.timewindow import epoch
-
-        cfg, window = ctx.cfg, self.window(ctx, rows)
-        estimate = sum(int(r["events"] or 0) for r in rows["window_events"])  # a row per server, read directly
-        parts = repeats.slices(estimate, cfg["clickhouse"]["max_memory_bytes"])
-        if "repeats_0" not in rows:
-            return {f"repeats_{k}": iq.repeats(cfg, window, k, parts) for k in range(parts)}
-        keys = repeats.flagged([r for k in range(parts) for r in rows[f"repeats_{k}"]])
-        collect = repeats.collectable(keys, estimate, parts)
-        if "tenants" not in rows:
-            tolerance = float(ctx.params["reconciliation_tolerance_usd"])
-            return {"tenants": q.scan(cfg, window, tolerance, keys if collect else [], parts)}
-        more = {}
-        flagged = cost_values.flagged(rows["tenants"], "t")
-        if flagged and "values" not in rows:
-            more["values"] = cost_values.query(
-                cfg, epoch(window.start), epoch(window.tomorrow_start), "lookback window", flagged, window.tz
-            )
-        if "tenant_hours" not in rows:
-            query = q.tenant_hours(cfg, window, silent_candidates(rows, cfg, window))
-            more.update({"tenant_hours": query} if query else {})
-        if keys and not collect:  # a mass duplication: the repeated hashes, then their ids
-            slices = sorted(k for k in rows if k.startswith("duplicate_candidates"))
-            if not slices:
-                events = sum(int(n) for r in rows["tenants"] for _, n in r["day_events"])
-                hash_parts = iq.hash_partitions(cfg, events * len(keys) // (repeats.REPEAT_BUCKETS * parts))
-                return {
-                    **more,
-                    **{
-                        f"duplicate_candidates_{k}": iq.duplicate_candidates(cfg, window, k, hash_parts, keys, parts)
-                        for k in range(hash_parts)
-                    },
-                }
-            query = iq.duplicates(cfg, window, [r for k in slices for r in rows[k]])
-            more.update({"duplicates": query} if query and "duplicates" not in rows else {})
-        return more
+        return PASSES
 
     def evaluate(self, result, rows: dict, ctx: RunContext) -> None:
         from decimal import Decimal
 
+        from billing_readiness.checks.usage_coverage.passes import window
         from billing_readiness.checks.usage_coverage.verdict import evaluate
         from billing_readiness.core.sql import rollup_zone
 
@@ -158,7 +109,7 @@ class UsageCoverage(ClickHouseCheck):
             result,
             rows,
             ctx.cfg,
-            self.window(ctx, rows),
+            window(ctx, rows),
             max_missing_days=int(ctx.params["max_missing_days"] or 0),
             tolerance_usd=Decimal(str(ctx.params["reconciliation_tolerance_usd"])),
             partial_days_fail=bool(ctx.params.get("partial_days_fail")),

@@ -18,13 +18,13 @@ from __future__ import annotations
 import datetime as dt
 
 from billing_readiness.checks.usage_coverage.id_queries import repeat_key, window_events
+from billing_readiness.checks.usage_coverage.reconcile import DAILY_DRIFT, HOURLY_DRIFT
 from billing_readiness.core import cost_values
 from billing_readiness.core.money import NANOS_SQL
 from billing_readiness.core.sql import Query, active_tenants_query, zone_query
 from billing_readiness.core.timewindow import Window, epoch
 
 FUTURE_SKEW_SECONDS = 300  # clock skew we forgive before an event counts as "from the future"
-MAX_SILENT_TENANTS = 200  # silent tenants whose hourly history is read (the largest ones)
 
 
 def _differs(a: str, b: str, slack: str = "0") -> str:
@@ -88,8 +88,7 @@ def _scan(cfg: dict, span: dict, tolerance_usd: float, repeat_keys: list[int], p
         "disagree beyond what is still in flight"
         + (f" and the ids of {len(repeat_keys)} id-hash bucket(s) holding repeats" if repeat_keys else ""),
         f"""SELECT t, arraySort(groupArray((d, r_events))) AS day_events, sum(r_nanos) AS cost_nanos,
-       arraySort(groupArrayIf((d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost,
-                               s_qc, s_in, s_out, s_sw, s_nanos), daily_bad)) AS daily_drift,
+       arraySort(groupArrayIf(({", ".join(DAILY_DRIFT)}), daily_bad)) AS daily_drift,
        arraySort(groupArrayArray(hourly_bad)) AS hourly_drift,
        max(latest) AS latest, sum(v_bad) AS non_finite, sum(v_neg) AS negative_cost, sum(v_negq) AS negative_quantity,
        arraySort(groupArrayArray(rep_ids)) AS repeat_ids
@@ -150,7 +149,7 @@ def _by_day_sql(cfg: dict, repeat_keys: list[int], parts: int) -> str:
                sumIf(s_q, et = %(output_type)s) AS s_out, sumIf(s_q, et = %(storage_type)s) AS s_sw,
                sum(s_c) AS s_nanos, max(latest) AS latest, sum(non_finite) AS v_bad,
                sum(negative_cost) AS v_neg, sum(negative_quantity) AS v_negq, groupArrayArray(ids) AS rep_ids,
-               groupArrayIf((d, et, r_n, r_q, r_c, h_n, h_q, h_c, s_n, s_q, s_c),
+               groupArrayIf(({", ".join(HOURLY_DRIFT)}),
                    {_count_differs("r_n", "h_n", "s_n")} OR {_differs("r_q", "h_q", "s_q")}
                    OR {_cost_differs("r_c", "h_c", "s_c")}) AS hourly_bad
         FROM

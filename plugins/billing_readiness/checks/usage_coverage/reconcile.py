@@ -15,6 +15,15 @@ from billing_readiness.core.results import FAIL, CheckResult
 MAX_EVIDENCE = 10  # differences kept per finding
 Rows = list[dict[str, Any]]
 
+# The fields of the scan's drift tuples, in their order (queries.py builds the tuples from these names): the day,
+# the raw events' sums (r_), the rollup's (d_ daily, h_ hourly) and what is still in flight (s_: slack).
+DAILY_DRIFT = (
+    *("d", "r_qc", "r_in", "r_out", "r_sw", "r_nanos"),
+    *("d_qc", "d_in", "d_out", "d_sw", "d_cost"),
+    *("s_qc", "s_in", "s_out", "s_sw", "s_nanos"),
+)
+HOURLY_DRIFT = ("d", "et", "r_n", "r_q", "r_c", "h_n", "h_q", "h_c", "s_n", "s_q", "s_c")
+
 
 def day_text(value: Any) -> str:
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
@@ -55,31 +64,40 @@ def reconcile(result: CheckResult, tenant_rows: Rows, tol: Decimal, skip: dict[s
     for row in tenant_rows:
         t = row["t"]
         poisoned = (skip or {}).get(t, set())
-        for d, r_qc, r_in, r_out, r_sw, r_nanos, d_qc, d_in, d_out, d_sw, d_cost, *slack in row["daily_drift"]:
-            if day_text(d) in poisoned:
+        for x in (dict(zip(DAILY_DRIFT, v, strict=True)) for v in row["daily_drift"]):
+            if day_text(x["d"]) in poisoned:
                 continue
-            s_qc, s_in, s_out, s_sw, s_nanos = slack or (0, 0.0, 0.0, 0.0, 0)
             for name, bad, e, f in (
-                ("query_count", abs(int(r_qc) - int(d_qc)) > int(s_qc), int(r_qc), int(d_qc)),
-                ("input_tokens", qty_differs(r_in, d_in, s_in), r_in, d_in),
-                ("output_tokens", qty_differs(r_out, d_out, s_out), r_out, d_out),
-                ("storage_writes_bytes", qty_differs(r_sw, d_sw, s_sw), r_sw, d_sw),
-                ("total_cost_usd", cost_differs(r_nanos, d_cost, tol, s_nanos), from_nanos(r_nanos), _money(d_cost)),
+                ("query_count", abs(int(x["r_qc"]) - int(x["d_qc"])) > int(x["s_qc"]), int(x["r_qc"]), int(x["d_qc"])),
+                ("input_tokens", qty_differs(x["r_in"], x["d_in"], x["s_in"]), x["r_in"], x["d_in"]),
+                ("output_tokens", qty_differs(x["r_out"], x["d_out"], x["s_out"]), x["r_out"], x["d_out"]),
+                ("storage_writes_bytes", qty_differs(x["r_sw"], x["d_sw"], x["s_sw"]), x["r_sw"], x["d_sw"]),
+                (
+                    "total_cost_usd",
+                    cost_differs(x["r_nanos"], x["d_cost"], tol, x["s_nanos"]),
+                    from_nanos(x["r_nanos"]),
+                    _money(x["d_cost"]),
+                ),
             ):
                 if bad:
-                    daily[t].append({"day": day_text(d), "column": name, "raw": _num(e), "rollup": _num(f)})
-        for d, et, n, q, nanos, fn, fq, fc, *slack in row["hourly_drift"]:
-            if day_text(d) in poisoned:
+                    daily[t].append({"day": day_text(x["d"]), "column": name, "raw": _num(e), "rollup": _num(f)})
+        for x in (dict(zip(HOURLY_DRIFT, v, strict=True)) for v in row["hourly_drift"]):
+            if day_text(x["d"]) in poisoned:
                 continue
-            s_n, s_q, s_c = slack or (0, 0.0, 0)
             for name, bad, e, f in (
-                ("event_count", abs(int(n) - int(fn)) > int(s_n), int(n), int(fn)),
-                ("total_quantity", qty_differs(q, fq, s_q), q, fq),
-                ("total_cost", cost_differs(nanos, fc, tol, s_c), from_nanos(nanos), _money(fc)),
+                ("event_count", abs(int(x["r_n"]) - int(x["h_n"])) > int(x["s_n"]), int(x["r_n"]), int(x["h_n"])),
+                ("total_quantity", qty_differs(x["r_q"], x["h_q"], x["s_q"]), x["r_q"], x["h_q"]),
+                ("total_cost", cost_differs(x["r_c"], x["h_c"], tol, x["s_c"]), from_nanos(x["r_c"]), _money(x["h_c"])),
             ):
                 if bad:
                     hourly[t].append(
-                        {"day": day_text(d), "event_type": et, "column": name, "raw": _num(e), "rollup": _num(f)}
+                        {
+                            "day": day_text(x["d"]),
+                            "event_type": x["et"],
+                            "column": name,
+                            "raw": _num(e),
+                            "rollup": _num(f),
+                        }
                     )
     _drift_findings(result, "rollup_drift_daily", "usage_daily", daily)
     _drift_findings(result, "rollup_drift_hourly", "usage_hourly", hourly)
