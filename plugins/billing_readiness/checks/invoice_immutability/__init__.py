@@ -132,14 +132,15 @@ class InvoiceImmutability(Check):
         details: Details = result.details
         details.baseline_variable = key
         lines_now = baseline_lines(details.invoice_lines)
+        digest_now = baselines.digest(lines_now) if baseline is None else ""
         if baseline is not None:
             self._held_to(result, key, baseline)
         else:
-            self._missing_baseline(result, services, key, month, baselines.digest(lines_now), ctx.dag_id)
+            self._missing_baseline(result, services, key, month, digest_now, ctx.dag_id)
         details.invoice_csv = f"invoices-{month}.csv"
         result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
         if baseline is None and result.passed:
-            self._record_baseline(result, ctx, month, key, lines_now, clickhouse.describe())
+            self._record_baseline(result, ctx, month, key, (lines_now, digest_now), clickhouse.describe())
         elif not ctx.cfg["usage_events"]["ingested_at"]:
             result.metrics["not_verified"] = [_late_arrivals_unchecked(month)]
         return result
@@ -187,10 +188,9 @@ class InvoiceImmutability(Check):
             )
 
     @staticmethod
-    def _record_baseline(result, ctx: RunContext, month, key: str, lines_now, source: str) -> None:
+    def _record_baseline(result, ctx: RunContext, month, key: str, lines: tuple, source: str) -> None:
         """A passing first run records the month's totals as the baseline, unless they are not final yet: no
         ingestion-time column to look for late arrivals, or the month closed less than the grace ago."""
-        from billing_readiness.checks.invoice_immutability import baseline as baselines
         from billing_readiness.core.results import BaselineRecord
         from billing_readiness.core.timewindow import utc_text
 
@@ -212,7 +212,8 @@ class InvoiceImmutability(Check):
             )
             result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
         else:
-            recorded = {"run_id": ctx.run_id, "recorded_at": ctx.now.isoformat(), "digest": baselines.digest(lines_now)}
+            lines_now, digest_now = lines  # the month's lines and their digest, computed once
+            recorded = {"run_id": ctx.run_id, "recorded_at": ctx.now.isoformat(), "digest": digest_now}
             result.record = BaselineRecord(
                 key,
                 {"month": str(month), "source": source, **recorded, "lines": lines_now},
