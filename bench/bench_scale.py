@@ -76,7 +76,7 @@ class BenchServices:
     def baseline(self, key):
         return None
 
-    def last_promotion(self):
+    def last_promotion(self, dag_id="billing_readiness"):
         return None
 
     def sleep(self, seconds):

@@ -4,7 +4,8 @@ Written for the M12.1 default names (the benchmark's data uses them). Each set a
 questions as the check, nothing more, the way a careful engineer would write it by hand:
 
 check 1  active tenants; events, quantity and cost per tenant, day and type in the window (coverage and
-         reconciliation); the daily and hourly rollups for the same days; whether any event_id is stored
+         reconciliation); the daily and hourly rollups for the same days; the minutes with ingestion and with
+         events (freshness: is ingestion live against its usual rhythm); whether any event_id is stored
          twice (one global count - uniqExact over a hash, in as few slices of the hash space as fit in the
          memory limit: it says *whether*, not which ids or tenants, so it is a lower bound); each tenant's
          first day; events dated in the future.
@@ -56,6 +57,11 @@ def check_1(window: Window, dup_parts: int = 1) -> dict[str, tuple[str, dict]]:
             )
             for k in range(dup_parts)
         },
+        "freshness": (  # is ingestion live against its usual rhythm: the window's minutes with ingestion and events
+            "SELECT groupUniqArray(intDiv(toUInt32(created_at), 60)), groupUniqArray(intDiv(toUInt32(timestamp), 60)) "
+            f"FROM usage_events WHERE {in_window}",
+            w,
+        ),
         "first_usage": ("SELECT tenant_id, min(day) FROM usage_daily GROUP BY tenant_id", {}),
         "future": (
             "SELECT tenant_id, count() FROM usage_events WHERE timestamp > toDateTime(%(after)s) GROUP BY tenant_id",
