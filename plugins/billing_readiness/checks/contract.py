@@ -169,7 +169,7 @@ class Check:
         return render.html(result.details) if render else ""
 
 
-Rows = dict[str, list[dict[str, Any]]]
+RowsByQuery = dict[str, list[dict[str, Any]]]  # the rows of each query a check sent, by its key
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class Pass:
     dict when those rows call for nothing). Its name says what it asks, in the code and in the log."""
 
     name: str
-    ask: typing.Callable[[RunContext, Rows], dict[str, Query]]
+    ask: typing.Callable[[RunContext, RowsByQuery], dict[str, Query]]
 
 
 class ClickHouseCheck(Check):
@@ -191,7 +191,7 @@ class ClickHouseCheck(Check):
     def queries(self, ctx: RunContext) -> dict[str, Query]:
         raise NotImplementedError
 
-    def evaluate(self, result: CheckResult, rows: Rows, ctx: RunContext) -> None:
+    def evaluate(self, result: CheckResult, rows: RowsByQuery, ctx: RunContext) -> None:
         raise NotImplementedError
 
     def run(self, services: Services, ctx: RunContext) -> CheckResult:

@@ -140,7 +140,7 @@ class InvoiceImmutability(Check):
         details.invoice_csv = f"invoices-{month}.csv"
         result.artifacts.append(Artifact(details.invoice_csv, invoice_csv(details.invoice_lines)))
         if baseline is None and result.passed:
-            self._record_baseline(result, ctx, month, key, (lines_now, digest_now), clickhouse.describe())
+            self._record_baseline(result, ctx, month, key, lines_now, digest_now, clickhouse.describe())
         elif not ctx.cfg["usage_events"]["ingested_at"]:
             result.metrics["not_verified"] = [_late_arrivals_unchecked(month)]
         return result
@@ -188,7 +188,9 @@ class InvoiceImmutability(Check):
             )
 
     @staticmethod
-    def _record_baseline(result, ctx: RunContext, month, key: str, lines: tuple, source: str) -> None:
+    def _record_baseline(
+        result, ctx: RunContext, month, key: str, lines_now: dict, digest_now: str, source: str
+    ) -> None:
         """A passing first run records the month's totals as the baseline, unless they are not final yet: no
         ingestion-time column to look for late arrivals, or the month closed less than the grace ago."""
         from billing_readiness.core.results import BaselineRecord
@@ -212,7 +214,6 @@ class InvoiceImmutability(Check):
             )
             result.findings = [f for f in result.findings if f.code != "baseline_recorded"]
         else:
-            lines_now, digest_now = lines  # the month's lines and their digest, computed once
             recorded = {"run_id": ctx.run_id, "recorded_at": ctx.now.isoformat(), "digest": digest_now}
             result.record = BaselineRecord(
                 key,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from billing_readiness.core.quantile import quantile
@@ -46,30 +47,27 @@ class Silence:
 
 
 class DayBounds:
-    """An activity series cut into days counted back from now: day d holds the minutes m with
-    (now_min - m) // MINUTES_PER_DAY == d (d = -1: the few minutes after now that clock skew forgives). For each
-    day, the first and the last minute with activity; spell_at() needs nothing else."""
+    """An activity series (its minutes, sorted) cut into days counted back from now: day d holds the minutes m
+    with (now_min - m) // MINUTES_PER_DAY == d (d = -1: the few minutes after now that clock skew forgives). For
+    each day, the first and the last minute with activity: spell_at() needs nothing else."""
 
-    def __init__(self, now_min: int, first: dict[int, int], last: dict[int, int]):
-        self.now_min, self.first, self.last = now_min, first, last
-        self.days = sorted(last)
-        self.minutes: list[int] = []
+    def __init__(self, minutes, now_min: int):
+        self.now_min, self.minutes = now_min, sorted(minutes)
+        self.first: dict[int, int] = {}
+        self.last: dict[int, int] = {}
+        for m in self.minutes:  # ascending: a day's first minute is met first, its last minute last
+            d = (now_min - m) // MINUTES_PER_DAY
+            self.first.setdefault(d, m)
+            self.last[d] = m
+        self.days = sorted(self.last)
+
+    @classmethod
+    def from_minutes(cls, minutes, now_min: int) -> DayBounds:
+        return cls(minutes, now_min)
 
     def active_between(self, lo: int, hi: int) -> int:
         """Minutes with activity in (lo, hi]."""
         return bisect.bisect_right(self.minutes, hi) - bisect.bisect_right(self.minutes, lo)
-
-    @classmethod
-    def from_minutes(cls, minutes, now_min: int) -> DayBounds:
-        first: dict[int, int] = {}
-        last: dict[int, int] = {}
-        for m in minutes:
-            d = (now_min - m) // MINUTES_PER_DAY
-            first[d] = min(first.get(d, m), m)
-            last[d] = max(last.get(d, m), m)
-        bounds = cls(now_min, first, last)
-        bounds.minutes = sorted(minutes)
-        return bounds
 
     @property
     def newest(self) -> int | None:
@@ -119,25 +117,36 @@ def silence(
     )
 
 
-def usual_activity(bounds: DayBounds, days: int) -> float:
-    """Minutes with activity in the span (newest, now] shifted back k days, on the earlier days whose span lies
-    after the series' first activity: the smaller of the median over all of them and over the same weekday."""
-    newest, now_min = bounds.newest, bounds.now_min
-    if newest is None or not bounds.minutes:
-        return 0.0
-    all_days, same_weekday = [], []
+def usual_in_span(amount: Callable[[int], float | None], days: int) -> float:
+    """What a span usually holds at this time of day: amount(k), the span shifted back k days (None once it starts
+    before the history does), over k = 1..days; the smaller of the median over every earlier day and over the same
+    weekday, so that a series quiet on Sundays is not expected to be busy on a Sunday."""
+    per_day: list[float] = []
+    same_weekday: list[float] = []
     for k in range(1, days + 1):
-        lo, hi = newest - k * MINUTES_PER_DAY, now_min - k * MINUTES_PER_DAY
-        if lo < bounds.minutes[0]:
+        x = amount(k)
+        if x is None:
             break
-        n = bounds.active_between(lo, hi)
-        all_days.append(n)
+        per_day.append(x)
         if k % 7 == 0:
-            same_weekday.append(n)
-    if not all_days:
+            same_weekday.append(x)
+    if not per_day:
         return 0.0
-    usual = float(statistics.median(all_days))
-    return min(usual, float(statistics.median(same_weekday))) if same_weekday else usual
+    usual = statistics.median(per_day)
+    return float(min(usual, statistics.median(same_weekday)) if same_weekday else usual)
+
+
+def usual_activity(bounds: DayBounds, days: int) -> float:
+    """Minutes with activity the span (newest, now] usually holds at this time of day (usual_in_span)."""
+    newest, now_min = bounds.newest, bounds.now_min
+    if newest is None:
+        return 0.0
+
+    def active(k: int) -> float | None:
+        lo = newest - k * MINUTES_PER_DAY
+        return None if lo < bounds.minutes[0] else bounds.active_between(lo, now_min - k * MINUTES_PER_DAY)
+
+    return usual_in_span(active, days)
 
 
 def expected_events(hours: list[tuple[int, int]], since: int, now: int, days: int) -> float:
@@ -149,20 +158,16 @@ def expected_events(hours: list[tuple[int, int]], since: int, now: int, days: in
         return 0.0
     starts = sorted(h for h, _ in hours)
     counts = dict(hours)
-    per_day, same_weekday = [], []
-    for k in range(1, days + 1):
+
+    def sent(k: int) -> float | None:
         a, b = since - k * DAY, now - k * DAY
         if a < starts[0]:
-            break
+            return None
         total = 0.0
         for h in starts[bisect.bisect_left(starts, a - 3600 + 1) : bisect.bisect_left(starts, b)]:
             overlap = min(b, h + 3600) - max(a, h)
             if overlap > 0:
                 total += counts[h] * overlap / 3600
-        per_day.append(total)
-        if k % 7 == 0:
-            same_weekday.append(total)
-    if not per_day:
-        return 0.0
-    usual = statistics.median(per_day)
-    return min(usual, statistics.median(same_weekday)) if same_weekday else usual
+        return total
+
+    return usual_in_span(sent, days)

@@ -13,49 +13,56 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from billing_readiness.checks.contract import Pass, Rows, RunContext
+from billing_readiness.checks.contract import Pass, RowsByQuery, RunContext
 
 if TYPE_CHECKING:
     from billing_readiness.core.sql import Query
     from billing_readiness.core.timewindow import Window
 
 
-def window(ctx: RunContext, rows: Rows) -> Window:
+def window(ctx: RunContext, rows: RowsByQuery) -> Window:
     """The lookback window in days of the zone the rollups cut days in (the first round's "zone" rows)."""
     from billing_readiness.core.sql import rollup_zone
 
     return replace(ctx.window(ctx.params["lookback_days"]), tz=rollup_zone(rows.get("zone", []), ctx.cfg)[0])
 
 
+def _sliced(ctx: RunContext, rows: RowsByQuery) -> tuple[int, int]:
+    """The window's events estimated from the table's parts (a row per server, read directly), and into how many
+    slices of the hash space the repeats pass is cut so that each fits the memory limit."""
+    from billing_readiness.checks.usage_coverage import repeats
+
+    estimate = sum(int(r["events"] or 0) for r in rows["window_events"])
+    return estimate, repeats.slices(estimate, ctx.cfg["clickhouse"]["max_memory_bytes"])
+
+
 @dataclass(frozen=True)
 class Repeats:
-    """What the repeats pass decides for the rounds after it: into how many slices it cut the hash space, the
-    buckets it flagged, and whether the scan can collect their ids (few) or a mass duplication needs passes."""
+    """What the repeats pass found, for the rounds after it: how it was sliced, the buckets it flagged, and
+    whether the scan can collect their ids (few) or a mass duplication needs rounds of its own."""
 
-    estimate: int  # the window's events, estimated from the table's parts
     parts: int
     keys: list[int]
     collect: bool
 
     @classmethod
-    def of(cls, ctx: RunContext, rows: Rows) -> Repeats:
+    def of(cls, ctx: RunContext, rows: RowsByQuery) -> Repeats:
         from billing_readiness.checks.usage_coverage import repeats
 
-        estimate = sum(int(r["events"] or 0) for r in rows["window_events"])  # a row per server, read directly
-        parts = repeats.slices(estimate, ctx.cfg["clickhouse"]["max_memory_bytes"])
-        slices = [rows.get(f"repeats_{k}") for k in range(parts)]
-        keys = repeats.flagged([r for part in slices if part for r in part])
-        return cls(estimate, parts, keys, repeats.collectable(keys, estimate, parts))
+        estimate, parts = _sliced(ctx, rows)
+        keys = repeats.flagged([r for k in range(parts) for r in rows[f"repeats_{k}"]])
+        return cls(parts, keys, repeats.collectable(keys, estimate, parts))
 
 
-def ask_repeats(ctx: RunContext, rows: Rows) -> dict[str, Query]:
+def ask_repeats(ctx: RunContext, rows: RowsByQuery) -> dict[str, Query]:
     from billing_readiness.checks.usage_coverage import id_queries
 
-    plan, w = Repeats.of(ctx, rows), window(ctx, rows)
-    return {f"repeats_{k}": id_queries.repeats(ctx.cfg, w, k, plan.parts) for k in range(plan.parts)}
+    _, parts = _sliced(ctx, rows)
+    w = window(ctx, rows)
+    return {f"repeats_{k}": id_queries.repeats(ctx.cfg, w, k, parts) for k in range(parts)}
 
 
-def ask_scan(ctx: RunContext, rows: Rows) -> dict[str, Query]:
+def ask_scan(ctx: RunContext, rows: RowsByQuery) -> dict[str, Query]:
     from billing_readiness.checks.usage_coverage import queries
 
     plan, tolerance = Repeats.of(ctx, rows), float(ctx.params["reconciliation_tolerance_usd"])
@@ -63,7 +70,7 @@ def ask_scan(ctx: RunContext, rows: Rows) -> dict[str, Query]:
     return {"tenants": queries.scan(ctx.cfg, window(ctx, rows), tolerance, keys, plan.parts)}
 
 
-def ask_follow_ups(ctx: RunContext, rows: Rows) -> dict[str, Query]:
+def ask_follow_ups(ctx: RunContext, rows: RowsByQuery) -> dict[str, Query]:
     from billing_readiness.checks.usage_coverage import id_queries, queries, repeats
     from billing_readiness.checks.usage_coverage.freshness_findings import silent_candidates
     from billing_readiness.core import cost_values
@@ -87,7 +94,7 @@ def ask_follow_ups(ctx: RunContext, rows: Rows) -> dict[str, Query]:
     return more
 
 
-def ask_duplicates(ctx: RunContext, rows: Rows) -> dict[str, Query]:
+def ask_duplicates(ctx: RunContext, rows: RowsByQuery) -> dict[str, Query]:
     from billing_readiness.checks.usage_coverage import id_queries
 
     candidates = [r for k in sorted(rows) if k.startswith("duplicate_candidates") for r in rows[k]]
